@@ -1,0 +1,68 @@
+//! The lab's TLS client over TCP: one request, one response.
+
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::conn::SessionSummary;
+use crate::error::Error;
+use crate::rng::LabRng;
+use crate::stream::TlsStream;
+use crate::tls12::client::{client_connection, ClientConfig};
+
+/// The result of one exchange.
+pub struct Exchange {
+    pub summary: SessionSummary,
+    pub response: Vec<u8>,
+    /// The server ended with close_notify (rather than a bare TCP close).
+    pub clean_close: bool,
+}
+
+/// Resolves `host:port`; the first address wins.
+pub fn resolve(target: &str) -> Result<SocketAddr, Error> {
+    target
+        .to_socket_addrs()
+        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot resolve '{target}': {e}"))))?
+        .next()
+        .ok_or_else(|| Error::Io(std::io::Error::other(format!("'{target}' resolves to no address"))))
+}
+
+/// Connects, handshakes, sends `request`, reads the response until the server closes.
+pub fn exchange(addr: SocketAddr, config: Arc<ClientConfig>, rng: LabRng, request: &[u8], timeout: Duration) -> Result<Exchange, Error> {
+    let sock = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}"))))?;
+    sock.set_write_timeout(Some(timeout))?;
+    let _ = sock.set_nodelay(true);
+    let mut tls = TlsStream::new(client_connection(config, rng)?, sock);
+    tls.set_deadline(timeout, "waiting for the server's handshake");
+    tls.handshake()?;
+    let summary = tls.conn.summary().clone();
+    tls.write_all(request)?;
+    tls.set_deadline(timeout, "waiting for the server's response");
+    let mut response = Vec::new();
+    loop {
+        let chunk = tls.read_some()?;
+        if chunk.is_empty() {
+            break;
+        }
+        response.extend_from_slice(&chunk);
+    }
+    let clean_close = tls.peer_sent_close_notify();
+    let _ = tls.close();
+    let _ = tls.sock.shutdown(Shutdown::Write);
+    // Drain until the server closes too, briefly.
+    tls.set_deadline(Duration::from_millis(500).min(timeout), "waiting for the server to close");
+    let _ = std::io::Read::read(&mut tls.sock, &mut [0u8; 64]);
+    Ok(Exchange { summary, response, clean_close })
+}
+
+/// Turns a request line (or a whole request) into request bytes: a bare line gets a Host
+/// header and the blank line that ends the head.
+pub fn build_request(request: &str, host: &str) -> Vec<u8> {
+    let text = request.replace("\\r\\n", "\r\n");
+    if text.contains("\r\n\r\n") {
+        return text.into_bytes();
+    }
+    let line = text.trim_end_matches(['\r', '\n']);
+    format!("{line}\r\nHost: {host}\r\nUser-Agent: pfslab-client\r\n\r\n").into_bytes()
+}

@@ -1,0 +1,320 @@
+//! A sans-I/O TLS connection: bytes in, bytes out, plaintext in between. The handshake is a
+//! chain of state values (`tls12::client`, `tls12::server`); this module owns the record layer
+//! they share.
+
+use crate::crypto::HashAlg;
+use crate::error::Error;
+use crate::keylog::KeyLogWriter;
+use crate::msgs::alert::{Alert, AlertLevel};
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::record::{encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT};
+use crate::record_protect::Tls12GcmProtector;
+use crate::rng::LabRng;
+use crate::suites::Suite;
+
+/// What the record layer hands to a handshake state.
+#[derive(Debug)]
+pub enum Message {
+    Handshake(HandshakeMessage),
+    ChangeCipherSpec,
+    ApplicationData(Vec<u8>),
+}
+
+impl Message {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Handshake(m) => m.typ.name(),
+            Self::ChangeCipherSpec => "ChangeCipherSpec".into(),
+            Self::ApplicationData(_) => "application data".into(),
+        }
+    }
+}
+
+/// One step of a handshake: consumes itself and a message, returns the next state.
+pub trait State: Send {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error>;
+
+    /// True once application data may flow.
+    fn is_traffic(&self) -> bool {
+        false
+    }
+}
+
+/// The bytes of every handshake message so far (RFC 5246 §7.4.9 "handshake_messages").
+#[derive(Debug, Default, Clone)]
+pub struct Transcript {
+    bytes: Vec<u8>,
+}
+
+impl Transcript {
+    pub fn add(&mut self, msg: &HandshakeMessage) {
+        self.bytes.extend_from_slice(&msg.encoded);
+    }
+
+    pub fn hash(&self, alg: HashAlg) -> Vec<u8> {
+        alg.digest(&self.bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Facts about the session both endpoints print and tests check. No secrets.
+#[derive(Debug, Clone, Default)]
+pub struct SessionSummary {
+    pub suite: Option<Suite>,
+    pub client_random: [u8; 32],
+    pub server_random: [u8; 32],
+    pub extended_master_secret: bool,
+    pub server_name: Option<String>,
+    pub signature_scheme: Option<u16>,
+    pub secure_renegotiation: bool,
+}
+
+/// State shared by every handshake step: the record layer, output, randomness.
+pub struct Context {
+    pub rng: LabRng,
+    pub keylog: Option<std::sync::Arc<KeyLogWriter>>,
+    pub summary: SessionSummary,
+    /// Record version written before the version is agreed, and after.
+    pub record_version: u16,
+    read_protector: Option<Tls12GcmProtector>,
+    write_protector: Option<Tls12GcmProtector>,
+    joiner: HandshakeJoiner,
+    out: Vec<u8>,
+    received: Vec<u8>,
+}
+
+impl Context {
+    fn new(rng: LabRng, keylog: Option<std::sync::Arc<KeyLogWriter>>) -> Self {
+        Self {
+            rng,
+            keylog,
+            summary: SessionSummary::default(),
+            record_version: 0x0303,
+            read_protector: None,
+            write_protector: None,
+            joiner: HandshakeJoiner::new(),
+            out: Vec::new(),
+            received: Vec::new(),
+        }
+    }
+
+    fn write_record(&mut self, typ: ContentType, plaintext: &[u8]) {
+        let payload = match self.write_protector.as_mut() {
+            Some(p) => p.seal(typ, self.record_version, plaintext),
+            None => plaintext.to_vec(),
+        };
+        self.out.extend_from_slice(&encode_record(typ, self.record_version, &payload));
+    }
+
+    /// Sends a handshake message, fragmented into records of at most 2^14 bytes.
+    pub fn send_handshake(&mut self, msg: &HandshakeMessage) {
+        for chunk in msg.encoded.chunks(MAX_PLAINTEXT) {
+            self.write_record(ContentType::Handshake, chunk);
+        }
+    }
+
+    /// Sends ChangeCipherSpec, then protects everything after it with `next` (RFC 5246 §7.1).
+    pub fn send_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
+        self.write_record(ContentType::ChangeCipherSpec, &[1]);
+        self.write_protector = Some(next);
+    }
+
+    /// Applies the peer's ChangeCipherSpec: records from now on are protected with `next`.
+    pub fn accept_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
+        self.read_protector = Some(next);
+    }
+
+    pub fn send_alert(&mut self, alert: Alert) {
+        self.write_record(ContentType::Alert, &alert.encode());
+    }
+
+    pub fn log_secret(&self, label: &str, client_random: &[u8], secret: &[u8]) -> Result<(), Error> {
+        if let Some(k) = &self.keylog {
+            k.log(label, client_random, secret)
+                .map_err(|e| Error::Internal(format!("cannot write key log {}: {e}", k.path().display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a connection is no longer usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// The peer sent close_notify.
+    CloseNotify,
+    /// A fatal error: this side sent the alert (if any) and stopped.
+    Failed(String),
+}
+
+/// A TLS connection with no socket: feed it bytes with `read_tls`, send what `take_output`
+/// returns.
+pub struct Connection {
+    cx: Context,
+    state: Option<Box<dyn State>>,
+    deframer: Deframer,
+    closed: Option<Closed>,
+    sent_close_notify: bool,
+}
+
+impl Connection {
+    pub(crate) fn new(rng: LabRng, keylog: Option<std::sync::Arc<KeyLogWriter>>, start: impl FnOnce(&mut Context) -> Result<Box<dyn State>, Error>) -> Result<Self, Error> {
+        let mut cx = Context::new(rng, keylog);
+        let state = start(&mut cx)?;
+        Ok(Self { cx, state: Some(state), deframer: Deframer::new(), closed: None, sent_close_notify: false })
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.closed.is_none() && !self.state.as_ref().is_some_and(|s| s.is_traffic())
+    }
+
+    pub fn closed(&self) -> Option<&Closed> {
+        self.closed.as_ref()
+    }
+
+    pub fn summary(&self) -> &SessionSummary {
+        &self.cx.summary
+    }
+
+    /// TLS bytes waiting to be sent.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.cx.out)
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.cx.out.is_empty()
+    }
+
+    /// Application data received so far.
+    pub fn take_received(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.cx.received)
+    }
+
+    /// Queues application data, split into records of at most 2^14 bytes.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.is_handshaking() || self.closed.is_some() || self.sent_close_notify {
+            return Err(Error::Internal("application data can only be sent on an open, established connection".into()));
+        }
+        for chunk in data.chunks(MAX_PLAINTEXT) {
+            self.cx.write_record(ContentType::ApplicationData, chunk);
+        }
+        Ok(())
+    }
+
+    /// Queues close_notify (RFC 5246 §7.2.1).
+    pub fn send_close_notify(&mut self) {
+        if !self.sent_close_notify {
+            self.sent_close_notify = true;
+            self.cx.send_alert(Alert::close_notify());
+        }
+    }
+
+    /// Processes bytes from the peer. On a fatal error the alert is queued in the output
+    /// (send it, then close), and the same error is returned now and the connection stays failed.
+    pub fn read_tls(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if let Some(Closed::Failed(reason)) = &self.closed {
+            return Err(Error::Internal(format!("connection already failed: {reason}")));
+        }
+        self.deframer.push(bytes);
+        match self.process() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let Some(alert) = e.alert() {
+                    self.cx.send_alert(Alert::fatal(alert));
+                }
+                self.closed = Some(Closed::Failed(e.to_string()));
+                self.state = None;
+                Err(e)
+            }
+        }
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        while self.closed.is_none() {
+            let Some(record) = self.deframer.next_record()? else { break };
+            let plaintext = match self.cx.read_protector.as_mut() {
+                Some(p) => p.open(record.content_type, record.version, &record.payload).map_err(|_| Error::BadRecordMac)?,
+                None => record.payload,
+            };
+            if plaintext.len() > MAX_PLAINTEXT {
+                return Err(Error::RecordOverflow(format!("{} bytes of plaintext in one record", plaintext.len())));
+            }
+            match record.content_type {
+                ContentType::Handshake => {
+                    if plaintext.is_empty() {
+                        return Err(Error::unexpected("a handshake fragment", "an empty handshake record"));
+                    }
+                    self.cx.joiner.push(&plaintext);
+                    while let Some(msg) = self.cx.joiner.next_message()? {
+                        self.dispatch(Message::Handshake(msg))?;
+                        if self.closed.is_some() {
+                            break;
+                        }
+                    }
+                }
+                ContentType::ChangeCipherSpec => {
+                    // RFC 5246 §7.1: exactly one byte of value 1, at a message boundary.
+                    if plaintext != [1] {
+                        return Err(Error::Decode("ChangeCipherSpec must be the single byte 0x01".into()));
+                    }
+                    if !self.cx.joiner.is_empty() {
+                        return Err(crate::msgs::record::RecordError::IncompleteHandshake.into());
+                    }
+                    self.dispatch(Message::ChangeCipherSpec)?;
+                }
+                ContentType::Alert => {
+                    let alert = Alert::read(&plaintext)?;
+                    if alert.description == AlertDescription::CloseNotify {
+                        if self.is_handshaking() {
+                            return Err(Error::PeerClosed("with close_notify during the handshake"));
+                        }
+                        self.closed = Some(Closed::CloseNotify);
+                    } else if alert.level == AlertLevel::Warning && alert.description == AlertDescription::NoRenegotiation {
+                        // A refused renegotiation is harmless to us.
+                    } else {
+                        let e = Error::PeerAlert(alert.description);
+                        self.closed = Some(Closed::Failed(e.to_string()));
+                        self.state = None;
+                        return Err(e);
+                    }
+                }
+                ContentType::ApplicationData => {
+                    if self.is_handshaking() {
+                        return Err(Error::unexpected("a handshake message", "application data"));
+                    }
+                    self.cx.received.extend_from_slice(&plaintext);
+                }
+                ContentType::Unknown(t) => return Err(Error::unexpected("a known record type", format!("record type {t}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, msg: Message) -> Result<(), Error> {
+        let state = self.state.take().ok_or_else(|| Error::Internal("no handshake state".into()))?;
+        self.state = Some(state.handle(&mut self.cx, msg)?);
+        Ok(())
+    }
+}
+
+/// The traffic state both sides end in: handshake messages now are renegotiation attempts,
+/// which pfslab refuses with a warning (RFC 5746 §4.2, RFC 5246 §7.2.2 no_renegotiation).
+pub struct Traffic;
+
+impl State for Traffic {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        match msg {
+            Message::Handshake(m) if matches!(m.typ, HandshakeType::HelloRequest | HandshakeType::ClientHello) => {
+                cx.send_alert(Alert { level: AlertLevel::Warning, description: AlertDescription::NoRenegotiation });
+                Ok(self)
+            }
+            other => Err(Error::unexpected("application data", other.describe())),
+        }
+    }
+
+    fn is_traffic(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,21 @@
+//! pfslab: a forward-secrecy attack lab.
+//!
+//! Real TLS 1.2 endpoints (RSA key transport and ECDHE), a recorder that writes real pcap files,
+//! and an attacker that runs the very same key schedule and record code on what it captured.
+
+pub mod codec;
+pub mod conn;
+pub mod crypto;
+pub mod error;
+pub mod keylog;
+pub mod msgs;
+pub mod pki;
+pub mod record_protect;
+pub mod rng;
+pub mod suites;
+pub mod tls12;
+pub mod app;
+pub mod lab;
+pub mod client;
+pub mod server;
+pub mod stream;

@@ -1,0 +1,6 @@
+//! Messages on the wire: enums, records, handshake bodies, alerts.
+
+pub mod alert;
+pub mod enums;
+pub mod handshake;
+pub mod record;

@@ -1,0 +1,263 @@
+//! TLS records (RFC 5246 §6.2): the header, a deframer that turns a byte stream into records,
+//! and a joiner that turns handshake records back into handshake messages. Endpoints and the
+//! attacker both read through these.
+
+use crate::codec::{put_u16, Reader};
+use crate::msgs::enums::{ContentType, HandshakeType};
+
+pub const RECORD_HEADER_LEN: usize = 5;
+/// RFC 5246 §6.2.1: a plaintext fragment is at most 2^14 bytes.
+pub const MAX_PLAINTEXT: usize = 1 << 14;
+/// RFC 5246 §6.2.3: a ciphertext fragment is at most 2^14 + 2048 bytes.
+pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
+/// Largest handshake message accepted (certificate chains stay well below this).
+pub const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// The length field exceeds 2^14 + 2048 (record_overflow).
+    Overflow { length: usize },
+    /// The header's type or version cannot begin a TLS record.
+    NotTls { first_bytes: [u8; 5] },
+    /// A handshake message claims more than `MAX_HANDSHAKE_MESSAGE` bytes.
+    HandshakeTooLarge { length: usize },
+    /// Handshake bytes were left over where a message boundary is required.
+    IncompleteHandshake,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Overflow { length } => write!(f, "record length {length} exceeds 2^14+2048"),
+            Self::NotTls { first_bytes } => {
+                write!(f, "bytes are not a TLS record header: {}", crate::codec::hex(first_bytes))
+            }
+            Self::HandshakeTooLarge { length } => {
+                write!(f, "handshake message of {length} bytes exceeds the {MAX_HANDSHAKE_MESSAGE}-byte limit")
+            }
+            Self::IncompleteHandshake => f.write_str("handshake message split across a key change"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// The 5-byte record header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    pub content_type: ContentType,
+    pub version: u16,
+    pub length: usize,
+}
+
+impl RecordHeader {
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, crate::codec::CodecError> {
+        Ok(Self {
+            content_type: ContentType::from_wire(r.u8("record content type")?),
+            version: r.u16("record version")?,
+            length: usize::from(r.u16("record length")?),
+        })
+    }
+
+    /// Whether these bytes could begin a TLS record: a known content type and a 3.x version.
+    pub fn plausible(bytes: &[u8]) -> bool {
+        matches!(bytes, [20..=23, 3, 0..=4, ..])
+    }
+}
+
+/// A record as it crossed the wire, payload still protected (or plaintext before keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueRecord {
+    pub content_type: ContentType,
+    pub version: u16,
+    pub payload: Vec<u8>,
+}
+
+impl OpaqueRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        encode_record(self.content_type, self.version, &self.payload)
+    }
+}
+
+pub fn encode_record(typ: ContentType, version: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
+    out.push(typ.to_wire());
+    put_u16(&mut out, version);
+    put_u16(&mut out, payload.len() as u16);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Accumulates stream bytes and yields whole records.
+#[derive(Debug, Default)]
+pub struct Deframer {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`, for error messages.
+    consumed: u64,
+}
+
+impl Deframer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes held that do not yet form a record.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Stream offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The next whole record, `Ok(None)` if more bytes are needed.
+    pub fn next_record(&mut self) -> Result<Option<OpaqueRecord>, RecordError> {
+        if self.buf.len() < RECORD_HEADER_LEN {
+            return Ok(None);
+        }
+        let mut r = Reader::new(&self.buf);
+        let header = match RecordHeader::read(&mut r) {
+            Ok(h) => h,
+            Err(_) => return Ok(None),
+        };
+        if !RecordHeader::plausible(&self.buf) {
+            let mut first_bytes = [0u8; 5];
+            first_bytes.copy_from_slice(&self.buf[..5]);
+            return Err(RecordError::NotTls { first_bytes });
+        }
+        if header.length > MAX_CIPHERTEXT {
+            return Err(RecordError::Overflow { length: header.length });
+        }
+        let total = RECORD_HEADER_LEN + header.length;
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let payload = self.buf[RECORD_HEADER_LEN..total].to_vec();
+        self.buf.drain(..total);
+        self.consumed += total as u64;
+        Ok(Some(OpaqueRecord { content_type: header.content_type, version: header.version, payload }))
+    }
+}
+
+/// A handshake message with its 4-byte header, as it enters the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeMessage {
+    pub typ: HandshakeType,
+    /// Header and body, exactly as sent.
+    pub encoded: Vec<u8>,
+}
+
+impl HandshakeMessage {
+    pub fn new(typ: HandshakeType, body: &[u8]) -> Self {
+        let mut encoded = Vec::with_capacity(4 + body.len());
+        encoded.push(typ.to_wire());
+        crate::codec::put_u24(&mut encoded, body.len() as u32);
+        encoded.extend_from_slice(body);
+        Self { typ, encoded }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.encoded.get(4..).unwrap_or_default()
+    }
+}
+
+/// Rebuilds handshake messages from handshake record payloads that may split or coalesce them
+/// (RFC 5246 §6.2.1).
+#[derive(Debug, Default)]
+pub struct HandshakeJoiner {
+    buf: Vec<u8>,
+}
+
+impl HandshakeJoiner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, payload: &[u8]) {
+        self.buf.extend_from_slice(payload);
+    }
+
+    /// True when no partial message is held: a key change may happen only here.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn next_message(&mut self) -> Result<Option<HandshakeMessage>, RecordError> {
+        if self.buf.len() < 4 {
+            return Ok(None);
+        }
+        let length = u32::from_be_bytes([0, self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if length > MAX_HANDSHAKE_MESSAGE {
+            return Err(RecordError::HandshakeTooLarge { length });
+        }
+        if self.buf.len() < 4 + length {
+            return Ok(None);
+        }
+        let encoded: Vec<u8> = self.buf.drain(..4 + length).collect();
+        Ok(Some(HandshakeMessage { typ: HandshakeType::from_wire(encoded[0]), encoded }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deframes_across_arbitrary_splits() {
+        let mut stream = encode_record(ContentType::Handshake, 0x0303, b"abc");
+        stream.extend(encode_record(ContentType::ApplicationData, 0x0303, &[7; 300]));
+        for split in 0..stream.len() {
+            let mut d = Deframer::new();
+            let mut got = Vec::new();
+            d.push(&stream[..split]);
+            while let Some(r) = d.next_record().unwrap() {
+                got.push(r);
+            }
+            d.push(&stream[split..]);
+            while let Some(r) = d.next_record().unwrap() {
+                got.push(r);
+            }
+            assert_eq!(got.len(), 2, "split {split}");
+            assert_eq!(got[0].payload, b"abc");
+            assert_eq!(got[1].payload.len(), 300);
+            assert_eq!(d.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn rejects_overflow_and_non_tls() {
+        let mut d = Deframer::new();
+        d.push(&[23, 3, 3, 0x48, 0x01]);
+        assert_eq!(d.next_record(), Err(RecordError::Overflow { length: 0x4801 }));
+        let mut d = Deframer::new();
+        d.push(b"GET / HTTP/1.0\r\n");
+        assert!(matches!(d.next_record(), Err(RecordError::NotTls { .. })));
+    }
+
+    #[test]
+    fn joins_and_splits_handshake_messages() {
+        let a = HandshakeMessage::new(HandshakeType::ServerHelloDone, b"");
+        let b = HandshakeMessage::new(HandshakeType::Finished, &[1; 12]);
+        let mut all = a.encoded.clone();
+        all.extend_from_slice(&b.encoded);
+        let mut j = HandshakeJoiner::new();
+        for byte in &all {
+            j.push(&[*byte]);
+        }
+        assert_eq!(j.next_message().unwrap(), Some(a));
+        assert_eq!(j.next_message().unwrap().unwrap().body(), &[1; 12]);
+        assert!(j.is_empty());
+    }
+
+    #[test]
+    fn rejects_huge_handshake_claim() {
+        let mut j = HandshakeJoiner::new();
+        j.push(&[1, 0xff, 0xff, 0xff]);
+        assert!(matches!(j.next_message(), Err(RecordError::HandshakeTooLarge { .. })));
+    }
+}

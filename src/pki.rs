@@ -1,0 +1,2347 @@
+//! RSA keys, X.509 certificates and the RSA operations TLS needs.
+//!
+//! Everything a pfslab endpoint or the attacker does with RSA goes through here:
+//! key generation and loading (PKCS#1, PKCS#8; RFC 8017, RFC 5208), a self-signed lab
+//! certificate and certificate inspection (RFC 5280), TLS signatures identified by their
+//! SignatureScheme code point (RFC 8446 §4.2.3, RFC 5246 §7.4.1.4.1) and PKCS#1 v1.5 key
+//! transport (RFC 5246 §7.4.7.1).
+//!
+//! Nothing here panics on bytes read from a file or the network: malformed input gives a
+//! [`PkiError`] that says what is wrong and, for files, where.
+
+use std::fmt;
+use std::fs::{self, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rand::CryptoRng;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::{PrivateKey, PublicKey};
+use sha1::Sha1;
+use sha2::digest::FixedOutputReset;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder, CertificateBuilder};
+use x509_cert::der::asn1::{Any, Ia5String, Ia5StringRef, ObjectIdentifier, Utf8StringRef};
+use x509_cert::der::oid::db::{rfc4519, rfc5280, rfc5912, DB};
+use x509_cert::der::oid::AssociatedOid;
+use x509_cert::der::{
+    self, AnyRef, DateTime, Decode, Encode, Header, Reader, SliceReader, Tag, Tagged,
+};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::ext::{Extension, ToExtension};
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+use x509_cert::time::{Time, Validity};
+use x509_cert::{Certificate, TbsCertificate};
+
+/// Smallest RSA modulus [`generate_key`] accepts, in bits.
+pub const MIN_KEY_BITS: usize = 1024;
+/// Largest RSA modulus [`generate_key`] accepts, in bits.
+pub const MAX_KEY_BITS: usize = 8192;
+
+/// RSA signature schemes in server preference order (RFC 8446 §4.2.3 code points):
+/// PKCS#1 v1.5 with SHA-256/384/512, then RSASSA-PSS (rsae) with SHA-256/384/512, and
+/// rsa_pkcs1_sha1 last, kept only for TLS 1.2 peers that send no signature_algorithms
+/// (RFC 5246 §7.4.1.4.1 then implies {sha1, rsa}).
+pub const RSA_SCHEMES: &[u16] = &[
+    RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384,
+    RSA_PKCS1_SHA512,
+    RSA_PSS_RSAE_SHA256,
+    RSA_PSS_RSAE_SHA384,
+    RSA_PSS_RSAE_SHA512,
+    RSA_PKCS1_SHA1,
+];
+
+/// rsa_pkcs1_sha1 (RFC 8446 §4.2.3; TLS 1.2 {sha1, rsa} = 0x02, 0x01).
+pub const RSA_PKCS1_SHA1: u16 = 0x0201;
+/// rsa_pkcs1_sha256 (RFC 8446 §4.2.3).
+pub const RSA_PKCS1_SHA256: u16 = 0x0401;
+/// rsa_pkcs1_sha384 (RFC 8446 §4.2.3).
+pub const RSA_PKCS1_SHA384: u16 = 0x0501;
+/// rsa_pkcs1_sha512 (RFC 8446 §4.2.3).
+pub const RSA_PKCS1_SHA512: u16 = 0x0601;
+/// rsa_pss_rsae_sha256 (RFC 8446 §4.2.3).
+pub const RSA_PSS_RSAE_SHA256: u16 = 0x0804;
+/// rsa_pss_rsae_sha384 (RFC 8446 §4.2.3).
+pub const RSA_PSS_RSAE_SHA384: u16 = 0x0805;
+/// rsa_pss_rsae_sha512 (RFC 8446 §4.2.3).
+pub const RSA_PSS_RSAE_SHA512: u16 = 0x0806;
+
+const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+const PEM_DASHES: &[u8] = b"-----";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// Everything that can go wrong in this module.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// A file could not be read, created, written or renamed.
+    Io {
+        /// What was being done ("read", "create", ...).
+        action: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The contents of a file are wrong; `source` says how. Displays as "PATH: problem".
+    InFile {
+        /// The file that was read.
+        path: PathBuf,
+        /// What is wrong with its contents.
+        source: Box<PkiError>,
+    },
+    /// The destination exists and overwriting was not asked for.
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Bytes that are not valid PEM or DER of the expected structure.
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's complaint.
+        detail: String,
+    },
+    /// PEM input without a block of the expected kind.
+    MissingPemBlock {
+        /// The labels that would have been accepted.
+        expected: &'static str,
+        /// The labels that were found.
+        found: Vec<String>,
+    },
+    /// A password-protected private key.
+    EncryptedKey {
+        /// The encryption format found.
+        format: &'static str,
+    },
+    /// A key (or certificate key) of another algorithm than RSA.
+    NotRsa {
+        /// The algorithm, by name and OID where known.
+        algorithm: String,
+    },
+    /// A key size outside [`MIN_KEY_BITS`]..=[`MAX_KEY_BITS`].
+    KeySize {
+        /// The size asked for.
+        bits: usize,
+    },
+    /// The key is too small for the signature scheme (RSASSA-PSS with SHA-512 needs > 1024 bits).
+    KeyTooSmall {
+        /// The TLS SignatureScheme.
+        scheme: u16,
+        /// The modulus size.
+        bits: usize,
+    },
+    /// Certificate parameters that cannot be encoded (names, dates).
+    InvalidParams {
+        /// What is wrong.
+        detail: String,
+    },
+    /// An RSA operation failed.
+    Rsa {
+        /// The operation.
+        op: &'static str,
+        /// The rsa crate's error.
+        source: rsa::Error,
+    },
+    /// Building or encoding a structure failed.
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The encoder's complaint.
+        detail: String,
+    },
+    /// A TLS SignatureScheme that is not an RSA scheme this module implements.
+    UnknownScheme(u16),
+    /// A certificate signature algorithm this module cannot verify.
+    UnsupportedSignatureAlgorithm {
+        /// The algorithm, by name and OID where known.
+        algorithm: String,
+    },
+    /// A signature that does not verify.
+    BadSignature {
+        /// What was being verified.
+        what: String,
+    },
+    /// The certificate names another issuer than the certificate offered as its issuer.
+    IssuerMismatch {
+        /// The certificate's issuer field.
+        cert_issuer: String,
+        /// The would-be issuer's subject field.
+        issuer_subject: String,
+    },
+    /// The certificate's notBefore lies after the time checked.
+    NotYetValid {
+        /// notBefore.
+        not_before: String,
+        /// The time checked.
+        now: String,
+    },
+    /// The certificate's notAfter lies before the time checked.
+    Expired {
+        /// notAfter.
+        not_after: String,
+        /// The time checked.
+        now: String,
+    },
+}
+
+impl fmt::Display for PkiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io {
+                action,
+                path,
+                source,
+            } => {
+                write!(f, "cannot {action} {}: {source}", path.display())
+            }
+            Self::InFile { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::AlreadyExists { path } => write!(
+                f,
+                "refusing to overwrite existing file {} (use --force to replace it)",
+                path.display()
+            ),
+            Self::Malformed { what, detail } => write!(f, "malformed {what}: {detail}"),
+            Self::MissingPemBlock { expected, found } => {
+                if found.is_empty() {
+                    write!(f, "no PEM block found, expected {expected}")
+                } else {
+                    write!(
+                        f,
+                        "no {expected} PEM block found (found: {})",
+                        found.join(", ")
+                    )
+                }
+            }
+            Self::EncryptedKey { format } => write!(
+                f,
+                "private key is encrypted ({format}); decrypt it first, e.g. \
+                 `openssl pkey -in enc.key -out plain.key`"
+            ),
+            Self::NotRsa { algorithm } => write!(f, "not an RSA key: {algorithm}"),
+            Self::KeySize { bits } => write!(
+                f,
+                "RSA key size {bits} bits is out of range {MIN_KEY_BITS}..={MAX_KEY_BITS}"
+            ),
+            Self::KeyTooSmall { scheme, bits } => write!(
+                f,
+                "a {bits}-bit RSA key is too small for {} (0x{scheme:04x})",
+                scheme_name(*scheme).unwrap_or("?")
+            ),
+            Self::InvalidParams { detail } => write!(f, "invalid certificate parameters: {detail}"),
+            Self::Rsa { op, source } => write!(f, "RSA {op} failed: {source}"),
+            Self::Encode { what, detail } => write!(f, "cannot encode {what}: {detail}"),
+            Self::UnknownScheme(s) => {
+                write!(f, "unknown or non-RSA TLS signature scheme 0x{s:04x}")
+            }
+            Self::UnsupportedSignatureAlgorithm { algorithm } => {
+                write!(
+                    f,
+                    "unsupported certificate signature algorithm: {algorithm}"
+                )
+            }
+            Self::BadSignature { what } => write!(f, "signature verification failed: {what}"),
+            Self::IssuerMismatch {
+                cert_issuer,
+                issuer_subject,
+            } => write!(
+                f,
+                "certificate issuer \"{cert_issuer}\" does not match the issuer certificate's \
+                 subject \"{issuer_subject}\""
+            ),
+            Self::NotYetValid { not_before, now } => {
+                write!(
+                    f,
+                    "certificate is not valid before {not_before} (time checked: {now})"
+                )
+            }
+            Self::Expired { not_after, now } => {
+                write!(
+                    f,
+                    "certificate expired at {not_after} (time checked: {now})"
+                )
+            }
+        }
+    }
+}
+
+/// Every message is self-contained (it already includes the underlying cause), so
+/// `source()` is `None` and `{:#}` in anyhow does not repeat it.
+impl std::error::Error for PkiError {}
+
+fn malformed(what: &'static str, detail: impl fmt::Display) -> PkiError {
+    PkiError::Malformed {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn encode_err(what: &'static str, detail: impl fmt::Display) -> PkiError {
+    PkiError::Encode {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn rsa_err(op: &'static str) -> impl FnOnce(rsa::Error) -> PkiError {
+    move |source| PkiError::Rsa { op, source }
+}
+
+fn in_file(path: &Path) -> impl FnOnce(PkiError) -> PkiError + '_ {
+    move |e| PkiError::InFile {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> PkiError + 'a {
+    move |source| PkiError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/// Generates an RSA key with public exponent 65537 (RFC 8017 §3.1).
+///
+/// The result depends only on `rng`, so a seeded RNG gives a reproducible key.
+///
+/// # Errors
+/// [`PkiError::KeySize`] unless `bits` is in 1024..=8192; [`PkiError::Rsa`] if generation fails.
+pub fn generate_key<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    bits: usize,
+) -> Result<PrivateKey, PkiError> {
+    if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
+        return Err(PkiError::KeySize { bits });
+    }
+    PrivateKey::new(rng, bits).map_err(rsa_err("key generation"))
+}
+
+/// Parses an RSA private key from PEM or DER, sniffing the format.
+///
+/// Accepted: PKCS#8 `PRIVATE KEY` (RFC 5208/5958) and PKCS#1 `RSA PRIVATE KEY` (RFC 8017
+/// Appendix A.1.2), each as PEM (the first private-key block of the input is used) or DER.
+///
+/// # Errors
+/// [`PkiError::EncryptedKey`] for password-protected keys, [`PkiError::NotRsa`] for EC, DSA,
+/// Ed25519 and other keys, [`PkiError::Malformed`] / [`PkiError::MissingPemBlock`] otherwise.
+pub fn parse_private_key(bytes: &[u8]) -> Result<PrivateKey, PkiError> {
+    if find(bytes, PEM_BEGIN, 0).is_none() {
+        return private_key_from_der(bytes);
+    }
+    let blocks = pem_blocks(bytes)?;
+    for block in &blocks {
+        match block.label {
+            "PRIVATE KEY" => {
+                let der = decode_pem_block(block, "PKCS#8 private key PEM")?;
+                return private_key_from_pkcs8(&der);
+            }
+            "RSA PRIVATE KEY" => {
+                if find(block.text, b"Proc-Type:", 0).is_some() {
+                    return Err(PkiError::EncryptedKey {
+                        format: "legacy OpenSSL PEM encryption, Proc-Type: 4,ENCRYPTED",
+                    });
+                }
+                let der = decode_pem_block(block, "PKCS#1 private key PEM")?;
+                return PrivateKey::from_pkcs1_der(&der)
+                    .map_err(|e| malformed("PKCS#1 RSA private key", e));
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(PkiError::EncryptedKey {
+                    format: "PKCS#8 EncryptedPrivateKeyInfo",
+                })
+            }
+            "EC PRIVATE KEY" => {
+                let der = decode_pem_block(block, "EC private key PEM")?;
+                return Err(
+                    sniff_other_private_key_der(&der).unwrap_or(PkiError::NotRsa {
+                        algorithm: "EC (SEC 1 \"EC PRIVATE KEY\")".into(),
+                    }),
+                );
+            }
+            "DSA PRIVATE KEY" => {
+                return Err(PkiError::NotRsa {
+                    algorithm: "DSA (\"DSA PRIVATE KEY\")".into(),
+                })
+            }
+            "OPENSSH PRIVATE KEY" => {
+                return Err(malformed(
+                    "private key",
+                    "OpenSSH key format is not supported; convert it with `ssh-keygen -p -m PEM`",
+                ))
+            }
+            _ => {}
+        }
+    }
+    Err(PkiError::MissingPemBlock {
+        expected: "PRIVATE KEY or RSA PRIVATE KEY",
+        found: blocks.iter().map(|b| b.label.to_owned()).collect(),
+    })
+}
+
+/// Reads and parses an RSA private key file (see [`parse_private_key`]).
+///
+/// # Errors
+/// [`PkiError::Io`] if the file cannot be read; otherwise the parse error wrapped in
+/// [`PkiError::InFile`] naming the path.
+pub fn load_private_key(path: &Path) -> Result<PrivateKey, PkiError> {
+    let bytes = zeroize::Zeroizing::new(fs::read(path).map_err(io_err("read", path))?);
+    parse_private_key(&bytes).map_err(in_file(path))
+}
+
+/// Writes `key` as PKCS#8 PEM (RFC 5958, RFC 7468) with mode 0600.
+///
+/// The key is written to a temporary file in the same directory, created with mode 0600 (and
+/// set to 0600 again in case the umask interfered), then moved into place, so no reader ever
+/// sees a half-written or world-readable key.
+///
+/// # Errors
+/// [`PkiError::AlreadyExists`] if `path` exists and `force` is false; [`PkiError::Io`] naming
+/// the path for file-system failures.
+pub fn write_private_key(path: &Path, key: &PrivateKey, force: bool) -> Result<(), PkiError> {
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| encode_err("private key as PKCS#8 PEM", e))?;
+    write_atomically(path, pem.as_bytes(), 0o600, force)
+}
+
+/// Writes a DER certificate as PEM `CERTIFICATE` (RFC 7468 §5) with mode 0644, atomically as
+/// [`write_private_key`] does.
+///
+/// # Errors
+/// [`PkiError::Malformed`] if `der` is not a certificate, [`PkiError::AlreadyExists`] if `path`
+/// exists and `force` is false, [`PkiError::Io`] for file-system failures.
+pub fn write_certificate_pem(path: &Path, der: &[u8], force: bool) -> Result<(), PkiError> {
+    Certificate::from_der(der).map_err(|e| malformed("X.509 certificate (DER)", e))?;
+    let pem = der::pem::encode_string("CERTIFICATE", LineEnding::LF, der)
+        .map_err(|e| encode_err("certificate as PEM", e))?;
+    write_atomically(path, pem.as_bytes(), 0o644, force)
+}
+
+/// DER SubjectPublicKeyInfo of an RSA public key (RFC 5280 §4.1.2.7, RFC 8017 Appendix A.1).
+///
+/// # Errors
+/// [`PkiError::Encode`] if encoding fails (it does not for keys this crate accepts).
+pub fn public_key_der(public: &PublicKey) -> Result<Vec<u8>, PkiError> {
+    public
+        .to_public_key_der()
+        .map(|doc| doc.as_bytes().to_vec())
+        .map_err(|e| encode_err("RSA SubjectPublicKeyInfo", e))
+}
+
+/// Size of the RSA modulus in bits (e.g. 2048).
+#[must_use]
+pub fn modulus_bits(public: &PublicKey) -> usize {
+    public.n().bit_width_vartime() as usize
+}
+
+/// True when `key` is the private half of the key in `info` (same modulus and exponent).
+#[must_use]
+pub fn key_matches_certificate(key: &PrivateKey, info: &CertInfo) -> bool {
+    key.n_bytes() == info.public_key.n_bytes() && key.e_bytes() == info.public_key.e_bytes()
+}
+
+fn private_key_from_der(der: &[u8]) -> Result<PrivateKey, PkiError> {
+    let pkcs8_err = match rsa::pkcs8::PrivateKeyInfoRef::from_der(der) {
+        Ok(_) => return private_key_from_pkcs8(der),
+        Err(e) => e,
+    };
+    let pkcs1_err = match PrivateKey::from_pkcs1_der(der) {
+        Ok(key) => return Ok(key),
+        Err(e) => e,
+    };
+    if let Some(err) = sniff_other_private_key_der(der) {
+        return Err(err);
+    }
+    Err(malformed(
+        "private key (DER)",
+        format!("neither PKCS#8 ({pkcs8_err}) nor PKCS#1 ({pkcs1_err})"),
+    ))
+}
+
+fn private_key_from_pkcs8(der: &[u8]) -> Result<PrivateKey, PkiError> {
+    let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(der)
+        .map_err(|e| malformed("PKCS#8 private key", e))?;
+    if info.algorithm.oid != rfc5912::RSA_ENCRYPTION {
+        return Err(PkiError::NotRsa {
+            algorithm: describe_algorithm(&info.algorithm),
+        });
+    }
+    PrivateKey::try_from(info).map_err(|e| malformed("PKCS#8 RSA private key", e))
+}
+
+/// Recognises DER that is a private key, but not one we can use: PKCS#8 encrypted
+/// (`SEQUENCE { AlgorithmIdentifier(PBES2 or PKCS#12 PBE), OCTET STRING }`) or SEC 1 EC
+/// (`SEQUENCE { INTEGER 1, OCTET STRING, ... }`, RFC 5915).
+fn sniff_other_private_key_der(der: &[u8]) -> Option<PkiError> {
+    let outer = AnyRef::from_der(der).ok()?;
+    if outer.tag() != Tag::Sequence {
+        return None;
+    }
+    let mut reader = SliceReader::new(outer.value()).ok()?;
+    match Tag::peek(&reader).ok()? {
+        Tag::Sequence => {
+            let alg = reader.decode::<AlgorithmIdentifierRef<'_>>().ok()?;
+            let oid = alg.oid.to_string();
+            let encrypted =
+                oid.starts_with("1.2.840.113549.1.5.") || oid.starts_with("1.2.840.113549.1.12.");
+            (encrypted && Tag::peek(&reader).ok()? == Tag::OctetString).then_some(
+                PkiError::EncryptedKey {
+                    format: "PKCS#8 EncryptedPrivateKeyInfo (DER)",
+                },
+            )
+        }
+        Tag::Integer => {
+            let version = reader.decode::<u8>().ok()?;
+            let secret = reader.decode::<AnyRef<'_>>().ok()?;
+            if version != 1 || secret.tag() != Tag::OctetString {
+                return None;
+            }
+            // parameters [0] EXPLICIT ECParameters OPTIONAL: usually a named-curve OID.
+            let curve = reader
+                .decode::<AnyRef<'_>>()
+                .ok()
+                .and_then(|p| ObjectIdentifier::from_der(p.value()).ok())
+                .map(|oid| {
+                    DB.by_oid(&oid)
+                        .map_or_else(|| oid.to_string(), str::to_owned)
+                });
+            let algorithm = match curve {
+                Some(curve) => format!("EC on {curve} (SEC 1 ECPrivateKey)"),
+                None => "EC (SEC 1 ECPrivateKey)".to_owned(),
+            };
+            Some(PkiError::NotRsa { algorithm })
+        }
+        _ => None,
+    }
+}
+
+/// Names an algorithm for error messages: "id-ecPublicKey (1.2.840.10045.2.1) on secp256r1".
+fn describe_algorithm(alg: &AlgorithmIdentifierRef<'_>) -> String {
+    let mut text = match DB.by_oid(&alg.oid) {
+        Some(name) => format!("{name} ({})", alg.oid),
+        None => format!("algorithm {}", alg.oid),
+    };
+    if let Some(param) = alg
+        .parameters
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+    {
+        let name = DB
+            .by_oid(&param)
+            .map_or_else(|| param.to_string(), str::to_owned);
+        text.push_str(" on ");
+        text.push_str(&name);
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM scanning
+
+/// One `-----BEGIN X----- ... -----END X-----` block of a larger text.
+struct PemBlock<'a> {
+    label: &'a str,
+    text: &'a [u8],
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Splits PEM text into its blocks (RFC 7468 §2); text between blocks is ignored, as
+/// OpenSSL does (certificate files often carry `subject=` lines or comments).
+fn pem_blocks(input: &[u8]) -> Result<Vec<PemBlock<'_>>, PkiError> {
+    let mut blocks = Vec::new();
+    let mut pos = 0;
+    while let Some(start) = find(input, PEM_BEGIN, pos) {
+        let label_start = start + PEM_BEGIN.len();
+        let bad = |detail: &str| malformed("PEM", format!("{detail} at byte {start}"));
+        let label_end =
+            find(input, PEM_DASHES, label_start).ok_or_else(|| bad("unterminated BEGIN line"))?;
+        let label = input
+            .get(label_start..label_end)
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .filter(|l| !l.contains(['\n', '\r']))
+            .ok_or_else(|| bad("invalid BEGIN line"))?;
+        let end_line = format!("-----END {label}-----");
+        let end = find(input, end_line.as_bytes(), label_end)
+            .ok_or_else(|| bad(&format!("no \"{end_line}\" line for the block starting")))?;
+        let stop = end + end_line.len();
+        let text = input
+            .get(start..stop)
+            .ok_or_else(|| bad("truncated block"))?;
+        blocks.push(PemBlock { label, text });
+        pos = stop;
+    }
+    Ok(blocks)
+}
+
+fn decode_pem_block(block: &PemBlock<'_>, what: &'static str) -> Result<Vec<u8>, PkiError> {
+    der::pem::decode_vec(block.text)
+        .map(|(_, der)| der)
+        .map_err(|e| malformed(what, e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `contents` to `path` through a temporary file in the same directory: created
+/// exclusively with `mode`, flushed to disk, then linked (no `force`) or renamed (`force`) into
+/// place. Without `force` the final step cannot replace a file that appeared meanwhile.
+fn write_atomically(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<(), PkiError> {
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(PkiError::AlreadyExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let Some(file_name) = path.file_name() else {
+        return Err(PkiError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"),
+        });
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = write_then_place(&tmp, path, contents, mode, force);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_then_place(
+    tmp: &Path,
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    force: bool,
+) -> Result<(), PkiError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .map_err(io_err("create", tmp))?;
+    file.set_permissions(Permissions::from_mode(mode))
+        .map_err(io_err("set permissions on", tmp))?;
+    file.write_all(contents).map_err(io_err("write", tmp))?;
+    file.sync_all().map_err(io_err("flush", tmp))?;
+    drop(file);
+    if force {
+        return fs::rename(tmp, path).map_err(io_err("replace", path));
+    }
+    match fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(PkiError::AlreadyExists {
+            path: path.to_path_buf(),
+        }),
+        // File systems without hard links: fall back to check-then-rename.
+        Err(_) => {
+            if fs::symlink_metadata(path).is_ok() {
+                return Err(PkiError::AlreadyExists {
+                    path: path.to_path_buf(),
+                });
+            }
+            fs::rename(tmp, path).map_err(io_err("create", path))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates: building
+
+/// What goes into the lab's self-signed certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertParams {
+    /// Subject (and issuer) commonName.
+    pub common_name: String,
+    /// subjectAltName dNSName entries (ASCII; RFC 5280 §4.2.1.6).
+    pub dns_names: Vec<String>,
+    /// subjectAltName iPAddress entries.
+    pub ip_addrs: Vec<IpAddr>,
+    /// notBefore; fractions of a second are dropped.
+    pub not_before: SystemTime,
+    /// notAfter = notBefore + this many days.
+    pub validity_days: u32,
+}
+
+impl CertParams {
+    /// The lab server's certificate: CN "pfslab lab server", SAN `localhost` and `127.0.0.1`,
+    /// ten years (3650 days) from `not_before`.
+    #[must_use]
+    pub fn lab_default(not_before: SystemTime) -> Self {
+        Self {
+            common_name: "pfslab lab server".to_owned(),
+            dns_names: vec!["localhost".to_owned()],
+            ip_addrs: vec![IpAddr::from([127, 0, 0, 1])],
+            not_before,
+            validity_days: 3650,
+        }
+    }
+}
+
+/// Builder profile for a self-signed TLS server certificate (RFC 5280 §4.2.1).
+struct LabProfile {
+    subject: Name,
+    alt_names: Vec<GeneralName>,
+}
+
+impl BuilderProfile for LabProfile {
+    fn get_issuer(&self, subject: &Name) -> Name {
+        subject.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        spk: SubjectPublicKeyInfoRef<'_>,
+        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        tbs: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        let subject = tbs.subject();
+        let ski = SubjectKeyIdentifier::try_from(spk)?;
+        let mut exts: Vec<Extension> = Vec::new();
+        // Self-signed, so it is its own trust anchor: CA:TRUE + keyCertSign (§4.2.1.9, §4.2.1.3).
+        let bc = BasicConstraints {
+            ca: true,
+            path_len_constraint: None,
+        };
+        exts.push(bc.to_extension(subject, &exts)?);
+        let usage =
+            KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment | KeyUsages::KeyCertSign;
+        exts.push(KeyUsage(usage).to_extension(subject, &exts)?);
+        let eku = ExtendedKeyUsage(vec![rfc5280::ID_KP_SERVER_AUTH]);
+        exts.push(eku.to_extension(subject, &exts)?);
+        if !self.alt_names.is_empty() {
+            exts.push(SubjectAltName(self.alt_names.clone()).to_extension(subject, &exts)?);
+        }
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(ski.0.clone()),
+            ..Default::default()
+        };
+        exts.push(ski.to_extension(subject, &exts)?);
+        exts.push(aki.to_extension(subject, &exts)?);
+        Ok(exts)
+    }
+}
+
+/// Builds a self-signed X.509 v3 certificate (RFC 5280) for `key`, signed with
+/// sha256WithRSAEncryption (RFC 8017 §9.2, RFC 4055): issuer = subject = CN, a random positive
+/// 16-byte serial drawn from `rng`, basicConstraints CA:TRUE, keyUsage digitalSignature +
+/// keyEncipherment + keyCertSign, extKeyUsage serverAuth, subjectAltName, and key identifiers.
+///
+/// The DER depends only on `key`, `params` and the state of `rng`.
+///
+/// # Errors
+/// [`PkiError::InvalidParams`] for an empty CN, a non-ASCII DNS name, zero days or a date out
+/// of range; [`PkiError::Encode`] if building or signing fails.
+pub fn self_signed_cert<R: CryptoRng + ?Sized>(
+    key: &PrivateKey,
+    params: &CertParams,
+    rng: &mut R,
+) -> Result<Vec<u8>, PkiError> {
+    let invalid = |detail: String| PkiError::InvalidParams { detail };
+    if params.common_name.is_empty() {
+        return Err(invalid("common name is empty".into()));
+    }
+    if params.validity_days == 0 {
+        return Err(invalid("validity_days is 0".into()));
+    }
+    let subject = common_name_to_name(&params.common_name)?;
+    let mut alt_names = Vec::new();
+    for dns in &params.dns_names {
+        let ia5 = Ia5String::new(dns)
+            .ok()
+            .filter(|_| !dns.is_empty())
+            .ok_or_else(|| invalid(format!("DNS name {dns:?} is empty or not ASCII")))?;
+        alt_names.push(GeneralName::DnsName(ia5));
+    }
+    alt_names.extend(params.ip_addrs.iter().map(|ip| GeneralName::from(*ip)));
+
+    let lifetime = Duration::from_secs(u64::from(params.validity_days) * 86_400);
+    let not_after = params
+        .not_before
+        .checked_add(lifetime)
+        .ok_or_else(|| invalid("notAfter overflows".into()))?;
+    let to_time = |t: SystemTime, which: &str| {
+        Time::try_from(t).map_err(|e| invalid(format!("{which} not representable: {e}")))
+    };
+    let validity = Validity::new(
+        to_time(params.not_before, "notBefore")?,
+        to_time(not_after, "notAfter")?,
+    );
+
+    let mut serial = [0u8; 16];
+    rng.fill_bytes(&mut serial);
+    // Positive (RFC 5280 §4.1.2.2) and exactly 16 bytes: clear the sign bit, keep byte 0 non-zero.
+    serial[0] = (serial[0] & 0x7f) | 0x01;
+    let serial = SerialNumber::new(&serial).map_err(|e| encode_err("serial number", e))?;
+
+    let spki = SubjectPublicKeyInfoOwned::from_key(key.as_public_key())
+        .map_err(|e| encode_err("SubjectPublicKeyInfo", e))?;
+    let profile = LabProfile { subject, alt_names };
+    let builder = CertificateBuilder::new(profile, serial, validity, spki)
+        .map_err(|e| encode_err("certificate", e))?;
+    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
+    let cert = builder
+        .build_with_rng::<_, rsa::pkcs1v15::Signature, _>(&signer, rng)
+        .map_err(|e| encode_err("certificate", e))?;
+    cert.to_der().map_err(|e| encode_err("certificate", e))
+}
+
+/// `CN=<cn>` as a one-attribute Name, the value a UTF8String (RFC 5280 §4.1.2.4).
+fn common_name_to_name(cn: &str) -> Result<Name, PkiError> {
+    let value = Utf8StringRef::new(cn)
+        .and_then(|s| Any::encode_from(&s))
+        .map_err(|e| PkiError::InvalidParams {
+            detail: format!("common name {cn:?}: {e}"),
+        })?;
+    let atv = AttributeTypeAndValue {
+        oid: rfc4519::CN,
+        value,
+    };
+    let rdn = RelativeDistinguishedName::try_from(vec![atv])
+        .map_err(|e| encode_err("subject name", e))?;
+    let der = RdnSequence::from(vec![rdn])
+        .to_der()
+        .map_err(|e| encode_err("subject name", e))?;
+    Name::from_der(&der).map_err(|e| encode_err("subject name", e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates: reading
+
+/// What pfslab needs to know about a certificate.
+#[derive(Clone, Debug)]
+pub struct CertInfo {
+    /// Subject in RFC 4514 string form.
+    pub subject: String,
+    /// Issuer in RFC 4514 string form.
+    pub issuer: String,
+    /// The subject's commonName, if any (used for name matching only without SANs).
+    pub common_name: Option<String>,
+    /// Serial number, upper-case hex without separators, as `openssl x509 -serial` prints it.
+    pub serial_hex: String,
+    /// notBefore, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub not_before: String,
+    /// notAfter, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub not_after: String,
+    /// subjectAltName dNSName entries.
+    pub dns_names: Vec<String>,
+    /// subjectAltName iPAddress entries.
+    pub ip_addrs: Vec<IpAddr>,
+    /// The subject's RSA public key.
+    pub public_key: PublicKey,
+    /// SHA-256 of the certificate DER.
+    pub sha256_fingerprint: [u8; 32],
+}
+
+/// Parses one or more certificates: PEM `CERTIFICATE` blocks (others are skipped) or a single
+/// DER certificate. Each is checked to decode as an X.509 certificate (RFC 5280 §4.1).
+///
+/// # Errors
+/// [`PkiError::Malformed`] for undecodable input, [`PkiError::MissingPemBlock`] for PEM
+/// without a certificate.
+pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
+    if find(bytes, PEM_BEGIN, 0).is_none() {
+        Certificate::from_der(bytes).map_err(|e| malformed("X.509 certificate (DER)", e))?;
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let blocks = pem_blocks(bytes)?;
+    let mut certs = Vec::new();
+    for block in blocks.iter().filter(|b| b.label == "CERTIFICATE") {
+        let der = decode_pem_block(block, "certificate PEM")?;
+        Certificate::from_der(&der).map_err(|e| malformed("X.509 certificate", e))?;
+        certs.push(der);
+    }
+    if certs.is_empty() {
+        return Err(PkiError::MissingPemBlock {
+            expected: "CERTIFICATE",
+            found: blocks.iter().map(|b| b.label.to_owned()).collect(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Reads and parses a certificate file (see [`parse_certificates`]).
+///
+/// # Errors
+/// [`PkiError::Io`] if the file cannot be read; otherwise the parse error wrapped in
+/// [`PkiError::InFile`] naming the path.
+pub fn load_certificates(path: &Path) -> Result<Vec<Vec<u8>>, PkiError> {
+    let bytes = fs::read(path).map_err(io_err("read", path))?;
+    parse_certificates(&bytes).map_err(in_file(path))
+}
+
+/// Decodes a DER certificate (RFC 5280 §4.1) into a [`CertInfo`].
+///
+/// # Errors
+/// [`PkiError::Malformed`] for bad DER or extensions, [`PkiError::NotRsa`] (naming the
+/// algorithm) if the subject key is not rsaEncryption.
+pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PkiError> {
+    let cert = Certificate::from_der(der).map_err(|e| malformed("X.509 certificate", e))?;
+    let tbs = cert.tbs_certificate();
+    let public_key = rsa_public_key(tbs.subject_public_key_info())?;
+
+    let mut dns_names = Vec::new();
+    let mut ip_addrs = Vec::new();
+    let san = tbs
+        .get_extension::<SubjectAltName>()
+        .map_err(|e| malformed("subjectAltName extension", e))?;
+    for name in san.map(|(_, san)| san.0).unwrap_or_default() {
+        match name {
+            GeneralName::DnsName(dns) => {
+                dns_names.push(Ia5StringRef::from(&dns).as_str().to_owned());
+            }
+            GeneralName::IpAddress(octets) => {
+                let raw = octets.as_bytes();
+                let ip = <[u8; 4]>::try_from(raw)
+                    .map(IpAddr::from)
+                    .or_else(|_| <[u8; 16]>::try_from(raw).map(IpAddr::from))
+                    .map_err(|_| {
+                        malformed("subjectAltName iPAddress", format!("{} bytes", raw.len()))
+                    })?;
+                ip_addrs.push(ip);
+            }
+            _ => {}
+        }
+    }
+    let common_name = tbs
+        .subject()
+        .common_name()
+        .map_err(|e| malformed("subject commonName", e))?
+        .map(String::from);
+    let validity = tbs.validity();
+    Ok(CertInfo {
+        subject: tbs.subject().to_string(),
+        issuer: tbs.issuer().to_string(),
+        common_name,
+        serial_hex: hex_upper(tbs.serial_number().as_bytes()),
+        not_before: validity.not_before.to_string(),
+        not_after: validity.not_after.to_string(),
+        dns_names,
+        ip_addrs,
+        public_key,
+        sha256_fingerprint: Sha256::digest(der).into(),
+    })
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02X}");
+            out
+        })
+}
+
+fn rsa_public_key(spki: &SubjectPublicKeyInfoOwned) -> Result<PublicKey, PkiError> {
+    if spki.algorithm.oid != rfc5912::RSA_ENCRYPTION {
+        let alg = AlgorithmIdentifierRef {
+            oid: spki.algorithm.oid,
+            parameters: spki.algorithm.parameters.as_ref().map(Any::to_ref),
+        };
+        return Err(PkiError::NotRsa {
+            algorithm: describe_algorithm(&alg),
+        });
+    }
+    let der = spki
+        .to_der()
+        .map_err(|e| encode_err("SubjectPublicKeyInfo", e))?;
+    PublicKey::from_public_key_der(&der).map_err(|e| malformed("RSA public key", e))
+}
+
+/// The DER TBSCertificate exactly as it appears inside `cert_der` (RFC 5280 §4.1.1.1: the
+/// signature covers these bytes, so they are not re-encoded).
+fn tbs_bytes(cert_der: &[u8]) -> Result<&[u8], der::Error> {
+    let mut reader = SliceReader::new(cert_der)?;
+    let header = Header::decode(&mut reader)?;
+    header.tag().assert_eq(Tag::Sequence)?;
+    reader.tlv_bytes()
+}
+
+/// Verifies that `issuer_der`'s key signed `cert_der` (RFC 5280 §4.1.1.3, §6.1.3 (a)(1) and
+/// (a)(4)): the issuer name must equal the issuer's subject, and the signature over the
+/// TBSCertificate must verify with PKCS#1 v1.5 (RFC 8017 §8.2) and SHA-1/256/384/512.
+///
+/// # Errors
+/// [`PkiError::IssuerMismatch`], [`PkiError::BadSignature`],
+/// [`PkiError::UnsupportedSignatureAlgorithm`] (RSASSA-PSS, ECDSA, ...), or parse errors.
+pub fn verify_issued_by(cert_der: &[u8], issuer_der: &[u8]) -> Result<(), PkiError> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| malformed("X.509 certificate", e))?;
+    let issuer =
+        Certificate::from_der(issuer_der).map_err(|e| malformed("issuer certificate", e))?;
+    let (cert_issuer, issuer_subject) = (
+        cert.tbs_certificate().issuer(),
+        issuer.tbs_certificate().subject(),
+    );
+    if cert_issuer != issuer_subject {
+        return Err(PkiError::IssuerMismatch {
+            cert_issuer: cert_issuer.to_string(),
+            issuer_subject: issuer_subject.to_string(),
+        });
+    }
+    let alg = cert.signature_algorithm();
+    if alg.oid != cert.tbs_certificate().signature().oid {
+        return Err(malformed(
+            "X.509 certificate",
+            "signatureAlgorithm differs from the TBSCertificate signature field (RFC 5280 §4.1.1.2)",
+        ));
+    }
+    let public = rsa_public_key(issuer.tbs_certificate().subject_public_key_info())?;
+    let tbs = tbs_bytes(cert_der).map_err(|e| malformed("X.509 certificate", e))?;
+    let signature = cert
+        .signature()
+        .as_bytes()
+        .ok_or_else(|| malformed("certificate signature", "BIT STRING has unused bits"))?;
+    let result = match alg.oid {
+        rfc5912::SHA_256_WITH_RSA_ENCRYPTION => public.pkcs1v15_verify::<Sha256>(tbs, signature),
+        rfc5912::SHA_384_WITH_RSA_ENCRYPTION => public.pkcs1v15_verify::<Sha384>(tbs, signature),
+        rfc5912::SHA_512_WITH_RSA_ENCRYPTION => public.pkcs1v15_verify::<Sha512>(tbs, signature),
+        rfc5912::SHA_1_WITH_RSA_ENCRYPTION => public.pkcs1v15_verify::<Sha1>(tbs, signature),
+        _ => {
+            let alg_ref = AlgorithmIdentifierRef {
+                oid: alg.oid,
+                parameters: None,
+            };
+            return Err(PkiError::UnsupportedSignatureAlgorithm {
+                algorithm: describe_algorithm(&alg_ref),
+            });
+        }
+    };
+    result.map_err(|_| PkiError::BadSignature {
+        what: format!(
+            "certificate \"{}\" was not signed by the key of \"{issuer_subject}\"",
+            cert.tbs_certificate().subject()
+        ),
+    })
+}
+
+/// Checks `now` against the certificate's validity period (RFC 5280 §4.1.2.5; both ends
+/// inclusive).
+///
+/// # Errors
+/// [`PkiError::NotYetValid`], [`PkiError::Expired`], or [`PkiError::Malformed`].
+pub fn check_validity(cert_der: &[u8], now: SystemTime) -> Result<(), PkiError> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| malformed("X.509 certificate", e))?;
+    let validity = cert.tbs_certificate().validity();
+    let now_text = || {
+        DateTime::from_system_time(now).map_or_else(|_| "before 1970".to_owned(), |t| t.to_string())
+    };
+    if now < validity.not_before.to_system_time() {
+        return Err(PkiError::NotYetValid {
+            not_before: validity.not_before.to_string(),
+            now: now_text(),
+        });
+    }
+    if now > validity.not_after.to_system_time() {
+        return Err(PkiError::Expired {
+            not_after: validity.not_after.to_string(),
+            now: now_text(),
+        });
+    }
+    Ok(())
+}
+
+/// Does the certificate name `name` (RFC 6125 §6)? An IP literal (optionally in brackets)
+/// matches iPAddress SANs only; a DNS name matches dNSName SANs case-insensitively, where a
+/// left-most `*` label stands for exactly one label (`*.example.com` matches `a.example.com`,
+/// not `example.com` nor `a.b.example.com`). The subject CN is consulted only when the
+/// certificate has no DNS or IP SANs at all (RFC 6125 §6.4.4).
+#[must_use]
+pub fn matches_server_name(info: &CertInfo, name: &str) -> bool {
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    let no_sans = info.dns_names.is_empty() && info.ip_addrs.is_empty();
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        if no_sans {
+            return info
+                .common_name
+                .as_deref()
+                .and_then(|cn| cn.parse::<IpAddr>().ok())
+                == Some(ip);
+        }
+        return info.ip_addrs.contains(&ip);
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return false;
+    }
+    if no_sans {
+        return info
+            .common_name
+            .as_deref()
+            .is_some_and(|cn| dns_name_matches(cn, name));
+    }
+    info.dns_names
+        .iter()
+        .any(|pattern| dns_name_matches(pattern, name))
+}
+
+fn dns_name_matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.strip_suffix('.').unwrap_or(pattern);
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            // At least two labels under the wildcard, and no further wildcards.
+            if suffix.contains('*') || suffix.split('.').filter(|l| !l.is_empty()).count() < 2 {
+                return false;
+            }
+            match name.split_once('.') {
+                Some((label, rest)) => !label.is_empty() && rest.eq_ignore_ascii_case(suffix),
+                None => false,
+            }
+        }
+        None => !pattern.contains('*') && pattern.eq_ignore_ascii_case(name),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS signatures
+
+#[derive(Clone, Copy)]
+enum Padding {
+    Pkcs1,
+    Pss,
+}
+
+#[derive(Clone, Copy)]
+enum HashAlg {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+fn scheme_parts(scheme: u16) -> Result<(Padding, HashAlg), PkiError> {
+    Ok(match scheme {
+        RSA_PKCS1_SHA1 => (Padding::Pkcs1, HashAlg::Sha1),
+        RSA_PKCS1_SHA256 => (Padding::Pkcs1, HashAlg::Sha256),
+        RSA_PKCS1_SHA384 => (Padding::Pkcs1, HashAlg::Sha384),
+        RSA_PKCS1_SHA512 => (Padding::Pkcs1, HashAlg::Sha512),
+        RSA_PSS_RSAE_SHA256 => (Padding::Pss, HashAlg::Sha256),
+        RSA_PSS_RSAE_SHA384 => (Padding::Pss, HashAlg::Sha384),
+        RSA_PSS_RSAE_SHA512 => (Padding::Pss, HashAlg::Sha512),
+        other => return Err(PkiError::UnknownScheme(other)),
+    })
+}
+
+/// IANA name of an RSA SignatureScheme (RFC 8446 §4.2.3), e.g. `rsa_pss_rsae_sha256`.
+#[must_use]
+pub fn scheme_name(scheme: u16) -> Option<&'static str> {
+    Some(match scheme {
+        RSA_PKCS1_SHA1 => "rsa_pkcs1_sha1",
+        RSA_PKCS1_SHA256 => "rsa_pkcs1_sha256",
+        RSA_PKCS1_SHA384 => "rsa_pkcs1_sha384",
+        RSA_PKCS1_SHA512 => "rsa_pkcs1_sha512",
+        RSA_PSS_RSAE_SHA256 => "rsa_pss_rsae_sha256",
+        RSA_PSS_RSAE_SHA384 => "rsa_pss_rsae_sha384",
+        RSA_PSS_RSAE_SHA512 => "rsa_pss_rsae_sha512",
+        _ => return None,
+    })
+}
+
+fn sign_with<D, R>(
+    key: &PrivateKey,
+    padding: Padding,
+    msg: &[u8],
+    rng: &mut R,
+) -> rsa::Result<Vec<u8>>
+where
+    D: Digest + AssociatedOid + FixedOutputReset,
+    R: CryptoRng + ?Sized,
+{
+    match padding {
+        Padding::Pkcs1 => key.pkcs1v15_sign_with_rng::<D, R>(rng, msg),
+        Padding::Pss => key.pss_sign_with_rng::<D, R>(rng, msg),
+    }
+}
+
+fn verify_with<D>(public: &PublicKey, padding: Padding, msg: &[u8], sig: &[u8]) -> rsa::Result<()>
+where
+    D: Digest + AssociatedOid + FixedOutputReset,
+{
+    match padding {
+        Padding::Pkcs1 => public.pkcs1v15_verify::<D>(msg, sig),
+        Padding::Pss => public.pss_verify::<D>(msg, sig),
+    }
+}
+
+/// Signs `message` with the RSA SignatureScheme `scheme` (RFC 8446 §4.2.3): RSASSA-PKCS1-v1_5
+/// (RFC 8017 §8.2) or RSASSA-PSS with MGF1 of the same hash and salt length = hash length
+/// (RFC 8446 §4.2.3, RFC 8017 §8.1). `message` is hashed here. `rng` supplies the PSS salt and
+/// the blinding of the private operation.
+///
+/// # Errors
+/// [`PkiError::UnknownScheme`] for any other code point; [`PkiError::Rsa`] if the key is too
+/// small for the scheme.
+pub fn sign<R: CryptoRng + ?Sized>(
+    key: &PrivateKey,
+    scheme: u16,
+    message: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, PkiError> {
+    let (padding, hash) = scheme_parts(scheme)?;
+    // RFC 8017 §9.1.1: emLen >= hLen + sLen + 2 with sLen = hLen (e.g. 1040 bits for SHA-512).
+    let hash_len = match hash {
+        HashAlg::Sha1 => 20,
+        HashAlg::Sha256 => 32,
+        HashAlg::Sha384 => 48,
+        HashAlg::Sha512 => 64,
+    };
+    let min_len = match padding {
+        Padding::Pss => 2 * hash_len + 2,
+        Padding::Pkcs1 => hash_len + 19 + 11, // DigestInfo prefix (<= 19) + 11 of padding
+    };
+    if key.size() < min_len {
+        return Err(PkiError::KeyTooSmall {
+            scheme,
+            bits: modulus_bits(key.as_public_key()),
+        });
+    }
+    match hash {
+        HashAlg::Sha1 => sign_with::<Sha1, R>(key, padding, message, rng),
+        HashAlg::Sha256 => sign_with::<Sha256, R>(key, padding, message, rng),
+        HashAlg::Sha384 => sign_with::<Sha384, R>(key, padding, message, rng),
+        HashAlg::Sha512 => sign_with::<Sha512, R>(key, padding, message, rng),
+    }
+    .map_err(rsa_err("signing"))
+}
+
+/// Verifies a signature made as [`sign`] describes. PSS signatures must use salt length =
+/// hash length, as RFC 8446 §4.2.3 requires.
+///
+/// # Errors
+/// [`PkiError::UnknownScheme`], or [`PkiError::BadSignature`] naming the scheme.
+pub fn verify(
+    public: &PublicKey,
+    scheme: u16,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), PkiError> {
+    let (padding, hash) = scheme_parts(scheme)?;
+    match hash {
+        HashAlg::Sha1 => verify_with::<Sha1>(public, padding, message, signature),
+        HashAlg::Sha256 => verify_with::<Sha256>(public, padding, message, signature),
+        HashAlg::Sha384 => verify_with::<Sha384>(public, padding, message, signature),
+        HashAlg::Sha512 => verify_with::<Sha512>(public, padding, message, signature),
+    }
+    .map_err(|_| PkiError::BadSignature {
+        what: format!("{} (0x{scheme:04x})", scheme_name(scheme).unwrap_or("?")),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// RSA key transport
+
+/// RSAES-PKCS1-v1_5 encryption (RFC 8017 §7.2.1), as a TLS 1.2 client encrypts the
+/// pre-master secret in ClientKeyExchange (RFC 5246 §7.4.7.1). `rng` fills the padding.
+///
+/// # Errors
+/// [`PkiError::Rsa`] if `msg` is longer than the modulus size minus 11 bytes.
+pub fn rsa_encrypt_pkcs1<R: CryptoRng + ?Sized>(
+    public: &PublicKey,
+    msg: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, PkiError> {
+    public
+        .pkcs1v15_encrypt_with_rng(rng, msg)
+        .map_err(rsa_err("PKCS#1 v1.5 encryption"))
+}
+
+/// RSAES-PKCS1-v1_5 decryption (RFC 8017 §7.2.2) of a ClientKeyExchange (RFC 5246 §7.4.7.1).
+///
+/// **Implicit rejection:** rsa 0.10 does not report bad padding. A ciphertext made for another
+/// key, or tampered with, gives `Ok` with a deterministic pseudo-random message of
+/// pseudo-random length. `Ok` therefore proves nothing: the caller must check the result (a
+/// TLS pre-master secret is 48 bytes starting with the client_version) and, as RFC 5246
+/// §7.4.7.1 requires, continue with a random pre-master on any mismatch so that the Finished
+/// check fails without a distinguishable alert.
+///
+/// Timing: the private operation is blinded with the operating system RNG. The rsa crate's
+/// CHANGELOG says 0.10 moved to constant-time arithmetic for the Marvin attack
+/// (RUSTSEC-2023-0071), but its module docs still warn about timing leaks; treat this as
+/// possibly leaking through timing when exposed to untrusted peers.
+///
+/// # Errors
+/// [`PkiError::Rsa`] only for a ciphertext whose length differs from the modulus size or whose
+/// value is not below the modulus.
+pub fn rsa_decrypt_pkcs1(key: &PrivateKey, ciphertext: &[u8]) -> Result<Vec<u8>, PkiError> {
+    key.pkcs1v15_decrypt(ciphertext)
+        .map_err(rsa_err("PKCS#1 v1.5 decryption"))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::process::Command;
+
+    use rand::rngs::ChaCha20Rng;
+    use rand::{Rng, SeedableRng};
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir().join(format!(
+                "pfslab-pki-{tag}-{}-{nanos}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&dir).expect("create temp dir");
+            Self(dir)
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Runs openssl in `dir`, panicking with its stderr on failure; returns stdout.
+    fn openssl(dir: &TempDir, args: &[&str]) -> String {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir.0)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn rng(seed: u64) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    fn key1024(seed: u64) -> PrivateKey {
+        generate_key(&mut rng(seed), 1024).expect("keygen")
+    }
+
+    fn lab_cert(key: &PrivateKey, seed: u64) -> Vec<u8> {
+        let params = CertParams::lab_default(SystemTime::now() - Duration::from_secs(3600));
+        self_signed_cert(key, &params, &mut rng(seed)).expect("cert")
+    }
+
+    fn to_pem(der: &[u8]) -> String {
+        der::pem::encode_string("CERTIFICATE", LineEnding::LF, der).expect("pem")
+    }
+
+    #[test]
+    fn generate_key_bounds() {
+        assert!(matches!(
+            generate_key(&mut rng(1), 512),
+            Err(PkiError::KeySize { bits: 512 })
+        ));
+        assert!(matches!(
+            generate_key(&mut rng(1), 8193),
+            Err(PkiError::KeySize { .. })
+        ));
+        let key = key1024(1);
+        assert_eq!(modulus_bits(key.as_public_key()), 1024);
+        assert_eq!(key.e_bytes().as_ref(), &[0x01, 0x00, 0x01]);
+    }
+
+    #[test]
+    fn same_seed_same_key_and_cert() {
+        let params =
+            CertParams::lab_default(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let make = || {
+            let mut r = rng(42);
+            let key = generate_key(&mut r, 1024).expect("keygen");
+            let der = self_signed_cert(&key, &params, &mut r).expect("cert");
+            (key, der)
+        };
+        let (k1, c1) = make();
+        let (k2, c2) = make();
+        assert_eq!(k1, k2);
+        assert_eq!(c1, c2);
+        let (_, c3) = {
+            let mut r = rng(43);
+            let key = generate_key(&mut r, 1024).expect("keygen");
+            let der = self_signed_cert(&key, &params, &mut r).expect("cert");
+            (key, der)
+        };
+        assert_ne!(c1, c3);
+    }
+
+    #[test]
+    fn self_signed_cert_contents() {
+        let key = key1024(2);
+        let params =
+            CertParams::lab_default(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let der = self_signed_cert(&key, &params, &mut rng(2)).expect("cert");
+        let info = parse_certificate(&der).expect("parse");
+        assert_eq!(info.subject, "CN=pfslab lab server");
+        assert_eq!(info.issuer, info.subject);
+        assert_eq!(info.common_name.as_deref(), Some("pfslab lab server"));
+        assert_eq!(info.dns_names, vec!["localhost".to_owned()]);
+        assert_eq!(info.ip_addrs, vec![IpAddr::from([127, 0, 0, 1])]);
+        assert_eq!(info.serial_hex.len(), 32);
+        assert!(u8::from_str_radix(&info.serial_hex[..2], 16).expect("hex") < 0x80);
+        assert_eq!(info.not_before, "2023-11-14T22:13:20Z");
+        assert_eq!(info.not_after, "2033-11-11T22:13:20Z");
+        assert!(key_matches_certificate(&key, &info));
+        assert!(!key_matches_certificate(&key1024(3), &info));
+        assert_eq!(
+            info.sha256_fingerprint,
+            <[u8; 32]>::from(Sha256::digest(&der))
+        );
+        verify_issued_by(&der, &der).expect("self-signature verifies");
+
+        let cert = Certificate::from_der(&der).expect("decode");
+        assert_eq!(
+            cert.signature_algorithm().oid,
+            rfc5912::SHA_256_WITH_RSA_ENCRYPTION
+        );
+        let tbs = cert.tbs_certificate();
+        assert_eq!(tbs.version(), x509_cert::Version::V3);
+        let (_, ku) = tbs
+            .get_extension::<KeyUsage>()
+            .expect("ku")
+            .expect("ku present");
+        assert!(ku.digital_signature() && ku.key_encipherment() && ku.key_cert_sign());
+        let (_, eku) = tbs
+            .get_extension::<ExtendedKeyUsage>()
+            .expect("eku")
+            .expect("eku present");
+        assert_eq!(eku.0, vec![rfc5280::ID_KP_SERVER_AUTH]);
+    }
+
+    #[test]
+    fn self_signed_cert_rejects_bad_params() {
+        let key = key1024(4);
+        let mut params = CertParams::lab_default(SystemTime::now());
+        params.dns_names = vec!["bücher.example".into()];
+        assert!(matches!(
+            self_signed_cert(&key, &params, &mut rng(4)),
+            Err(PkiError::InvalidParams { .. })
+        ));
+        let mut params = CertParams::lab_default(SystemTime::now());
+        params.validity_days = 0;
+        assert!(matches!(
+            self_signed_cert(&key, &params, &mut rng(4)),
+            Err(PkiError::InvalidParams { .. })
+        ));
+        let params = CertParams::lab_default(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
+        assert!(matches!(
+            self_signed_cert(&key, &params, &mut rng(4)),
+            Err(PkiError::InvalidParams { .. })
+        ));
+    }
+
+    #[test]
+    fn openssl_accepts_self_signed_cert() {
+        let dir = TempDir::new("verify");
+        let key = generate_key(&mut rng(5), 2048).expect("keygen");
+        let der = lab_cert(&key, 5);
+        let cert_path = dir.path("c.pem");
+        let key_path = dir.path("k.pem");
+        write_certificate_pem(&cert_path, &der, false).expect("write cert");
+        write_private_key(&key_path, &key, false).expect("write key");
+        let out = openssl(&dir, &["verify", "-CAfile", "c.pem", "c.pem"]);
+        assert!(out.contains("c.pem: OK"), "{out}");
+        openssl(
+            &dir,
+            &[
+                "verify",
+                "-purpose",
+                "sslserver",
+                "-CAfile",
+                "c.pem",
+                "c.pem",
+            ],
+        );
+        let text = openssl(&dir, &["x509", "-in", "c.pem", "-noout", "-text"]);
+        assert!(
+            text.contains("DNS:localhost, IP Address:127.0.0.1"),
+            "{text}"
+        );
+        assert!(text.contains("TLS Web Server Authentication"), "{text}");
+        let serial = openssl(&dir, &["x509", "-in", "c.pem", "-noout", "-serial"]);
+        let info = parse_certificate(&der).expect("parse");
+        assert_eq!(serial.trim(), format!("serial={}", info.serial_hex));
+        // The key file matches the certificate by openssl's reckoning too.
+        let m1 = openssl(&dir, &["x509", "-in", "c.pem", "-noout", "-modulus"]);
+        let m2 = openssl(&dir, &["rsa", "-in", "k.pem", "-noout", "-modulus"]);
+        assert_eq!(m1, m2);
+    }
+
+    #[test]
+    fn loads_openssl_keys_in_all_formats() {
+        let dir = TempDir::new("keys");
+        openssl(
+            &dir,
+            &["genrsa", "-traditional", "-out", "pkcs1.pem", "1024"],
+        );
+        openssl(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:1024",
+                "-out",
+                "pkcs8.pem",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "pkey",
+                "-in",
+                "pkcs8.pem",
+                "-outform",
+                "DER",
+                "-out",
+                "pkcs8.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "rsa",
+                "-in",
+                "pkcs1.pem",
+                "-traditional",
+                "-outform",
+                "DER",
+                "-out",
+                "pkcs1.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                "pkcs1.pem",
+                "-outform",
+                "DER",
+                "-out",
+                "topk8.der",
+            ],
+        );
+        // PKCS#8 DER has the AlgorithmIdentifier SEQUENCE after the version; PKCS#1 an INTEGER.
+        let topk8 = fs::read(dir.path("topk8.der")).expect("read");
+        assert_eq!(topk8.get(4..8), Some(&[0x02, 0x01, 0x00, 0x30][..]));
+        let pkcs1 = fs::read(dir.path("pkcs1.der")).expect("read");
+        assert_eq!(pkcs1.get(4..8), Some(&[0x02, 0x01, 0x00, 0x02][..]));
+        let pem1 = fs::read_to_string(dir.path("pkcs1.pem")).expect("read");
+        assert!(pem1.contains("BEGIN RSA PRIVATE KEY"));
+        let k1 = load_private_key(&dir.path("pkcs1.pem")).expect("pkcs1 pem");
+        let k1d = load_private_key(&dir.path("pkcs1.der")).expect("pkcs1 der");
+        assert_eq!(k1, k1d);
+        assert_eq!(
+            load_private_key(&dir.path("topk8.der")).expect("pkcs8 der"),
+            k1
+        );
+        let k8 = load_private_key(&dir.path("pkcs8.pem")).expect("pkcs8 pem");
+        let k8d = load_private_key(&dir.path("pkcs8.der")).expect("pkcs8 der");
+        assert_eq!(k8, k8d);
+        assert_eq!(modulus_bits(k8.as_public_key()), 1024);
+
+        // Our own PKCS#8 output reads back, and openssl reads it.
+        write_private_key(&dir.path("ours.pem"), &k1, false).expect("write");
+        assert_eq!(load_private_key(&dir.path("ours.pem")).expect("reload"), k1);
+        openssl(&dir, &["pkey", "-in", "ours.pem", "-check", "-noout"]);
+
+        // A key after other PEM blocks (e.g. a combined cert + key file) is found.
+        let cert_pem = to_pem(&lab_cert(&k1, 6));
+        let combined = format!("{cert_pem}{pem1}");
+        assert_eq!(
+            parse_private_key(combined.as_bytes()).expect("combined"),
+            k1
+        );
+    }
+
+    #[test]
+    fn clear_errors_for_unusable_keys() {
+        let dir = TempDir::new("badkeys");
+        openssl(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "ec8.pem",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-out",
+                "sec1.pem",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "ec", "-in", "sec1.pem", "-outform", "DER", "-out", "sec1.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "ec8.pem", "-outform", "DER", "-out",
+                "ec8.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"],
+        );
+        openssl(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:1024",
+                "-aes-128-cbc",
+                "-pass",
+                "pass:x",
+                "-out",
+                "enc8.pem",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "pkcs8", "-topk8", "-in", "enc8.pem", "-passin", "pass:x", "-passout", "pass:x",
+                "-outform", "DER", "-out", "enc8.der",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "rsa",
+                "-in",
+                "enc8.pem",
+                "-passin",
+                "pass:x",
+                "-traditional",
+                "-aes128",
+                "-passout",
+                "pass:x",
+                "-out",
+                "legacy.pem",
+            ],
+        );
+
+        let err = |name: &str| {
+            let path = dir.path(name);
+            let e = load_private_key(&path).expect_err(name);
+            let PkiError::InFile { path: p, source } = e else {
+                panic!("{name}: {e:?}")
+            };
+            assert_eq!(p, path);
+            *source
+        };
+        for name in ["ec8.pem", "ec8.der"] {
+            let e = err(name);
+            assert!(
+                e.to_string().starts_with("not an RSA key: id-ecPublicKey"),
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains("secp256r1"), "{name}: {e}");
+        }
+        for name in ["sec1.pem", "sec1.der"] {
+            let e = err(name);
+            assert!(
+                e.to_string().starts_with("not an RSA key: EC on secp256r1"),
+                "{name}: {e}"
+            );
+        }
+        let e = err("ed.pem");
+        assert!(e.to_string().starts_with("not an RSA key:"), "{e}");
+        for name in ["enc8.pem", "enc8.der", "legacy.pem"] {
+            let e = err(name);
+            assert!(matches!(e, PkiError::EncryptedKey { .. }), "{name}: {e:?}");
+            assert!(e.to_string().contains("encrypted"), "{name}: {e}");
+        }
+        // Missing file: the path is in the message.
+        let missing = dir.path("nope.pem");
+        let e = load_private_key(&missing).expect_err("missing");
+        assert!(e.to_string().contains("nope.pem"), "{e}");
+        // A certificate is not a key.
+        let cert_pem = to_pem(&lab_cert(&key1024(7), 7));
+        let e = parse_private_key(cert_pem.as_bytes()).expect_err("cert");
+        assert!(e.to_string().contains("found: CERTIFICATE"), "{e}");
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors_not_panics() {
+        let key = key1024(8);
+        let key_der = key.to_pkcs8_der().expect("der");
+        let key_der = key_der.as_bytes();
+        let pkcs1_der = rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_der(&key).expect("pkcs1");
+        let pkcs1_der = pkcs1_der.as_bytes();
+        let cert_der = lab_cert(&key, 8);
+        for cut in 0..key_der.len() {
+            assert!(
+                parse_private_key(&key_der[..cut]).is_err(),
+                "pkcs8 cut {cut}"
+            );
+        }
+        for cut in 0..pkcs1_der.len() {
+            assert!(
+                parse_private_key(&pkcs1_der[..cut]).is_err(),
+                "pkcs1 cut {cut}"
+            );
+        }
+        for cut in 0..cert_der.len() {
+            let c = &cert_der[..cut];
+            assert!(parse_certificate(c).is_err(), "cert cut {cut}");
+            assert!(parse_certificates(c).is_err(), "certs cut {cut}");
+            assert!(verify_issued_by(c, &cert_der).is_err(), "verify cut {cut}");
+            assert!(verify_issued_by(&cert_der, c).is_err(), "issuer cut {cut}");
+            assert!(
+                check_validity(c, SystemTime::now()).is_err(),
+                "validity cut {cut}"
+            );
+        }
+        let key_pem = key.to_pkcs8_pem(LineEnding::LF).expect("pem");
+        let cert_pem = to_pem(&cert_der);
+        // Cuts that keep the whole END line are still valid PEM.
+        for cut in 0..key_pem.trim_end().len() {
+            assert!(
+                parse_private_key(&key_pem.as_bytes()[..cut]).is_err(),
+                "key pem cut {cut}"
+            );
+        }
+        for cut in 0..cert_pem.trim_end().len() {
+            assert!(
+                parse_certificates(&cert_pem.as_bytes()[..cut]).is_err(),
+                "cert pem cut {cut}"
+            );
+        }
+        // Flipped bytes anywhere: no panic (result may be Ok or Err).
+        for i in 0..cert_der.len() {
+            let mut c = cert_der.clone();
+            c[i] ^= 0x55;
+            let _ = parse_certificate(&c);
+            let _ = verify_issued_by(&c, &cert_der);
+        }
+        for garbage in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x80",
+            b"hello",
+            b"-----BEGIN ",
+            b"-----BEGIN X-----\n",
+            b"-----BEGIN \n-----END -----",
+            b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+        ] {
+            assert!(parse_private_key(garbage).is_err());
+            assert!(parse_certificates(garbage).is_err());
+            assert!(parse_certificate(garbage).is_err());
+        }
+    }
+
+    #[test]
+    fn write_modes_and_overwrite_refusal() {
+        let dir = TempDir::new("write");
+        let key = key1024(9);
+        let key_path = dir.path("server.key");
+        write_private_key(&key_path, &key, false).expect("write");
+        let mode = fs::metadata(&key_path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let e = write_private_key(&key_path, &key, false).expect_err("exists");
+        assert!(matches!(e, PkiError::AlreadyExists { .. }));
+        assert!(
+            e.to_string().contains("server.key") && e.to_string().contains("--force"),
+            "{e}"
+        );
+
+        // force replaces, and fixes a too-open mode left by someone else.
+        fs::set_permissions(&key_path, Permissions::from_mode(0o644)).expect("chmod");
+        let other = key1024(10);
+        write_private_key(&key_path, &other, true).expect("force");
+        assert_eq!(load_private_key(&key_path).expect("load"), other);
+        let mode = fs::metadata(&key_path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let cert_path = dir.path("server.crt");
+        let der = lab_cert(&key, 9);
+        write_certificate_pem(&cert_path, &der, false).expect("write cert");
+        let mode = fs::metadata(&cert_path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert!(write_certificate_pem(&cert_path, &der, false).is_err());
+        assert_eq!(
+            load_certificates(&cert_path).expect("load"),
+            vec![der.clone()]
+        );
+        assert!(write_certificate_pem(&dir.path("bad.crt"), b"junk", false).is_err());
+        assert!(!dir.path("bad.crt").exists());
+
+        // No temporary files left behind.
+        let names: Vec<_> = fs::read_dir(&dir.0)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+
+        // A directory that does not exist: error names the path.
+        let e = write_private_key(&dir.path("no/such/dir.key"), &key, false).expect_err("no dir");
+        assert!(e.to_string().contains("no/such"), "{e}");
+    }
+
+    #[test]
+    fn parses_openssl_certificates_and_chains() {
+        let dir = TempDir::new("certs");
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/O=Lab Org/CN=Lab CA",
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:1024",
+                "-nodes",
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=www.example.com",
+            ],
+        );
+        fs::write(
+            dir.path("ext.cnf"),
+            "subjectAltName=DNS:www.example.com,DNS:*.example.net,IP:10.0.0.1,IP:::1\n",
+        )
+        .expect("write");
+        for (hash, out) in [
+            ("-sha256", "leaf256.pem"),
+            ("-sha384", "leaf384.pem"),
+            ("-sha512", "leaf512.pem"),
+            ("-sha1", "leaf1.pem"),
+        ] {
+            openssl(
+                &dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "leaf.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    hash,
+                    "-days",
+                    "5",
+                    "-extfile",
+                    "ext.cnf",
+                    "-out",
+                    out,
+                ],
+            );
+        }
+        let ca = load_certificates(&dir.path("ca.pem"))
+            .expect("ca")
+            .remove(0);
+        let ca_info = parse_certificate(&ca).expect("ca info");
+        assert_eq!(ca_info.common_name.as_deref(), Some("Lab CA"));
+        assert!(ca_info.subject.contains("CN=Lab CA") && ca_info.subject.contains("O=Lab Org"));
+        let ca_key = load_private_key(&dir.path("ca.key")).expect("ca key");
+        assert!(key_matches_certificate(&ca_key, &ca_info));
+        verify_issued_by(&ca, &ca).expect("ca self-signed");
+        let fp = openssl(
+            &dir,
+            &["x509", "-in", "ca.pem", "-noout", "-fingerprint", "-sha256"],
+        );
+        let ours: Vec<String> = ca_info
+            .sha256_fingerprint
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        assert!(fp.contains(&ours.join(":")), "{fp}");
+
+        for name in ["leaf256.pem", "leaf384.pem", "leaf512.pem", "leaf1.pem"] {
+            let leaf = load_certificates(&dir.path(name)).expect(name).remove(0);
+            verify_issued_by(&leaf, &ca).expect(name);
+            let e = verify_issued_by(&leaf, &leaf).expect_err("wrong issuer");
+            assert!(matches!(e, PkiError::IssuerMismatch { .. }), "{e:?}");
+            check_validity(&leaf, SystemTime::now()).expect("valid now");
+        }
+        let leaf = load_certificates(&dir.path("leaf256.pem"))
+            .expect("leaf")
+            .remove(0);
+        let info = parse_certificate(&leaf).expect("leaf info");
+        assert_eq!(
+            info.dns_names,
+            vec!["www.example.com".to_owned(), "*.example.net".to_owned()]
+        );
+        assert_eq!(
+            info.ip_addrs,
+            vec![
+                IpAddr::from([10, 0, 0, 1]),
+                "::1".parse::<IpAddr>().expect("ip")
+            ]
+        );
+        assert_eq!(modulus_bits(&info.public_key), 1024);
+
+        // Chain file: leaf then CA.
+        let chain = format!(
+            "{}{}",
+            fs::read_to_string(dir.path("leaf256.pem")).expect("r"),
+            fs::read_to_string(dir.path("ca.pem")).expect("r")
+        );
+        let certs = parse_certificates(chain.as_bytes()).expect("chain");
+        assert_eq!(certs, vec![leaf.clone(), ca.clone()]);
+        // DER form.
+        openssl(
+            &dir,
+            &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
+        );
+        assert_eq!(
+            load_certificates(&dir.path("ca.der")).expect("der"),
+            vec![ca.clone()]
+        );
+
+        // A signature made by another key with the same names fails.
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:1024",
+                "-nodes",
+                "-keyout",
+                "fake.key",
+                "-out",
+                "fake.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/O=Lab Org/CN=Lab CA",
+            ],
+        );
+        let fake = load_certificates(&dir.path("fake.pem"))
+            .expect("fake")
+            .remove(0);
+        let e = verify_issued_by(&leaf, &fake).expect_err("fake CA");
+        assert!(matches!(e, PkiError::BadSignature { .. }), "{e:?}");
+
+        // Validity window.
+        let e = check_validity(&leaf, SystemTime::now() + Duration::from_secs(10 * 86_400))
+            .expect_err("expired");
+        assert!(matches!(e, PkiError::Expired { .. }), "{e}");
+        let e = check_validity(&leaf, SystemTime::now() - Duration::from_secs(86_400))
+            .expect_err("early");
+        assert!(matches!(e, PkiError::NotYetValid { .. }), "{e}");
+    }
+
+    #[test]
+    fn non_rsa_and_pss_certificates() {
+        let dir = TempDir::new("ecpss");
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ec.key",
+                "-out",
+                "ec.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=ec",
+            ],
+        );
+        let ec = load_certificates(&dir.path("ec.pem"))
+            .expect("ec")
+            .remove(0);
+        let e = parse_certificate(&ec).expect_err("ec cert");
+        assert!(
+            e.to_string().contains("not an RSA key: id-ecPublicKey"),
+            "{e}"
+        );
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:1024",
+                "-nodes",
+                "-keyout",
+                "pss.key",
+                "-out",
+                "pss.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=pss",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sha256",
+            ],
+        );
+        let pss = load_certificates(&dir.path("pss.pem"))
+            .expect("pss")
+            .remove(0);
+        parse_certificate(&pss).expect("rsa key in a PSS-signed cert");
+        let e = verify_issued_by(&pss, &pss).expect_err("pss");
+        assert!(
+            matches!(e, PkiError::UnsupportedSignatureAlgorithm { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("RSASSA-PSS"), "{e}");
+    }
+
+    #[test]
+    fn server_name_matching() {
+        let key = key1024(11);
+        let mut info = parse_certificate(&lab_cert(&key, 11)).expect("info");
+        assert!(matches_server_name(&info, "localhost"));
+        assert!(matches_server_name(&info, "LOCALHOST."));
+        assert!(matches_server_name(&info, "127.0.0.1"));
+        assert!(!matches_server_name(&info, "127.0.0.2"));
+        assert!(!matches_server_name(&info, "::1"));
+        assert!(!matches_server_name(&info, "pfslab lab server"));
+        assert!(!matches_server_name(&info, ""));
+
+        info.dns_names = vec!["*.Example.com".into(), "*.com".into()];
+        assert!(matches_server_name(&info, "www.example.com"));
+        assert!(!matches_server_name(&info, "example.com"));
+        assert!(!matches_server_name(&info, "a.b.example.com"));
+        assert!(!matches_server_name(&info, "foo.com"));
+
+        info.dns_names.clear();
+        info.ip_addrs = vec!["::1".parse().expect("ip")];
+        assert!(matches_server_name(&info, "[::1]"));
+
+        info.ip_addrs.clear();
+        info.common_name = Some("legacy.example".into());
+        assert!(matches_server_name(&info, "Legacy.Example"));
+        assert!(!matches_server_name(&info, "other.example"));
+    }
+
+    #[test]
+    fn tls_signatures_round_trip() {
+        // 2048 bits: rsa_pss_rsae_sha512 needs more than 1024 (RFC 8017 §9.1.1).
+        let mut r = rng(12);
+        let key = generate_key(&mut r, 2048).expect("keygen");
+        let public = key.to_public_key();
+        let msg = b"client_random || server_random || params";
+        assert_eq!(RSA_SCHEMES.first(), Some(&RSA_PKCS1_SHA256));
+        assert_eq!(RSA_SCHEMES.last(), Some(&RSA_PKCS1_SHA1));
+        for &scheme in RSA_SCHEMES {
+            let sig = sign(&key, scheme, msg, &mut r).expect("sign");
+            assert_eq!(sig.len(), 256);
+            verify(&public, scheme, msg, &sig).expect("verify");
+            let mut bad = sig.clone();
+            bad[40] ^= 1;
+            let e = verify(&public, scheme, msg, &bad).expect_err("flipped");
+            assert!(
+                e.to_string().contains(scheme_name(scheme).expect("name")),
+                "{e}"
+            );
+            assert!(verify(&public, scheme, b"other message", &sig).is_err());
+            assert!(verify(&public, scheme, msg, &sig[1..]).is_err());
+            assert!(verify(&public, scheme, msg, &[]).is_err());
+            // A signature under one scheme does not verify under another.
+            for &other in RSA_SCHEMES.iter().filter(|&&s| s != scheme) {
+                assert!(verify(&public, other, msg, &sig).is_err());
+            }
+        }
+        // PKCS#1 v1.5 is deterministic; PSS is salted.
+        let a = sign(&key, RSA_PKCS1_SHA256, msg, &mut r).expect("a");
+        let b = sign(&key, RSA_PKCS1_SHA256, msg, &mut r).expect("b");
+        assert_eq!(a, b);
+        let a = sign(&key, RSA_PSS_RSAE_SHA256, msg, &mut r).expect("a");
+        let b = sign(&key, RSA_PSS_RSAE_SHA256, msg, &mut r).expect("b");
+        assert_ne!(a, b);
+        let small = key1024(12);
+        let e = sign(&small, RSA_PSS_RSAE_SHA512, msg, &mut r).expect_err("too small");
+        assert!(
+            matches!(e, PkiError::KeyTooSmall { bits: 1024, .. }),
+            "{e:?}"
+        );
+        for scheme in [RSA_PKCS1_SHA512, RSA_PSS_RSAE_SHA384] {
+            let sig = sign(&small, scheme, msg, &mut r).expect("1024-bit key suffices");
+            verify(small.as_public_key(), scheme, msg, &sig).expect("verify");
+        }
+        for unknown in [0x0403, 0x0807, 0x0809, 0x0000, 0xffff] {
+            assert!(
+                matches!(sign(&key, unknown, msg, &mut r), Err(PkiError::UnknownScheme(s)) if s == unknown)
+            );
+            assert!(matches!(
+                verify(&public, unknown, msg, &a),
+                Err(PkiError::UnknownScheme(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn signatures_interoperate_with_openssl() {
+        let dir = TempDir::new("sig");
+        let key = key1024(13);
+        let public = key.to_public_key();
+        fs::write(
+            dir.path("pub.pem"),
+            public.to_public_key_pem(LineEnding::LF).expect("pem"),
+        )
+        .expect("w");
+        write_private_key(&dir.path("key.pem"), &key, false).expect("key");
+        let msg = b"ServerKeyExchange params to be signed";
+        fs::write(dir.path("msg"), msg).expect("w");
+        let mut r = rng(13);
+
+        let sig = sign(&key, RSA_PKCS1_SHA256, msg, &mut r).expect("sign");
+        fs::write(dir.path("p1.sig"), &sig).expect("w");
+        let out = openssl(
+            &dir,
+            &[
+                "dgst",
+                "-sha256",
+                "-verify",
+                "pub.pem",
+                "-signature",
+                "p1.sig",
+                "msg",
+            ],
+        );
+        assert!(out.contains("Verified OK"), "{out}");
+
+        let sig = sign(&key, RSA_PSS_RSAE_SHA256, msg, &mut r).expect("sign");
+        fs::write(dir.path("pss.sig"), &sig).expect("w");
+        let out = openssl(
+            &dir,
+            &[
+                "dgst",
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+                "-verify",
+                "pub.pem",
+                "-signature",
+                "pss.sig",
+                "msg",
+            ],
+        );
+        assert!(out.contains("Verified OK"), "{out}");
+
+        // And the other way round.
+        openssl(
+            &dir,
+            &[
+                "dgst", "-sha384", "-sign", "key.pem", "-out", "o1.sig", "msg",
+            ],
+        );
+        let sig = fs::read(dir.path("o1.sig")).expect("r");
+        verify(&public, RSA_PKCS1_SHA384, msg, &sig).expect("openssl pkcs1 sha384");
+        openssl(
+            &dir,
+            &[
+                "dgst",
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+                "-sign",
+                "key.pem",
+                "-out",
+                "o2.sig",
+                "msg",
+            ],
+        );
+        let sig = fs::read(dir.path("o2.sig")).expect("r");
+        verify(&public, RSA_PSS_RSAE_SHA256, msg, &sig).expect("openssl pss sha256");
+    }
+
+    #[test]
+    fn key_transport_round_trip_and_implicit_rejection() {
+        let key = key1024(14);
+        let public = key.to_public_key();
+        let mut r = rng(14);
+        let mut pms = [0u8; 48];
+        pms[0] = 0x03;
+        pms[1] = 0x03;
+        r.fill_bytes(&mut pms[2..]);
+        let ct = rsa_encrypt_pkcs1(&public, &pms, &mut r).expect("encrypt");
+        assert_eq!(ct.len(), 128);
+        assert_eq!(rsa_decrypt_pkcs1(&key, &ct).expect("decrypt"), pms);
+        // Wrong key or tampered ciphertext: Ok, but not the pre-master secret.
+        let other = key1024(15);
+        let fake = rsa_decrypt_pkcs1(&other, &ct);
+        assert!(fake.map_or(true, |m| m != pms));
+        let mut bad = ct.clone();
+        bad[5] ^= 0x80;
+        assert!(rsa_decrypt_pkcs1(&key, &bad).map_or(true, |m| m != pms));
+        // Wrong length is an error.
+        assert!(rsa_decrypt_pkcs1(&key, &ct[1..]).is_err());
+        assert!(rsa_encrypt_pkcs1(&public, &[0u8; 118], &mut r).is_err());
+    }
+
+    #[test]
+    fn rsa_decrypt_matches_openssl() {
+        let dir = TempDir::new("kex");
+        let key = key1024(16);
+        write_private_key(&dir.path("key.pem"), &key, false).expect("key");
+        fs::write(
+            dir.path("pub.pem"),
+            key.to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .expect("pem"),
+        )
+        .expect("w");
+        fs::write(dir.path("pms"), [0x03u8; 48]).expect("w");
+        openssl(
+            &dir,
+            &[
+                "pkeyutl",
+                "-encrypt",
+                "-pubin",
+                "-inkey",
+                "pub.pem",
+                "-pkeyopt",
+                "rsa_padding_mode:pkcs1",
+                "-in",
+                "pms",
+                "-out",
+                "ct",
+            ],
+        );
+        let ct = fs::read(dir.path("ct")).expect("r");
+        assert_eq!(
+            rsa_decrypt_pkcs1(&key, &ct).expect("decrypt"),
+            vec![0x03u8; 48]
+        );
+    }
+
+    #[test]
+    fn public_key_der_round_trips() {
+        let key = key1024(17);
+        let der = public_key_der(key.as_public_key()).expect("der");
+        assert_eq!(
+            PublicKey::from_public_key_der(&der).expect("decode"),
+            key.to_public_key()
+        );
+    }
+
+    #[test]
+    fn errors_display_and_chain() {
+        let e = PkiError::InFile {
+            path: PathBuf::from("/x/server.key"),
+            source: Box::new(PkiError::NotRsa {
+                algorithm: "id-ecPublicKey".into(),
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/x/server.key: not an RSA key: id-ecPublicKey"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(
+            PkiError::UnknownScheme(0x0403).to_string(),
+            "unknown or non-RSA TLS signature scheme 0x0403"
+        );
+    }
+}

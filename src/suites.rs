@@ -1,0 +1,127 @@
+//! Cipher suites as data: what each one negotiates and how its key block is cut.
+
+use crate::crypto::HashAlg;
+
+/// How the premaster secret comes to exist (RFC 5246 §7.4.7, RFC 8422 §5.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyExchange {
+    /// The client picks the premaster and sends it encrypted to the server's RSA key.
+    Rsa,
+    /// Both peers send ephemeral P-256 points; the premaster is their ECDH product.
+    EcdheRsa,
+    /// TLS 1.3: always ephemeral (EC)DHE (RFC 8446 §2).
+    Tls13,
+}
+
+impl KeyExchange {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rsa => "RSA key transport",
+            Self::EcdheRsa => "ECDHE (P-256), RSA-signed",
+            Self::Tls13 => "TLS 1.3 (EC)DHE",
+        }
+    }
+
+    /// Short name used on the command line and in JSON.
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Rsa => "rsa",
+            Self::EcdheRsa => "ecdhe",
+            Self::Tls13 => "tls13",
+        }
+    }
+
+    pub fn is_forward_secret(self) -> bool {
+        !matches!(self, Self::Rsa)
+    }
+}
+
+/// One cipher suite and the shape of its key block (RFC 5246 §6.3, RFC 5288 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suite {
+    pub id: u16,
+    pub name: &'static str,
+    pub key_exchange: KeyExchange,
+    /// The PRF / transcript hash.
+    pub hash: HashAlg,
+    /// AES key length: 16 or 32.
+    pub enc_key_len: usize,
+    /// GCM implicit nonce part (salt) in TLS 1.2: 4 bytes; the IV in TLS 1.3: 12.
+    pub fixed_iv_len: usize,
+    /// GCM suites have no MAC key (RFC 5288 §3).
+    pub mac_key_len: usize,
+}
+
+pub const TLS_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
+    id: 0x009c,
+    name: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    key_exchange: KeyExchange::Rsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 4,
+    mac_key_len: 0,
+};
+
+pub const TLS_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
+    id: 0x009d,
+    name: "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    key_exchange: KeyExchange::Rsa,
+    hash: HashAlg::Sha384,
+    enc_key_len: 32,
+    fixed_iv_len: 4,
+    mac_key_len: 0,
+};
+
+pub const TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
+    id: 0xc02f,
+    name: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    key_exchange: KeyExchange::EcdheRsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 4,
+    mac_key_len: 0,
+};
+
+pub const TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
+    id: 0xc030,
+    name: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    key_exchange: KeyExchange::EcdheRsa,
+    hash: HashAlg::Sha384,
+    enc_key_len: 32,
+    fixed_iv_len: 4,
+    mac_key_len: 0,
+};
+
+/// Every TLS 1.2 suite pfslab can decrypt.
+pub const TLS12_SUITES: &[Suite] = &[
+    TLS_RSA_WITH_AES_128_GCM_SHA256,
+    TLS_RSA_WITH_AES_256_GCM_SHA384,
+    TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+pub fn tls12_suite(id: u16) -> Option<Suite> {
+    TLS12_SUITES.iter().copied().find(|s| s.id == id)
+}
+
+/// A name for any suite id, known or not.
+pub fn suite_name(id: u16) -> String {
+    match tls12_suite(id) {
+        Some(s) => s.name.to_string(),
+        None => match id {
+            0x1301 => "TLS_AES_128_GCM_SHA256".into(),
+            0x1302 => "TLS_AES_256_GCM_SHA384".into(),
+            0x1303 => "TLS_CHACHA20_POLY1305_SHA256".into(),
+            _ => format!("0x{id:04x}"),
+        },
+    }
+}
+
+/// The lab's two suites by their command-line names.
+pub fn lab_suite(short: &str) -> Option<Suite> {
+    match short {
+        "rsa" => Some(TLS_RSA_WITH_AES_128_GCM_SHA256),
+        "ecdhe" => Some(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        _ => None,
+    }
+}

@@ -1,0 +1,293 @@
+//! The TLS 1.2 server handshake, one type per state (RFC 5246 §7.3):
+//! ExpectClientHello → ExpectClientKeyExchange → ExpectChangeCipherSpec → ExpectFinished → Traffic.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::conn::{Connection, Context, Message, State, Traffic, Transcript};
+use crate::error::Error;
+use crate::keylog::KeyLogWriter;
+use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV};
+use crate::msgs::handshake::{
+    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension, Finished, RsaClientKeyExchange,
+    ServerHello,
+};
+use crate::msgs::record::HandshakeMessage;
+use crate::pki;
+use crate::rng::{random_array, LabRng};
+use crate::suites::{KeyExchange, Suite};
+use crate::tls12::ecdh::EphemeralKey;
+use crate::tls12::keys::{master_secret, MasterSecret, MasterSecretSeed, Side};
+use crate::tls12::{finished_for, protectors, require_handshake};
+
+/// What a server needs: its identity and what it is willing to negotiate.
+pub struct ServerConfig {
+    pub key: Arc<rsa::PrivateKey>,
+    /// DER certificates, leaf first.
+    pub cert_chain: Vec<Vec<u8>>,
+    /// In preference order.
+    pub suites: Vec<Suite>,
+    pub keylog: Option<Arc<KeyLogWriter>>,
+}
+
+/// A server-side connection waiting for a ClientHello.
+pub fn server_connection(config: Arc<ServerConfig>, rng: LabRng) -> Result<Connection, Error> {
+    let keylog = config.keylog.clone();
+    Connection::new(rng, keylog, |_| Ok(Box::new(ExpectClientHello { config })))
+}
+
+struct ExpectClientHello {
+    config: Arc<ServerConfig>,
+}
+
+/// Picks the signature scheme for the ServerKeyExchange from what the client offered
+/// (RFC 5246 §7.4.1.4.1: without the extension, {sha1, rsa} is assumed).
+fn choose_signature_scheme(hello: &ClientHello) -> Result<Option<u16>, Error> {
+    let Some(ext) = hello.extension(ExtensionType::SignatureAlgorithms) else {
+        return Ok(Some(0x0201));
+    };
+    let offered = ext.parse_u16_list("signature_algorithms")?;
+    Ok(pki::RSA_SCHEMES.iter().copied().find(|s| offered.contains(s)))
+}
+
+fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
+    // RFC 8422 §4: without the extensions, the client is assumed to support any curve and
+    // the uncompressed format.
+    let groups_ok = match hello.extension(ExtensionType::SupportedGroups) {
+        Some(ext) => ext.parse_u16_list("supported_groups")?.contains(&NamedGroup::Secp256r1.to_wire()),
+        None => true,
+    };
+    let formats_ok = match hello.extension(ExtensionType::EcPointFormats) {
+        Some(ext) => ext.parse_u8_list("ec_point_formats")?.contains(&EC_POINT_FORMAT_UNCOMPRESSED),
+        None => true,
+    };
+    Ok(groups_ok && formats_ok)
+}
+
+impl State for ExpectClientHello {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let msg = require_handshake(msg, HandshakeType::ClientHello)?;
+        let hello = ClientHello::read(msg.body())?;
+
+        // 1. Version: TLS 1.2 only (RFC 5246 Appendix E.1).
+        if hello.client_version < 0x0303 {
+            return Err(Error::ProtocolVersion(format!("client offers at most 0x{:04x}; pfslab needs TLS 1.2", hello.client_version)));
+        }
+        if !hello.compression_methods.contains(&0) {
+            return Err(Error::IllegalParameter("client does not offer null compression".into()));
+        }
+
+        // 2. Secure renegotiation (RFC 5746 §3.6): SCSV or an empty renegotiation_info.
+        let reneg_ext = hello.extension(ExtensionType::RenegotiationInfo);
+        if let Some(ext) = reneg_ext {
+            if ext.parse_u8_list("renegotiation_info")?.len() != 0 {
+                return Err(Error::HandshakeFailure("non-empty renegotiation_info on an initial handshake".into()));
+            }
+        }
+        let secure_reneg = reneg_ext.is_some() || hello.cipher_suites.contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+
+        // 3. Suite, in the server's order of preference.
+        let p256_ok = client_supports_p256(&hello)?;
+        let scheme = choose_signature_scheme(&hello)?;
+        let suite = self
+            .config
+            .suites
+            .iter()
+            .copied()
+            .find(|s| {
+                hello.cipher_suites.contains(&s.id)
+                    && match s.key_exchange {
+                        KeyExchange::Rsa => true,
+                        KeyExchange::EcdheRsa => p256_ok && scheme.is_some(),
+                        KeyExchange::Tls13 => false,
+                    }
+            })
+            .ok_or_else(|| {
+                let offered: Vec<String> = hello.cipher_suites.iter().map(|s| crate::suites::suite_name(*s)).collect();
+                let ours: Vec<&str> = self.config.suites.iter().map(|s| s.name).collect();
+                Error::HandshakeFailure(format!("no shared cipher suite: client offered [{}], server allows [{}]", offered.join(", "), ours.join(", ")))
+            })?;
+        let ems = hello.extension(ExtensionType::ExtendedMasterSecret).is_some();
+        let server_name = match hello.extension(ExtensionType::ServerName) {
+            Some(ext) => ext.parse_server_name()?,
+            None => None,
+        };
+
+        // 4. ServerHello with the extensions we honour.
+        let server_random: [u8; 32] = random_array(&mut cx.rng);
+        let mut extensions = Vec::new();
+        if secure_reneg {
+            extensions.push(Extension::renegotiation_info(&[]));
+        }
+        if ems {
+            extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+        }
+        if suite.key_exchange == KeyExchange::EcdheRsa && hello.extension(ExtensionType::EcPointFormats).is_some() {
+            extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
+        }
+        let server_hello = ServerHello {
+            server_version: 0x0303,
+            random: server_random,
+            session_id: Vec::new(),
+            cipher_suite: suite.id,
+            compression_method: 0,
+            extensions,
+        };
+        cx.summary.suite = Some(suite);
+        cx.summary.client_random = hello.random;
+        cx.summary.server_random = server_random;
+        cx.summary.extended_master_secret = ems;
+        cx.summary.server_name = server_name;
+        cx.summary.secure_renegotiation = secure_reneg;
+
+        let mut transcript = Transcript::default();
+        transcript.add(&msg);
+        let mut flight: Vec<HandshakeMessage> = vec![server_hello.encode(), CertificateMsg { chain: self.config.cert_chain.clone() }.encode()];
+
+        // 5. ECDHE: a fresh P-256 key, its public point signed with the long-term RSA key
+        //    (RFC 8422 §5.4). This signature is all the RSA key does in an ECDHE handshake.
+        let ephemeral = match suite.key_exchange {
+            KeyExchange::EcdheRsa => {
+                let scheme = scheme.ok_or_else(|| Error::HandshakeFailure("no RSA signature scheme in common".into()))?;
+                let key = EphemeralKey::generate(&mut cx.rng);
+                let mut ske = EcdheServerKeyExchange {
+                    named_group: NamedGroup::Secp256r1.to_wire(),
+                    public: key.public_sec1(),
+                    signature_scheme: scheme,
+                    signature: Vec::new(),
+                };
+                let signed = ske.signed_message(&hello.random, &server_random);
+                ske.signature = pki::sign(&self.config.key, scheme, &signed, &mut cx.rng)
+                    .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
+                cx.summary.signature_scheme = Some(scheme);
+                flight.push(ske.encode());
+                Some(key)
+            }
+            _ => None,
+        };
+        flight.push(HandshakeMessage::new(HandshakeType::ServerHelloDone, &[]));
+        for m in &flight {
+            transcript.add(m);
+            cx.send_handshake(m);
+        }
+        Ok(Box::new(ExpectClientKeyExchange {
+            config: self.config,
+            suite,
+            client_version: hello.client_version,
+            client_random: hello.random,
+            server_random,
+            ems,
+            ephemeral,
+            transcript,
+        }))
+    }
+}
+
+struct ExpectClientKeyExchange {
+    config: Arc<ServerConfig>,
+    suite: Suite,
+    client_version: u16,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    ems: bool,
+    ephemeral: Option<EphemeralKey>,
+    transcript: Transcript,
+}
+
+/// RFC 5246 §7.4.7.1: decrypt the premaster, but on any failure carry on with a random one so
+/// the failure is indistinguishable until Finished (Bleichenbacher, ROBOT).
+fn rsa_premaster(key: &rsa::PrivateKey, client_version: u16, encrypted: &[u8], rng: &mut LabRng) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut fallback = zeroize::Zeroizing::new(vec![0u8; 48]);
+    rng.fill_bytes(&mut fallback);
+    let decrypted = pki::rsa_decrypt_pkcs1(key, encrypted).unwrap_or_default();
+    let version = client_version.to_be_bytes();
+    let good = decrypted.len() == 48 && decrypted[..2] == version;
+    let chosen = if good { decrypted } else { fallback.to_vec() };
+    zeroize::Zeroizing::new(chosen)
+}
+
+impl State for ExpectClientKeyExchange {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let msg = require_handshake(msg, HandshakeType::ClientKeyExchange)?;
+        let premaster = match (&self.suite.key_exchange, &self.ephemeral) {
+            (KeyExchange::Rsa, _) => {
+                let cke = RsaClientKeyExchange::read(msg.body())?;
+                rsa_premaster(&self.config.key, self.client_version, &cke.encrypted_premaster, &mut cx.rng)
+            }
+            (KeyExchange::EcdheRsa, Some(ephemeral)) => {
+                let cke = EcdheClientKeyExchange::read(msg.body())?;
+                ephemeral.agree(&cke.public).map_err(Error::IllegalParameter)?
+            }
+            _ => return Err(Error::Internal("key exchange state missing".into())),
+        };
+        let mut transcript = self.transcript;
+        transcript.add(&msg);
+        let master = derive_master(&self.suite, &premaster, self.ems, &self.client_random, &self.server_random, &transcript);
+        cx.log_secret("CLIENT_RANDOM", &self.client_random, &master.0)?;
+        Ok(Box::new(ExpectChangeCipherSpec {
+            suite: self.suite,
+            client_random: self.client_random,
+            server_random: self.server_random,
+            master,
+            transcript,
+        }))
+    }
+}
+
+/// The master secret, from the randoms or (EMS, RFC 7627 §4) the session hash.
+pub(crate) fn derive_master(suite: &Suite, premaster: &[u8], ems: bool, client_random: &[u8; 32], server_random: &[u8; 32], transcript: &Transcript) -> MasterSecret {
+    if ems {
+        let session_hash = transcript.hash(suite.hash);
+        master_secret(suite, premaster, MasterSecretSeed::SessionHash(&session_hash))
+    } else {
+        master_secret(suite, premaster, MasterSecretSeed::Randoms { client_random, server_random })
+    }
+}
+
+struct ExpectChangeCipherSpec {
+    suite: Suite,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    master: MasterSecret,
+    transcript: Transcript,
+}
+
+impl State for ExpectChangeCipherSpec {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        match msg {
+            Message::ChangeCipherSpec => {
+                let (client_write, _) = protectors(&self.suite, &self.master, &self.client_random, &self.server_random)?;
+                cx.accept_change_cipher_spec(client_write);
+                Ok(Box::new(ExpectFinished { suite: self.suite, client_random: self.client_random, server_random: self.server_random, master: self.master, transcript: self.transcript }))
+            }
+            other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
+        }
+    }
+}
+
+struct ExpectFinished {
+    suite: Suite,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    master: MasterSecret,
+    transcript: Transcript,
+}
+
+impl State for ExpectFinished {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let msg = require_handshake(msg, HandshakeType::Finished)?;
+        let finished = Finished::read(msg.body())?;
+        let mut transcript = self.transcript;
+        let expected = finished_for(&self.suite, &self.master, Side::Client, &transcript);
+        if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
+            return Err(Error::DecryptError("client Finished does not match (wrong premaster or tampered handshake)".into()));
+        }
+        transcript.add(&msg);
+        let (_, server_write) = protectors(&self.suite, &self.master, &self.client_random, &self.server_random)?;
+        cx.send_change_cipher_spec(server_write);
+        let ours = finished_for(&self.suite, &self.master, Side::Server, &transcript);
+        cx.send_handshake(&ours.encode());
+        Ok(Box::new(Traffic))
+    }
+}

@@ -1,0 +1,226 @@
+//! Client and server driven against each other in memory, no sockets.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use pfslab::conn::{Closed, Connection};
+use pfslab::error::Error;
+use pfslab::keylog::{KeyLog, KeyLogWriter};
+use pfslab::msgs::enums::AlertDescription;
+use pfslab::pki;
+use pfslab::rng;
+use pfslab::suites::{self, Suite};
+use pfslab::tls12::client::{client_connection, ClientConfig, ServerVerification};
+use pfslab::tls12::server::{server_connection, ServerConfig};
+
+struct Identity {
+    key: Arc<rsa::PrivateKey>,
+    cert: Vec<u8>,
+}
+
+fn identity() -> &'static Identity {
+    static ID: OnceLock<Identity> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = rng::from_seed(42, "test identity");
+        let key = pki::generate_key(&mut r, 2048).unwrap();
+        let not_before = SystemTime::now() - Duration::from_secs(3600);
+        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r).unwrap();
+        Identity { key: Arc::new(key), cert }
+    })
+}
+
+fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> Arc<ServerConfig> {
+    let id = identity();
+    Arc::new(ServerConfig { key: id.key.clone(), cert_chain: vec![id.cert.clone()], suites, keylog })
+}
+
+fn client_config(suite: Suite, ems: bool, name: &str) -> Arc<ClientConfig> {
+    Arc::new(ClientConfig {
+        suites: vec![suite],
+        server_name: name.to_string(),
+        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
+        offer_ems: ems,
+        keylog: None,
+    })
+}
+
+/// Moves bytes both ways until neither side has anything to say; the first error wins.
+fn transfer(client: &mut Connection, server: &mut Connection) -> Result<(), (&'static str, Error)> {
+    for _ in 0..20 {
+        let c2s = client.take_output();
+        let s2c = server.take_output();
+        if c2s.is_empty() && s2c.is_empty() {
+            return Ok(());
+        }
+        if !c2s.is_empty() {
+            server.read_tls(&c2s).map_err(|e| ("server", e))?;
+        }
+        if !s2c.is_empty() {
+            client.read_tls(&s2c).map_err(|e| ("client", e))?;
+        }
+    }
+    panic!("handshake did not settle");
+}
+
+fn make_pair(suite: Suite, ems: bool) -> (Connection, Connection) {
+    let client = client_connection(client_config(suite, ems, "localhost"), rng::from_seed(1, "c")).unwrap();
+    let server = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256, suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_seed(1, "s")).unwrap();
+    (client, server)
+}
+
+fn handshake_and_talk(suite: Suite, ems: bool) {
+    let (mut c, mut s) = make_pair(suite, ems);
+    transfer(&mut c, &mut s).unwrap();
+    assert!(!c.is_handshaking() && !s.is_handshaking());
+    assert_eq!(c.summary().suite, Some(suite));
+    assert_eq!(s.summary().suite, Some(suite));
+    assert_eq!(c.summary().extended_master_secret, ems);
+    assert_eq!(s.summary().extended_master_secret, ems);
+    assert_eq!(c.summary().client_random, s.summary().client_random);
+    c.send(b"GET /balance HTTP/1.0\r\n\r\n").unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(s.take_received(), b"GET /balance HTTP/1.0\r\n\r\n");
+    s.send(&vec![b'x'; 40_000]).unwrap();
+    s.send_close_notify();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(c.take_received().len(), 40_000);
+    assert_eq!(c.closed(), Some(&Closed::CloseNotify));
+}
+
+#[test]
+fn rsa_with_ems() {
+    handshake_and_talk(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, true);
+}
+
+#[test]
+fn rsa_without_ems() {
+    handshake_and_talk(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, false);
+}
+
+#[test]
+fn ecdhe_with_ems() {
+    handshake_and_talk(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true);
+}
+
+#[test]
+fn ecdhe_without_ems() {
+    handshake_and_talk(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, false);
+}
+
+#[test]
+fn sha384_suites_work_too() {
+    for suite in [suites::TLS_RSA_WITH_AES_256_GCM_SHA384, suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384] {
+        let mut c = client_connection(client_config(suite, true, "localhost"), rng::from_os()).unwrap();
+        let mut s = server_connection(server_config(suites::TLS12_SUITES.to_vec(), None), rng::from_os()).unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        assert_eq!(s.summary().suite, Some(suite));
+    }
+}
+
+#[test]
+fn tampered_record_fails_with_bad_record_mac() {
+    let (mut c, mut s) = make_pair(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true);
+    transfer(&mut c, &mut s).unwrap();
+    c.send(b"transfer $100 to alice").unwrap();
+    let mut wire = c.take_output();
+    let last = wire.len() - 1;
+    wire[last - 20] ^= 0x80;
+    let err = s.read_tls(&wire).unwrap_err();
+    assert!(matches!(err, Error::BadRecordMac), "{err}");
+    // The server queued a fatal bad_record_mac alert, encrypted under its keys.
+    let alert = s.take_output();
+    let e = c.read_tls(&alert).unwrap_err();
+    assert!(matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)), "{e}");
+}
+
+#[test]
+fn no_shared_suite_is_handshake_failure() {
+    let mut c = client_connection(client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost"), rng::from_os()).unwrap();
+    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let (who, err) = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(who, "server");
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
+    let e = c.read_tls(&s.take_output()).unwrap_err();
+    assert!(matches!(e, Error::PeerAlert(AlertDescription::HandshakeFailure)));
+}
+
+#[test]
+fn wrong_server_name_is_rejected_by_client() {
+    let mut c = client_connection(client_config(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, true, "bank.example"), rng::from_os()).unwrap();
+    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let (who, err) = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(who, "client");
+    assert_eq!(err.alert(), Some(AlertDescription::BadCertificate), "{err}");
+}
+
+#[test]
+fn untrusted_certificate_is_rejected_by_client() {
+    let mut r = rng::from_seed(9, "other");
+    let other_key = pki::generate_key(&mut r, 1024).unwrap();
+    let other = pki::self_signed_cert(&other_key, &pki::CertParams::lab_default(SystemTime::now() - Duration::from_secs(60)), &mut r).unwrap();
+    let config = Arc::new(ClientConfig {
+        suites: vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256],
+        server_name: "localhost".into(),
+        verification: ServerVerification::TrustAnchor(other),
+        offer_ems: true,
+        keylog: None,
+    });
+    let mut c = client_connection(config, rng::from_os()).unwrap();
+    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let (who, err) = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(who, "client");
+    assert_eq!(err.alert(), Some(AlertDescription::UnknownCa), "{err}");
+}
+
+/// RFC 5246 §7.4.7.1: a garbled encrypted premaster is not reported at ClientKeyExchange; the
+/// server carries on with a random premaster and fails only when the client's Finished record
+/// does not decrypt under the keys that premaster gives.
+#[test]
+fn garbled_premaster_fails_only_at_finished() {
+    let (mut c, mut s) = make_pair(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, false);
+    s.read_tls(&c.take_output()).unwrap();
+    c.read_tls(&s.take_output()).unwrap();
+    let mut flight = c.take_output();
+    // The RSA ciphertext starts after record header (5), handshake header (4) and length (2).
+    flight[5 + 4 + 2 + 10] ^= 0xff;
+    let cke_record_len = 5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]));
+    s.read_tls(&flight[..cke_record_len]).expect("ClientKeyExchange itself must be accepted");
+    assert!(!s.has_output(), "no alert may follow the ClientKeyExchange");
+    let err = s.read_tls(&flight[cke_record_len..]).unwrap_err();
+    assert!(matches!(err, Error::BadRecordMac), "{err}");
+}
+
+#[test]
+fn keylog_lines_match_on_both_sides() {
+    let dir = std::env::temp_dir().join(format!("pfslab-hs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cpath, spath) = (dir.join("c.log"), dir.join("s.log"));
+    let ckl = Arc::new(KeyLogWriter::open(&cpath).unwrap());
+    let skl = Arc::new(KeyLogWriter::open(&spath).unwrap());
+    let mut cc = (*client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost")).clone_for_test();
+    cc.keylog = Some(ckl);
+    let mut c = client_connection(Arc::new(cc), rng::from_os()).unwrap();
+    let mut s = server_connection(server_config(vec![suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256], Some(skl)), rng::from_os()).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let (cl, sl) = (KeyLog::load(&cpath).unwrap(), KeyLog::load(&spath).unwrap());
+    let cr = c.summary().client_random;
+    assert_eq!(cl.master_secrets.get(&cr).map(|m| m.to_vec()), sl.master_secrets.get(&cr).map(|m| m.to_vec()));
+    assert!(cl.master_secrets.contains_key(&cr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+trait CloneForTest {
+    fn clone_for_test(&self) -> ClientConfig;
+}
+
+impl CloneForTest for ClientConfig {
+    fn clone_for_test(&self) -> ClientConfig {
+        ClientConfig {
+            suites: self.suites.clone(),
+            server_name: self.server_name.clone(),
+            verification: self.verification.clone(),
+            offer_ems: self.offer_ems,
+            keylog: self.keylog.clone(),
+        }
+    }
+}
