@@ -40,6 +40,81 @@ enum Command {
     Server(ServerArgs),
     /// Connect to a TLS 1.2 server with one suite, send one request, print the response.
     Client(ClientArgs),
+    /// Relay TCP connections to an upstream server and record every byte into a pcap file.
+    Tap(TapArgs),
+    /// Run the lab server, the tap and a class's clients: write a capture and its answer key.
+    Record(RecordArgs),
+    /// Show what an eavesdropper sees in captures without any key, one row per TLS session.
+    Inspect(InspectArgs),
+    /// Decrypt what a stolen server key (or a leaked key log) opens; explain what it cannot.
+    Attack(AttackArgs),
+}
+
+#[derive(Args)]
+struct TapArgs {
+    /// Address to accept clients on (port 0 picks one; the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    listen: String,
+    /// The server to relay to, host:port.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    upstream: String,
+    /// The capture to write (complete, and renamed into place, when the tap stops).
+    #[arg(long, default_value = "captures/tap.pcap")]
+    write: PathBuf,
+    /// Stop after this many connections have come and gone (default: run until Ctrl-C).
+    #[arg(long)]
+    connections: Option<u64>,
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    /// The capture to write; its answer key goes beside it as NAME.truth.json.
+    #[arg(long, default_value = "captures/lab.pcap")]
+    out: PathBuf,
+    /// Sessions per suite, interleaved: e.g. rsa=3,ecdhe=3.
+    #[arg(long, default_value = "rsa=3,ecdhe=3")]
+    sessions: String,
+    /// Make the capture byte-for-byte reproducible (randoms, keys, addresses, timestamps).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Make the server leave an SSLKEYLOGFILE here (a fresh file).
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Directory with server.key and server.crt (generated if missing).
+    #[arg(long, default_value = lab::DEFAULT_KEY_DIR)]
+    keys: PathBuf,
+    /// Clients do not offer the extended master secret.
+    #[arg(long)]
+    no_ems: bool,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// pcap or pcapng files.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct AttackArgs {
+    /// The stolen server private key (PKCS#1 or PKCS#8, PEM or DER).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM and RSA lines.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
+    #[arg(long)]
+    keylog_out: Option<PathBuf>,
+    /// Print {"sessions": [...]} instead of the table and conversations.
+    #[arg(long)]
+    json: bool,
+    /// Print only the table, not the recovered conversations.
+    #[arg(long)]
+    table_only: bool,
+    /// pcap or pcapng files.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -127,6 +202,10 @@ fn main() -> ExitCode {
         Command::Keygen(a) => keygen(a),
         Command::Server(a) => run_server(a),
         Command::Client(a) => run_client(a),
+        Command::Tap(a) => run_tap(a),
+        Command::Record(a) => run_record(a),
+        Command::Inspect(a) => run_inspect(a),
+        Command::Attack(a) => run_attack(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,4 +291,187 @@ fn run_client(a: ClientArgs) -> Result<()> {
         eprintln!("note: the server closed the connection without close_notify");
     }
     Ok(())
+}
+
+fn run_tap(a: TapArgs) -> Result<()> {
+    let upstream = resolve(&a.upstream)?;
+    let listener = TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    let mut cfg = pfslab::capture::TapConfig::new(addr, upstream, &a.write);
+    cfg.stop_grace = Duration::from_secs(2);
+    let tap = pfslab::capture::Tap::with_listener(listener, cfg).with_context(|| format!("cannot record to {}", a.write.display()))?;
+    println!("pfslab tap listening on {addr}, relaying to {upstream}, recording to {}", a.write.display());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+    loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        if let Some(n) = a.connections {
+            if tap.wait_idle(n, Duration::from_millis(100)) {
+                break;
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let summary = tap.stop().context("cannot finish the capture")?;
+    eprintln!(
+        "wrote {}: {} connections relayed, {} refused upstream, {} packets",
+        summary.path.display(),
+        summary.relayed,
+        summary.refused,
+        summary.packets
+    );
+    Ok(())
+}
+
+fn run_record(a: RecordArgs) -> Result<()> {
+    let sessions = pfslab::record::parse_sessions(&a.sessions).map_err(anyhow::Error::msg)?;
+    let total: usize = sessions.iter().map(|(_, n)| n).sum();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress: Option<Box<dyn Fn(usize, usize)>> = if interactive && total > 1 {
+        Some(Box::new(|done, total| {
+            eprint!("\rrecording session {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }))
+    } else {
+        None
+    };
+    let summary = pfslab::record::record(pfslab::record::RecordOptions {
+        out: a.out.clone(),
+        sessions,
+        seed: a.seed,
+        keylog: a.keylog.clone(),
+        key_dir: a.keys.clone(),
+        ems: !a.no_ems,
+        progress,
+    })
+    .context("recording failed")?;
+    if summary.generated_keys {
+        println!("generated {} and {}", lab::key_path(&a.keys).display(), lab::cert_path(&a.keys).display());
+    }
+    println!("wrote {} ({} TLS sessions; the server appears as {})", summary.capture.display(), summary.sessions.len(), summary.capture_server);
+    println!("wrote {} (the instructor's answer key; the attacker never reads it)", summary.truth.display());
+    if let Some(k) = &a.keylog {
+        println!("wrote {} (the server's SSLKEYLOGFILE)", k.display());
+    }
+    for s in &summary.sessions {
+        println!("  session {}: {:<6} {:<40} user {:<8} password {}", s.stream, s.suite.key_exchange.short(), s.suite.name, s.user, s.password);
+    }
+    Ok(())
+}
+
+fn run_inspect(a: InspectArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    for path in &a.captures {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| rows.push(pfslab::report::InspectRow { capture: name.clone(), conn }))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        eprintln!(
+            "{}: {} packets, {} TCP connections, {} TLS sessions, {} other",
+            path.display(),
+            summary.packets,
+            summary.tcp_connections,
+            summary.tls_sessions,
+            summary.non_tls_connections
+        );
+        if let Some(t) = &summary.truncated {
+            eprintln!("warning: {}: {t}; the packets before it were used", path.display());
+        }
+    }
+    print_or_broken_pipe(&pfslab::report::inspect_table(&rows, a.captures.len() > 1))
+}
+
+fn print_or_broken_pipe(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn run_attack(a: AttackArgs) -> Result<()> {
+    if a.key.is_none() && a.keylog.is_none() {
+        bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
+    }
+    let key = a.key.as_ref().map(|p| pki::load_private_key(p).context("cannot load the stolen key")).transpose()?;
+    let keylog = match &a.keylog {
+        Some(p) => {
+            let log = pfslab::keylog::KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))?;
+            for (line, why) in log.skipped.iter().take(5) {
+                eprintln!("warning: {}:{line}: skipped: {why}", p.display());
+            }
+            if log.is_empty() {
+                bail!("{} holds no key log lines (expected CLIENT_RANDOM or RSA lines)", p.display());
+            }
+            Some(log)
+        }
+        None => None,
+    };
+    let loot = pfslab::attack::Loot { key, keylog };
+    let mut reports = Vec::new();
+    let mut cache = pfslab::attack::ResumptionCache::default();
+    let mut pending_resumed = Vec::new();
+    for path in &a.captures {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| {
+            let report = pfslab::attack::analyse(&name, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, &loot, &cache);
+            let mut report = report;
+            report.notes.extend(conn.notes.iter().cloned());
+            if let Some(ms) = &report.master_secret {
+                if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
+                    cache.remember(conn.stream, &conn.session, &pfslab::tls12::keys::MasterSecret(arr));
+                }
+            }
+            if report.verdict != pfslab::attack::Verdict::Decrypted && conn.session.resumed.is_some() {
+                pending_resumed.push((reports.len(), name.clone(), conn));
+            }
+            reports.push(report);
+        })
+        .with_context(|| format!("cannot read {}", path.display()))?;
+        if let Some(t) = &summary.truncated {
+            eprintln!("warning: {}: {t}; the sessions before it were analysed", path.display());
+        }
+        if summary.tls_sessions == 0 {
+            eprintln!("warning: {}: no TLS sessions found ({} TCP connections, {} packets)", path.display(), summary.tcp_connections, summary.packets);
+        }
+    }
+    // Resumed sessions whose original came later in the captures.
+    for (index, name, conn) in pending_resumed {
+        let mut report = pfslab::attack::analyse(&name, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, &loot, &cache);
+        report.notes.extend(conn.notes.iter().cloned());
+        if let Some(slot) = reports.get_mut(index) {
+            *slot = report;
+        }
+    }
+    if let Some(out) = &a.keylog_out {
+        let writer = pfslab::keylog::KeyLogWriter::open(out).with_context(|| format!("cannot write {}", out.display()))?;
+        for r in &reports {
+            if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
+                writer.log("CLIENT_RANDOM", cr, ms).with_context(|| format!("cannot write {}", out.display()))?;
+            }
+        }
+    }
+    if a.json {
+        let text = serde_json::to_string_pretty(&pfslab::report::attack_json(&reports))? + "\n";
+        return print_or_broken_pipe(&text);
+    }
+    let count = |v| reports.iter().filter(|r| r.verdict == v).count();
+    let mut text = pfslab::report::attack_table(&reports, a.captures.len() > 1);
+    text.push_str(&format!(
+        "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
+        reports.len(),
+        count(pfslab::attack::Verdict::Decrypted),
+        count(pfslab::attack::Verdict::ForwardSecret),
+        count(pfslab::attack::Verdict::NotDecrypted)
+    ));
+    if !a.table_only {
+        text.push_str(&pfslab::report::conversations(&reports));
+    }
+    print_or_broken_pipe(&text)
 }

@@ -45,6 +45,18 @@ pub fn master_secret(suite: &Suite, premaster: &[u8], seed: MasterSecretSeed<'_>
     MasterSecret(out)
 }
 
+/// The master secret of a full handshake: from the randoms, or with EMS (RFC 7627 §4) from
+/// the hash of the handshake messages ClientHello … ClientKeyExchange (`session_hash_input`).
+/// Endpoints and the attacker both derive it here.
+pub fn derive_master_secret(suite: &Suite, premaster: &[u8], ems: bool, client_random: &[u8; 32], server_random: &[u8; 32], session_hash_input: &[u8]) -> MasterSecret {
+    if ems {
+        let session_hash = suite.hash.digest(session_hash_input);
+        master_secret(suite, premaster, MasterSecretSeed::SessionHash(&session_hash))
+    } else {
+        master_secret(suite, premaster, MasterSecretSeed::Randoms { client_random, server_random })
+    }
+}
+
 /// One direction's record keys (RFC 5246 §6.3).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct DirectionKeys {

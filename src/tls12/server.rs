@@ -18,7 +18,7 @@ use crate::pki;
 use crate::rng::{random_array, LabRng};
 use crate::suites::{KeyExchange, Suite};
 use crate::tls12::ecdh::EphemeralKey;
-use crate::tls12::keys::{master_secret, MasterSecret, MasterSecretSeed, Side};
+use crate::tls12::keys::{MasterSecret, Side};
 use crate::tls12::{finished_for, protectors, require_handshake};
 
 /// What a server needs: its identity and what it is willing to negotiate.
@@ -235,14 +235,9 @@ impl State for ExpectClientKeyExchange {
     }
 }
 
-/// The master secret, from the randoms or (EMS, RFC 7627 §4) the session hash.
+/// The master secret for this handshake (shared derivation in `keys`).
 pub(crate) fn derive_master(suite: &Suite, premaster: &[u8], ems: bool, client_random: &[u8; 32], server_random: &[u8; 32], transcript: &Transcript) -> MasterSecret {
-    if ems {
-        let session_hash = transcript.hash(suite.hash);
-        master_secret(suite, premaster, MasterSecretSeed::SessionHash(&session_hash))
-    } else {
-        master_secret(suite, premaster, MasterSecretSeed::Randoms { client_random, server_random })
-    }
+    crate::tls12::keys::derive_master_secret(suite, premaster, ems, client_random, server_random, transcript.bytes())
 }
 
 struct ExpectChangeCipherSpec {

@@ -1,0 +1,492 @@
+//! The attacker: given what a passive eavesdropper observed and what was stolen (the server's
+//! RSA key, a key log), recover what can be recovered — with the endpoints' own key schedule
+//! and record protection — and say precisely why the rest cannot be.
+
+use std::collections::HashMap;
+
+use zeroize::Zeroizing;
+
+use crate::codec::hex;
+use crate::crypto::HashAlg;
+use crate::keylog::KeyLog;
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
+use crate::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
+use crate::pki;
+use crate::suites::{KeyExchange, Suite};
+use crate::tls12::keys::{derive_master_secret, verify_data, MasterSecret, Side};
+use crate::tls12::protectors;
+
+/// What the attacker holds.
+#[derive(Default)]
+pub struct Loot {
+    pub key: Option<rsa::PrivateKey>,
+    pub keylog: Option<KeyLog>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Decrypted,
+    ForwardSecret,
+    NotDecrypted,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Decrypted => "decrypted",
+            Self::ForwardSecret => "forward-secret",
+            Self::NotDecrypted => "not-decrypted",
+        }
+    }
+}
+
+/// Where a recovered master secret came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The premaster was decrypted from the ClientKeyExchange with the stolen key.
+    StolenKey,
+    /// A `CLIENT_RANDOM` line of the key log.
+    KeyLogMaster,
+    /// An `RSA` line of the key log gave the premaster.
+    KeyLogPremaster,
+    /// The session resumed one recovered earlier (stream number).
+    Resumed { from_stream: u64 },
+}
+
+impl SecretSource {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::StolenKey => "premaster decrypted from the ClientKeyExchange with the stolen RSA key".into(),
+            Self::KeyLogMaster => "master secret from the key log (CLIENT_RANDOM line)".into(),
+            Self::KeyLogPremaster => "premaster from the key log (RSA line)".into(),
+            Self::Resumed { from_stream } => format!("resumes session {from_stream}, whose master secret was recovered"),
+        }
+    }
+}
+
+/// Outcome of checking one Finished message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishedCheck {
+    Verified,
+    Mismatch,
+    NotSeen,
+}
+
+/// The plaintext of one direction and how far decryption went.
+#[derive(Debug, Clone, Default)]
+pub struct DirectionPlaintext {
+    pub data: Vec<u8>,
+    pub records_opened: usize,
+    pub finished: Option<Vec<u8>>,
+    /// Handshake messages after Finished (e.g. NewSessionTicket in TLS 1.3, renegotiation).
+    pub alerts: Vec<String>,
+    /// Why decryption stopped before the end, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Decryption of a TLS 1.2 session with a known master secret.
+#[derive(Debug, Clone)]
+pub struct Decryption {
+    pub client: DirectionPlaintext,
+    pub server: DirectionPlaintext,
+    pub client_finished: FinishedCheck,
+    pub server_finished: FinishedCheck,
+}
+
+impl Decryption {
+    /// The proof the recovery is right: at least one Finished verified and none failed.
+    pub fn proven(&self) -> bool {
+        let checks = [&self.client_finished, &self.server_finished];
+        checks.iter().any(|c| **c == FinishedCheck::Verified) && !checks.iter().any(|c| **c == FinishedCheck::Mismatch)
+    }
+}
+
+/// Opens one direction's records with the endpoints' record protection.
+fn open_direction(records: &[OpaqueRecord], mut protector: crate::record_protect::Tls12GcmProtector) -> DirectionPlaintext {
+    let mut out = DirectionPlaintext::default();
+    let mut joiner = HandshakeJoiner::new();
+    for (i, rec) in records.iter().enumerate() {
+        let plain = match protector.open(rec.content_type, rec.version, &rec.payload) {
+            Ok(p) => p,
+            Err(_) => {
+                out.stopped = Some(format!(
+                    "protected record {} ({}, {} bytes) fails GCM authentication: the keys are wrong or the record was tampered with",
+                    i + 1,
+                    rec.content_type,
+                    rec.payload.len()
+                ));
+                break;
+            }
+        };
+        out.records_opened += 1;
+        match rec.content_type {
+            ContentType::ApplicationData => out.data.extend_from_slice(&plain),
+            ContentType::Handshake => {
+                joiner.push(&plain);
+                while let Ok(Some(m)) = joiner.next_message() {
+                    if m.typ == HandshakeType::Finished && out.finished.is_none() {
+                        out.finished = Some(m.body().to_vec());
+                    }
+                }
+            }
+            ContentType::Alert => {
+                if let Ok(a) = crate::msgs::alert::Alert::read(&plain) {
+                    out.alerts.push(a.description.name());
+                    if a.description != AlertDescription::CloseNotify {
+                        out.stopped = Some(format!("fatal alert {}", a.description));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn concat(msgs: &[&HandshakeMessage]) -> Vec<u8> {
+    msgs.iter().flat_map(|m| m.encoded.iter().copied()).collect()
+}
+
+/// Decrypts both directions and verifies both Finished messages (RFC 5246 §7.4.9).
+pub fn decrypt_tls12(obs: &ObservedSession, suite: &Suite, master: &MasterSecret) -> Option<Decryption> {
+    let (cr, sr) = (obs.client_random()?, obs.server_random()?);
+    let (client_write, server_write) = protectors(suite, master, &cr, &sr).ok()?;
+    let client = open_direction(&obs.client_protected.records, client_write);
+    let server = open_direction(&obs.server_protected.records, server_write);
+
+    // Transcripts for the two Finished messages, full or abbreviated handshake.
+    let ch: Vec<&HandshakeMessage> = obs.handshake_client.iter().take(1).collect();
+    let server_plain: Vec<&HandshakeMessage> = obs.handshake_server.iter().filter(|m| m.typ != HandshakeType::NewSessionTicket).collect();
+    let tickets: Vec<&HandshakeMessage> = obs.handshake_server.iter().filter(|m| m.typ == HandshakeType::NewSessionTicket).collect();
+    let client_rest: Vec<&HandshakeMessage> = obs.handshake_client.iter().skip(1).collect();
+    let finished_msg = |body: &[u8]| HandshakeMessage::new(HandshakeType::Finished, body);
+    let (client_hash_input, server_hash_input) = if obs.resumed.is_some() {
+        let base = concat(&[ch.as_slice(), server_plain.as_slice(), tickets.as_slice()].concat());
+        let mut with_server_fin = base.clone();
+        if let Some(f) = &server.finished {
+            with_server_fin.extend_from_slice(&finished_msg(f).encoded);
+        }
+        (with_server_fin, base)
+    } else {
+        let base = concat(&[ch.as_slice(), server_plain.as_slice(), client_rest.as_slice()].concat());
+        let mut with_client_fin = base.clone();
+        if let Some(f) = &client.finished {
+            with_client_fin.extend_from_slice(&finished_msg(f).encoded);
+        }
+        with_client_fin.extend_from_slice(&concat(&tickets));
+        (base, with_client_fin)
+    };
+    let check = |sent: &Option<Vec<u8>>, side: Side, input: &[u8]| match sent {
+        None => FinishedCheck::NotSeen,
+        Some(v) => {
+            let expected = verify_data(suite, master, side, &suite.hash.digest(input));
+            if crate::crypto::constant_time_eq(&expected, v) {
+                FinishedCheck::Verified
+            } else {
+                FinishedCheck::Mismatch
+            }
+        }
+    };
+    let client_finished = check(&client.finished, Side::Client, &client_hash_input);
+    let server_finished = check(&server.finished, Side::Server, &server_hash_input);
+    Some(Decryption { client, server, client_finished, server_finished })
+}
+
+/// The master secret a premaster gives in this session.
+pub fn master_from_premaster(obs: &ObservedSession, suite: &Suite, premaster: &[u8]) -> Option<MasterSecret> {
+    let (cr, sr) = (obs.client_random()?, obs.server_random()?);
+    Some(derive_master_secret(suite, premaster, obs.ems, &cr, &sr, &obs.transcript_through_client_key_exchange()))
+}
+
+/// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
+pub fn decrypt_premaster(key: &rsa::PrivateKey, obs: &ObservedSession, encrypted: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
+    if encrypted.len() != modulus_len {
+        return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
+    }
+    let plain = Zeroizing::new(pki::rsa_decrypt_pkcs1(key, encrypted).map_err(|e| e.to_string())?);
+    let version = obs.client_hello.as_ref().map(|c| c.client_version).unwrap_or(0x0303).to_be_bytes();
+    // rsa 0.10 uses implicit rejection: a wrong key yields a random-looking message instead of
+    // an error, so only the expected shape counts as success.
+    if plain.len() != 48 || plain[..2] != version {
+        return Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into());
+    }
+    Ok(plain)
+}
+
+/// One analysed session, ready for the table, the conversations and JSON.
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    pub capture: String,
+    pub stream: u64,
+    pub client: String,
+    pub server: String,
+    pub version: String,
+    pub cipher_suite: String,
+    pub key_exchange: String,
+    pub ems: bool,
+    pub sni: Option<String>,
+    pub resumed: Option<String>,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub source: Option<SecretSource>,
+    pub client_random: Option<[u8; 32]>,
+    pub master_secret: Option<Zeroizing<Vec<u8>>>,
+    pub client_data: Vec<u8>,
+    pub server_data: Vec<u8>,
+    pub client_finished: Option<FinishedCheck>,
+    pub server_finished: Option<FinishedCheck>,
+    pub notes: Vec<String>,
+}
+
+impl SessionReport {
+    pub fn first_line(&self) -> String {
+        let line = self.client_data.split(|b| *b == b'\n').next().unwrap_or_default();
+        String::from_utf8_lossy(line).trim().to_string()
+    }
+}
+
+/// Secrets recovered so far, for sessions that resume them.
+#[derive(Default)]
+pub struct ResumptionCache {
+    by_session_id: HashMap<Vec<u8>, (u64, Zeroizing<Vec<u8>>)>,
+    by_ticket: HashMap<Vec<u8>, (u64, Zeroizing<Vec<u8>>)>,
+}
+
+impl ResumptionCache {
+    pub fn remember(&mut self, stream: u64, obs: &ObservedSession, master: &MasterSecret) {
+        if let Some(sh) = &obs.server_hello {
+            if !sh.session_id.is_empty() {
+                self.by_session_id.insert(sh.session_id.clone(), (stream, Zeroizing::new(master.0.to_vec())));
+            }
+        }
+        if let Some(t) = &obs.new_ticket {
+            self.by_ticket.insert(t.clone(), (stream, Zeroizing::new(master.0.to_vec())));
+        }
+    }
+
+    fn lookup(&self, r: &Resumption) -> Option<(u64, MasterSecret)> {
+        let (stream, m) = match r {
+            Resumption::SessionId(id) => self.by_session_id.get(id)?,
+            Resumption::Ticket(t) => self.by_ticket.get(t)?,
+        };
+        let arr: [u8; 48] = m.as_slice().try_into().ok()?;
+        Some((*stream, MasterSecret(arr)))
+    }
+}
+
+fn short_hex(bytes: &[u8]) -> String {
+    if bytes.len() <= 12 {
+        hex(bytes)
+    } else {
+        format!("{}…{} ({} bytes)", hex(&bytes[..6]), hex(&bytes[bytes.len() - 4..]), bytes.len())
+    }
+}
+
+/// Analyses one observed session against the loot.
+pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> SessionReport {
+    let suite_name = obs.suite_id.map(crate::suites::suite_name).unwrap_or_else(|| "?".into());
+    let kx = obs.key_exchange;
+    let mut report = SessionReport {
+        capture: capture.to_string(),
+        stream,
+        client,
+        server,
+        version: obs.version_name(),
+        cipher_suite: suite_name,
+        key_exchange: kx.map(|k| k.short().to_string()).unwrap_or_else(|| "?".into()),
+        ems: obs.ems,
+        sni: obs.sni.clone(),
+        resumed: obs.resumed.as_ref().map(|r| match r {
+            Resumption::SessionId(_) => "session-id".to_string(),
+            Resumption::Ticket(_) => "ticket".to_string(),
+        }),
+        verdict: Verdict::NotDecrypted,
+        reason: String::new(),
+        source: None,
+        client_random: obs.client_random(),
+        master_secret: None,
+        client_data: Vec::new(),
+        server_data: Vec::new(),
+        client_finished: None,
+        server_finished: None,
+        notes: obs.notes.clone(),
+    };
+    let key_check = check_key_against_certificate(obs, loot);
+
+    if obs.server_hello.is_none() {
+        report.reason = "the handshake never reached ServerHello".into();
+        return report;
+    }
+    if kx == Some(KeyExchange::Tls13) {
+        report.verdict = Verdict::ForwardSecret;
+        report.reason = tls13_reason(obs);
+        return report;
+    }
+    let Some(suite) = obs.suite else {
+        report.reason = format!("cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0xC02F, 0xC030)", report.cipher_suite);
+        if kx.is_some_and(|k| k.is_forward_secret()) {
+            report.verdict = Verdict::ForwardSecret;
+        }
+        return report;
+    };
+
+    // 1. Find a master secret: key log, resumption, or the stolen key.
+    let mut candidate: Option<(MasterSecret, SecretSource)> = None;
+    let cr = obs.client_random();
+    if let (Some(log), Some(cr)) = (&loot.keylog, cr) {
+        if let Some(m) = log.master_secrets.get(&cr).and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok()) {
+            candidate = Some((MasterSecret(m), SecretSource::KeyLogMaster));
+        }
+    }
+    if candidate.is_none() {
+        if let (Some(log), KeyExchangeOnWire::RsaEncryptedPremaster(enc)) = (&loot.keylog, &obs.wire_key_exchange) {
+            let prefix: Option<[u8; 8]> = enc.get(..8).and_then(|p| p.try_into().ok());
+            if let Some(pms) = prefix.and_then(|p| log.rsa_premasters.get(&p)) {
+                candidate = master_from_premaster(obs, &suite, pms).map(|m| (m, SecretSource::KeyLogPremaster));
+            }
+        }
+    }
+    if candidate.is_none() {
+        if let Some(r) = &obs.resumed {
+            match cache.lookup(r) {
+                Some((from, m)) => candidate = Some((m, SecretSource::Resumed { from_stream: from })),
+                None => {
+                    report.reason = format!(
+                        "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures",
+                        report.resumed.clone().unwrap_or_default()
+                    );
+                    if suite.key_exchange.is_forward_secret() {
+                        report.verdict = Verdict::ForwardSecret;
+                    }
+                    return report;
+                }
+            }
+        }
+    }
+    let mut stolen_key_failure = None;
+    if candidate.is_none() {
+        match (&obs.wire_key_exchange, &loot.key) {
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => match decrypt_premaster(key, obs, enc) {
+                Ok(pms) => candidate = master_from_premaster(obs, &suite, &pms).map(|m| (m, SecretSource::StolenKey)),
+                Err(e) => stolen_key_failure = Some(e),
+            },
+            (KeyExchangeOnWire::Ecdhe { .. }, _) => {
+                report.verdict = Verdict::ForwardSecret;
+                report.reason = ecdhe_reason(obs, loot, &key_check);
+                return report;
+            }
+            (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
+                report.reason = "RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it".into();
+                return report;
+            }
+            _ => {
+                report.reason = "the ClientKeyExchange was not captured; without it nothing can be derived".into();
+                return report;
+            }
+        }
+    }
+    let Some((master, source)) = candidate else {
+        report.reason = match (&key_check, stolen_key_failure) {
+            (KeyCheck::Mismatch(why), _) => format!("{why}; {}", "so it cannot decrypt the premaster"),
+            (_, Some(e)) => e,
+            _ => "no secret for this session".into(),
+        };
+        return report;
+    };
+
+    // 2. Decrypt both ways with the endpoints' record protection and verify Finished.
+    let Some(dec) = decrypt_tls12(obs, &suite, &master) else {
+        report.reason = "the handshake is incomplete (missing randoms)".into();
+        return report;
+    };
+    report.client_finished = Some(dec.client_finished.clone());
+    report.server_finished = Some(dec.server_finished.clone());
+    for (who, d) in [("client", &dec.client), ("server", &dec.server)] {
+        if let Some(s) = &d.stopped {
+            report.notes.push(format!("{who} → {}: {s}", if who == "client" { "server" } else { "client" }));
+        }
+    }
+    let opened_anything = dec.client.records_opened + dec.server.records_opened > 0;
+    if !opened_anything {
+        report.reason = match source {
+            SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
+            _ => format!("the {} does not open this session's records", source.describe()),
+        };
+        return report;
+    }
+    report.verdict = Verdict::Decrypted;
+    let proof = match (dec.client_finished.clone(), dec.server_finished.clone()) {
+        (FinishedCheck::Verified, FinishedCheck::Verified) => "both Finished messages verify".to_string(),
+        (c, s) => format!("client Finished {c:?}, server Finished {s:?}").to_lowercase(),
+    };
+    report.reason = format!("{}; {proof}", source.describe());
+    report.master_secret = Some(Zeroizing::new(master.0.to_vec()));
+    report.source = Some(source);
+    report.client_data = dec.client.data;
+    report.server_data = dec.server.data;
+    report
+}
+
+/// Whether the stolen key belongs to the certificate this session presented.
+#[derive(Debug, Clone)]
+pub enum KeyCheck {
+    NoKey,
+    NoCertificate,
+    Matches,
+    Mismatch(String),
+}
+
+pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyCheck {
+    let Some(key) = &loot.key else { return KeyCheck::NoKey };
+    let Some(leaf) = obs.certificates.first() else { return KeyCheck::NoCertificate };
+    match pki::parse_certificate(leaf) {
+        Ok(info) if pki::key_matches_certificate(key, &info) => KeyCheck::Matches,
+        Ok(info) => Mismatch(format!("the stolen key is not this server's key: the certificate ({}) holds a different RSA public key", info.subject)),
+        Err(e) => KeyCheck::Mismatch(format!("the server's certificate cannot be read ({e})")),
+    }
+}
+
+use KeyCheck::Mismatch;
+
+fn ecdhe_reason(obs: &ObservedSession, loot: &Loot, key_check: &KeyCheck) -> String {
+    let KeyExchangeOnWire::Ecdhe { server_public, client_public, signature_scheme, signature, .. } = &obs.wire_key_exchange else {
+        return "ECDHE".into();
+    };
+    let signed_by = match (key_check, &loot.key, obs.server_key_exchange.as_ref(), obs.client_random(), obs.server_random()) {
+        (KeyCheck::Matches, Some(key), Some(ske), Some(cr), Some(sr)) => {
+            let public = rsa::PublicKey::from(key);
+            match pki::verify(&public, *signature_scheme, &ske.signed_message(&cr, &sr), signature) {
+                Ok(()) => format!(
+                    "the stolen RSA key only signed the ServerKeyExchange ({}; the signature verifies with it, so this is the same server)",
+                    pki::scheme_name(*signature_scheme).unwrap_or("?")
+                ),
+                Err(_) => "the ServerKeyExchange signature does not verify with the stolen key".into(),
+            }
+        }
+        (KeyCheck::Mismatch(why), ..) => why.clone(),
+        _ => "the server's RSA key only signed the ServerKeyExchange".into(),
+    };
+    format!(
+        "ECDHE: only the ephemeral public points crossed the wire (server {}, client {}); {}; the premaster is the ECDH product of two ephemeral secrets that never left the peers",
+        short_hex(server_public),
+        short_hex(client_public),
+        signed_by
+    )
+}
+
+fn tls13_reason(obs: &ObservedSession) -> String {
+    let groups = match &obs.wire_key_exchange {
+        KeyExchangeOnWire::Tls13KeyShares { server_group: Some(g), .. } => crate::msgs::enums::NamedGroup::from_wire(*g).name(),
+        _ => "?".into(),
+    };
+    format!(
+        "TLS 1.3: every handshake is ephemeral (EC)DHE (key shares on {groups}); the server's RSA key only signs CertificateVerify, and the handshake secrets come from the shared secret of two ephemeral keys that never left the peers"
+    )
+}
+
+/// Hash used by a suite, for display.
+pub fn suite_hash(suite: &Suite) -> HashAlg {
+    suite.hash
+}

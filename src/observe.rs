@@ -1,0 +1,393 @@
+//! What a passive eavesdropper can read from one TCP connection's two byte streams: the
+//! plaintext handshake, the parameters each side chose, and the protected records that follow.
+//! No keys are needed here; `attack` takes it from there with the endpoints' own key schedule.
+
+use crate::codec::Reader;
+use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
+use crate::msgs::handshake::{
+    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, NewSessionTicket12, RsaClientKeyExchange,
+    ServerHello,
+};
+use crate::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
+use crate::suites::{self, KeyExchange, Suite};
+
+/// What the client sent to establish the premaster, as it appeared on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyExchangeOnWire {
+    /// RFC 5246 §7.4.7.1: the premaster, encrypted to the server's RSA key.
+    RsaEncryptedPremaster(Vec<u8>),
+    /// RFC 8422: both ephemeral public points; the premaster is never sent.
+    Ecdhe { server_public: Vec<u8>, client_public: Vec<u8>, signature_scheme: u16, signature: Vec<u8>, named_group: u16 },
+    /// TLS 1.3 key shares (RFC 8446 §4.2.8).
+    Tls13KeyShares { client_groups: Vec<u16>, server_group: Option<u16> },
+    /// The handshake ended (or the capture did) before the key exchange was seen.
+    NotSeen,
+}
+
+/// One direction's protected records, in order.
+#[derive(Debug, Clone, Default)]
+pub struct ProtectedRecords {
+    pub records: Vec<OpaqueRecord>,
+    /// Bytes of application_data record payload (ciphertext) seen.
+    pub app_data_bytes: u64,
+}
+
+/// Everything readable without keys.
+#[derive(Debug, Clone)]
+pub struct ObservedSession {
+    pub client_hello: Option<ClientHello>,
+    pub server_hello: Option<ServerHello>,
+    /// Version the session runs: 0x0303, or 0x0304 from supported_versions (RFC 8446 §4.2.1).
+    pub version: Option<u16>,
+    pub suite_id: Option<u16>,
+    pub suite: Option<Suite>,
+    pub key_exchange: Option<KeyExchange>,
+    pub ems: bool,
+    pub sni: Option<String>,
+    /// Leaf first, DER.
+    pub certificates: Vec<Vec<u8>>,
+    pub server_key_exchange: Option<EcdheServerKeyExchange>,
+    pub wire_key_exchange: KeyExchangeOnWire,
+    /// An abbreviated handshake: the server accepted the client's session ID or ticket.
+    pub resumed: Option<Resumption>,
+    /// A ticket the server issued in this session (RFC 5077).
+    pub new_ticket: Option<Vec<u8>>,
+    /// Plaintext handshake messages in the order they were sent (both directions merged by
+    /// protocol order: the client's flight, then the server's, …).
+    pub handshake_client: Vec<HandshakeMessage>,
+    pub handshake_server: Vec<HandshakeMessage>,
+    /// Records after each side's ChangeCipherSpec (TLS 1.2) or after ServerHello (TLS 1.3).
+    pub client_protected: ProtectedRecords,
+    pub server_protected: ProtectedRecords,
+    /// Whether each side sent ChangeCipherSpec.
+    pub client_ccs: bool,
+    pub server_ccs: bool,
+    /// Problems met while reading, in the capture's terms.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumption {
+    SessionId(Vec<u8>),
+    Ticket(Vec<u8>),
+}
+
+/// One direction split into plaintext handshake messages and protected records.
+struct DirectionParse {
+    handshake: Vec<HandshakeMessage>,
+    protected: ProtectedRecords,
+    ccs: bool,
+    error: Option<String>,
+    saw_any_record: bool,
+}
+
+fn parse_direction(bytes: &[u8], plaintext_until_ccs: bool, tls13_after: Option<usize>) -> DirectionParse {
+    let mut deframer = Deframer::new();
+    deframer.push(bytes);
+    let mut joiner = HandshakeJoiner::new();
+    let mut out = DirectionParse { handshake: Vec::new(), protected: ProtectedRecords::default(), ccs: false, error: None, saw_any_record: false };
+    let mut protected = false;
+    loop {
+        let record = match deframer.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                if deframer.pending() > 0 {
+                    out.error = Some(format!("stream ends inside a record ({} bytes of it at offset {})", deframer.pending(), deframer.offset()));
+                }
+                break;
+            }
+            Err(e) => {
+                out.error = Some(format!("at stream offset {}: {e}", deframer.offset()));
+                break;
+            }
+        };
+        out.saw_any_record = true;
+        if protected {
+            if record.content_type == ContentType::ApplicationData {
+                out.protected.app_data_bytes += record.payload.len() as u64;
+            }
+            // TLS 1.3 middlebox-compatibility CCS stays plaintext (RFC 8446 §D.4).
+            if record.content_type == ContentType::ChangeCipherSpec {
+                out.ccs = true;
+                continue;
+            }
+            out.protected.records.push(record);
+            continue;
+        }
+        match record.content_type {
+            ContentType::Handshake => {
+                joiner.push(&record.payload);
+                loop {
+                    match joiner.next_message() {
+                        Ok(Some(m)) => out.handshake.push(m),
+                        Ok(None) => break,
+                        Err(e) => {
+                            out.error = Some(e.to_string());
+                            return out;
+                        }
+                    }
+                }
+                if let Some(n) = tls13_after {
+                    if out.handshake.len() >= n {
+                        protected = true;
+                    }
+                }
+            }
+            ContentType::ChangeCipherSpec if plaintext_until_ccs => {
+                out.ccs = true;
+                protected = true;
+            }
+            ContentType::ChangeCipherSpec => out.ccs = true,
+            ContentType::Alert => {}
+            ContentType::ApplicationData => {
+                // Application data before any key change: plaintext cannot be; count it.
+                out.protected.app_data_bytes += record.payload.len() as u64;
+                out.protected.records.push(record);
+                protected = true;
+            }
+            ContentType::Unknown(t) => {
+                out.error = Some(format!("record of unknown type {t} at stream offset {}", deframer.offset()));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Whether a stream starts like TLS (a handshake record with a ClientHello).
+pub fn looks_like_tls(client_bytes: &[u8]) -> bool {
+    matches!(client_bytes, [22, 3, 0..=4, _, _, 1, ..])
+}
+
+impl ObservedSession {
+    /// Reads a session from the client→server and server→client bytes.
+    pub fn observe(to_server: &[u8], to_client: &[u8]) -> Self {
+        let mut s = ObservedSession {
+            client_hello: None,
+            server_hello: None,
+            version: None,
+            suite_id: None,
+            suite: None,
+            key_exchange: None,
+            ems: false,
+            sni: None,
+            certificates: Vec::new(),
+            server_key_exchange: None,
+            wire_key_exchange: KeyExchangeOnWire::NotSeen,
+            resumed: None,
+            new_ticket: None,
+            handshake_client: Vec::new(),
+            handshake_server: Vec::new(),
+            client_protected: ProtectedRecords::default(),
+            server_protected: ProtectedRecords::default(),
+            client_ccs: false,
+            server_ccs: false,
+            notes: Vec::new(),
+        };
+
+        // The server's first flight tells the version; in TLS 1.3 everything after
+        // ServerHello is protected.
+        let server_peek = parse_direction(to_client, true, Some(1));
+        let is_tls13 = server_peek
+            .handshake
+            .first()
+            .and_then(|m| ServerHello::read(m.body()).ok())
+            .is_some_and(|sh| selected_version(&sh) == 0x0304);
+        let (server, client) = if is_tls13 {
+            (server_peek, parse_direction(to_server, false, Some(1)))
+        } else {
+            (parse_direction(to_client, true, None), parse_direction(to_server, true, None))
+        };
+        for (who, d) in [("client", &client), ("server", &server)] {
+            if let Some(e) = &d.error {
+                s.notes.push(format!("{who} stream: {e}"));
+            }
+        }
+        s.client_ccs = client.ccs;
+        s.server_ccs = server.ccs;
+        s.client_protected = client.protected;
+        s.server_protected = server.protected;
+
+        for m in &client.handshake {
+            match m.typ {
+                HandshakeType::ClientHello if s.client_hello.is_none() => match ClientHello::read(m.body()) {
+                    Ok(ch) => {
+                        s.sni = ch.extension(ExtensionType::ServerName).and_then(|e| e.parse_server_name().ok().flatten());
+                        s.client_hello = Some(ch);
+                    }
+                    Err(e) => s.notes.push(format!("ClientHello unreadable: {e}")),
+                },
+                _ => {}
+            }
+        }
+        for m in &server.handshake {
+            match m.typ {
+                HandshakeType::ServerHello if s.server_hello.is_none() => match ServerHello::read(m.body()) {
+                    Ok(sh) => {
+                        s.version = Some(selected_version(&sh));
+                        s.suite_id = Some(sh.cipher_suite);
+                        s.ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
+                        s.server_hello = Some(sh);
+                    }
+                    Err(e) => s.notes.push(format!("ServerHello unreadable: {e}")),
+                },
+                HandshakeType::Certificate if s.certificates.is_empty() => match CertificateMsg::read(m.body()) {
+                    Ok(c) => s.certificates = c.chain,
+                    Err(e) => s.notes.push(format!("Certificate unreadable: {e}")),
+                },
+                HandshakeType::ServerKeyExchange => match EcdheServerKeyExchange::read(m.body()) {
+                    Ok(ske) => s.server_key_exchange = Some(ske),
+                    Err(e) => s.notes.push(format!("ServerKeyExchange is not ECDHE: {e}")),
+                },
+                HandshakeType::NewSessionTicket => {
+                    if let Ok(t) = NewSessionTicket12::read(m.body()) {
+                        s.new_ticket = Some(t.ticket);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if is_tls13 {
+            s.key_exchange = Some(KeyExchange::Tls13);
+            s.suite = None;
+            let client_groups = s
+                .client_hello
+                .as_ref()
+                .and_then(|ch| ch.extension(ExtensionType::KeyShare))
+                .map(|e| key_share_groups(&e.data))
+                .unwrap_or_default();
+            let server_group = s
+                .server_hello
+                .as_ref()
+                .and_then(|sh| sh.extension(ExtensionType::KeyShare))
+                .and_then(|e| Reader::new(&e.data).u16("key_share group").ok());
+            s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares { client_groups, server_group };
+        } else if let Some(id) = s.suite_id {
+            s.suite = suites::tls12_suite(id);
+            s.key_exchange = s.suite.map(|x| x.key_exchange).or_else(|| guess_key_exchange(id));
+            s.detect_resumption(&server.handshake);
+            s.read_client_key_exchange(&client.handshake);
+        }
+        s.handshake_client = client.handshake;
+        s.handshake_server = server.handshake;
+        s
+    }
+
+    fn detect_resumption(&mut self, server_msgs: &[HandshakeMessage]) {
+        let (Some(ch), Some(sh)) = (&self.client_hello, &self.server_hello) else { return };
+        let full = server_msgs.iter().any(|m| m.typ == HandshakeType::Certificate || m.typ == HandshakeType::ServerHelloDone);
+        if full {
+            return;
+        }
+        // RFC 5246 §7.3 abbreviated handshake: ServerHello then straight to ChangeCipherSpec.
+        if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
+            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
+        } else if let Some(t) = ch.extension(ExtensionType::SessionTicket).filter(|e| !e.data.is_empty()) {
+            self.resumed = Some(Resumption::Ticket(t.data.clone()));
+        } else if self.server_ccs {
+            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
+        }
+    }
+
+    fn read_client_key_exchange(&mut self, client_msgs: &[HandshakeMessage]) {
+        let Some(cke) = client_msgs.iter().find(|m| m.typ == HandshakeType::ClientKeyExchange) else { return };
+        match self.key_exchange {
+            Some(KeyExchange::Rsa) => match RsaClientKeyExchange::read(cke.body()) {
+                Ok(r) => self.wire_key_exchange = KeyExchangeOnWire::RsaEncryptedPremaster(r.encrypted_premaster),
+                Err(e) => self.notes.push(format!("ClientKeyExchange unreadable: {e}")),
+            },
+            Some(KeyExchange::EcdheRsa) => match (EcdheClientKeyExchange::read(cke.body()), &self.server_key_exchange) {
+                (Ok(c), Some(ske)) => {
+                    self.wire_key_exchange = KeyExchangeOnWire::Ecdhe {
+                        server_public: ske.public.clone(),
+                        client_public: c.public,
+                        signature_scheme: ske.signature_scheme,
+                        signature: ske.signature.clone(),
+                        named_group: ske.named_group,
+                    }
+                }
+                (Err(e), _) => self.notes.push(format!("ClientKeyExchange unreadable: {e}")),
+                (_, None) => self.notes.push("ECDHE ClientKeyExchange without a ServerKeyExchange".into()),
+            },
+            _ => {}
+        }
+    }
+
+    pub fn client_random(&self) -> Option<[u8; 32]> {
+        self.client_hello.as_ref().map(|c| c.random)
+    }
+
+    pub fn server_random(&self) -> Option<[u8; 32]> {
+        self.server_hello.as_ref().map(|s| s.random)
+    }
+
+    /// The handshake messages in protocol order for a full TLS 1.2 handshake, up to and
+    /// including ClientKeyExchange: ClientHello, server flight, client flight (RFC 7627 §3).
+    pub fn transcript_through_client_key_exchange(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut client = self.handshake_client.iter();
+        if let Some(ch) = client.next() {
+            out.extend_from_slice(&ch.encoded);
+        }
+        for m in &self.handshake_server {
+            if m.typ == HandshakeType::NewSessionTicket {
+                continue;
+            }
+            out.extend_from_slice(&m.encoded);
+        }
+        for m in client {
+            out.extend_from_slice(&m.encoded);
+            if m.typ == HandshakeType::ClientKeyExchange {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Application data bytes each way (ciphertext, as seen).
+    pub fn app_bytes(&self) -> (u64, u64) {
+        (self.client_protected.app_data_bytes, self.server_protected.app_data_bytes)
+    }
+
+    pub fn version_name(&self) -> String {
+        match self.version {
+            Some(0x0304) => "TLS 1.3".into(),
+            Some(0x0303) => "TLS 1.2".into(),
+            Some(0x0302) => "TLS 1.1".into(),
+            Some(0x0301) => "TLS 1.0".into(),
+            Some(v) => format!("0x{v:04x}"),
+            None => "?".into(),
+        }
+    }
+}
+
+fn selected_version(sh: &ServerHello) -> u16 {
+    sh.extension(ExtensionType::SupportedVersions)
+        .and_then(|e| Reader::new(&e.data).u16("selected_version").ok())
+        .unwrap_or(sh.server_version)
+}
+
+fn key_share_groups(data: &[u8]) -> Vec<u16> {
+    let mut r = Reader::new(data);
+    let Ok(list) = r.vec_u16("client_shares") else { return Vec::new() };
+    let mut list = Reader::new(list);
+    let mut out = Vec::new();
+    while list.any_left() {
+        let Ok(group) = list.u16("group") else { break };
+        if list.vec_u16("key_exchange").is_err() {
+            break;
+        }
+        out.push(group);
+    }
+    out
+}
+
+/// Key exchange of suites pfslab cannot decrypt, from their IANA ranges, for the report.
+fn guess_key_exchange(id: u16) -> Option<KeyExchange> {
+    match id {
+        0x0001..=0x003d | 0x009c | 0x009d | 0xc09c..=0xc0a3 => Some(KeyExchange::Rsa),
+        0xc013 | 0xc014 | 0xc027 | 0xc028 | 0xc02f | 0xc030 | 0xcca8 => Some(KeyExchange::EcdheRsa),
+        0x1301..=0x1305 => Some(KeyExchange::Tls13),
+        _ => None,
+    }
+}

@@ -1,0 +1,200 @@
+//! Human-readable tables and JSON for `inspect` and `attack`.
+
+use std::fmt::Write as _;
+
+use crate::attack::{SessionReport, Verdict};
+use crate::codec::hex;
+use crate::observe::KeyExchangeOnWire;
+use crate::pipeline::TlsConnection;
+
+/// Shortens long hex for tables: first and last bytes with the length.
+pub fn abbrev(bytes: &[u8]) -> String {
+    if bytes.len() <= 8 {
+        hex(bytes)
+    } else {
+        format!("{}…{}", hex(&bytes[..4]), hex(&bytes[bytes.len() - 2..]))
+    }
+}
+
+/// Pads to `width` characters (not bytes), cutting with … when longer.
+pub fn cell(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        format!("{text}{}", " ".repeat(width - count))
+    } else {
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// What an eavesdropper saw of the key exchange.
+pub fn wire_summary(c: &TlsConnection) -> String {
+    match &c.session.wire_key_exchange {
+        KeyExchangeOnWire::RsaEncryptedPremaster(e) => format!("encrypted premaster, {} bytes ({})", e.len(), abbrev(e)),
+        KeyExchangeOnWire::Ecdhe { server_public, client_public, .. } => format!(
+            "ECDHE points: server {} ({} B), client {} ({} B)",
+            abbrev(server_public),
+            server_public.len(),
+            abbrev(client_public),
+            client_public.len()
+        ),
+        KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
+            "TLS 1.3 key shares ({})",
+            server_group.map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name()).unwrap_or_else(|| "?".into())
+        ),
+        KeyExchangeOnWire::NotSeen if c.session.resumed.is_some() => "none (resumed session)".into(),
+        KeyExchangeOnWire::NotSeen => "no key exchange captured".into(),
+    }
+}
+
+pub struct InspectRow {
+    pub capture: String,
+    pub conn: TlsConnection,
+}
+
+pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}{} {} {} {} {} {} {} {}  on the wire",
+        if show_capture { cell("capture", 16) + " " } else { String::new() },
+        cell("#", 3),
+        cell("client → server", 44),
+        cell("version", 7),
+        cell("suite", 38),
+        cell("kx", 5),
+        cell("EMS", 3),
+        cell("SNI", 12),
+        cell("app data c→s / s→c", 19),
+    );
+    for r in rows {
+        let s = &r.conn.session;
+        let (c2s, s2c) = s.app_bytes();
+        let _ = writeln!(
+            out,
+            "{}{} {} {} {} {} {} {} {}  {}",
+            if show_capture { cell(&r.capture, 16) + " " } else { String::new() },
+            cell(&r.conn.stream.to_string(), 3),
+            cell(&format!("{} → {}", r.conn.client, r.conn.server), 44),
+            cell(&s.version_name(), 7),
+            cell(&s.suite_id.map(crate::suites::suite_name).unwrap_or_else(|| "?".into()), 38),
+            cell(s.key_exchange.map(|k| k.short()).unwrap_or("?"), 5),
+            cell(if s.ems { "yes" } else { "no" }, 3),
+            cell(s.sni.as_deref().unwrap_or("-"), 12),
+            cell(&format!("{c2s} / {s2c} B"), 19),
+            wire_summary(&r.conn)
+        );
+        for note in r.conn.notes.iter().chain(s.notes.iter()) {
+            let _ = writeln!(out, "      note: {note}");
+        }
+        if let Some(res) = &s.resumed {
+            let _ = writeln!(out, "      resumed: {res:?}");
+        }
+    }
+    out
+}
+
+fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Decrypted => "DECRYPTED",
+        Verdict::ForwardSecret => "forward-secret",
+        Verdict::NotDecrypted => "not-decrypted",
+    }
+}
+
+pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}{} {} {} {} {}  reason / first line recovered",
+        if show_capture { cell("capture", 16) + " " } else { String::new() },
+        cell("#", 3),
+        cell("client → server", 44),
+        cell("suite", 38),
+        cell("kx", 5),
+        cell("verdict", 14),
+    );
+    for r in reports {
+        let detail = match r.verdict {
+            Verdict::Decrypted => format!("\"{}\"", r.first_line()),
+            _ => r.reason.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{}{} {} {} {} {}  {}",
+            if show_capture { cell(&r.capture, 16) + " " } else { String::new() },
+            cell(&r.stream.to_string(), 3),
+            cell(&format!("{} → {}", r.client, r.server), 44),
+            cell(&r.cipher_suite, 38),
+            cell(&r.key_exchange, 5),
+            cell(verdict_label(r.verdict), 14),
+            detail
+        );
+    }
+    out
+}
+
+/// The recovered conversations, both directions, after the table.
+pub fn conversations(reports: &[SessionReport]) -> String {
+    let mut out = String::new();
+    for r in reports.iter().filter(|r| r.verdict == Verdict::Decrypted) {
+        let _ = writeln!(out, "=== {} session {}: {} → {} ({}) ===", r.capture, r.stream, r.client, r.server, r.cipher_suite);
+        let _ = writeln!(out, "how: {}", r.reason);
+        if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
+            let _ = writeln!(out, "client random  {}", hex(cr));
+            let _ = writeln!(out, "master secret  {}", hex(ms));
+        }
+        for note in &r.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        let _ = writeln!(out, "--- client → server ({} bytes) ---", r.client_data.len());
+        out.push_str(&printable(&r.client_data));
+        let _ = writeln!(out, "\n--- server → client ({} bytes) ---", r.server_data.len());
+        out.push_str(&printable(&r.server_data));
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// Text with invalid UTF-8 replaced and control characters other than newline/tab escaped.
+pub fn printable(data: &[u8]) -> String {
+    String::from_utf8_lossy(data)
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            '\r' => String::new(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+pub fn attack_json(reports: &[SessionReport]) -> serde_json::Value {
+    let sessions: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "capture": r.capture,
+                "stream": r.stream,
+                "client": r.client,
+                "server": r.server,
+                "version": r.version,
+                "cipher_suite": r.cipher_suite,
+                "key_exchange": r.key_exchange,
+                "extended_master_secret": r.ems,
+                "sni": r.sni,
+                "resumed": r.resumed,
+                "verdict": r.verdict.as_str(),
+                "reason": r.reason,
+                "client_random": r.client_random.map(|c| hex(&c)),
+                "master_secret": r.master_secret.as_ref().map(|m| hex(m)),
+                "client_finished": r.client_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
+                "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
+                "client_data": String::from_utf8_lossy(&r.client_data),
+                "server_data": String::from_utf8_lossy(&r.server_data),
+                "notes": r.notes,
+            })
+        })
+        .collect();
+    serde_json::json!({ "sessions": sessions })
+}

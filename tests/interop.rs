@@ -1,0 +1,303 @@
+//! pfslab against real TLS stacks over loopback: OpenSSL and GnuTLS as clients of the pfslab
+//! server, and as servers for the pfslab client. Each test checks the negotiated suite and
+//! application data in both directions (a unique path or token the peer must have decrypted,
+//! and a reply the other side must have decrypted).
+//!
+//! Needs `openssl` (Debian package openssl) and `gnutls-cli` / `gnutls-serv` (gnutls-bin);
+//! missing tools fail the test with the package to install.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+// ---------------------------------------------------------------------------------------------
+// openssl s_client -> pfslab server
+
+/// `openssl s_client` asks the pfslab server for a unique path with a cookie.
+fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
+    require_tool("openssl", "openssl");
+    let dir = TestDir::new(test);
+    let (key, cert) = keygen(&dir, "keys");
+    let server = PfslabServer::start(&key, &cert, &[]);
+
+    let token = unique_token(test);
+    let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n");
+    let connect = format!("127.0.0.1:{}", server.port());
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &connect, "-tls1_2", "-cipher", suite.openssl])
+        .args(["-servername", "localhost", "-verify_hostname", "localhost", "-verify_return_error"])
+        .args(["-CAfile", path_str(&cert), "-ign_eof"]);
+    if !ems {
+        // OpenSSL 3.0's s_client has no -no_ems switch; the SSL_CONF option does the same.
+        let conf = dir.join("no-ems.cnf");
+        std::fs::write(
+            &conf,
+            "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
+             system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
+        )
+        .expect("write openssl config");
+        cmd.env("OPENSSL_CONF", &conf);
+    }
+    // stdin stays open: s_client leaves when the server sends close_notify.
+    let mut client = Proc::spawn(cmd);
+    client.write_stdin(request.as_bytes());
+    let done = client.finish(RUN_TIMEOUT);
+    let out = &done.stdout;
+    let why = || format!("openssl s_client: {}\n--- server ---\n{}", done.describe(), server.proc.describe());
+
+    assert!(done.status.success(), "{}", why());
+    assert!(out.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)), "{}", why());
+    assert!(out.contains("Verify return code: 0 (ok)"), "certificate not accepted: {}", why());
+    let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });
+    assert!(out.contains(&ems_line), "expected {ems_line:?}: {}", why());
+    // Server -> client: the reply repeats the path and the cookie.
+    assert!(out.contains("HTTP/1.0 200 OK"), "{}", why());
+    assert!(out.contains(&format!("pfslab bank: you asked for GET /{token}\n")), "{}", why());
+    assert!(out.contains(&format!("your cookie: session={token}-cookie")), "{}", why());
+
+    // Client -> server: the server decrypted the request line.
+    let line = server.wait_log_line(&format!("\"GET /{token} HTTP/1.0\""));
+    let expected = format!("{} EMS={} \"GET /{token} HTTP/1.0\" 200", suite.iana, if ems { "yes" } else { "no" });
+    assert!(line.ends_with(&expected), "server log line {line:?}, expected it to end with {expected:?}");
+}
+
+#[test]
+fn openssl_s_client_to_pfslab_server_rsa() {
+    openssl_s_client_to_pfslab("s_client-rsa", RSA, true);
+}
+
+#[test]
+fn openssl_s_client_to_pfslab_server_ecdhe() {
+    openssl_s_client_to_pfslab("s_client-ecdhe", ECDHE, true);
+}
+
+#[test]
+fn openssl_s_client_without_ems_to_pfslab_server_rsa() {
+    openssl_s_client_to_pfslab("s_client-noems-rsa", RSA, false);
+}
+
+#[test]
+fn openssl_s_client_without_ems_to_pfslab_server_ecdhe() {
+    openssl_s_client_to_pfslab("s_client-noems-ecdhe", ECDHE, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gnutls-cli -> pfslab server, extended master secret off
+
+fn gnutls_cli_to_pfslab(test: &str, suite: SuiteNames) {
+    require_tool("gnutls-cli", "gnutls-bin");
+    let dir = TestDir::new(test);
+    let (key, cert) = keygen(&dir, "keys");
+    let server = PfslabServer::start(&key, &cert, &[]);
+
+    let token = unique_token(test);
+    let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n");
+    let priority = format!(
+        "NONE:+VERS-TLS1.2:+AES-128-GCM:+AEAD:+{}:+SIGN-ALL:+GROUP-SECP256R1:+COMP-NULL:%NO_SESSION_HASH",
+        suite.gnutls_kx
+    );
+    let mut cmd = Command::new("gnutls-cli");
+    cmd.args(["--x509cafile", path_str(&cert), "--port", &server.port(), "--priority", &priority, "127.0.0.1"]);
+    // stdin stays open: gnutls-cli leaves when the server closes the session.
+    let mut client = Proc::spawn(cmd);
+    client.write_stdin(request.as_bytes());
+    let done = client.finish(RUN_TIMEOUT);
+    let out = format!("{}{}", done.stdout, done.stderr); // status lines go to either stream
+    let why = || format!("gnutls-cli: {}\n--- server ---\n{}", done.describe(), server.proc.describe());
+
+    assert!(done.status.success(), "{}", why());
+    assert!(out.contains("- Status: The certificate is trusted."), "{}", why());
+    assert!(out.contains(&format!("- Description: {}", suite.gnutls_description)), "{}", why());
+    let options = out.lines().find(|l| l.starts_with("- Options:")).unwrap_or_else(|| panic!("no Options line: {}", why()));
+    assert!(!options.contains("extended master secret"), "EMS negotiated despite %NO_SESSION_HASH: {}", why());
+    // Server -> client.
+    assert!(out.contains(&format!("pfslab bank: you asked for GET /{token}\n")), "{}", why());
+    assert!(out.contains(&format!("your cookie: session={token}-cookie")), "{}", why());
+    // Client -> server.
+    let line = server.wait_log_line(&format!("\"GET /{token} HTTP/1.0\""));
+    let expected = format!("{} EMS=no \"GET /{token} HTTP/1.0\" 200", suite.iana);
+    assert!(line.ends_with(&expected), "server log line {line:?}, expected it to end with {expected:?}");
+}
+
+#[test]
+fn gnutls_cli_without_ems_to_pfslab_server_rsa() {
+    gnutls_cli_to_pfslab("gnutls-cli-rsa", RSA);
+}
+
+#[test]
+fn gnutls_cli_without_ems_to_pfslab_server_ecdhe() {
+    gnutls_cli_to_pfslab("gnutls-cli-ecdhe", ECDHE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pfslab client -> openssl s_server
+
+/// `openssl s_server` on an OS-assigned port: `mode` is `-www` (a status page naming the
+/// session's cipher) or `-WWW` (serves files from `dir`).
+fn openssl_s_server(dir: &TestDir, key: &std::path::Path, cert: &std::path::Path, mode: &str) -> (Proc, u16) {
+    require_tool("openssl", "openssl");
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(&dir.path)
+        .args(["s_server", "-accept", "127.0.0.1:0", "-key", path_str(key), "-cert", path_str(cert), mode])
+        .args(["-tls1_2", "-cipher", &format!("{}:{}", RSA.openssl, ECDHE.openssl)]);
+    let proc = Proc::spawn(cmd);
+    let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
+        let rest = out.lines().find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
+        rest.trim().parse::<u16>().ok()
+    });
+    (proc, port)
+}
+
+fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
+    let dir = TestDir::new(test);
+    let (key, cert) = keygen(&dir, "keys");
+    let ca = path_str(&cert);
+    let mut args = vec!["--suite", suite.cli, "--ca", ca, "--server-name", "localhost"];
+    if !ems {
+        args.push("--no-ems");
+    }
+
+    // 1. The status page: the cipher OpenSSL chose, from its side.
+    let (status_server, port) = openssl_s_server(&dir, &key, &cert, "-www");
+    let done = pfslab_client(port, &args);
+    let why = || format!("pfslab client: {}\n--- s_server ---\n{}", done.describe(), status_server.describe());
+    assert!(done.status.success(), "{}", why());
+    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    let page = &done.stdout;
+    assert!(page.starts_with("HTTP/1.0 200 ok"), "{}", why());
+    assert!(page.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)), "{}", why());
+    // pfslab offered exactly the one suite it was asked for.
+    assert!(page.contains(&format!("Ciphers common between both SSL end points:\n{}\n", suite.openssl)), "{}", why());
+    let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });
+    assert!(page.contains(&ems_line), "expected {ems_line:?}: {}", why());
+    drop(status_server);
+
+    // 2. A file named by a unique path: s_server must have decrypted the request line to find
+    //    it, and pfslab must decrypt the file to show it.
+    let token = unique_token(test);
+    let file_name = format!("{token}.txt");
+    std::fs::write(dir.join(&file_name), format!("s_server file for {token}\n")).expect("write served file");
+    let (file_server, port) = openssl_s_server(&dir, &key, &cert, "-WWW");
+    let request = format!("GET /{file_name} HTTP/1.0");
+    let mut args2 = args.clone();
+    args2.extend(["--request", request.as_str()]);
+    let done = pfslab_client(port, &args2);
+    let why = || format!("pfslab client: {}\n--- s_server ---\n{}", done.describe(), file_server.describe());
+    assert!(done.status.success(), "{}", why());
+    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    assert!(done.stdout.starts_with("HTTP/1.0 200 ok"), "{}", why());
+    assert!(done.stdout.contains(&format!("s_server file for {token}\n")), "{}", why());
+}
+
+#[test]
+fn pfslab_client_to_openssl_s_server_rsa() {
+    pfslab_client_to_openssl_s_server("s_server-rsa", RSA, true);
+}
+
+#[test]
+fn pfslab_client_to_openssl_s_server_ecdhe() {
+    pfslab_client_to_openssl_s_server("s_server-ecdhe", ECDHE, true);
+}
+
+#[test]
+fn pfslab_client_without_ems_to_openssl_s_server_rsa() {
+    pfslab_client_to_openssl_s_server("s_server-noems-rsa", RSA, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pfslab client -> gnutls-serv
+
+/// `gnutls-serv --http` on a port picked here (it cannot report its own), retried when another
+/// process takes the port first. gnutls-serv has no listen-address option: it binds the
+/// wildcard addresses; the tests only connect to 127.0.0.1. `extra` adds options such as `-a`
+/// (do not ask for a client certificate).
+fn gnutls_serv(key: &std::path::Path, cert: &std::path::Path, extra: &[&str]) -> (Proc, u16) {
+    require_tool("gnutls-serv", "gnutls-bin");
+    let mut last = String::new();
+    for _attempt in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new("gnutls-serv");
+        cmd.args(["--http", "--priority", "NORMAL:+RSA", "-p", &port.to_string()])
+            .args(["--x509keyfile", path_str(key), "--x509certfile", path_str(cert)])
+            .args(extra);
+        let proc = Proc::spawn(cmd);
+        let ready = format!("IPv4 0.0.0.0 port {port}...done");
+        let outcome = proc.wait_output("listening line", READY_TIMEOUT, |out| {
+            if out.contains(&ready) {
+                Some(true)
+            } else if out.contains("bind() failed") {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        if outcome {
+            return (proc, port);
+        }
+        last = proc.describe();
+    }
+    panic!("gnutls-serv could not listen after 5 ports: {last}");
+}
+
+fn pfslab_client_to_gnutls_serv(test: &str, suite: SuiteNames, ems: bool) {
+    let dir = TestDir::new(test);
+    let (key, cert) = keygen(&dir, "keys");
+    let (server, port) = gnutls_serv(&key, &cert, &["-a"]);
+
+    let token = unique_token(test);
+    // A whole request (pfslab turns the \r\n escapes into CRLF); gnutls-serv's page repeats
+    // the headers, so the token proves it decrypted them.
+    let request = format!("GET /{token} HTTP/1.0\\r\\nHost: localhost\\r\\nX-Pfslab-Token: {token}\\r\\n\\r\\n");
+    let mut args = vec!["--suite", suite.cli, "--ca", path_str(&cert), "--server-name", "localhost", "--request", &request];
+    if !ems {
+        args.push("--no-ems");
+    }
+    let done = pfslab_client(port, &args);
+    let why = || format!("pfslab client: {}\n--- gnutls-serv ---\n{}", done.describe(), server.describe());
+    assert!(done.status.success(), "{}", why());
+    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    let page = &done.stdout;
+    assert!(page.starts_with("HTTP/1.0 200 OK"), "{}", why());
+    assert!(page.contains("<TD>Protocol version:</TD><TD>TLS1.2</TD>"), "{}", why());
+    assert!(page.contains(&format!("<TD>Description:</TD><TD>{}</TD>", suite.gnutls_description)), "{}", why());
+    assert!(page.contains(&format!("<TD>Ciphersuite</TD><TD>{}</TD>", suite.gnutls_suite)), "{}", why());
+    assert!(page.contains("<p>Server Name: localhost</p>"), "SNI not seen: {}", why());
+    assert!(page.contains(&format!("X-Pfslab-Token: {token}")), "request headers not echoed: {}", why());
+
+    // gnutls-serv's own log of the session says whether EMS was used.
+    let options = server.wait_output("Options line", READY_TIMEOUT, |out| {
+        out.lines().find(|l| l.starts_with("- Options:")).map(str::to_string)
+    });
+    assert_eq!(options.contains("extended master secret"), ems, "gnutls-serv said {options:?}: {}", why());
+}
+
+#[test]
+fn pfslab_client_to_gnutls_serv_rsa() {
+    pfslab_client_to_gnutls_serv("gnutls-serv-rsa", RSA, true);
+}
+
+#[test]
+fn pfslab_client_to_gnutls_serv_ecdhe() {
+    pfslab_client_to_gnutls_serv("gnutls-serv-ecdhe", ECDHE, true);
+}
+
+#[test]
+fn pfslab_client_without_ems_to_gnutls_serv_ecdhe() {
+    pfslab_client_to_gnutls_serv("gnutls-serv-noems-ecdhe", ECDHE, false);
+}
+
+/// gnutls-serv by default sends a CertificateRequest (client certificate optional). A client
+/// without a certificate must answer with an empty Certificate message (RFC 5246 §7.4.6) and
+/// carry on; the server then serves the page.
+#[test]
+fn pfslab_client_answers_optional_certificate_request() {
+    let dir = TestDir::new("gnutls-serv-certreq");
+    let (key, cert) = keygen(&dir, "keys");
+    let (server, port) = gnutls_serv(&key, &cert, &[]);
+    let done = pfslab_client(port, &["--suite", "ecdhe", "--ca", path_str(&cert), "--server-name", "localhost"]);
+    let why = || format!("pfslab client: {}\n--- gnutls-serv ---\n{}", done.describe(), server.describe());
+    assert!(done.status.success(), "{}", why());
+    assert!(done.stdout.contains(&format!("<TD>Ciphersuite</TD><TD>{}</TD>", ECDHE.gnutls_suite)), "{}", why());
+}
