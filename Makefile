@@ -42,5 +42,32 @@ test: deps
 $(KEYS)/server.key: | build
 	$(PFSLAB) keygen --out-dir $(KEYS) $(SEEDARG)
 
+# Record a mixed class capture through the eavesdropper's tap. The server is careless and
+# leaves an SSLKEYLOGFILE beside it (used by the key-log lesson).
+record: build $(KEYS)/server.key
+	$(PFSLAB) record --out $(CAPS)/lab.pcap --keys $(KEYS) --keylog $(CAPS)/lab.sslkeylog $(SEEDARG)
+
+$(CAPS)/lab.pcap:
+	$(MAKE) record
+
+# The server's key is stolen: open every capture with it.
+compromise: build $(CAPS)/lab.pcap
+	$(PFSLAB) attack --key $(KEYS)/server.key $(CAPS)/*.pcap
+
+# The lab's main job in one go: record, steal the key, show what falls.
+demo: build
+	@echo "== 1. Recording: the lab's clients log in to its bank, half with RSA key transport, half with ECDHE =="
+	$(PFSLAB) record --out $(CAPS)/lab.pcap --keys $(KEYS) --keylog $(CAPS)/lab.sslkeylog $(SEEDARG)
+	@echo
+	@echo "== 2. What the eavesdropper sees without any key =="
+	$(PFSLAB) inspect $(CAPS)/lab.pcap
+	@echo
+	@echo "== 3. Months later the server's RSA key is stolen. What falls? =="
+	$(PFSLAB) attack --key $(KEYS)/server.key --table-only $(CAPS)/lab.pcap
+	@echo "== 4. A recovered password, from session 0 (RSA key transport) =="
+	$(PFSLAB) attack --key $(KEYS)/server.key --json $(CAPS)/lab.pcap | grep -m1 -o 'user=[^"]*'
+	@echo
+	@echo "The ECDHE sessions stand: their premaster never crossed the wire. See README.md for the lessons."
+
 clean:
-	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcap.partial $(CAPS)/*.truth.json $(CAPS)/*.keylog
+	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcapng $(CAPS)/*.partial $(CAPS)/*.truth.json $(CAPS)/*.sslkeylog $(CAPS)/*.keylog
