@@ -66,9 +66,11 @@ pub struct ObservedSession {
     pub notes: Vec<String>,
 }
 
+/// How an abbreviated handshake named the session it resumes (RFC 5246 §7.3, RFC 5077 §3.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resumption {
     SessionId(Vec<u8>),
+    /// The ticket the client presented (the session ID it sent alongside is only an echo).
     Ticket(Vec<u8>),
 }
 
@@ -280,10 +282,11 @@ impl ObservedSession {
             return;
         }
         // RFC 5246 §7.3 abbreviated handshake: ServerHello then straight to ChangeCipherSpec.
-        if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
-            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
-        } else if let Some(t) = ch.extension(ExtensionType::SessionTicket).filter(|e| !e.data.is_empty()) {
+        // A presented ticket takes precedence: with tickets the echoed session ID is arbitrary.
+        if let Some(t) = ch.extension(ExtensionType::SessionTicket).filter(|e| !e.data.is_empty()) {
             self.resumed = Some(Resumption::Ticket(t.data.clone()));
+        } else if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
+            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
         } else if self.server_ccs {
             self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
         }

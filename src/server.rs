@@ -1,7 +1,6 @@
 //! The lab's TLS server over TCP: one thread per connection, bounded in number and in time,
 //! so a stalled or hostile client blocks nobody.
 
-use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -135,7 +134,7 @@ pub fn serve(listener: TcpListener, options: ServerOptions, stop: Arc<AtomicBool
         };
         if active.load(Ordering::SeqCst) >= options.max_connections {
             on_report(&ConnectionReport { number: this, peer, outcome: Err(Error::Internal("too many connections; closed on arrival".into())) });
-            let _ = (&sock).write_all(&[]);
+            drop(sock);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
