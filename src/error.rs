@@ -96,14 +96,8 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// The Display text already carries every cause, so `source` is not reported again.
+impl std::error::Error for Error {}
 
 impl From<CodecError> for Error {
     fn from(e: CodecError) -> Self {

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod conn;
 pub mod crypto;
 pub mod error;
+pub mod explain;
 pub mod keylog;
 pub mod msgs;
 pub mod observe;

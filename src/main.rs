@@ -48,6 +48,23 @@ enum Command {
     Inspect(InspectArgs),
     /// Decrypt what a stolen server key (or a leaked key log) opens; explain what it cannot.
     Attack(AttackArgs),
+    /// Walk through one session byte by byte: what crossed the wire, and every secret derived.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// A pcap or pcapng file.
+    capture: PathBuf,
+    /// The session (tcp.stream number, as in inspect and attack).
+    #[arg(long, default_value_t = 0)]
+    session: u64,
+    /// The server's private key: go on to the premaster, master secret and keys.
+    #[arg(long, conflicts_with = "keylog")]
+    key: Option<PathBuf>,
+    /// A key log: go on from the master secret it names.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -206,6 +223,7 @@ fn main() -> ExitCode {
         Command::Record(a) => run_record(a),
         Command::Inspect(a) => run_inspect(a),
         Command::Attack(a) => run_attack(a),
+        Command::Explain(a) => run_explain(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -474,4 +492,30 @@ fn run_attack(a: AttackArgs) -> Result<()> {
         text.push_str(&pfslab::report::conversations(&reports));
     }
     print_or_broken_pipe(&text)
+}
+
+fn run_explain(a: ExplainArgs) -> Result<()> {
+    let key = a.key.as_ref().map(|p| pki::load_private_key(p).context("cannot load --key")).transpose()?;
+    let keylog = a.keylog.as_ref().map(|p| pfslab::keylog::KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))).transpose()?;
+    let loot = pfslab::attack::Loot { key, keylog };
+    let name = a.capture.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut found = None;
+    let mut streams = Vec::new();
+    pfslab::pipeline::for_each_tls_connection(&a.capture, |conn| {
+        streams.push(conn.stream);
+        if conn.stream == a.session {
+            found = Some(conn);
+        }
+    })
+    .with_context(|| format!("cannot read {}", a.capture.display()))?;
+    let Some(conn) = found else {
+        bail!(
+            "{} has no TLS session {} (TLS sessions: {})",
+            a.capture.display(),
+            a.session,
+            if streams.is_empty() { "none".to_string() } else { streams.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ") }
+        );
+    };
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print_or_broken_pipe(&pfslab::explain::explain(&conn, &name, &loot, pfslab::explain::Style { color }))
 }

@@ -112,6 +112,7 @@ pub fn suite_name(id: u16) -> String {
             0x1301 => "TLS_AES_128_GCM_SHA256".into(),
             0x1302 => "TLS_AES_256_GCM_SHA384".into(),
             0x1303 => "TLS_CHACHA20_POLY1305_SHA256".into(),
+            0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".into(),
             _ => format!("0x{id:04x}"),
         },
     }

@@ -363,7 +363,7 @@ fn client_rejects_a_certificate_it_does_not_trust_and_the_server_logs_the_alert(
     // The server saw both clients refuse it with unknown_ca.
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        let failures: Vec<String> = server.proc.stderr().lines().filter(|l| l.contains(" failed: ")).map(str::to_string).collect();
+        let failures: Vec<String> = complete_lines(&server.proc.stderr()).lines().filter(|l| l.contains(" failed: ")).map(str::to_string).collect();
         if failures.len() == 2 {
             for l in &failures {
                 assert!(l.contains("alert unknown_ca"), "{l}");

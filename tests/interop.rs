@@ -104,7 +104,7 @@ fn gnutls_cli_to_pfslab(test: &str, suite: SuiteNames) {
     let mut client = Proc::spawn(cmd);
     client.write_stdin(request.as_bytes());
     let done = client.finish(RUN_TIMEOUT);
-    let out = format!("{}{}", done.stdout, done.stderr); // status lines go to either stream
+    let out = format!("{}\n{}", done.stdout, done.stderr); // status lines go to either stream
     let why = || format!("gnutls-cli: {}\n--- server ---\n{}", done.describe(), server.proc.describe());
 
     assert!(done.status.success(), "{}", why());
@@ -135,11 +135,13 @@ fn gnutls_cli_without_ems_to_pfslab_server_ecdhe() {
 // pfslab client -> openssl s_server
 
 /// `openssl s_server` on an OS-assigned port: `mode` is `-www` (a status page naming the
-/// session's cipher) or `-WWW` (serves files from `dir`).
+/// session's cipher) or `-WWW` (serves files from `dir/www`, which holds no keys).
 fn openssl_s_server(dir: &TestDir, key: &std::path::Path, cert: &std::path::Path, mode: &str) -> (Proc, u16) {
     require_tool("openssl", "openssl");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).expect("mkdir www");
     let mut cmd = Command::new("openssl");
-    cmd.current_dir(&dir.path)
+    cmd.current_dir(&www)
         .args(["s_server", "-accept", "127.0.0.1:0", "-key", path_str(key), "-cert", path_str(cert), mode])
         .args(["-tls1_2", "-cipher", &format!("{}:{}", RSA.openssl, ECDHE.openssl)]);
     let proc = Proc::spawn(cmd);
@@ -178,7 +180,7 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     //    it, and pfslab must decrypt the file to show it.
     let token = unique_token(test);
     let file_name = format!("{token}.txt");
-    std::fs::write(dir.join(&file_name), format!("s_server file for {token}\n")).expect("write served file");
+    std::fs::write(dir.join("www").join(&file_name), format!("s_server file for {token}\n")).expect("write served file");
     let (file_server, port) = openssl_s_server(&dir, &key, &cert, "-WWW");
     let request = format!("GET /{file_name} HTTP/1.0");
     let mut args2 = args.clone();

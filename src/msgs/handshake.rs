@@ -384,6 +384,16 @@ impl NewSessionTicket12 {
     }
 }
 
+/// RFC 5246 §7.4.4 CertificateRequest: certificate types, signature algorithms and CA names,
+/// checked for shape only (pfslab has no client certificate to offer).
+pub fn read_certificate_request(body: &[u8]) -> Result<(), CodecError> {
+    let mut r = Reader::new(body);
+    r.vec_u8("certificate_types")?;
+    r.vec_u16("supported_signature_algorithms")?;
+    r.vec_u16("certificate_authorities")?;
+    r.expect_end("CertificateRequest")
+}
+
 /// Checks that a body is empty (ServerHelloDone, RFC 5246 §7.4.5).
 pub fn read_empty(body: &[u8], what: &'static str) -> Result<(), CodecError> {
     Reader::new(body).expect_end(what)

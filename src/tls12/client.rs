@@ -182,7 +182,7 @@ impl State for ExpectCertificate {
         };
         Ok(match self.suite.key_exchange {
             KeyExchange::EcdheRsa => Box::new(ExpectServerKeyExchange(next)),
-            _ => Box::new(ExpectServerHelloDone { inner: next, server_point: None }),
+            _ => Box::new(ExpectServerHelloDone { inner: next, server_point: None, certificate_requested: false }),
         })
     }
 }
@@ -218,21 +218,39 @@ impl State for ExpectServerKeyExchange {
         crate::tls12::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
         cx.summary.signature_scheme = Some(ske.signature_scheme);
         inner.transcript.add(&msg);
-        Ok(Box::new(ExpectServerHelloDone { inner, server_point: Some(ske.public) }))
+        Ok(Box::new(ExpectServerHelloDone { inner, server_point: Some(ske.public), certificate_requested: false }))
     }
 }
 
 struct ExpectServerHelloDone {
     inner: AfterCertificate,
     server_point: Option<Vec<u8>>,
+    certificate_requested: bool,
 }
 
 impl State for ExpectServerHelloDone {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        // RFC 5246 §7.4.4: an optional CertificateRequest may precede ServerHelloDone.
+        if let Message::Handshake(m) = &msg {
+            if m.typ == HandshakeType::CertificateRequest && !self.certificate_requested {
+                let mut next = *self;
+                crate::msgs::handshake::read_certificate_request(m.body())?;
+                next.inner.transcript.add(m);
+                next.certificate_requested = true;
+                return Ok(Box::new(next));
+            }
+        }
         let msg = require_handshake(msg, HandshakeType::ServerHelloDone)?;
         read_empty(msg.body(), "ServerHelloDone")?;
         let mut s = self.inner;
         s.transcript.add(&msg);
+
+        // 0. RFC 5246 §7.4.6: a client without a certificate answers a request with an empty one.
+        if self.certificate_requested {
+            let empty = CertificateMsg { chain: Vec::new() }.encode();
+            cx.send_handshake(&empty);
+            s.transcript.add(&empty);
+        }
 
         // 1. The premaster: chosen and encrypted (RSA), or agreed (ECDHE).
         let (cke, premaster): (HandshakeMessage, Zeroizing<Vec<u8>>) = match (&s.suite.key_exchange, &self.server_point) {

@@ -252,12 +252,13 @@ impl Proc {
         self.stderr.wait_for(timeout, pred).unwrap_or_else(|| panic!("no {what} on stderr within {timeout:?}: {}", self.describe()))
     }
 
-    /// Waits for a match in stdout and stderr together (stdout first); polls, for tools that
-    /// print status on either stream.
+    /// Waits for a match in the whole lines of stdout and stderr together (stdout first);
+    /// polls, for tools that print status on either stream.
     pub fn wait_output<T>(&self, what: &str, timeout: Duration, mut pred: impl FnMut(&str) -> Option<T>) -> T {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(v) = pred(&format!("{}{}", self.stdout(), self.stderr())) {
+            let (out, err) = (self.stdout(), self.stderr());
+            if let Some(v) = pred(&format!("{}{}", complete_lines(&out), complete_lines(&err))) {
                 return v;
             }
             let ended = self.stdout.state.lock().map(|s| s.1).unwrap_or(true) && self.stderr.state.lock().map(|s| s.1).unwrap_or(true);
@@ -318,6 +319,12 @@ pub fn pfslab(args: &[&str]) -> Command {
     cmd
 }
 
+/// The whole lines of `text`: a line still being written is left out, so a search never
+/// matches half a line.
+pub fn complete_lines(text: &str) -> &str {
+    text.rfind('\n').map_or("", |end| &text[..=end])
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
@@ -363,7 +370,7 @@ impl PfslabServer {
     /// Waits for the log line (stderr) that contains `needle` and returns it.
     pub fn wait_log_line(&self, needle: &str) -> String {
         self.proc.wait_stderr(&format!("log line with {needle:?}"), READY_TIMEOUT, |err| {
-            err.lines().find(|l| l.contains(needle) && l.starts_with("[conn ")).map(str::to_string)
+            complete_lines(err).lines().find(|l| l.contains(needle) && l.starts_with("[conn ")).map(str::to_string)
         })
     }
 }

@@ -1,0 +1,290 @@
+//! `pfslab explain`: one session walked through in the order its bytes flowed, every secret
+//! laid out where it comes to be — and, for a forward-secret session, where the chain breaks.
+
+use std::fmt::Write as _;
+
+use crate::attack::{decrypt_premaster, master_from_premaster, Loot};
+use crate::codec::hex;
+use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
+use crate::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::pipeline::TlsConnection;
+use crate::pki;
+use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
+use crate::suites::{suite_name, KeyExchange, Suite};
+use crate::tls12::keys::{key_block, MasterSecret};
+
+/// Terminal styling; plain when piped or with NO_COLOR.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn heading(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    /// Bytes an eavesdropper saw.
+    fn seen(&self) -> String {
+        self.paint("33", "[on the wire]")
+    }
+    /// Bytes computed by the peers (and by the attacker, if the chain holds).
+    fn computed(&self) -> String {
+        self.paint("32", "[computed, never sent]")
+    }
+    fn broken(&self, t: &str) -> String {
+        self.paint("31;1", t)
+    }
+}
+
+/// Hex in 4-byte groups, 16 bytes a line, continuation lines indented to `indent`.
+pub fn grouped_hex(bytes: &[u8], indent: usize) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        let groups: Vec<String> = line.chunks(4).map(hex).collect();
+        out.push_str(&groups.join(" "));
+    }
+    if bytes.is_empty() {
+        out.push_str("(empty)");
+    }
+    out
+}
+
+const LABEL_WIDTH: usize = 26;
+
+fn field(out: &mut String, label: &str, bytes: &[u8]) {
+    let _ = writeln!(out, "   {label:<w$}{}", grouped_hex(bytes, 3 + LABEL_WIDTH), w = LABEL_WIDTH);
+}
+
+fn text(out: &mut String, label: &str, value: &str) {
+    let _ = writeln!(out, "   {label:<w$}{value}", w = LABEL_WIDTH);
+}
+
+/// The walk-through of one session.
+pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -> String {
+    let s = &conn.session;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Session {} of {}: {} → {}, {}, {}",
+            conn.stream,
+            capture,
+            conn.client,
+            conn.server,
+            s.version_name(),
+            s.suite_id.map(suite_name).unwrap_or_else(|| "?".into())
+        ))
+    );
+    for n in conn.notes.iter().chain(s.notes.iter()) {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out.push('\n');
+    handshake_walk(&mut out, s, style);
+    if s.key_exchange == Some(KeyExchange::Tls13) {
+        let _ = writeln!(out, "{}", style.heading("Where the chain breaks"));
+        let _ = writeln!(out, "   TLS 1.3: every handshake is ephemeral (EC)DHE; the server's RSA key only signs");
+        let _ = writeln!(out, "   CertificateVerify. Nothing on the wire opens this session without a key log.");
+        return out;
+    }
+    let Some(suite) = s.suite else {
+        let _ = writeln!(out, "pfslab derives keys for 0x009C, 0x009D, 0xC02F and 0xC030 only; stopping here.");
+        return out;
+    };
+    secrets_walk(&mut out, s, &suite, loot, style);
+    out
+}
+
+fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
+    let mut step = 1;
+    let mut head = |out: &mut String, title: &str, dir: &str, tag: &str| {
+        let _ = writeln!(out, "{} {}", style.heading(&format!("{step}. {title}")), format_args!("({dir}) {tag}"));
+        step += 1;
+    };
+    if let Some(ch) = &s.client_hello {
+        head(out, "ClientHello", "client → server", &style.seen());
+        field(out, "client random", &ch.random);
+        let offered: Vec<String> = ch.cipher_suites.iter().map(|c| suite_name(*c)).collect();
+        text(out, "offered suites", &offered.join(", "));
+        text(out, "SNI", s.sni.as_deref().unwrap_or("(none)"));
+        text(out, "offers EMS", if ch.extension(ExtensionType::ExtendedMasterSecret).is_some() { "yes (RFC 7627)" } else { "no" });
+        if !ch.session_id.is_empty() {
+            field(out, "session id", &ch.session_id);
+        }
+    }
+    if let Some(sh) = &s.server_hello {
+        head(out, "ServerHello", "server → client", &style.seen());
+        field(out, "server random", &sh.random);
+        text(out, "chosen suite", &suite_name(sh.cipher_suite));
+        text(out, "key exchange", s.key_exchange.map(|k| k.label()).unwrap_or("?"));
+        text(out, "EMS", if s.ems { "yes: the master secret is bound to the whole handshake" } else { "no: the master secret is bound to the two randoms" });
+        if let Some(r) = &s.resumed {
+            text(out, "resumes", &format!("{r:?} (abbreviated handshake: no key exchange of its own)"));
+        }
+    }
+    if let Some(leaf) = s.certificates.first() {
+        head(out, "Certificate", "server → client", &style.seen());
+        match pki::parse_certificate(leaf) {
+            Ok(info) => {
+                text(out, "subject", &info.subject);
+                text(out, "RSA public key", &format!("{} bits", pki::modulus_bits(&info.public_key)));
+                field(out, "sha256 fingerprint", &info.sha256_fingerprint);
+            }
+            Err(e) => text(out, "unreadable", &e.to_string()),
+        }
+    }
+    if let Some(ske) = &s.server_key_exchange {
+        head(out, "ServerKeyExchange", "server → client", &style.seen());
+        text(out, "curve", &crate::msgs::enums::NamedGroup::from_wire(ske.named_group).name());
+        field(out, "server public point", &ske.public);
+        text(out, "signed with", pki::scheme_name(ske.signature_scheme).unwrap_or("?"));
+        text(out, "signature covers", "client random ‖ server random ‖ curve ‖ point (RFC 8422 §5.4)");
+        field(out, "signature", &ske.signature);
+    }
+    match &s.wire_key_exchange {
+        KeyExchangeOnWire::RsaEncryptedPremaster(enc) => {
+            head(out, "ClientKeyExchange", "client → server", &style.seen());
+            text(out, "what it is", "the premaster secret, encrypted to the certificate's RSA key (PKCS#1 v1.5)");
+            field(out, "encrypted premaster", enc);
+        }
+        KeyExchangeOnWire::Ecdhe { client_public, .. } => {
+            head(out, "ClientKeyExchange", "client → server", &style.seen());
+            field(out, "client public point", client_public);
+            text(out, "what it is", "only a public point: the premaster itself is never sent");
+        }
+        _ => {}
+    }
+    let (c, sv) = (s.client_protected.records.len(), s.server_protected.records.len());
+    head(out, "ChangeCipherSpec, then protected records", "both ways", &style.seen());
+    text(out, "records", &format!("{c} from the client, {sv} from the server; the first of each is its Finished"));
+    out.push('\n');
+}
+
+fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loot, style: Style) {
+    let (Some(cr), Some(sr)) = (s.client_random(), s.server_random()) else { return };
+    let _ = writeln!(out, "{}", style.heading("The secrets"));
+
+    // The premaster — or why it cannot be had.
+    let mut master: Option<MasterSecret> = None;
+    if let Some(m) = loot.keylog.as_ref().and_then(|l| l.master_secrets.get(&cr)).and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok()) {
+        let _ = writeln!(out, "premaster secret {}", style.computed());
+        text(out, "", "not needed: the key log names this session's master secret directly");
+        master = Some(MasterSecret(m));
+    } else {
+        match (&s.wire_key_exchange, &loot.key) {
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
+                let _ = writeln!(out, "premaster secret {}", style.computed());
+                match decrypt_premaster(key, s, enc) {
+                    Ok(pms) => {
+                        text(out, "from", &format!("RSA-decrypting the {}-byte ClientKeyExchange with the stolen key", enc.len()));
+                        field(out, "premaster (48 bytes)", &pms);
+                        text(out, "", &format!("starts with the client version {:02x}{:02x}; 46 random bytes follow", pms[0], pms[1]));
+                        master = master_from_premaster(s, suite, &pms);
+                    }
+                    Err(e) => text(out, "cannot be had", &e),
+                }
+            }
+            (KeyExchangeOnWire::Ecdhe { server_public, client_public, .. }, _) => {
+                let _ = writeln!(out, "premaster secret {}", style.broken("[never sent — the chain breaks here]"));
+                let _ = writeln!(out, "   The premaster is the x-coordinate of d_c · Q_s = d_s · Q_c on P-256 (RFC 8422 §5.10).");
+                let _ = writeln!(out, "   The capture holds both public points, Q_s ({}…) and Q_c ({}…),", hex(server_public.get(..6).unwrap_or_default()), hex(client_public.get(..6).unwrap_or_default()));
+                let _ = writeln!(out, "   but the ephemeral secrets d_s and d_c never left the peers and were discarded.");
+                if let (Some(key), Some(ske)) = (&loot.key, &s.server_key_exchange) {
+                    let public = rsa::PublicKey::from(key);
+                    let ok = pki::verify(&public, ske.signature_scheme, &ske.signed_message(&cr, &sr), &ske.signature).is_ok();
+                    let _ = writeln!(
+                        out,
+                        "   The stolen RSA key {} the ServerKeyExchange signature: all it ever did here was sign Q_s.",
+                        if ok { "verifies" } else { "does NOT verify" }
+                    );
+                }
+                let _ = writeln!(out, "   Without the premaster there is no master secret, no key block, no plaintext.");
+                return;
+            }
+            (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
+                let _ = writeln!(out, "premaster secret: encrypted on the wire; give --key (the server's key) or --keylog to go on.");
+                return;
+            }
+            _ => {
+                let _ = writeln!(out, "premaster secret: no key exchange in this capture (resumed or cut short).");
+                return;
+            }
+        }
+    }
+    let Some(master) = master else { return };
+
+    // Master secret.
+    let _ = writeln!(out, "master secret {}", style.computed());
+    if s.ems {
+        let input = s.transcript_through_client_key_exchange();
+        let session_hash = suite.hash.digest(&input);
+        text(out, "derivation", &format!("PRF-{}(premaster, \"extended master secret\", session_hash)  (RFC 7627 §4)", suite.hash.name()));
+        text(out, "session_hash", &format!("{}(ClientHello … ClientKeyExchange, {} bytes)", suite.hash.name(), input.len()));
+        field(out, "", &session_hash);
+    } else {
+        text(out, "derivation", &format!("PRF-{}(premaster, \"master secret\", client random ‖ server random)  (RFC 5246 §8.1)", suite.hash.name()));
+    }
+    field(out, "master secret (48 bytes)", &master.0);
+
+    // Key block.
+    let kb = key_block(suite, &master, &cr, &sr);
+    let _ = writeln!(out, "key block {}", style.computed());
+    text(out, "derivation", &format!("PRF(master, \"key expansion\", server random ‖ client random), {} bytes (RFC 5246 §6.3)", kb.raw.len()));
+    field(out, "key block", &kb.raw);
+    if suite.mac_key_len == 0 {
+        text(out, "client/server MAC key", "none: AES-GCM authenticates by itself (RFC 5288 §3)");
+    } else {
+        field(out, "client MAC key", &kb.client.mac_key);
+        field(out, "server MAC key", &kb.server.mac_key);
+    }
+    field(out, "client write key", &kb.client.enc_key);
+    field(out, "server write key", &kb.server.enc_key);
+    field(out, "client write IV (salt)", &kb.client.fixed_iv);
+    field(out, "server write IV (salt)", &kb.server.fixed_iv);
+    out.push('\n');
+
+    // First record of each direction, step by step.
+    for (who, records, keys) in [("client", &s.client_protected.records, &kb.client), ("server", &s.server_protected.records, &kb.server)] {
+        let Some(rec) = records.first() else { continue };
+        let _ = writeln!(out, "{}", style.heading(&format!("first {who} record, decrypted step by step")));
+        let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else { continue };
+        if rec.payload.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
+            text(out, "too short", &format!("{} bytes cannot hold a GCM record", rec.payload.len()));
+            continue;
+        }
+        let (explicit, rest) = rec.payload.split_at(GCM_EXPLICIT_NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - GCM_TAG_LEN);
+        let explicit_arr: [u8; 8] = explicit.try_into().unwrap_or_default();
+        let t = p.trace(rec.content_type, rec.version, &explicit_arr, ciphertext.len());
+        text(out, "record", &format!("{}, {} bytes", rec.content_type, rec.payload.len()));
+        field(out, "explicit nonce", explicit);
+        field(out, "nonce = salt ‖ explicit", &t.nonce);
+        field(out, "AAD = seq‖type‖ver‖len", &t.aad);
+        field(out, "ciphertext", ciphertext);
+        field(out, "tag", tag);
+        match p.open(rec.content_type, rec.version, &rec.payload) {
+            Ok(plain) => {
+                text(out, "tag check", "OK: the keys are right and the record is untouched");
+                if rec.content_type == ContentType::Handshake && plain.first() == Some(&HandshakeType::Finished.to_wire()) {
+                    field(out, "plaintext: Finished", &plain);
+                    text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
+                } else {
+                    field(out, "plaintext", &plain);
+                }
+            }
+            Err(_) => text(out, "tag check", &style.broken("FAILED: wrong keys, or a tampered record")),
+        }
+        out.push('\n');
+    }
+}
