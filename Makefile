@@ -10,7 +10,7 @@ SEEDARG := $(if $(SEED),--seed $(SEED),)
 # System tools the tests and lessons use, as Debian package:command pairs.
 TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump
 
-.PHONY: all build deps test demo record compromise clean help
+.PHONY: all build deps test demo record compromise scenarios clean help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make test        install missing tools, then run every test"
 	@echo "make record      keys (if missing) + pfslab record into $(CAPS)/"
 	@echo "make compromise  the attacker on $(CAPS)/ with $(KEYS)/server.key"
+	@echo "make scenarios   run every lesson under scenarios/"
 	@echo "make clean       remove what record made"
 
 build:
@@ -69,5 +70,10 @@ demo: build
 	@echo
 	@echo "The ECDHE sessions stand: their premaster never crossed the wire. See README.md for the lessons."
 
+# Every lesson, unattended; each ends in a check that fails the run if its outcome did not happen.
+scenarios: build deps
+	@for s in scenarios/[0-9]*.sh; do echo "=== $$s ==="; PFSLAB=$(PFSLAB) bash $$s || exit 1; done
+
 clean:
 	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcapng $(CAPS)/*.partial $(CAPS)/*.truth.json $(CAPS)/*.sslkeylog $(CAPS)/*.keylog
+	rm -rf $(CAPS)/[0-9][0-9]-*/

@@ -451,7 +451,7 @@ pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyC
 use KeyCheck::Mismatch;
 
 fn ecdhe_reason(obs: &ObservedSession, loot: &Loot, key_check: &KeyCheck) -> String {
-    let KeyExchangeOnWire::Ecdhe { server_public, client_public, signature_scheme, signature, .. } = &obs.wire_key_exchange else {
+    let KeyExchangeOnWire::Ecdhe { server_public, client_public, signature_scheme, signature, named_group } = &obs.wire_key_exchange else {
         return "ECDHE".into();
     };
     let signed_by = match (key_check, &loot.key, obs.server_key_exchange.as_ref(), obs.client_random(), obs.server_random()) {
@@ -469,7 +469,8 @@ fn ecdhe_reason(obs: &ObservedSession, loot: &Loot, key_check: &KeyCheck) -> Str
         _ => "the server's RSA key only signed the ServerKeyExchange".into(),
     };
     format!(
-        "ECDHE: only the ephemeral public points crossed the wire (server {}, client {}); {}; the premaster is the ECDH product of two ephemeral secrets that never left the peers",
+        "ECDHE on {}: only the ephemeral public points crossed the wire (server {}, client {}); {}; the premaster is the ECDH product of two ephemeral secrets that never left the peers",
+        crate::msgs::enums::NamedGroup::from_wire(*named_group).name(),
         short_hex(server_public),
         short_hex(client_public),
         signed_by

@@ -17,7 +17,7 @@ impl KeyExchange {
     pub fn label(self) -> &'static str {
         match self {
             Self::Rsa => "RSA key transport",
-            Self::EcdheRsa => "ECDHE (P-256), RSA-signed",
+            Self::EcdheRsa => "ECDHE, RSA-signed",
             Self::Tls13 => "TLS 1.3 (EC)DHE",
         }
     }

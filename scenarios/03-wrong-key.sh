@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Lesson 3: the wrong key. The attacker holds an RSA key, but not this server's. pfslab checks the
+# key against the certificate each session presented and says so plainly.
+# Usage: scenarios/03-wrong-key.sh [--step]
+source "$(dirname "$0")/lib.sh"
+
+say "1. The real server records some traffic."
+[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=1
+pause
+
+say "2. The attacker stole a key from a different server."
+[ -f "$LAB_DIR/other/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/other"
+run pfslab attack --key "$LAB_DIR/other/server.key" --table-only "$LAB_DIR/lab.pcap"
+pfslab attack --key "$LAB_DIR/other/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/attack.json"
+
+decrypted=$(count_verdict "$LAB_DIR/attack.json" decrypted)
+[ "$decrypted" = 0 ] || fail "a foreign key must decrypt nothing, yet $decrypted sessions opened"
+grep -q "not this server's key" "$LAB_DIR/attack.json" || fail "pfslab did not say the key is not this server's"
+pass "nothing opened, and pfslab said why: the key does not match the server's certificate."
