@@ -19,6 +19,7 @@ pub mod record_protect;
 pub mod rng;
 pub mod suites;
 pub mod tls12;
+pub mod tls13;
 pub mod app;
 pub mod attack;
 pub mod capture;
