@@ -8,7 +8,7 @@ use crate::keylog::KeyLogWriter;
 use crate::msgs::alert::{Alert, AlertLevel};
 use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
 use crate::msgs::record::{encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT};
-use crate::record_protect::Tls12GcmProtector;
+use crate::record_protect::{Tls12GcmProtector, Tls13Protector};
 use crate::rng::LabRng;
 use crate::suites::Suite;
 
@@ -72,6 +72,36 @@ pub struct SessionSummary {
     pub secure_renegotiation: bool,
 }
 
+/// Record protection of either version.
+#[derive(Clone)]
+pub enum Protector {
+    Tls12(Tls12GcmProtector),
+    Tls13(Tls13Protector),
+}
+
+impl Protector {
+    /// Returns the outer content type and the protected payload.
+    fn seal(&mut self, typ: ContentType, version: u16, plaintext: &[u8]) -> (ContentType, Vec<u8>) {
+        match self {
+            Self::Tls12(p) => (typ, p.seal(typ, version, plaintext)),
+            Self::Tls13(p) => (ContentType::ApplicationData, p.seal(typ, plaintext)),
+        }
+    }
+
+    /// Returns the real content type and the plaintext.
+    fn open(&mut self, outer: ContentType, version: u16, payload: &[u8]) -> Result<(ContentType, Vec<u8>), Error> {
+        match self {
+            Self::Tls12(p) => p.open(outer, version, payload).map(|plain| (outer, plain)).map_err(|_| Error::BadRecordMac),
+            Self::Tls13(p) => {
+                if outer != ContentType::ApplicationData {
+                    return Err(Error::unexpected("a protected (application_data) record", format!("a {outer} record")));
+                }
+                p.open(payload).map_err(|_| Error::BadRecordMac)
+            }
+        }
+    }
+}
+
 /// State shared by every handshake step: the record layer, output, randomness.
 pub struct Context {
     pub rng: LabRng,
@@ -79,8 +109,10 @@ pub struct Context {
     pub summary: SessionSummary,
     /// Record version written before the version is agreed, and after.
     pub record_version: u16,
-    read_protector: Option<Tls12GcmProtector>,
-    write_protector: Option<Tls12GcmProtector>,
+    read_protector: Option<Protector>,
+    write_protector: Option<Protector>,
+    /// TLS 1.3 negotiated: stray ChangeCipherSpec is ignored during the handshake (RFC 8446 §5).
+    pub tls13: bool,
     joiner: HandshakeJoiner,
     out: Vec<u8>,
     received: Vec<u8>,
@@ -95,6 +127,7 @@ impl Context {
             record_version: 0x0303,
             read_protector: None,
             write_protector: None,
+            tls13: false,
             joiner: HandshakeJoiner::new(),
             out: Vec::new(),
             received: Vec::new(),
@@ -102,11 +135,32 @@ impl Context {
     }
 
     fn write_record(&mut self, typ: ContentType, plaintext: &[u8]) {
-        let payload = match self.write_protector.as_mut() {
+        let (outer, payload) = match self.write_protector.as_mut() {
             Some(p) => p.seal(typ, self.record_version, plaintext),
-            None => plaintext.to_vec(),
+            None => (typ, plaintext.to_vec()),
         };
-        self.out.extend_from_slice(&encode_record(typ, self.record_version, &payload));
+        self.out.extend_from_slice(&encode_record(outer, self.record_version, &payload));
+    }
+
+    /// Writes a record without protection even after keys are set (TLS 1.3 compatibility
+    /// ChangeCipherSpec, RFC 8446 §D.4).
+    pub fn send_plaintext_change_cipher_spec(&mut self) {
+        self.out.extend_from_slice(&encode_record(ContentType::ChangeCipherSpec, self.record_version, &[1]));
+    }
+
+    /// TLS 1.3: protect everything written from now on with these keys.
+    pub fn set_write_keys(&mut self, p: Tls13Protector) {
+        self.write_protector = Some(Protector::Tls13(p));
+    }
+
+    /// TLS 1.3: records read from now on are protected with these keys.
+    pub fn set_read_keys(&mut self, p: Tls13Protector) -> Result<(), Error> {
+        // RFC 8446 §5.1: handshake messages must not span a key change.
+        if !self.joiner.is_empty() {
+            return Err(crate::msgs::record::RecordError::IncompleteHandshake.into());
+        }
+        self.read_protector = Some(Protector::Tls13(p));
+        Ok(())
     }
 
     /// Sends a handshake message, fragmented into records of at most 2^14 bytes.
@@ -119,12 +173,12 @@ impl Context {
     /// Sends ChangeCipherSpec, then protects everything after it with `next` (RFC 5246 §7.1).
     pub fn send_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
         self.write_record(ContentType::ChangeCipherSpec, &[1]);
-        self.write_protector = Some(next);
+        self.write_protector = Some(Protector::Tls12(next));
     }
 
     /// Applies the peer's ChangeCipherSpec: records from now on are protected with `next`.
     pub fn accept_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
-        self.read_protector = Some(next);
+        self.read_protector = Some(Protector::Tls12(next));
     }
 
     pub fn send_alert(&mut self, alert: Alert) {
@@ -234,14 +288,22 @@ impl Connection {
     fn process(&mut self) -> Result<(), Error> {
         while self.closed.is_none() {
             let Some(record) = self.deframer.next_record()? else { break };
-            let plaintext = match self.cx.read_protector.as_mut() {
-                Some(p) => p.open(record.content_type, record.version, &record.payload).map_err(|_| Error::BadRecordMac)?,
-                None => record.payload,
+            // RFC 8446 §5: in TLS 1.3 an unprotected ChangeCipherSpec of 0x01 during the
+            // handshake is only for middleboxes and is dropped.
+            if self.cx.tls13 && record.content_type == ContentType::ChangeCipherSpec {
+                if record.payload == [1] && self.is_handshaking() {
+                    continue;
+                }
+                return Err(Error::unexpected("no ChangeCipherSpec after the TLS 1.3 handshake", "ChangeCipherSpec"));
+            }
+            let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
+                Some(p) => p.open(record.content_type, record.version, &record.payload)?,
+                None => (record.content_type, record.payload),
             };
             if plaintext.len() > MAX_PLAINTEXT {
                 return Err(Error::RecordOverflow(format!("{} bytes of plaintext in one record", plaintext.len())));
             }
-            match record.content_type {
+            match content_type {
                 ContentType::Handshake => {
                     if plaintext.is_empty() {
                         return Err(Error::unexpected("a handshake fragment", "an empty handshake record"));

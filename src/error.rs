@@ -17,6 +17,8 @@ pub enum Error {
     HandshakeFailure(String),
     /// A field was well-formed but its value is wrong (illegal_parameter).
     IllegalParameter(String),
+    /// A required extension is absent (missing_extension).
+    MissingExtension(String),
     /// An extension we did not offer came back (unsupported_extension).
     UnsupportedExtension(String),
     /// A record failed authentication (bad_record_mac).
@@ -55,6 +57,7 @@ impl Error {
             Self::HandshakeFailure(_) => A::HandshakeFailure,
             Self::IllegalParameter(_) => A::IllegalParameter,
             Self::UnsupportedExtension(_) => A::UnsupportedExtension,
+            Self::MissingExtension(_) => A::MissingExtension,
             Self::BadRecordMac => A::BadRecordMac,
             Self::RecordOverflow(_) => A::RecordOverflow,
             Self::DecryptError(_) => A::DecryptError,
@@ -80,6 +83,7 @@ impl fmt::Display for Error {
             Self::HandshakeFailure(m) => write!(f, "handshake failure: {m}"),
             Self::IllegalParameter(m) => write!(f, "illegal parameter: {m}"),
             Self::UnsupportedExtension(m) => write!(f, "unsupported extension: {m}"),
+            Self::MissingExtension(m) => write!(f, "missing extension: {m}"),
             Self::BadRecordMac => f.write_str("record failed authentication (bad_record_mac)"),
             Self::RecordOverflow(m) => write!(f, "record overflow: {m}"),
             Self::DecryptError(m) => write!(f, "verification failed: {m}"),

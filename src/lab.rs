@@ -101,17 +101,22 @@ pub fn parse_suite(name: &str) -> Result<Suite, String> {
         "ecdhe" => Some(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
         "rsa256" => Some(suites::TLS_RSA_WITH_AES_256_GCM_SHA384),
         "ecdhe256" => Some(suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
-        _ => suites::TLS12_SUITES.iter().copied().find(|s| s.name.eq_ignore_ascii_case(name.trim())),
+        "tls13" | "tls13-aes128" => Some(suites::TLS13_AES_128_GCM_SHA256),
+        "tls13-aes256" => Some(suites::TLS13_AES_256_GCM_SHA384),
+        _ => suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().find(|s| s.name.eq_ignore_ascii_case(name.trim())),
     };
-    found.ok_or_else(|| format!("unknown suite '{name}' (use rsa, ecdhe, rsa256, ecdhe256 or an IANA name such as TLS_RSA_WITH_AES_128_GCM_SHA256)"))
+    found.ok_or_else(|| format!("unknown suite '{name}' (use rsa, ecdhe, rsa256, ecdhe256, tls13, tls13-aes256 or an IANA name such as TLS_RSA_WITH_AES_128_GCM_SHA256)"))
 }
 
 pub fn parse_suite_list(list: &str) -> Result<Vec<Suite>, String> {
     let mut out: Vec<Suite> = Vec::new();
     for name in list.split(',').filter(|s| !s.trim().is_empty()) {
-        let s = parse_suite(name)?;
-        if !out.contains(&s) {
-            out.push(s);
+        // `tls13` in a list means both TLS 1.3 suites.
+        let group: Vec<Suite> = if name.trim().eq_ignore_ascii_case("tls13") { suites::TLS13_SUITES.to_vec() } else { vec![parse_suite(name)?] };
+        for s in group {
+            if !out.contains(&s) {
+                out.push(s);
+            }
         }
     }
     if out.is_empty() {

@@ -161,8 +161,9 @@ struct ServerArgs {
     /// The server's certificate chain (PEM or DER), leaf first.
     #[arg(long, default_value = "keys/server.crt")]
     cert: PathBuf,
-    /// Suites to accept, in preference order: rsa, ecdhe, rsa256, ecdhe256.
-    #[arg(long, default_value = "rsa,ecdhe")]
+    /// Suites to accept, in preference order: rsa, ecdhe, rsa256, ecdhe256 (TLS 1.2) and tls13
+    /// (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
+    #[arg(long, default_value = "rsa,ecdhe,tls13")]
     suites: String,
     /// Append NSS key log lines (CLIENT_RANDOM) here, as a careless operator's server would.
     #[arg(long)]
@@ -183,9 +184,13 @@ struct ClientArgs {
     /// Server address, host:port.
     #[arg(long, default_value = "127.0.0.1:8443")]
     connect: String,
-    /// The one suite to offer: rsa, ecdhe, rsa256 or ecdhe256.
-    #[arg(long)]
-    suite: String,
+    /// What to offer: rsa, ecdhe, rsa256, ecdhe256 (one TLS 1.2 suite), tls13 (both TLS 1.3
+    /// suites), tls13-aes128, tls13-aes256; or a comma-separated list.
+    #[arg(long, required_unless_present = "tls_version")]
+    suite: Option<String>,
+    /// The protocol version: 1.2 or 1.3 (with no --suite: ecdhe for 1.2, tls13 for 1.3).
+    #[arg(long, value_parser = ["1.2", "1.3"])]
+    tls_version: Option<String>,
     /// Trust this certificate: the server's must be it or be signed by it, and name the host.
     #[arg(long, conflicts_with = "insecure", required_unless_present = "insecure")]
     ca: Option<PathBuf>,
@@ -275,7 +280,18 @@ fn run_server(a: ServerArgs) -> Result<()> {
 }
 
 fn run_client(a: ClientArgs) -> Result<()> {
-    let suite = lab::parse_suite(&a.suite).map_err(anyhow::Error::msg)?;
+    let default_suite = match a.tls_version.as_deref() {
+        Some("1.3") => "tls13",
+        _ => "ecdhe",
+    };
+    let mut suites = lab::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite)).map_err(anyhow::Error::msg)?;
+    if let Some(v) = &a.tls_version {
+        let want13 = v == "1.3";
+        suites.retain(|s| (s.key_exchange == pfslab::suites::KeyExchange::Tls13) == want13);
+        if suites.is_empty() {
+            bail!("--suite {} has no suite for TLS {v}", a.suite.as_deref().unwrap_or_default());
+        }
+    }
     let addr = resolve(&a.connect)?;
     let host = a.connect.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&a.connect).to_string();
     let server_name = a.server_name.clone().unwrap_or(host);
@@ -286,16 +302,21 @@ fn run_client(a: ClientArgs) -> Result<()> {
         }
         None => ServerVerification::Insecure,
     };
-    let config = Arc::new(ClientConfig { suites: vec![suite], server_name: server_name.clone(), verification, offer_ems: !a.no_ems, keylog: open_keylog(&a.keylog)? });
+    let config = Arc::new(ClientConfig { suites, server_name: server_name.clone(), verification, offer_ems: !a.no_ems, keylog: open_keylog(&a.keylog)? });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");
     let done = exchange(addr, config, rng, &request, Duration::from_secs(a.timeout.max(1))).with_context(|| format!("TLS session with {addr} failed"))?;
     let s = &done.summary;
-    eprintln!(
-        "connected to {addr}: TLS 1.2, {}, extended master secret {}",
-        s.suite.map(|s| s.name).unwrap_or("?"),
-        if s.extended_master_secret { "yes" } else { "no" }
-    );
+    match s.suite {
+        Some(suite) if suite.key_exchange == pfslab::suites::KeyExchange::Tls13 => {
+            eprintln!("connected to {addr}: TLS 1.3, {}, key share secp256r1", suite.name)
+        }
+        _ => eprintln!(
+            "connected to {addr}: TLS 1.2, {}, extended master secret {}",
+            s.suite.map(|s| s.name).unwrap_or("?"),
+            if s.extended_master_secret { "yes" } else { "no" }
+        ),
+    }
     eprintln!("client random {}", hex(&s.client_random));
     eprintln!("server random {}", hex(&s.server_random));
     use std::io::Write;

@@ -115,6 +115,85 @@ impl Tls12GcmProtector {
     }
 }
 
+/// One direction's TLS 1.3 AEAD state (RFC 8446 §5.2–5.3): the nonce is the write IV XOR the
+/// sequence number; the additional data is the record header; the real content type travels
+/// inside, after the plaintext.
+#[derive(Clone)]
+pub struct Tls13Protector {
+    cipher: GcmCipher,
+    iv: Zeroizing<[u8; 12]>,
+    seq: u64,
+}
+
+/// A TLS 1.3 record header: application_data, legacy version 0x0303, length.
+pub fn tls13_header(ciphertext_len: usize) -> [u8; 5] {
+    let len = (ciphertext_len as u16).to_be_bytes();
+    [23, 3, 3, len[0], len[1]]
+}
+
+impl Tls13Protector {
+    pub fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
+        let cipher = match key.len() {
+            16 => GcmCipher::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
+            32 => GcmCipher::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
+            _ => return None,
+        };
+        let iv: [u8; 12] = iv.try_into().ok()?;
+        Some(Self { cipher, iv: Zeroizing::new(iv), seq: 0 })
+    }
+
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// The per-record nonce: write_iv XOR the 64-bit sequence number, left-padded.
+    pub fn nonce(&self) -> [u8; 12] {
+        let mut nonce = *self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        nonce
+    }
+
+    /// TLSInnerPlaintext = content ‖ type (no padding); returns the record payload.
+    pub fn seal(&mut self, inner_type: ContentType, plaintext: &[u8]) -> Vec<u8> {
+        let mut inner = Vec::with_capacity(plaintext.len() + 1);
+        inner.extend_from_slice(plaintext);
+        inner.push(inner_type.to_wire());
+        let aad = tls13_header(inner.len() + GCM_TAG_LEN);
+        let nonce = Nonce::from(self.nonce());
+        let payload = Payload { msg: &inner, aad: &aad };
+        let sealed = match &self.cipher {
+            GcmCipher::Aes128(c) => c.encrypt(&nonce, payload),
+            GcmCipher::Aes256(c) => c.encrypt(&nonce, payload),
+        };
+        self.seq = self.seq.wrapping_add(1);
+        sealed.unwrap_or_default()
+    }
+
+    /// Opens a record payload; returns the inner content type and the content, padding removed.
+    pub fn open(&mut self, payload: &[u8]) -> Result<(ContentType, Vec<u8>), BadRecordMac> {
+        if payload.len() < GCM_TAG_LEN + 1 {
+            return Err(BadRecordMac);
+        }
+        let aad = tls13_header(payload.len());
+        let nonce = Nonce::from(self.nonce());
+        let p = Payload { msg: payload, aad: &aad };
+        let mut inner = match &self.cipher {
+            GcmCipher::Aes128(c) => c.decrypt(&nonce, p),
+            GcmCipher::Aes256(c) => c.decrypt(&nonce, p),
+        }
+        .map_err(|_| BadRecordMac)?;
+        self.seq = self.seq.wrapping_add(1);
+        // Strip zero padding; the last non-zero byte is the real content type.
+        while inner.last() == Some(&0) {
+            inner.pop();
+        }
+        let typ = inner.pop().ok_or(BadRecordMac)?;
+        Ok((ContentType::from_wire(typ), inner))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +262,20 @@ mod tests {
         // So is the wrong sequence number.
         rx.seq = 1;
         assert!(rx.open(ContentType::ApplicationData, 0x0303, &rec).is_err());
+    }
+
+    /// RFC 8448 §3: the server's first protected record (EncryptedExtensions) and its nonce.
+    #[test]
+    fn tls13_nonce_and_round_trip() {
+        let mut p = Tls13Protector::new(&h("3fce516009c21727d0f2e4e86ee403bc"), &h("5d313eb2671276ee13000b30")).unwrap();
+        assert_eq!(p.nonce().to_vec(), h("5d313eb2671276ee13000b30"));
+        let mut rx = p.clone();
+        let sealed = p.seal(ContentType::Handshake, b"encrypted extensions");
+        assert_eq!(p.nonce().to_vec(), h("5d313eb2671276ee13000b31"));
+        assert_eq!(rx.open(&sealed).unwrap(), (ContentType::Handshake, b"encrypted extensions".to_vec()));
+        let mut bad = sealed.clone();
+        bad[0] ^= 1;
+        assert!(Tls13Protector::new(&h("3fce516009c21727d0f2e4e86ee403bc"), &h("5d313eb2671276ee13000b30")).unwrap().open(&bad).is_err());
     }
 
     #[test]

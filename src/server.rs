@@ -72,11 +72,11 @@ pub fn serve_connection(sock: TcpStream, options: &ServerOptions, rng: LabRng) -
     }
     let _ = tls.sock.shutdown(Shutdown::Both);
     let suite = summary.suite.map(|s| s.name).unwrap_or("?");
-    Ok(format!(
-        "{suite} EMS={} \"{}\" {status}",
-        if summary.extended_master_secret { "yes" } else { "no" },
-        first_line.escape_default()
-    ))
+    let version = match summary.suite.map(|s| s.key_exchange) {
+        Some(crate::suites::KeyExchange::Tls13) => "TLS1.3".to_string(),
+        _ => format!("EMS={}", if summary.extended_master_secret { "yes" } else { "no" }),
+    };
+    Ok(format!("{suite} {version} \"{}\" {status}", first_line.escape_default()))
 }
 
 /// A running server: its address, and a way to stop it.

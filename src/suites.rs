@@ -92,6 +92,33 @@ pub const TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
     mac_key_len: 0,
 };
 
+pub const TLS13_AES_128_GCM_SHA256: Suite = Suite {
+    id: 0x1301,
+    name: "TLS_AES_128_GCM_SHA256",
+    key_exchange: KeyExchange::Tls13,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 12,
+    mac_key_len: 0,
+};
+
+pub const TLS13_AES_256_GCM_SHA384: Suite = Suite {
+    id: 0x1302,
+    name: "TLS_AES_256_GCM_SHA384",
+    key_exchange: KeyExchange::Tls13,
+    hash: HashAlg::Sha384,
+    enc_key_len: 32,
+    fixed_iv_len: 12,
+    mac_key_len: 0,
+};
+
+/// TLS 1.3 suites, in the server's order of preference.
+pub const TLS13_SUITES: &[Suite] = &[TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384];
+
+pub fn tls13_suite(id: u16) -> Option<Suite> {
+    TLS13_SUITES.iter().copied().find(|s| s.id == id)
+}
+
 /// Every TLS 1.2 suite pfslab can decrypt.
 pub const TLS12_SUITES: &[Suite] = &[
     TLS_RSA_WITH_AES_128_GCM_SHA256,
@@ -106,11 +133,9 @@ pub fn tls12_suite(id: u16) -> Option<Suite> {
 
 /// A name for any suite id, known or not.
 pub fn suite_name(id: u16) -> String {
-    match tls12_suite(id) {
+    match tls12_suite(id).or_else(|| tls13_suite(id)) {
         Some(s) => s.name.to_string(),
         None => match id {
-            0x1301 => "TLS_AES_128_GCM_SHA256".into(),
-            0x1302 => "TLS_AES_256_GCM_SHA384".into(),
             0x1303 => "TLS_CHACHA20_POLY1305_SHA256".into(),
             0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".into(),
             _ => format!("0x{id:04x}"),

@@ -3,4 +3,5 @@
 pub mod alert;
 pub mod enums;
 pub mod handshake;
+pub mod handshake13;
 pub mod record;

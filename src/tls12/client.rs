@@ -20,7 +20,9 @@ use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::rng::{random_array, LabRng};
 use crate::suites::{KeyExchange, Suite};
+use crate::msgs::handshake13::KeyShareEntry;
 use crate::tls12::ecdh::EphemeralKey;
+use crate::tls13::client::ExpectServerHello13;
 use crate::tls12::keys::{MasterSecret, Side};
 use crate::tls12::server::derive_master;
 use crate::tls12::{finished_for, protectors, require_handshake};
@@ -50,25 +52,41 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
     let keylog = config.keylog.clone();
     Connection::new(rng, keylog, |cx| {
         let random: [u8; 32] = random_array(&mut cx.rng);
+        let offers_tls13 = config.suites.iter().any(|s| s.key_exchange == KeyExchange::Tls13);
+        let offers_tls12 = config.suites.iter().any(|s| s.key_exchange != KeyExchange::Tls13);
         let mut cipher_suites: Vec<u16> = config.suites.iter().map(|s| s.id).collect();
-        cipher_suites.push(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+        if offers_tls12 {
+            cipher_suites.push(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+        }
         let mut extensions = Vec::new();
         // RFC 6066 §3: literal IP addresses are not sent as SNI.
         if config.server_name.parse::<std::net::IpAddr>().is_err() && !config.server_name.is_empty() {
             extensions.push(Extension::server_name(&config.server_name));
         }
-        if config.suites.iter().any(|s| s.key_exchange == KeyExchange::EcdheRsa) {
+        if config.suites.iter().any(|s| s.key_exchange != KeyExchange::Rsa) {
             extensions.push(Extension::u16_list(ExtensionType::SupportedGroups, &[NamedGroup::Secp256r1.to_wire()]));
             extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
         }
         extensions.push(Extension::u16_list(ExtensionType::SignatureAlgorithms, pki::RSA_SCHEMES));
-        if config.offer_ems {
+        if config.offer_ems && offers_tls12 {
             extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+        }
+        // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
+        // session ID so middleboxes see a resumption-looking hello (§D.4).
+        let mut session_id = Vec::new();
+        let mut key = None;
+        if offers_tls13 {
+            let versions: &[u16] = if offers_tls12 { &[0x0304, 0x0303] } else { &[0x0304] };
+            extensions.push(Extension::supported_versions_client(versions));
+            let k = EphemeralKey::generate(&mut cx.rng);
+            extensions.push(Extension::key_share_client(&[KeyShareEntry { group: NamedGroup::Secp256r1.to_wire(), key_exchange: k.public_sec1() }]));
+            key = Some(k);
+            session_id = random_array::<32>(&mut cx.rng).to_vec();
         }
         let hello = ClientHello {
             client_version: 0x0303,
             random,
-            session_id: Vec::new(),
+            session_id,
             cipher_suites,
             compression_methods: vec![0],
             extensions,
@@ -78,7 +96,17 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         cx.summary.client_random = random;
         let mut transcript = Transcript::default();
         transcript.add(&msg);
-        Ok(Box::new(ExpectServerHello { config, hello, transcript }))
+        let tls12: Box<dyn State> = Box::new(ExpectServerHello { config: config.clone(), hello: hello.clone(), transcript: transcript.clone() });
+        Ok(match key {
+            Some(key) => Box::new(ExpectServerHello13 {
+                config,
+                hello,
+                transcript,
+                key,
+                tls12_fallback: offers_tls12.then_some(tls12),
+            }),
+            None => tls12,
+        })
     })
 }
 
@@ -145,7 +173,7 @@ struct ExpectCertificate {
 }
 
 /// Checks the chain against the configured trust, returns the leaf's public key.
-fn verify_server_certificate(config: &ClientConfig, chain: &[Vec<u8>]) -> Result<rsa::PublicKey, Error> {
+pub(crate) fn verify_server_certificate(config: &ClientConfig, chain: &[Vec<u8>]) -> Result<rsa::PublicKey, Error> {
     let leaf_der = chain.first().ok_or_else(|| Error::BadCertificate("server sent an empty certificate chain".into()))?;
     let leaf = pki::parse_certificate(leaf_der).map_err(|e| Error::BadCertificate(e.to_string()))?;
     if let ServerVerification::TrustAnchor(anchor) = &config.verification {

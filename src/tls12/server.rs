@@ -70,7 +70,15 @@ impl State for ExpectClientHello {
         let msg = require_handshake(msg, HandshakeType::ClientHello)?;
         let hello = ClientHello::read(msg.body())?;
 
-        // 1. Version: TLS 1.2 only (RFC 5246 Appendix E.1).
+        // 0. TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
+        let supports_tls13 = self.config.suites.iter().any(|s| s.key_exchange == KeyExchange::Tls13);
+        if crate::tls13::server::offers_tls13(&hello)? {
+            if let Some(suite) = crate::tls13::server::choose_suite(&self.config, &hello) {
+                return crate::tls13::server::handle_client_hello(self.config, cx, msg, hello, suite, None);
+            }
+        }
+
+        // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
         if hello.client_version < 0x0303 {
             return Err(Error::ProtocolVersion(format!("client offers at most 0x{:04x}; pfslab needs TLS 1.2", hello.client_version)));
         }
@@ -115,7 +123,11 @@ impl State for ExpectClientHello {
         };
 
         // 4. ServerHello with the extensions we honour.
-        let server_random: [u8; 32] = random_array(&mut cx.rng);
+        let mut server_random: [u8; 32] = random_array(&mut cx.rng);
+        if supports_tls13 {
+            // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 says so.
+            server_random[24..].copy_from_slice(&crate::msgs::handshake13::DOWNGRADE_TLS12);
+        }
         let mut extensions = Vec::new();
         if secure_reneg {
             extensions.push(Extension::renegotiation_info(&[]));
