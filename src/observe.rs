@@ -19,7 +19,7 @@ pub enum KeyExchangeOnWire {
     /// RFC 8422: both ephemeral public points; the premaster is never sent.
     Ecdhe { server_public: Vec<u8>, client_public: Vec<u8>, signature_scheme: u16, signature: Vec<u8>, named_group: u16 },
     /// TLS 1.3 key shares (RFC 8446 §4.2.8).
-    Tls13KeyShares { client_groups: Vec<u16>, server_group: Option<u16> },
+    Tls13KeyShares { client_groups: Vec<u16>, server_group: Option<u16>, client_share: Option<Vec<u8>>, server_share: Option<Vec<u8>> },
     /// The handshake ended (or the capture did) before the key exchange was seen.
     NotSeen,
 }
@@ -64,6 +64,8 @@ pub struct ObservedSession {
     pub server_ccs: bool,
     /// Problems met while reading, in the capture's terms.
     pub notes: Vec<String>,
+    /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
+    pub hello_retry: bool,
 }
 
 /// How an abbreviated handshake named the session it resumes (RFC 5246 §7.3, RFC 5077 §3.4).
@@ -185,17 +187,20 @@ impl ObservedSession {
             client_ccs: false,
             server_ccs: false,
             notes: Vec::new(),
+            hello_retry: false,
         };
 
         // The server's first flight tells the version; in TLS 1.3 everything after
         // ServerHello is protected.
         let server_peek = parse_direction(to_client, true, Some(1));
-        let is_tls13 = server_peek
-            .handshake
-            .first()
-            .and_then(|m| ServerHello::read(m.body()).ok())
-            .is_some_and(|sh| selected_version(&sh) == 0x0304);
-        let (server, client) = if is_tls13 {
+        let first_server_hello = server_peek.handshake.first().and_then(|m| ServerHello::read(m.body()).ok());
+        let is_tls13 = first_server_hello.as_ref().is_some_and(|sh| selected_version(sh) == 0x0304);
+        // After a HelloRetryRequest two hellos each way travel in clear (RFC 8446 §4.1.4).
+        let retried = first_server_hello.as_ref().is_some_and(|sh| sh.random == crate::msgs::handshake13::HELLO_RETRY_REQUEST_RANDOM);
+        s.hello_retry = retried;
+        let (server, client) = if is_tls13 && retried {
+            (parse_direction(to_client, true, Some(2)), parse_direction(to_server, false, Some(2)))
+        } else if is_tls13 {
             (server_peek, parse_direction(to_server, false, Some(1)))
         } else {
             (parse_direction(to_client, true, None), parse_direction(to_server, true, None))
@@ -224,7 +229,7 @@ impl ObservedSession {
         }
         for m in &server.handshake {
             match m.typ {
-                HandshakeType::ServerHello if s.server_hello.is_none() => match ServerHello::read(m.body()) {
+                HandshakeType::ServerHello if s.server_hello.is_none() || s.hello_retry => match ServerHello::read(m.body()) {
                     Ok(sh) => {
                         s.version = Some(selected_version(&sh));
                         s.suite_id = Some(sh.cipher_suite);
@@ -251,19 +256,19 @@ impl ObservedSession {
         }
         if is_tls13 {
             s.key_exchange = Some(KeyExchange::Tls13);
-            s.suite = None;
-            let client_groups = s
-                .client_hello
+            s.suite = s.suite_id.and_then(suites::tls13_suite);
+            // The last ClientHello carries the share the server used (after a retry, the second).
+            let last_hello = client.handshake.iter().rev().find(|m| m.typ == HandshakeType::ClientHello).and_then(|m| ClientHello::read(m.body()).ok());
+            let client_entries = last_hello
                 .as_ref()
                 .and_then(|ch| ch.extension(ExtensionType::KeyShare))
-                .map(|e| key_share_groups(&e.data))
+                .and_then(|e| e.parse_key_share_client().ok())
                 .unwrap_or_default();
-            let server_group = s
-                .server_hello
-                .as_ref()
-                .and_then(|sh| sh.extension(ExtensionType::KeyShare))
-                .and_then(|e| Reader::new(&e.data).u16("key_share group").ok());
-            s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares { client_groups, server_group };
+            let client_groups = client_entries.iter().map(|e| e.group).collect();
+            let server_entry = s.server_hello.as_ref().and_then(|sh| sh.extension(ExtensionType::KeyShare)).and_then(|e| e.parse_key_share_server().ok());
+            let server_group = server_entry.as_ref().map(|e| e.group);
+            let client_share = client_entries.iter().find(|e| Some(e.group) == server_group).map(|e| e.key_exchange.clone());
+            s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares { client_groups, server_group, client_share, server_share: server_entry.map(|e| e.key_exchange) };
         } else if let Some(id) = s.suite_id {
             s.suite = suites::tls12_suite(id);
             s.key_exchange = s.suite.map(|x| x.key_exchange).or_else(|| guess_key_exchange(id));
@@ -368,21 +373,6 @@ fn selected_version(sh: &ServerHello) -> u16 {
     sh.extension(ExtensionType::SupportedVersions)
         .and_then(|e| Reader::new(&e.data).u16("selected_version").ok())
         .unwrap_or(sh.server_version)
-}
-
-fn key_share_groups(data: &[u8]) -> Vec<u16> {
-    let mut r = Reader::new(data);
-    let Ok(list) = r.vec_u16("client_shares") else { return Vec::new() };
-    let mut list = Reader::new(list);
-    let mut out = Vec::new();
-    while list.any_left() {
-        let Ok(group) = list.u16("group") else { break };
-        if list.vec_u16("key_exchange").is_err() {
-            break;
-        }
-        out.push(group);
-    }
-    out
 }
 
 /// Key exchange of suites pfslab cannot decrypt, from their IANA ranges, for the report.

@@ -70,6 +70,7 @@ pub fn serve_connection(sock: TcpStream, options: &ServerOptions, rng: LabRng) -
             break;
         }
     }
+    tls.wait_for_peer_eof();
     let _ = tls.sock.shutdown(Shutdown::Both);
     let suite = summary.suite.map(|s| s.name).unwrap_or("?");
     let version = match summary.suite.map(|s| s.key_exchange) {

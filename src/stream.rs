@@ -132,6 +132,26 @@ impl<S: Read + Write + Timed> TlsStream<S> {
         self.eof
     }
 
+    /// Reads (and discards) until the peer closes its side of the TCP connection, or the
+    /// deadline passes. Lets the peer's FIN come first, so teardown order is deterministic.
+    pub fn wait_for_peer_eof(&mut self) {
+        let mut buf = [0u8; 4096];
+        while !self.eof {
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || self.sock.set_read_wait(left).is_err() {
+                    return;
+                }
+            }
+            match self.sock.read(&mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Sends close_notify.
     pub fn close(&mut self) -> Result<(), Error> {
         self.conn.send_close_notify();
