@@ -93,9 +93,7 @@ pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -
     out.push('\n');
     handshake_walk(&mut out, s, style);
     if s.key_exchange == Some(KeyExchange::Tls13) {
-        let _ = writeln!(out, "{}", style.heading("Where the chain breaks"));
-        let _ = writeln!(out, "   TLS 1.3: every handshake is ephemeral (EC)DHE; the server's RSA key only signs");
-        let _ = writeln!(out, "   CertificateVerify. Nothing on the wire opens this session without a key log.");
+        tls13_walk(&mut out, s, loot, style);
         return out;
     }
     let Some(suite) = s.suite else {
@@ -169,6 +167,70 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
     head(out, "ChangeCipherSpec, then protected records", "both ways", &style.seen());
     text(out, "records", &format!("{c} from the client, {sv} from the server; the first of each is its Finished"));
     out.push('\n');
+}
+
+fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) {
+    let _ = writeln!(out, "{}", style.heading("The TLS 1.3 key schedule (RFC 8446 §7.1)"));
+    if let KeyExchangeOnWire::Tls13KeyShares { client_share, server_share, server_group, .. } = &s.wire_key_exchange {
+        text(out, "key share group", &server_group.map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name()).unwrap_or_else(|| "?".into()));
+        if let Some(c) = client_share {
+            field(out, "client key share", c);
+        }
+        if let Some(sv) = server_share {
+            field(out, "server key share", sv);
+        }
+        text(out, "", "both shares are public; they crossed the wire in ClientHello and ServerHello");
+    }
+    let _ = writeln!(out, "(EC)DHE shared secret {}", style.broken("[never sent — the chain breaks here without a key log]"));
+    let _ = writeln!(out, "   the x-coordinate of d_c · Q_s = d_s · Q_c; d_c and d_s never left the peers.");
+    let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, 0)");
+    let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), shared secret)");
+    let _ = writeln!(out, "     → client/server handshake traffic secrets = Derive-Secret(., \"c hs traffic\"/\"s hs traffic\", ClientHello…ServerHello)");
+    let _ = writeln!(out, "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)");
+    let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
+    let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
+    out.push('\n');
+    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, s.client_random(), s.suite) else {
+        let _ = writeln!(out, "give --keylog with this session's TLS 1.3 lines to go on.");
+        return;
+    };
+    let secrets = crate::attack::Tls13Secrets::from_keylog(log, &cr, &suite);
+    if secrets.is_empty() {
+        let _ = writeln!(out, "the key log has no TLS 1.3 secrets for this client random.");
+        return;
+    }
+    let _ = writeln!(out, "{}", style.heading("Traffic secrets from the key log, and the keys they give (RFC 8446 §7.3)"));
+    for (label, secret, records) in [
+        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server_handshake, &s.server_protected.records),
+        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &secrets.client_handshake, &s.client_protected.records),
+        ("SERVER_TRAFFIC_SECRET_0", &secrets.server_application, &s.server_protected.records),
+        ("CLIENT_TRAFFIC_SECRET_0", &secrets.client_application, &s.client_protected.records),
+    ] {
+        let Some(secret) = secret else {
+            text(out, label, "(not in the key log)");
+            continue;
+        };
+        let _ = writeln!(out, "{label} {}", style.computed());
+        field(out, "secret", secret.secret());
+        let (key, iv) = secret.record_keys(suite.enc_key_len);
+        field(out, "write key = Expand(\"key\")", &key);
+        field(out, "write IV  = Expand(\"iv\")", &iv);
+        // The first record this secret opens, step by step.
+        let Some(mut p) = crate::record_protect::Tls13Protector::new(&key, &iv) else { continue };
+        if let Some(rec) = records.iter().find(|r| p.clone().open(&r.payload).is_ok()) {
+            field(out, "first record: nonce", &p.nonce());
+            field(out, "AAD = record header", &crate::record_protect::tls13_header(rec.payload.len()));
+            match p.open(&rec.payload) {
+                Ok((typ, plain)) => {
+                    text(out, "tag check", "OK");
+                    text(out, "inner content type", &typ.name());
+                    field(out, "plaintext (start)", &plain[..plain.len().min(32)]);
+                }
+                Err(_) => text(out, "tag check", &style.broken("FAILED")),
+            }
+        }
+        out.push('\n');
+    }
 }
 
 fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loot, style: Style) {

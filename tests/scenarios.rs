@@ -63,3 +63,8 @@ fn lesson_04_real_world() {
 fn lesson_05_open_in_wireshark() {
     run_lesson("05-open-in-wireshark.sh");
 }
+
+#[test]
+fn lesson_06_tls13() {
+    run_lesson("06-tls13.sh");
+}
