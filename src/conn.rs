@@ -38,6 +38,11 @@ pub trait State: Send {
     fn is_traffic(&self) -> bool {
         false
     }
+
+    /// TLS 1.3: update our write keys and ask the peer to update theirs (RFC 8446 §4.6.3).
+    fn initiate_key_update(&mut self, _cx: &mut Context) -> Result<(), Error> {
+        Err(Error::Internal("KeyUpdate needs an established TLS 1.3 connection".into()))
+    }
 }
 
 /// The bytes of every handshake message so far (RFC 5246 §7.4.9 "handshake_messages").
@@ -255,6 +260,12 @@ impl Connection {
             self.cx.write_record(ContentType::ApplicationData, chunk);
         }
         Ok(())
+    }
+
+    /// TLS 1.3: sends KeyUpdate(update_requested) and switches to the next write keys.
+    pub fn request_key_update(&mut self) -> Result<(), Error> {
+        let state = self.state.as_mut().ok_or_else(|| Error::Internal("connection is closed".into()))?;
+        state.initiate_key_update(&mut self.cx)
     }
 
     /// Queues close_notify (RFC 5246 §7.2.1).

@@ -224,3 +224,100 @@ impl CloneForTest for ClientConfig {
         }
     }
 }
+
+fn tls13_pair(suite: Suite) -> (Connection, Connection) {
+    let config = Arc::new(ClientConfig {
+        suites: vec![suite],
+        server_name: "localhost".into(),
+        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
+        offer_ems: true,
+        keylog: None,
+    });
+    let client = client_connection(config, rng::from_seed(2, "c13")).unwrap();
+    let all: Vec<Suite> = suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().collect();
+    let server = server_connection(server_config(all, None), rng::from_seed(2, "s13")).unwrap();
+    (client, server)
+}
+
+#[test]
+fn tls13_both_suites_talk_and_update_keys() {
+    for suite in [suites::TLS13_AES_128_GCM_SHA256, suites::TLS13_AES_256_GCM_SHA384] {
+        let (mut c, mut s) = tls13_pair(suite);
+        transfer(&mut c, &mut s).unwrap();
+        assert!(!c.is_handshaking() && !s.is_handshaking());
+        assert_eq!(c.summary().suite, Some(suite));
+        assert_eq!(s.summary().suite, Some(suite));
+        assert_eq!(s.summary().signature_scheme, Some(0x0804));
+        c.send(b"GET /tls13 HTTP/1.0\r\n\r\n").unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        assert_eq!(s.take_received(), b"GET /tls13 HTTP/1.0\r\n\r\n");
+        // KeyUpdate from the client: the server follows and answers with its own update.
+        c.request_key_update().unwrap();
+        c.send(b"after update").unwrap();
+        transfer(&mut c, &mut s).unwrap();
+        assert_eq!(s.take_received(), b"after update");
+        s.send(&vec![b'y'; 20_000]).unwrap();
+        s.request_key_update().unwrap();
+        s.send(b"and again").unwrap();
+        s.send_close_notify();
+        transfer(&mut c, &mut s).unwrap();
+        let got = c.take_received();
+        assert_eq!(got.len(), 20_000 + 9);
+        assert!(got.ends_with(b"and again"));
+        assert_eq!(c.closed(), Some(&Closed::CloseNotify));
+    }
+}
+
+#[test]
+fn tls13_tampered_record_fails_with_bad_record_mac() {
+    let (mut c, mut s) = tls13_pair(suites::TLS13_AES_128_GCM_SHA256);
+    transfer(&mut c, &mut s).unwrap();
+    c.send(b"pay bob").unwrap();
+    let mut wire = c.take_output();
+    let n = wire.len();
+    wire[n - 3] ^= 1;
+    assert!(matches!(s.read_tls(&wire).unwrap_err(), Error::BadRecordMac));
+    let e = c.read_tls(&s.take_output()).unwrap_err();
+    assert!(matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)), "{e}");
+}
+
+#[test]
+fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
+    // A TLS 1.3-capable server that must fall back to 1.2 sets the RFC 8446 §4.1.3 marker.
+    let mut c = client_connection(client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost"), rng::from_os()).unwrap();
+    let all: Vec<Suite> = suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().collect();
+    let mut s = server_connection(server_config(all, None), rng::from_os()).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    assert_eq!(&s.summary().server_random[24..], b"DOWNGRD\x01");
+    // A TLS 1.3 client facing a 1.2-only server refuses: it required TLS 1.3.
+    let config = Arc::new(ClientConfig {
+        suites: vec![suites::TLS13_AES_128_GCM_SHA256],
+        server_name: "localhost".into(),
+        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
+        offer_ems: true,
+        keylog: None,
+    });
+    let mut c = client_connection(config, rng::from_os()).unwrap();
+    let mut s = server_connection(server_config(suites::TLS12_SUITES.to_vec(), None), rng::from_os()).unwrap();
+    let (who, err) = transfer(&mut c, &mut s).unwrap_err();
+    assert_eq!(who, "server");
+    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure), "{err}");
+}
+
+#[test]
+fn tls13_keylog_has_all_five_labels() {
+    let dir = std::env::temp_dir().join(format!("pfslab-hs13-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.log");
+    let writer = Arc::new(KeyLogWriter::open(&path).unwrap());
+    let (mut c, _) = tls13_pair(suites::TLS13_AES_128_GCM_SHA256);
+    let all: Vec<Suite> = suites::TLS13_SUITES.to_vec();
+    let mut s = server_connection(server_config(all, Some(writer)), rng::from_os()).unwrap();
+    transfer(&mut c, &mut s).unwrap();
+    let log = KeyLog::load(&path).unwrap();
+    let cr = c.summary().client_random;
+    for label in ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"] {
+        assert!(log.tls13_secrets.contains_key(&(label.to_string(), cr)), "missing {label}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

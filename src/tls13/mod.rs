@@ -58,4 +58,11 @@ impl State for Traffic13 {
     fn is_traffic(&self) -> bool {
         true
     }
+
+    fn initiate_key_update(&mut self, cx: &mut Context) -> Result<(), Error> {
+        cx.send_handshake(&key_update(true));
+        self.write_secret = self.write_secret.next_generation();
+        cx.set_write_keys(protector(&self.suite, &self.write_secret)?);
+        Ok(())
+    }
 }
