@@ -25,6 +25,12 @@ pub struct Loot {
     pub keylog: Option<KeyLog>,
 }
 
+impl Loot {
+    pub fn new(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
+        Self { key, keylog }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Decrypted,

@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod conn;
 pub mod crypto;
+pub mod driver;
 pub mod error;
 pub mod explain;
 pub mod keylog;

@@ -129,6 +129,12 @@ struct AttackArgs {
     /// Print only the table, not the recovered conversations.
     #[arg(long)]
     table_only: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    quiet: bool,
     /// pcap or pcapng files.
     #[arg(required = true)]
     captures: Vec<PathBuf>,
@@ -435,6 +441,7 @@ fn print_or_broken_pipe(text: &str) -> Result<()> {
 }
 
 fn run_attack(a: AttackArgs) -> Result<()> {
+    use std::io::Write;
     if a.key.is_none() && a.keylog.is_none() {
         bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
     }
@@ -446,73 +453,106 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                 eprintln!("warning: {}:{line}: skipped: {why}", p.display());
             }
             if log.is_empty() {
-                bail!("{} holds no key log lines (expected CLIENT_RANDOM or RSA lines)", p.display());
+                bail!("{} holds no key log lines (expected CLIENT_RANDOM, RSA or TLS 1.3 secret lines)", p.display());
             }
             Some(log)
         }
         None => None,
     };
-    let loot = pfslab::attack::Loot { key, keylog };
-    let mut reports = Vec::new();
-    let mut cache = pfslab::attack::ResumptionCache::default();
-    let mut pending_resumed = Vec::new();
     for path in &a.captures {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| {
-            let report = pfslab::attack::analyse(&name, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, &loot, &cache);
-            let mut report = report;
-            report.notes.extend(conn.notes.iter().cloned());
-            if let Some(ms) = &report.master_secret {
-                if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
-                    cache.remember(conn.stream, &conn.session, &pfslab::tls12::keys::MasterSecret(arr));
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    }
+    let keylog_out = a
+        .keylog_out
+        .as_ref()
+        .map(|out| pfslab::keylog::KeyLogWriter::open(out).with_context(|| format!("cannot write {}", out.display())))
+        .transpose()?;
+    let loot = pfslab::attack::Loot::new(key, keylog);
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+
+    let progress = pfslab::driver::Progress::default();
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !a.quiet;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut reports = Vec::new();
+    let mut counts = [0usize; 3];
+    let mut first = true;
+    let mut write_error: Option<std::io::Error> = None;
+    if a.json {
+        let _ = stdout.write_all(b"{\"sessions\": [");
+    }
+    let outcomes = std::thread::scope(|scope| {
+        if show {
+            scope.spawn(|| pfslab::driver::show_progress(&progress, &finished));
+        }
+        let outcomes = pfslab::driver::run(&a.captures, &loot, threads, &progress, |report| {
+            counts[match report.verdict {
+                pfslab::attack::Verdict::Decrypted => 0,
+                pfslab::attack::Verdict::ForwardSecret => 1,
+                pfslab::attack::Verdict::NotDecrypted => 2,
+            }] += 1;
+            if let (Some(w), Some(cr), Some(ms)) = (&keylog_out, &report.client_random, &report.master_secret) {
+                if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
+                    write_error.get_or_insert(e);
                 }
             }
-            if report.verdict != pfslab::attack::Verdict::Decrypted && conn.session.resumed.is_some() {
-                pending_resumed.push((reports.len(), name.clone(), conn));
+            if a.json {
+                let text = serde_json::to_string_pretty(&pfslab::report::session_json(&report)).unwrap_or_default();
+                let sep = if first { "\n" } else { ",\n" };
+                first = false;
+                if let Err(e) = stdout.write_all(sep.as_bytes()).and_then(|_| stdout.write_all(text.as_bytes())) {
+                    write_error.get_or_insert(e);
+                }
+            } else {
+                reports.push(report);
             }
-            reports.push(report);
-        })
-        .with_context(|| format!("cannot read {}", path.display()))?;
-        if let Some(t) = &summary.truncated {
-            eprintln!("warning: {}: {t}; the sessions before it were analysed", path.display());
-        }
-        if summary.tls_sessions == 0 {
-            eprintln!("warning: {}: no TLS sessions found ({} TCP connections, {} packets)", path.display(), summary.tcp_connections, summary.packets);
-        }
-    }
-    // Resumed sessions whose original came later in the captures.
-    for (index, name, conn) in pending_resumed {
-        let mut report = pfslab::attack::analyse(&name, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, &loot, &cache);
-        report.notes.extend(conn.notes.iter().cloned());
-        if let Some(slot) = reports.get_mut(index) {
-            *slot = report;
-        }
-    }
-    if let Some(out) = &a.keylog_out {
-        let writer = pfslab::keylog::KeyLogWriter::open(out).with_context(|| format!("cannot write {}", out.display()))?;
-        for r in &reports {
-            if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
-                writer.log("CLIENT_RANDOM", cr, ms).with_context(|| format!("cannot write {}", out.display()))?;
+        });
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        outcomes
+    });
+    let mut failure = None;
+    for o in &outcomes {
+        match &o.result {
+            Ok(summary) => {
+                if let Some(t) = &summary.truncated {
+                    eprintln!("warning: {}: {t}; the sessions before it were analysed", o.path.display());
+                }
+                if summary.tls_sessions == 0 {
+                    eprintln!("warning: {}: no TLS sessions found ({} TCP connections, {} packets)", o.path.display(), summary.tcp_connections, summary.packets);
+                }
+            }
+            Err(e) => {
+                if let Some(earlier) = failure.replace(format!("cannot read {}: {e}", o.path.display())) {
+                    eprintln!("pfslab: error: {earlier}");
+                }
             }
         }
     }
     if a.json {
-        let text = serde_json::to_string_pretty(&pfslab::report::attack_json(&reports))? + "\n";
-        return print_or_broken_pipe(&text);
+        let _ = stdout.write_all(if first { b"]}\n" as &[u8] } else { b"\n]}\n" });
+    } else {
+        let mut text = pfslab::report::attack_table(&reports, a.captures.len() > 1);
+        text.push_str(&format!(
+            "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
+            reports.len(),
+            counts[0],
+            counts[1],
+            counts[2]
+        ));
+        if !a.table_only {
+            text.push_str(&pfslab::report::conversations(&reports));
+        }
+        let _ = stdout.write_all(text.as_bytes());
     }
-    let count = |v| reports.iter().filter(|r| r.verdict == v).count();
-    let mut text = pfslab::report::attack_table(&reports, a.captures.len() > 1);
-    text.push_str(&format!(
-        "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
-        reports.len(),
-        count(pfslab::attack::Verdict::Decrypted),
-        count(pfslab::attack::Verdict::ForwardSecret),
-        count(pfslab::attack::Verdict::NotDecrypted)
-    ));
-    if !a.table_only {
-        text.push_str(&pfslab::report::conversations(&reports));
+    match stdout.flush().err().or(write_error) {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Some(e) => return Err(e.into()),
+        None => {}
     }
-    print_or_broken_pipe(&text)
+    if let Some(f) = failure {
+        bail!("{f}");
+    }
+    Ok(())
 }
 
 fn run_explain(a: ExplainArgs) -> Result<()> {

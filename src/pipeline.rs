@@ -54,7 +54,12 @@ fn to_tls(conn: Connection) -> Option<TlsConnection> {
 
 /// Reads a capture and calls `each` for every TLS connection in stream order. Connections are
 /// analysed as soon as they finish and held only until the ones before them are done.
-pub fn for_each_tls_connection(path: &Path, mut each: impl FnMut(TlsConnection)) -> Result<CaptureSummary, CaptureError> {
+pub fn for_each_tls_connection(path: &Path, each: impl FnMut(TlsConnection)) -> Result<CaptureSummary, CaptureError> {
+    for_each_tls_connection_with_progress(path, None, each)
+}
+
+/// As `for_each_tls_connection`, publishing the bytes read so far in `progress`.
+pub fn for_each_tls_connection_with_progress(path: &Path, progress: Option<&std::sync::atomic::AtomicU64>, mut each: impl FnMut(TlsConnection)) -> Result<CaptureSummary, CaptureError> {
     let mut reader = SegmentReader::open(path)?;
     let mut reassembler = Reassembler::new(ReassemblyConfig::default());
     let mut summary = CaptureSummary::default();
@@ -85,6 +90,9 @@ pub fn for_each_tls_connection(path: &Path, mut each: impl FnMut(TlsConnection))
             }
         };
         reassembler.push(&seg);
+        if let Some(p) = progress {
+            p.store(reader.reader().offset(), std::sync::atomic::Ordering::Relaxed);
+        }
         while let Some(conn) = reassembler.pop_finished() {
             started = started.max(conn.stream + 1);
             ready.insert(conn.stream, to_tls(conn));

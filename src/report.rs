@@ -170,9 +170,12 @@ pub fn printable(data: &[u8]) -> String {
 }
 
 pub fn attack_json(reports: &[SessionReport]) -> serde_json::Value {
-    let sessions: Vec<serde_json::Value> = reports
-        .iter()
-        .map(|r| {
+    let sessions: Vec<serde_json::Value> = reports.iter().map(session_json).collect();
+    serde_json::json!({ "sessions": sessions })
+}
+
+/// One session as JSON (the `sessions` array's element).
+pub fn session_json(r: &SessionReport) -> serde_json::Value {
             serde_json::json!({
                 "capture": r.capture,
                 "stream": r.stream,
@@ -194,7 +197,4 @@ pub fn attack_json(reports: &[SessionReport]) -> serde_json::Value {
                 "server_data": String::from_utf8_lossy(&r.server_data),
                 "notes": r.notes,
             })
-        })
-        .collect();
-    serde_json::json!({ "sessions": sessions })
 }

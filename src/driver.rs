@@ -1,0 +1,192 @@
+//! Runs the attacker over captures: packets are read once, sessions are analysed on every core
+//! as soon as their connections finish, and results come out in session order, each freed once
+//! it has been handed on — so memory does not grow with the capture.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::attack::{analyse, Loot, ResumptionCache, SessionReport, Verdict};
+use crate::capture::CaptureError;
+use crate::pipeline::{for_each_tls_connection_with_progress, CaptureSummary, TlsConnection};
+use crate::tls12::keys::MasterSecret;
+
+/// One capture's outcome besides its sessions.
+pub struct CaptureOutcome {
+    pub path: PathBuf,
+    pub result: Result<CaptureSummary, CaptureError>,
+}
+
+/// What the run saw, for progress and the final summary.
+#[derive(Default)]
+pub struct Progress {
+    pub bytes_read: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub sessions_found: AtomicUsize,
+    pub sessions_done: AtomicUsize,
+    pub sessions_decrypted: AtomicUsize,
+}
+
+struct Job {
+    index: u64,
+    capture: String,
+    conn: TlsConnection,
+}
+
+struct Done {
+    index: u64,
+    report: SessionReport,
+    /// Kept only for a resumed session that may need a second look in order.
+    conn: Option<TlsConnection>,
+}
+
+/// Analyses every TLS session of `captures` with `threads` workers; `emit` receives the reports
+/// in capture order, then session order.
+pub fn run(captures: &[PathBuf], loot: &Loot, threads: usize, progress: &Progress, mut emit: impl FnMut(SessionReport)) -> Vec<CaptureOutcome> {
+    let threads = threads.max(1);
+    let (job_tx, job_rx) = sync_channel::<Job>(threads * 4);
+    let (done_tx, done_rx) = sync_channel::<Done>(threads * 4);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let cache = Mutex::new(ResumptionCache::default());
+    let stop = AtomicBool::new(false);
+    let mut outcomes = Vec::new();
+
+    std::thread::scope(|scope| {
+        // Reader: the only thread touching the files.
+        let reader = scope.spawn(|| {
+            let mut outcomes = Vec::new();
+            let mut index = 0u64;
+            for path in captures {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                progress.bytes_total.fetch_add(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0), Ordering::Relaxed);
+                let base = progress.bytes_read.load(Ordering::Relaxed);
+                let local = AtomicU64::new(0);
+                let result = for_each_tls_connection_with_progress(path, Some(&local), |conn| {
+                    progress.bytes_read.store(base + local.load(Ordering::Relaxed), Ordering::Relaxed);
+                    progress.sessions_found.fetch_add(1, Ordering::Relaxed);
+                    if !stop.load(Ordering::Relaxed) {
+                        let _ = job_tx.send(Job { index, capture: name.clone(), conn });
+                    }
+                    index += 1;
+                });
+                if let Ok(meta) = std::fs::metadata(path) {
+                    progress.bytes_read.store(base + meta.len(), Ordering::Relaxed);
+                }
+                outcomes.push(CaptureOutcome { path: path.clone(), result });
+            }
+            drop(job_tx);
+            outcomes
+        });
+
+        // Workers: RSA decryption and record decryption, independent per session.
+        for _ in 0..threads {
+            let (job_rx, done_tx, cache) = (job_rx.clone(), done_tx.clone(), &cache);
+            scope.spawn(move || worker(&job_rx, done_tx, loot, cache));
+        }
+        drop(done_tx);
+
+        // In-order emitter (this thread).
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut handle = |done: Done, next: &mut u64| {
+            let mut report = done.report;
+            // A resumption analysed before its original was emitted gets a second look now
+            // that every earlier session is in the cache.
+            if report.verdict != Verdict::Decrypted {
+                if let Some(conn) = &done.conn {
+                    let c = cache.lock().unwrap_or_else(|p| p.into_inner());
+                    report = with_notes(analyse(&report.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &c), conn);
+                }
+            }
+            if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {
+                if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
+                    cache.lock().unwrap_or_else(|p| p.into_inner()).remember(conn.stream, &conn.session, &MasterSecret(arr));
+                }
+            }
+            if report.verdict == Verdict::Decrypted {
+                progress.sessions_decrypted.fetch_add(1, Ordering::Relaxed);
+            }
+            progress.sessions_done.fetch_add(1, Ordering::Relaxed);
+            emit(report);
+            *next += 1;
+        };
+        for done in done_rx.iter() {
+            pending.insert(done.index, done);
+            while let Some(d) = pending.remove(&next) {
+                handle(d, &mut next);
+            }
+        }
+        while let Some((_, d)) = pending.pop_first() {
+            handle(d, &mut next);
+        }
+        stop.store(true, Ordering::Relaxed);
+        outcomes = reader.join().unwrap_or_default();
+    });
+    outcomes
+}
+
+fn with_notes(mut report: SessionReport, conn: &TlsConnection) -> SessionReport {
+    report.notes.extend(conn.notes.iter().cloned());
+    report
+}
+
+fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, loot: &Loot, cache: &Mutex<ResumptionCache>) {
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            }
+        };
+        let conn = job.conn;
+        let report = {
+            // Resumptions read the cache; everything else never blocks on it.
+            if conn.session.resumed.is_some() {
+                let c = cache.lock().unwrap_or_else(|p| p.into_inner());
+                analyse(&job.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &c)
+            } else {
+                analyse(&job.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &ResumptionCache::default())
+            }
+        };
+        let report = with_notes(report, &conn);
+        // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
+        // those and of resumptions, drop the rest now.
+        let keep = conn.session.resumed.is_some() || conn.session.new_ticket.is_some() || conn.session.server_hello.as_ref().is_some_and(|s| !s.session_id.is_empty());
+        if done.send(Done { index: job.index, report, conn: keep.then_some(conn) }).is_err() {
+            return;
+        }
+    }
+}
+
+/// A one-line progress display on stderr, refreshed until `finished` is set.
+pub fn show_progress(progress: &Progress, finished: &AtomicBool) {
+    let start = Instant::now();
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        if start.elapsed() < Duration::from_millis(600) {
+            continue;
+        }
+        let (read, total) = (progress.bytes_read.load(Ordering::Relaxed), progress.bytes_total.load(Ordering::Relaxed).max(1));
+        let pct = (read as f64 / total as f64 * 100.0).min(100.0);
+        let width = 24;
+        let filled = ((pct / 100.0) * width as f64) as usize;
+        eprint!(
+            "\r[{}{}] {:5.1}%  {} MB / {} MB  sessions: {} found, {} analysed, {} decrypted ",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            pct,
+            read / 1_000_000,
+            total / 1_000_000,
+            progress.sessions_found.load(Ordering::Relaxed),
+            progress.sessions_done.load(Ordering::Relaxed),
+            progress.sessions_decrypted.load(Ordering::Relaxed)
+        );
+    }
+    if start.elapsed() >= Duration::from_millis(600) {
+        eprint!("\r{}\r", " ".repeat(110));
+    }
+}
