@@ -522,7 +522,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                 }
             }
             Err(e) => {
-                if let Some(earlier) = failure.replace(format!("cannot read {}: {e}", o.path.display())) {
+                if let Some(earlier) = failure.replace(e.to_string()) {
                     eprintln!("pfslab: error: {earlier}");
                 }
             }
