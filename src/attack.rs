@@ -597,7 +597,7 @@ fn analyse_tls13(report: &mut SessionReport, obs: &ObservedSession, loot: &Loot)
         }
     };
     describe(secrets.server_handshake.is_some() && !server.handshake.is_empty(), "the server's handshake (certificate included)", "SERVER_HANDSHAKE_TRAFFIC_SECRET");
-    describe(secrets.client_handshake.is_some() && !client.handshake.is_empty(), "the client's Finished", "CLIENT_HANDSHAKE_TRAFFIC_SECRET");
+    describe(secrets.client_handshake.is_some() && !client.handshake.is_empty(), "the client's handshake records (its Finished)", "CLIENT_HANDSHAKE_TRAFFIC_SECRET");
     describe(secrets.client_application.is_some() && client.app_opened, "client → server application data", "CLIENT_TRAFFIC_SECRET_0");
     describe(secrets.server_application.is_some() && server.app_opened, "server → client application data", "SERVER_TRAFFIC_SECRET_0");
     if opened.is_empty() {

@@ -36,9 +36,9 @@ struct Cli {
 enum Command {
     /// Generate the server's RSA key (PKCS#8 PEM, mode 0600) and a self-signed certificate.
     Keygen(KeygenArgs),
-    /// Run the lab's TLS 1.2 server (a tiny HTTP/1.0 bank) until interrupted.
+    /// Run the lab's TLS server (a tiny HTTP/1.0 bank; TLS 1.3 or 1.2 as the client offers) until interrupted.
     Server(ServerArgs),
-    /// Connect to a TLS 1.2 server with one suite, send one request, print the response.
+    /// Connect to a TLS server with one suite (TLS 1.2) or TLS 1.3, send one request, print the response.
     Client(ClientArgs),
     /// Relay TCP connections to an upstream server and record every byte into a pcap file.
     Tap(TapArgs),
@@ -117,7 +117,7 @@ struct AttackArgs {
     /// The stolen server private key (PKCS#1 or PKCS#8, PEM or DER).
     #[arg(long)]
     key: Option<PathBuf>,
-    /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM and RSA lines.
+    /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM, RSA and TLS 1.3 secret lines.
     #[arg(long)]
     keylog: Option<PathBuf>,
     /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
@@ -171,7 +171,8 @@ struct ServerArgs {
     /// (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
     #[arg(long, default_value = "rsa,ecdhe,tls13")]
     suites: String,
-    /// Append NSS key log lines (CLIENT_RANDOM) here, as a careless operator's server would.
+    /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the five TLS 1.3 secret lines), as
+    /// a careless operator's server would.
     #[arg(long)]
     keylog: Option<PathBuf>,
     /// Seconds a client may take for the handshake and for each later step.
@@ -213,7 +214,7 @@ struct ClientArgs {
     /// Do not offer the extended master secret (RFC 7627).
     #[arg(long)]
     no_ems: bool,
-    /// Append NSS key log lines (CLIENT_RANDOM) here.
+    /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the TLS 1.3 secret lines).
     #[arg(long)]
     keylog: Option<PathBuf>,
     /// Seconds to wait for each step.

@@ -137,7 +137,7 @@ fn parse_direction(bytes: &[u8], plaintext_until_ccs: bool, tls13_after: Option<
                     }
                 }
             }
-            ContentType::ChangeCipherSpec if plaintext_until_ccs => {
+            ContentType::ChangeCipherSpec if plaintext_until_ccs && tls13_after.is_none() => {
                 out.ccs = true;
                 protected = true;
             }
