@@ -426,7 +426,7 @@ fn run_inspect(a: InspectArgs) -> Result<()> {
             summary.non_tls_connections
         );
         if let Some(t) = &summary.truncated {
-            eprintln!("warning: {}: {t}; the packets before it were used", path.display());
+            eprintln!("warning: {t}; the packets before it were used");
         }
     }
     print_or_broken_pipe(&pfslab::report::inspect_table(&rows, a.captures.len() > 1))
@@ -516,7 +516,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
         match &o.result {
             Ok(summary) => {
                 if let Some(t) = &summary.truncated {
-                    eprintln!("warning: {}: {t}; the sessions before it were analysed", o.path.display());
+                    eprintln!("warning: {t}; the sessions before it were analysed");
                 }
                 if summary.tls_sessions == 0 {
                     eprintln!("warning: {}: no TLS sessions found ({} TCP connections, {} packets)", o.path.display(), summary.tcp_connections, summary.packets);

@@ -85,10 +85,5 @@ impl fmt::Display for CaptureError {
 }
 
 impl std::error::Error for CaptureError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CaptureError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
+    // The Display text already carries the OS error; no `source`, so `{:#}` prints it once.
 }
