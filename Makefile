@@ -10,7 +10,7 @@ SEEDARG := $(if $(SEED),--seed $(SEED),)
 # System tools the tests and lessons use, as Debian package:command pairs.
 TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump
 
-.PHONY: all build deps test demo record compromise scenarios clean help
+.PHONY: all build deps test demo record compromise scenarios bench clean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make record      keys (if missing) + pfslab record into $(CAPS)/"
 	@echo "make compromise  the attacker on $(CAPS)/ with $(KEYS)/server.key"
 	@echo "make scenarios   run every lesson under scenarios/"
+	@echo "make bench       time the attacker against tshark on a large capture"
 	@echo "make clean       remove what record made"
 
 build:
@@ -73,6 +74,10 @@ demo: build
 # Every lesson, unattended; each ends in a check that fails the run if its outcome did not happen.
 scenarios: build deps
 	@for s in scenarios/[0-9]*.sh; do echo "=== $$s ==="; PFSLAB=$(PFSLAB) bash $$s || exit 1; done
+
+# pfslab attack vs tshark on a large OpenSSL capture it makes itself (BENCH_MICRO=1 adds Criterion).
+bench:
+	bash scripts/bench.sh
 
 clean:
 	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcapng $(CAPS)/*.partial $(CAPS)/*.truth.json $(CAPS)/*.sslkeylog $(CAPS)/*.keylog

@@ -23,11 +23,14 @@ use crate::tls13::key_schedule::TrafficSecret;
 pub struct Loot {
     pub key: Option<rsa::PrivateKey>,
     pub keylog: Option<KeyLog>,
+    /// The stolen key prepared for fast, variable-time CRT decryption (offline only).
+    pub fast_key: Option<crate::fast_rsa::FastRsaKey>,
 }
 
 impl Loot {
     pub fn new(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
-        Self { key, keylog }
+        let fast_key = key.as_ref().and_then(crate::fast_rsa::FastRsaKey::new);
+        Self { key, keylog, fast_key }
     }
 }
 
@@ -222,6 +225,21 @@ pub fn decrypt_premaster(key: &rsa::PrivateKey, obs: &ObservedSession, encrypted
     Ok(plain)
 }
 
+/// As `decrypt_premaster`, through the variable-time CRT path when it is available (the attacker
+/// works offline; the server never uses it).
+pub fn decrypt_premaster_fast(key: &rsa::PrivateKey, fast: Option<&crate::fast_rsa::FastRsaKey>, obs: &ObservedSession, encrypted: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let Some(fast) = fast else { return decrypt_premaster(key, obs, encrypted) };
+    let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
+    if encrypted.len() != modulus_len {
+        return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
+    }
+    let version = obs.client_hello.as_ref().map(|c| c.client_version).unwrap_or(0x0303).to_be_bytes();
+    match fast.decrypt_pkcs1v15(encrypted).map(Zeroizing::new) {
+        Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),
+        _ => Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into()),
+    }
+}
+
 /// One analysed session, ready for the table, the conversations and JSON.
 #[derive(Debug, Clone)]
 pub struct SessionReport {
@@ -374,7 +392,7 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
     let mut stolen_key_failure = None;
     if candidate.is_none() {
         match (&obs.wire_key_exchange, &loot.key) {
-            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => match decrypt_premaster(key, obs, enc) {
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => match decrypt_premaster_fast(key, loot.fast_key.as_ref(), obs, enc) {
                 Ok(pms) => candidate = master_from_premaster(obs, &suite, &pms).map(|m| (m, SecretSource::StolenKey)),
                 Err(e) => stolen_key_failure = Some(e),
             },

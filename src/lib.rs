@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod driver;
 pub mod error;
 pub mod explain;
+pub mod fast_rsa;
 pub mod keylog;
 pub mod msgs;
 pub mod observe;

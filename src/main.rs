@@ -559,7 +559,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
 fn run_explain(a: ExplainArgs) -> Result<()> {
     let key = a.key.as_ref().map(|p| pki::load_private_key(p).context("cannot load --key")).transpose()?;
     let keylog = a.keylog.as_ref().map(|p| pfslab::keylog::KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))).transpose()?;
-    let loot = pfslab::attack::Loot { key, keylog };
+    let loot = pfslab::attack::Loot::new(key, keylog);
     let name = a.capture.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut found = None;
     let mut streams = Vec::new();

@@ -1,0 +1,53 @@
+//! The attacker's fast variable-time RSA path gives exactly what the rsa crate's constant-time
+//! path gives: same verdicts, same bytes, session by session.
+
+use std::process::Command;
+
+use pfslab::attack::{Loot, ResumptionCache};
+use pfslab::pipeline::for_each_tls_connection;
+
+#[test]
+fn fast_and_constant_time_paths_agree_on_every_session() {
+    let dir = std::env::temp_dir().join(format!("pfslab-fastpath-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pcap = dir.join("lab.pcap");
+    let keys = dir.join("keys");
+    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
+        .args(["record", "--sessions", "rsa=6,ecdhe=2,rsa256=2", "--seed", "21", "--out"])
+        .arg(&pcap)
+        .arg("--keys")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = pfslab::pki::load_private_key(&keys.join("server.key")).unwrap();
+    let fast = Loot::new(Some(key.clone()), None);
+    assert!(fast.fast_key.is_some(), "a two-prime key must get the fast path");
+    let slow = Loot { key: Some(key), keylog: None, fast_key: None };
+    let cache = ResumptionCache::default();
+    let mut compared = 0;
+    for_each_tls_connection(&pcap, |c| {
+        let a = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &fast, &cache);
+        let b = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &slow, &cache);
+        assert_eq!(a.verdict, b.verdict, "session {}", c.stream);
+        assert_eq!(a.client_data, b.client_data);
+        assert_eq!(a.server_data, b.server_data);
+        assert_eq!(a.master_secret.as_deref(), b.master_secret.as_deref());
+        compared += 1;
+    })
+    .unwrap();
+    assert_eq!(compared, 10);
+    // And a foreign key fails the same way on both paths.
+    let mut r = pfslab::rng::from_seed(5, "other key");
+    let other = pfslab::pki::generate_key(&mut r, 2048).unwrap();
+    let fast = Loot::new(Some(other.clone()), None);
+    let slow = Loot { key: Some(other), keylog: None, fast_key: None };
+    for_each_tls_connection(&pcap, |c| {
+        let a = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &fast, &cache);
+        let b = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &slow, &cache);
+        assert_eq!(a.verdict, b.verdict);
+        assert_eq!(a.reason, b.reason);
+    })
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
