@@ -10,7 +10,7 @@ SEEDARG := $(if $(SEED),--seed $(SEED),)
 # System tools the tests and lessons use, as Debian package:command pairs.
 TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump
 
-.PHONY: all build deps test demo record compromise scenarios bench clean help
+.PHONY: all build deps test demo record compromise scenarios bench fuzz clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make compromise  the attacker on $(CAPS)/ with $(KEYS)/server.key"
 	@echo "make scenarios   run every lesson under scenarios/"
 	@echo "make bench       time the attacker against tshark on a large capture"
+	@echo "make fuzz        run every fuzz target for FUZZ_SECONDS (60) each"
 	@echo "make clean       remove what record made"
 
 build:
@@ -74,6 +75,10 @@ demo: build
 # Every lesson, unattended; each ends in a check that fails the run if its outcome did not happen.
 scenarios: build deps
 	@for s in scenarios/[0-9]*.sh; do echo "=== $$s ==="; PFSLAB=$(PFSLAB) bash $$s || exit 1; done
+
+# Every fuzz target for a bounded time (FUZZ_SECONDS, default 60); installs cargo-fuzz if missing.
+fuzz:
+	bash scripts/fuzz.sh
 
 # pfslab attack vs tshark on a large OpenSSL capture it makes itself (BENCH_MICRO=1 adds Criterion).
 bench:
