@@ -486,7 +486,7 @@ fn a_hundred_thousand_tiny_sessions() {
     let t = Instant::now();
     let mut counts = [0usize; 3];
     let mut reasons = std::collections::BTreeSet::new();
-    let outcomes = driver::run(&[path.clone()], &Loot::default(), 2, &Progress::default(), |r| {
+    let outcomes = driver::run(std::slice::from_ref(&path), &Loot::default(), 2, &Progress::default(), |r| {
         counts[r.verdict as usize] += 1;
         if reasons.len() < 4 {
             reasons.insert(r.reason.clone());

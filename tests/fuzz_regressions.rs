@@ -13,7 +13,10 @@ mod fuzz;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A target's name and body.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 5] = [
     ("capture_reader", fuzz::capture_reader::run),
     ("reassembly", fuzz::reassembly::run),
     ("tls_messages", fuzz::tls_messages::run),

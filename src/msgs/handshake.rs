@@ -93,6 +93,11 @@ fn read_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, CodecError> {
     if !r.any_left() {
         return Ok(Vec::new());
     }
+    read_extension_block(r)
+}
+
+/// A length-prefixed extension list (RFC 5246 §7.4.1.4, RFC 8446 §4.2).
+pub(crate) fn read_extension_block(r: &mut Reader<'_>) -> Result<Vec<Extension>, CodecError> {
     let mut block = Reader::new(r.vec_u16("extensions")?);
     let mut out: Vec<Extension> = Vec::new();
     while block.any_left() {
@@ -108,9 +113,12 @@ fn read_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>, CodecError> {
 }
 
 fn write_extensions(out: &mut Vec<u8>, exts: &[Extension]) {
-    if exts.is_empty() {
-        return;
+    if !exts.is_empty() {
+        write_extension_block(out, exts);
     }
+}
+
+pub(crate) fn write_extension_block(out: &mut Vec<u8>, exts: &[Extension]) {
     put_prefixed(out, 2, |block| {
         for e in exts {
             put_u16(block, e.typ.to_wire());

@@ -2,7 +2,7 @@
 
 use crate::codec::{put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader};
 use crate::msgs::enums::{ExtensionType, HandshakeType};
-use crate::msgs::handshake::Extension;
+use crate::msgs::handshake::{read_extension_block, write_extension_block, Extension};
 use crate::msgs::record::HandshakeMessage;
 
 /// RFC 8446 §4.1.3: ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
@@ -96,29 +96,6 @@ impl Extension {
         r.expect_end("key_share")?;
         Ok(KeyShareEntry { group, key_exchange })
     }
-}
-
-fn read_extension_block(r: &mut Reader<'_>) -> Result<Vec<Extension>, CodecError> {
-    let mut block = Reader::new(r.vec_u16("extensions")?);
-    let mut out: Vec<Extension> = Vec::new();
-    while block.any_left() {
-        let typ = ExtensionType::from_wire(block.u16("extension type")?);
-        let data = block.vec_u16("extension data")?.to_vec();
-        if out.iter().any(|e| e.typ == typ) {
-            return Err(CodecError::IllegalValue { what: "extensions", detail: format!("{typ} appears twice") });
-        }
-        out.push(Extension { typ, data });
-    }
-    Ok(out)
-}
-
-fn write_extension_block(out: &mut Vec<u8>, exts: &[Extension]) {
-    put_prefixed(out, 2, |b| {
-        for e in exts {
-            put_u16(b, e.typ.to_wire());
-            put_vec_u16(b, &e.data);
-        }
-    });
 }
 
 /// RFC 8446 §4.3.1.
