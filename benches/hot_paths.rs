@@ -33,15 +33,22 @@ fn rsa_premaster(c: &mut Criterion) {
     let mut premaster = [0u8; 48];
     rng.fill_bytes(&mut premaster);
     premaster[..2].copy_from_slice(&[0x03, 0x03]);
-    let ct = pfslab::pki::rsa_encrypt_pkcs1(&key.to_public_key(), &premaster, &mut rng).expect("encrypt");
+    let ct = pfslab::pki::rsa_encrypt_pkcs1(&key.to_public_key(), &premaster, &mut rng)
+        .expect("encrypt");
     let fast = FastRsaKey::new(&key).expect("two-prime key");
     assert_eq!(fast.decrypt_pkcs1v15(&ct).as_deref(), Some(&premaster[..]));
 
     let mut g = c.benchmark_group("rsa_premaster_2048");
     g.sample_size(30).measurement_time(Duration::from_secs(4));
-    g.bench_function("rsa_crate_pkcs1v15", |b| b.iter(|| pfslab::pki::rsa_decrypt_pkcs1(black_box(&key), black_box(&ct)).expect("decrypt")));
-    g.bench_function("fast_rsa_crt_vartime", |b| b.iter(|| fast.decrypt_pkcs1v15(black_box(&ct)).expect("decrypt")));
-    g.bench_function("fast_rsa_key_setup", |b| b.iter(|| FastRsaKey::new(black_box(&key)).expect("key")));
+    g.bench_function("rsa_crate_pkcs1v15", |b| {
+        b.iter(|| pfslab::pki::rsa_decrypt_pkcs1(black_box(&key), black_box(&ct)).expect("decrypt"))
+    });
+    g.bench_function("fast_rsa_crt_vartime", |b| {
+        b.iter(|| fast.decrypt_pkcs1v15(black_box(&ct)).expect("decrypt"))
+    });
+    g.bench_function("fast_rsa_key_setup", |b| {
+        b.iter(|| FastRsaKey::new(black_box(&key)).expect("key"))
+    });
     g.finish();
 }
 
@@ -59,7 +66,14 @@ fn prf_key_block(c: &mut Criterion) {
     let mut g = c.benchmark_group("prf");
     g.bench_function("ems_master_secret_and_key_block", |b| {
         b.iter(|| {
-            let master = derive_master_secret(&suite, black_box(&premaster), true, &cr, &sr, black_box(&transcript));
+            let master = derive_master_secret(
+                &suite,
+                black_box(&premaster),
+                true,
+                &cr,
+                &sr,
+                black_box(&transcript),
+            );
             key_block(&suite, &master, &cr, &sr)
         })
     });
@@ -78,12 +92,21 @@ fn record_open(c: &mut Criterion) {
     rng.fill_bytes(&mut salt);
     rng.fill_bytes(&mut plain);
     let opener = Tls12GcmProtector::new(&key, &salt).expect("protector");
-    let sealed = opener.clone().seal(ContentType::ApplicationData, 0x0303, &plain);
+    let sealed = opener
+        .clone()
+        .seal(ContentType::ApplicationData, 0x0303, &plain);
 
     let mut g = c.benchmark_group("record_open_16k");
     g.throughput(Throughput::Bytes(LEN as u64));
     g.bench_function("aes128gcm_open", |b| {
-        b.iter_batched_ref(|| opener.clone(), |p| p.open(ContentType::ApplicationData, 0x0303, black_box(&sealed)).expect("open"), BatchSize::SmallInput)
+        b.iter_batched_ref(
+            || opener.clone(),
+            |p| {
+                p.open(ContentType::ApplicationData, 0x0303, black_box(&sealed))
+                    .expect("open")
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
@@ -95,7 +118,10 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
     let out = dir.join("lab.pcap");
     let summary = pfslab::record::record(pfslab::record::RecordOptions {
         out: out.clone(),
-        sessions: pfslab::record::parse_sessions(&format!("rsa={RSA_SESSIONS},ecdhe={ECDHE_SESSIONS}")).expect("sessions"),
+        sessions: pfslab::record::parse_sessions(&format!(
+            "rsa={RSA_SESSIONS},ecdhe={ECDHE_SESSIONS}"
+        ))
+        .expect("sessions"),
         seed: Some(SEED),
         keylog: None,
         key_dir: dir.join("keys"),
@@ -103,7 +129,8 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
         progress: None,
     })
     .expect("record");
-    let key = pfslab::pki::load_private_key(&pfslab::lab::key_path(&dir.join("keys"))).expect("key");
+    let key =
+        pfslab::pki::load_private_key(&pfslab::lab::key_path(&dir.join("keys"))).expect("key");
     (summary.capture, key)
 }
 
@@ -138,7 +165,15 @@ fn capture_paths(c: &mut Criterion) {
             let cache = ResumptionCache::default();
             let mut decrypted = 0usize;
             pfslab::pipeline::for_each_tls_connection(&path, |conn| {
-                let r = analyse("lab.pcap", conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, &loot, &cache);
+                let r = analyse(
+                    "lab.pcap",
+                    conn.stream,
+                    conn.client.to_string(),
+                    conn.server.to_string(),
+                    &conn.session,
+                    &loot,
+                    &cache,
+                );
                 decrypted += usize::from(r.verdict == pfslab::attack::Verdict::Decrypted);
             })
             .expect("pipeline");
@@ -149,5 +184,11 @@ fn capture_paths(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rsa_premaster, prf_key_block, record_open, capture_paths);
+criterion_group!(
+    benches,
+    rsa_premaster,
+    prf_key_block,
+    record_open,
+    capture_paths
+);
 criterion_main!(benches);

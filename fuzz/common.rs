@@ -28,7 +28,11 @@ pub fn identity() -> &'static Identity {
         let params = pki::CertParams::lab_default(lab::cert_not_before(Some(KEY_SEED)));
         let cert = pki::self_signed_cert(&key, &params, &mut r).expect("self-sign the fuzz key");
         let leaf = pki::parse_certificate(&cert).expect("parse the fuzz certificate");
-        Identity { key: Arc::new(key), chain: vec![cert], leaf }
+        Identity {
+            key: Arc::new(key),
+            chain: vec![cert],
+            leaf,
+        }
     })
 }
 
@@ -38,8 +42,17 @@ pub fn server_config() -> Arc<ServerConfig> {
     CONFIG
         .get_or_init(|| {
             let id = identity();
-            let all = suites::TLS13_SUITES.iter().chain(suites::TLS12_SUITES).copied().collect();
-            Arc::new(ServerConfig { key: id.key.clone(), cert_chain: id.chain.clone(), suites: all, keylog: None })
+            let all = suites::TLS13_SUITES
+                .iter()
+                .chain(suites::TLS12_SUITES)
+                .copied()
+                .collect();
+            Arc::new(ServerConfig {
+                key: id.key.clone(),
+                cert_chain: id.chain.clone(),
+                suites: all,
+                keylog: None,
+            })
         })
         .clone()
 }
@@ -83,8 +96,12 @@ pub fn join_chunks(chunks: &[Vec<u8>]) -> Vec<u8> {
 
 /// A file path private to this process and thread, for targets that must go through a file.
 pub fn scratch_file(name: &str) -> PathBuf {
-    let thread = format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_alphanumeric(), "");
-    std::env::temp_dir().join(format!("pfslab-fuzz-{}-{thread}-{name}", std::process::id()))
+    let thread = format!("{:?}", std::thread::current().id())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    std::env::temp_dir().join(format!(
+        "pfslab-fuzz-{}-{thread}-{name}",
+        std::process::id()
+    ))
 }
 
 pub mod capture_reader {
@@ -95,8 +112,8 @@ pub mod capture_reader {
 
     use std::io::Cursor;
 
-    use pfslab::capture::{decode, CaptureReader, Decoded, SegmentReader};
     use pfslab::capture::reader::MAX_PACKET;
+    use pfslab::capture::{decode, CaptureReader, Decoded, SegmentReader};
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
@@ -109,7 +126,11 @@ pub mod capture_reader {
                         assert!(!failed, "a packet after an error");
                         assert_eq!(pkt.number, last + 1, "packet numbers must count up by one");
                         last = pkt.number;
-                        assert!(pkt.data.len() <= MAX_PACKET as usize + 65_536, "{} bytes of packet data", pkt.data.len());
+                        assert!(
+                            pkt.data.len() <= MAX_PACKET as usize + 65_536,
+                            "{} bytes of packet data",
+                            pkt.data.len()
+                        );
                         assert!(pkt.data.len() <= data.len(), "more packet data than input");
                         if let Decoded::Tcp(seg) = decode(&pkt) {
                             assert!(seg.payload.len() <= pkt.data.len());
@@ -140,7 +161,10 @@ pub mod capture_reader {
                 }
             }
             let stats = segments.stats().clone();
-            assert!(n + stats.total() <= segments.reader().packets(), "more segments and skips than packets");
+            assert!(
+                n + stats.total() <= segments.reader().packets(),
+                "more segments and skips than packets"
+            );
         }
     }
 }
@@ -159,18 +183,35 @@ pub mod reassembly {
     use std::net::SocketAddr;
     use std::time::Duration;
 
-    use pfslab::capture::{Connection, HalfStream, Reassembler, ReassemblyConfig, TcpFlags, TcpSegment};
+    use pfslab::capture::{
+        Connection, HalfStream, Reassembler, ReassemblyConfig, TcpFlags, TcpSegment,
+    };
 
     const MAX_LEN: usize = 1500;
 
     fn check_half(conn: &Connection, half: &HalfStream, name: &str) {
-        assert_eq!(half.pending(), 0, "stream {} {name}: out-of-order bytes left after the end", conn.stream);
+        assert_eq!(
+            half.pending(),
+            0,
+            "stream {} {name}: out-of-order bytes left after the end",
+            conn.stream
+        );
         let mut prev_end: Option<u64> = None;
         let mut phase: Option<u8> = None;
         for run in half.runs() {
-            assert!(!run.data.is_empty(), "stream {} {name}: empty run at {}", conn.stream, run.offset);
+            assert!(
+                !run.data.is_empty(),
+                "stream {} {name}: empty run at {}",
+                conn.stream,
+                run.offset
+            );
             if let Some(end) = prev_end {
-                assert!(run.offset > end, "stream {} {name}: run at {} overlaps or touches the one ending at {end}", conn.stream, run.offset);
+                assert!(
+                    run.offset > end,
+                    "stream {} {name}: run at {} overlaps or touches the one ending at {end}",
+                    conn.stream,
+                    run.offset
+                );
             }
             prev_end = Some(run.end());
             for (i, b) in run.data.iter().enumerate() {
@@ -178,20 +219,39 @@ pub mod reassembly {
                 let k = b.wrapping_sub(offset);
                 match phase {
                     None => phase = Some(k),
-                    Some(p) => assert_eq!(p, k, "stream {} {name}: byte at offset {} came from the wrong sequence number", conn.stream, run.offset + i as u64),
+                    Some(p) => assert_eq!(
+                        p,
+                        k,
+                        "stream {} {name}: byte at offset {} came from the wrong sequence number",
+                        conn.stream,
+                        run.offset + i as u64
+                    ),
                 }
             }
         }
         let delivered: u64 = half.runs().iter().map(|r| r.data.len() as u64).sum();
         assert_eq!(delivered, half.len());
-        let _ = (half.gaps(), half.contiguous(), half.fin_offset(), half.isn());
+        let _ = (
+            half.gaps(),
+            half.contiguous(),
+            half.fin_offset(),
+            half.isn(),
+        );
     }
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
-        let Some((&cap_sel, mut rest)) = data.split_first() else { return };
-        let cap = if cap_sel & 0x80 == 0 { ReassemblyConfig::default().max_out_of_order } else { usize::from(cap_sel & 0x7f) * 64 };
-        let mut asm = Reassembler::new(ReassemblyConfig { max_out_of_order: cap });
+        let Some((&cap_sel, mut rest)) = data.split_first() else {
+            return;
+        };
+        let cap = if cap_sel & 0x80 == 0 {
+            ReassemblyConfig::default().max_out_of_order
+        } else {
+            usize::from(cap_sel & 0x7f) * 64
+        };
+        let mut asm = Reassembler::new(ReassemblyConfig {
+            max_out_of_order: cap,
+        });
         let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
         let mut payload = vec![0u8; MAX_LEN];
         let mut total_in: u64 = 0;
@@ -214,11 +274,20 @@ pub mod reassembly {
             };
             let len = usize::from(rest[need]) * (1 + usize::from(ctl >> 5)) % (MAX_LEN + 1);
             rest = &rest[need + 1..];
-            let client: SocketAddr = SocketAddr::new("10.0.0.1".parse().unwrap(), 40000 + u16::from(ctl & 3));
-            let (src, dst) = if ctl & 4 == 0 { (client, server) } else { (server, client) };
+            let client: SocketAddr =
+                SocketAddr::new("10.0.0.1".parse().unwrap(), 40000 + u16::from(ctl & 3));
+            let (src, dst) = if ctl & 4 == 0 {
+                (client, server)
+            } else {
+                (server, client)
+            };
             // Payload bytes are their own sequence numbers (see the module comment); a SYN
             // occupies `seq` itself, so data rides from `seq + 1`.
-            let first = if flags & TcpFlags::SYN != 0 { seq.wrapping_add(1) } else { seq };
+            let first = if flags & TcpFlags::SYN != 0 {
+                seq.wrapping_add(1)
+            } else {
+                seq
+            };
             for (i, b) in payload[..len].iter_mut().enumerate() {
                 *b = first.wrapping_add(i as u32) as u8;
             }
@@ -249,7 +318,10 @@ pub mod reassembly {
             check_half(conn, &conn.to_client, "server→client");
             delivered += conn.to_server.len() + conn.to_client.len();
         }
-        assert!(delivered <= total_in, "{delivered} bytes delivered from {total_in} bytes of payload");
+        assert!(
+            delivered <= total_in,
+            "{delivered} bytes delivered from {total_in} bytes of payload"
+        );
         let stats = asm.stats();
         assert_eq!(stats.segments, number);
         assert_eq!(stats.connections as usize, done.len());
@@ -266,10 +338,13 @@ pub mod tls_messages {
     use pfslab::msgs::alert::Alert;
     use pfslab::msgs::enums::{ContentType, ExtensionType, HandshakeType};
     use pfslab::msgs::handshake::{
-        read_certificate_request, read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
-        Extension, Finished, NewSessionTicket12, RsaClientKeyExchange, ServerHello,
+        read_certificate_request, read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange,
+        EcdheServerKeyExchange, Extension, Finished, NewSessionTicket12, RsaClientKeyExchange,
+        ServerHello,
     };
-    use pfslab::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE};
+    use pfslab::msgs::record::{
+        Deframer, HandshakeJoiner, HandshakeMessage, MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE,
+    };
     use pfslab::observe::ObservedSession;
 
     fn extensions(exts: &[Extension]) {
@@ -278,14 +353,20 @@ pub mod tls_messages {
             let _ = e.parse_u16_list("fuzz");
             let _ = e.parse_u8_list("fuzz");
         }
-        let _ = exts.iter().find(|e| e.typ == ExtensionType::SupportedVersions);
+        let _ = exts
+            .iter()
+            .find(|e| e.typ == ExtensionType::SupportedVersions);
     }
 
     macro_rules! round_trip {
         ($ty:ty, $body:expr) => {
             if let Ok(v) = <$ty>::read($body) {
-                let again = <$ty>::read(v.encode().body()).expect(concat!(stringify!($ty), " does not read its own encoding"));
-                assert_eq!(again, v, concat!(stringify!($ty), " changes in a round trip"));
+                let again = <$ty>::read(v.encode().body())
+                    .expect(concat!(stringify!($ty), " does not read its own encoding"));
+                assert_eq!(
+                    again, v,
+                    concat!(stringify!($ty), " changes in a round trip")
+                );
                 Some(v)
             } else {
                 None
@@ -326,7 +407,11 @@ pub mod tls_messages {
                 Ok(Some(rec)) => {
                     assert!(rec.payload.len() <= MAX_CIPHERTEXT);
                     out_bytes += 5 + rec.payload.len();
-                    assert_eq!(rec.encode(), stream[out_bytes - 5 - rec.payload.len()..out_bytes], "a record is not the bytes it came from");
+                    assert_eq!(
+                        rec.encode(),
+                        stream[out_bytes - 5 - rec.payload.len()..out_bytes],
+                        "a record is not the bytes it came from"
+                    );
                     match rec.content_type {
                         ContentType::Handshake => {
                             joiner.push(&rec.payload);
@@ -362,13 +447,24 @@ pub mod tls_messages {
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
-        let Some((&ctl, rest)) = data.split_first() else { return };
+        let Some((&ctl, rest)) = data.split_first() else {
+            return;
+        };
         deframe(rest, usize::from(ctl % 64) + 1);
         all_readers(rest);
-        let split = if rest.is_empty() { 0 } else { usize::from(ctl) * rest.len() / 255 };
+        let split = if rest.is_empty() {
+            0
+        } else {
+            usize::from(ctl) * rest.len() / 255
+        };
         let (to_server, to_client) = rest.split_at(split.min(rest.len()));
         let seen = ObservedSession::observe(to_server, to_client);
-        let _ = (seen.version_name(), seen.transcript_through_client_key_exchange(), seen.app_bytes(), seen.client_random());
+        let _ = (
+            seen.version_name(),
+            seen.transcript_through_client_key_exchange(),
+            seen.app_bytes(),
+            seen.client_random(),
+        );
         let _ = ObservedSession::observe(to_client, to_server);
     }
 }
@@ -407,7 +503,15 @@ pub mod attack_pipeline {
         let mut caches = [ResumptionCache::default(), ResumptionCache::default()];
         let result = pipeline::for_each_tls_connection(&path, |conn| {
             for (loot, cache) in [&no_key, with_key].into_iter().zip(caches.iter_mut()) {
-                let r = attack::analyse("fuzz.pcap", conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, cache);
+                let r = attack::analyse(
+                    "fuzz.pcap",
+                    conn.stream,
+                    conn.client.to_string(),
+                    conn.server.to_string(),
+                    &conn.session,
+                    loot,
+                    cache,
+                );
                 if let Some(ms) = &r.master_secret {
                     if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
                         cache.remember(conn.stream, &conn.session, &MasterSecret(arr));
@@ -418,15 +522,27 @@ pub mod attack_pipeline {
             }
             if explained < 2 {
                 explained += 1;
-                let _ = explain::explain(&conn, "fuzz.pcap", with_key, Style { color: explained == 2 });
+                let _ = explain::explain(
+                    &conn,
+                    "fuzz.pcap",
+                    with_key,
+                    Style {
+                        color: explained == 2,
+                    },
+                );
                 let _ = explain::explain(&conn, "fuzz.pcap", &no_key, Style { color: false });
             }
             let _ = report::wire_summary(&conn);
-            rows.push(InspectRow { capture: "fuzz.pcap".into(), conn });
+            rows.push(InspectRow {
+                capture: "fuzz.pcap".into(),
+                conn,
+            });
         });
         match result {
             Ok(summary) => {
-                assert!(summary.tls_sessions + summary.non_tls_connections <= summary.tcp_connections);
+                assert!(
+                    summary.tls_sessions + summary.non_tls_connections <= summary.tcp_connections
+                );
                 let _ = report::inspect_table(&rows, true);
                 let _ = report::attack_table(&reports, false);
                 let _ = report::conversations(&reports);
@@ -458,7 +574,10 @@ pub mod server_handshake {
         let mut d = Deframer::new();
         d.push(out);
         let mut n = 0;
-        while let Some(_rec) = d.next_record().expect("the server wrote something that is not a TLS record") {
+        while let Some(_rec) = d
+            .next_record()
+            .expect("the server wrote something that is not a TLS record")
+        {
             n += 1;
         }
         assert_eq!(d.pending(), 0, "the server wrote a partial record");
@@ -467,7 +586,8 @@ pub mod server_handshake {
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
-        let mut server = pfslab::tls12::server::server_connection(server_config(), server_rng()).expect("server connection");
+        let mut server = pfslab::tls12::server::server_connection(server_config(), server_rng())
+            .expect("server connection");
         let mut total_out = 0usize;
         let mut failed = false;
         for flight in split_chunks(data, 64) {
@@ -489,7 +609,10 @@ pub mod server_handshake {
                 Err(e) => {
                     failed = true;
                     let _ = e.to_string();
-                    assert!(matches!(server.closed(), Some(Closed::Failed(_))), "an error left the connection open: {e}");
+                    assert!(
+                        matches!(server.closed(), Some(Closed::Failed(_))),
+                        "an error left the connection open: {e}"
+                    );
                 }
             }
             if !server.is_handshaking() && server.closed().is_none() {
@@ -501,6 +624,10 @@ pub mod server_handshake {
         }
         // The whole server flight (hello, certificate, key exchange, done, then CCS and
         // Finished) is a few KiB; anything much larger means output grows with input.
-        assert!(total_out <= 16 * 1024 + data.len() * 2, "{total_out} bytes out for {} bytes in", data.len());
+        assert!(
+            total_out <= 16 * 1024 + data.len() * 2,
+            "{total_out} bytes out for {} bytes in",
+            data.len()
+        );
     }
 }

@@ -8,9 +8,13 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// True once `data` holds a whole request: headers, and a body as long as Content-Length.
 pub fn request_complete(data: &[u8]) -> bool {
-    let Some(end) = find(data, b"\r\n\r\n") else { return false };
+    let Some(end) = find(data, b"\r\n\r\n") else {
+        return false;
+    };
     let head = String::from_utf8_lossy(&data[..end]);
-    let body_len = header(&head, "content-length").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+    let body_len = header(&head, "content-length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
     data.len() >= end + 4 + body_len
 }
 
@@ -42,7 +46,10 @@ fn user_number(user: &str) -> u64 {
 pub fn respond(request: &[u8]) -> Vec<u8> {
     let (status, body) = match build_body(request) {
         Some(b) => ("200 OK", b),
-        None => ("400 Bad Request", "pfslab bank: that was not an HTTP request.\n".to_string()),
+        None => (
+            "400 Bad Request",
+            "pfslab bank: that was not an HTTP request.\n".to_string(),
+        ),
     };
     format!(
         "HTTP/1.0 {status}\r\nServer: pfslab-bank\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -69,8 +76,15 @@ fn build_body(request: &[u8]) -> Option<String> {
             let n = user_number(user);
             let has_password = form_value(&body, "password").is_some_and(|p| !p.is_empty());
             if has_password {
-                out.push_str(&format!("welcome, {user}. your balance is ${}.{:02}\n", n % 100_000, (n / 100_000) % 100));
-                out.push_str(&format!("secret note for {user}: the vault code is {:04}\n", (n / 10_000_000) % 10_000));
+                out.push_str(&format!(
+                    "welcome, {user}. your balance is ${}.{:02}\n",
+                    n % 100_000,
+                    (n / 100_000) % 100
+                ));
+                out.push_str(&format!(
+                    "secret note for {user}: the vault code is {:04}\n",
+                    (n / 10_000_000) % 10_000
+                ));
             } else {
                 out.push_str("login refused: no password\n");
             }
@@ -96,13 +110,20 @@ mod tests {
         assert!(reply.contains("session=abc"));
         assert!(reply.contains("welcome, alice. your balance is $"));
         assert!(reply.contains("vault code"));
-        let bob = String::from_utf8(respond(b"POST /login HTTP/1.0\r\nContent-Length: 22\r\n\r\nuser=bob&password=pw12")).unwrap();
+        let bob = String::from_utf8(respond(
+            b"POST /login HTTP/1.0\r\nContent-Length: 22\r\n\r\nuser=bob&password=pw12",
+        ))
+        .unwrap();
         assert_ne!(reply.lines().last(), bob.lines().last());
     }
 
     #[test]
     fn garbage_gets_400() {
-        assert!(String::from_utf8(respond(b"\x00\x01\r\n\r\n")).unwrap().starts_with("HTTP/1.0 400"));
-        assert!(String::from_utf8(respond(b"GET /x\r\n\r\n")).unwrap().starts_with("HTTP/1.0 400"));
+        assert!(String::from_utf8(respond(b"\x00\x01\r\n\r\n"))
+            .unwrap()
+            .starts_with("HTTP/1.0 400"));
+        assert!(String::from_utf8(respond(b"GET /x\r\n\r\n"))
+            .unwrap()
+            .starts_with("HTTP/1.0 400"));
     }
 }

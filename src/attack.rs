@@ -30,7 +30,11 @@ pub struct Loot {
 impl Loot {
     pub fn new(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
         let fast_key = key.as_ref().and_then(crate::fast_rsa::FastRsaKey::new);
-        Self { key, keylog, fast_key }
+        Self {
+            key,
+            keylog,
+            fast_key,
+        }
     }
 }
 
@@ -67,10 +71,14 @@ pub enum SecretSource {
 impl SecretSource {
     pub fn describe(&self) -> String {
         match self {
-            Self::StolenKey => "premaster decrypted from the ClientKeyExchange with the stolen RSA key".into(),
+            Self::StolenKey => {
+                "premaster decrypted from the ClientKeyExchange with the stolen RSA key".into()
+            }
             Self::KeyLogMaster => "master secret from the key log (CLIENT_RANDOM line)".into(),
             Self::KeyLogPremaster => "premaster from the key log (RSA line)".into(),
-            Self::Resumed { from_stream } => format!("resumes session {from_stream}, whose master secret was recovered"),
+            Self::Resumed { from_stream } => {
+                format!("resumes session {from_stream}, whose master secret was recovered")
+            }
         }
     }
 }
@@ -108,12 +116,16 @@ impl Decryption {
     /// The proof the recovery is right: at least one Finished verified and none failed.
     pub fn proven(&self) -> bool {
         let checks = [&self.client_finished, &self.server_finished];
-        checks.iter().any(|c| **c == FinishedCheck::Verified) && !checks.iter().any(|c| **c == FinishedCheck::Mismatch)
+        checks.iter().any(|c| **c == FinishedCheck::Verified)
+            && !checks.iter().any(|c| **c == FinishedCheck::Mismatch)
     }
 }
 
 /// Opens one direction's records with the endpoints' record protection.
-fn open_direction(records: &[OpaqueRecord], mut protector: crate::record_protect::Tls12GcmProtector) -> DirectionPlaintext {
+fn open_direction(
+    records: &[OpaqueRecord],
+    mut protector: crate::record_protect::Tls12GcmProtector,
+) -> DirectionPlaintext {
     let mut out = DirectionPlaintext::default();
     let mut joiner = HandshakeJoiner::new();
     for (i, rec) in records.iter().enumerate() {
@@ -155,11 +167,17 @@ fn open_direction(records: &[OpaqueRecord], mut protector: crate::record_protect
 }
 
 fn concat(msgs: &[&HandshakeMessage]) -> Vec<u8> {
-    msgs.iter().flat_map(|m| m.encoded.iter().copied()).collect()
+    msgs.iter()
+        .flat_map(|m| m.encoded.iter().copied())
+        .collect()
 }
 
 /// Decrypts both directions and verifies both Finished messages (RFC 5246 §7.4.9).
-pub fn decrypt_tls12(obs: &ObservedSession, suite: &Suite, master: &MasterSecret) -> Option<Decryption> {
+pub fn decrypt_tls12(
+    obs: &ObservedSession,
+    suite: &Suite,
+    master: &MasterSecret,
+) -> Option<Decryption> {
     let (cr, sr) = (obs.client_random()?, obs.server_random()?);
     let (client_write, server_write) = protectors(suite, master, &cr, &sr).ok()?;
     let client = open_direction(&obs.client_protected.records, client_write);
@@ -167,8 +185,16 @@ pub fn decrypt_tls12(obs: &ObservedSession, suite: &Suite, master: &MasterSecret
 
     // Transcripts for the two Finished messages, full or abbreviated handshake.
     let ch: Vec<&HandshakeMessage> = obs.handshake_client.iter().take(1).collect();
-    let server_plain: Vec<&HandshakeMessage> = obs.handshake_server.iter().filter(|m| m.typ != HandshakeType::NewSessionTicket).collect();
-    let tickets: Vec<&HandshakeMessage> = obs.handshake_server.iter().filter(|m| m.typ == HandshakeType::NewSessionTicket).collect();
+    let server_plain: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ != HandshakeType::NewSessionTicket)
+        .collect();
+    let tickets: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ == HandshakeType::NewSessionTicket)
+        .collect();
     let client_rest: Vec<&HandshakeMessage> = obs.handshake_client.iter().skip(1).collect();
     let finished_msg = |body: &[u8]| HandshakeMessage::new(HandshakeType::Finished, body);
     let (client_hash_input, server_hash_input) = if obs.resumed.is_some() {
@@ -179,7 +205,14 @@ pub fn decrypt_tls12(obs: &ObservedSession, suite: &Suite, master: &MasterSecret
         }
         (with_server_fin, base)
     } else {
-        let base = concat(&[ch.as_slice(), server_plain.as_slice(), client_rest.as_slice()].concat());
+        let base = concat(
+            &[
+                ch.as_slice(),
+                server_plain.as_slice(),
+                client_rest.as_slice(),
+            ]
+            .concat(),
+        );
         let mut with_client_fin = base.clone();
         if let Some(f) = &client.finished {
             with_client_fin.extend_from_slice(&finished_msg(f).encoded);
@@ -200,23 +233,48 @@ pub fn decrypt_tls12(obs: &ObservedSession, suite: &Suite, master: &MasterSecret
     };
     let client_finished = check(&client.finished, Side::Client, &client_hash_input);
     let server_finished = check(&server.finished, Side::Server, &server_hash_input);
-    Some(Decryption { client, server, client_finished, server_finished })
+    Some(Decryption {
+        client,
+        server,
+        client_finished,
+        server_finished,
+    })
 }
 
 /// The master secret a premaster gives in this session.
-pub fn master_from_premaster(obs: &ObservedSession, suite: &Suite, premaster: &[u8]) -> Option<MasterSecret> {
+pub fn master_from_premaster(
+    obs: &ObservedSession,
+    suite: &Suite,
+    premaster: &[u8],
+) -> Option<MasterSecret> {
     let (cr, sr) = (obs.client_random()?, obs.server_random()?);
-    Some(derive_master_secret(suite, premaster, obs.ems, &cr, &sr, &obs.transcript_through_client_key_exchange()))
+    Some(derive_master_secret(
+        suite,
+        premaster,
+        obs.ems,
+        &cr,
+        &sr,
+        &obs.transcript_through_client_key_exchange(),
+    ))
 }
 
 /// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
-pub fn decrypt_premaster(key: &rsa::PrivateKey, obs: &ObservedSession, encrypted: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+pub fn decrypt_premaster(
+    key: &rsa::PrivateKey,
+    obs: &ObservedSession,
+    encrypted: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, String> {
     let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
     if encrypted.len() != modulus_len {
         return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
     }
     let plain = Zeroizing::new(pki::rsa_decrypt_pkcs1(key, encrypted).map_err(|e| e.to_string())?);
-    let version = obs.client_hello.as_ref().map(|c| c.client_version).unwrap_or(0x0303).to_be_bytes();
+    let version = obs
+        .client_hello
+        .as_ref()
+        .map(|c| c.client_version)
+        .unwrap_or(0x0303)
+        .to_be_bytes();
     // rsa 0.10 uses implicit rejection: a wrong key yields a random-looking message instead of
     // an error, so only the expected shape counts as success.
     if plain.len() != 48 || plain[..2] != version {
@@ -227,13 +285,25 @@ pub fn decrypt_premaster(key: &rsa::PrivateKey, obs: &ObservedSession, encrypted
 
 /// As `decrypt_premaster`, through the variable-time CRT path when it is available (the attacker
 /// works offline; the server never uses it).
-pub fn decrypt_premaster_fast(key: &rsa::PrivateKey, fast: Option<&crate::fast_rsa::FastRsaKey>, obs: &ObservedSession, encrypted: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let Some(fast) = fast else { return decrypt_premaster(key, obs, encrypted) };
+pub fn decrypt_premaster_fast(
+    key: &rsa::PrivateKey,
+    fast: Option<&crate::fast_rsa::FastRsaKey>,
+    obs: &ObservedSession,
+    encrypted: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let Some(fast) = fast else {
+        return decrypt_premaster(key, obs, encrypted);
+    };
     let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
     if encrypted.len() != modulus_len {
         return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
     }
-    let version = obs.client_hello.as_ref().map(|c| c.client_version).unwrap_or(0x0303).to_be_bytes();
+    let version = obs
+        .client_hello
+        .as_ref()
+        .map(|c| c.client_version)
+        .unwrap_or(0x0303)
+        .to_be_bytes();
     match fast.decrypt_pkcs1v15(encrypted).map(Zeroizing::new) {
         Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),
         _ => Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into()),
@@ -267,7 +337,11 @@ pub struct SessionReport {
 
 impl SessionReport {
     pub fn first_line(&self) -> String {
-        let line = self.client_data.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = self
+            .client_data
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default();
         String::from_utf8_lossy(line).trim().to_string()
     }
 }
@@ -283,11 +357,15 @@ impl ResumptionCache {
     pub fn remember(&mut self, stream: u64, obs: &ObservedSession, master: &MasterSecret) {
         if let Some(sh) = &obs.server_hello {
             if !sh.session_id.is_empty() {
-                self.by_session_id.insert(sh.session_id.clone(), (stream, Zeroizing::new(master.0.to_vec())));
+                self.by_session_id.insert(
+                    sh.session_id.clone(),
+                    (stream, Zeroizing::new(master.0.to_vec())),
+                );
             }
         }
         if let Some(t) = &obs.new_ticket {
-            self.by_ticket.insert(t.clone(), (stream, Zeroizing::new(master.0.to_vec())));
+            self.by_ticket
+                .insert(t.clone(), (stream, Zeroizing::new(master.0.to_vec())));
         }
     }
 
@@ -305,13 +383,29 @@ fn short_hex(bytes: &[u8]) -> String {
     if bytes.len() <= 12 {
         hex(bytes)
     } else {
-        format!("{}…{} ({} bytes)", hex(&bytes[..6]), hex(&bytes[bytes.len() - 4..]), bytes.len())
+        format!(
+            "{}…{} ({} bytes)",
+            hex(&bytes[..6]),
+            hex(&bytes[bytes.len() - 4..]),
+            bytes.len()
+        )
     }
 }
 
 /// Analyses one observed session against the loot.
-pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> SessionReport {
-    let suite_name = obs.suite_id.map(crate::suites::suite_name).unwrap_or_else(|| "?".into());
+pub fn analyse(
+    capture: &str,
+    stream: u64,
+    client: String,
+    server: String,
+    obs: &ObservedSession,
+    loot: &Loot,
+    cache: &ResumptionCache,
+) -> SessionReport {
+    let suite_name = obs
+        .suite_id
+        .map(crate::suites::suite_name)
+        .unwrap_or_else(|| "?".into());
     let kx = obs.key_exchange;
     let mut report = SessionReport {
         capture: capture.to_string(),
@@ -320,7 +414,9 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
         server,
         version: obs.version_name(),
         cipher_suite: suite_name,
-        key_exchange: kx.map(|k| k.short().to_string()).unwrap_or_else(|| "?".into()),
+        key_exchange: kx
+            .map(|k| k.short().to_string())
+            .unwrap_or_else(|| "?".into()),
         ems: obs.ems,
         sni: obs.sni.clone(),
         resumed: obs.resumed.as_ref().map(|r| match r {
@@ -349,7 +445,10 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
         return report;
     }
     let Some(suite) = obs.suite else {
-        report.reason = format!("cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0xC02F, 0xC030)", report.cipher_suite);
+        report.reason = format!(
+            "cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0xC02F, 0xC030)",
+            report.cipher_suite
+        );
         if kx.is_some_and(|k| k.is_forward_secret()) {
             report.verdict = Verdict::ForwardSecret;
         }
@@ -360,22 +459,31 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
     let mut candidate: Option<(MasterSecret, SecretSource)> = None;
     let cr = obs.client_random();
     if let (Some(log), Some(cr)) = (&loot.keylog, cr) {
-        if let Some(m) = log.master_secrets.get(&cr).and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok()) {
+        if let Some(m) = log
+            .master_secrets
+            .get(&cr)
+            .and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok())
+        {
             candidate = Some((MasterSecret(m), SecretSource::KeyLogMaster));
         }
     }
     if candidate.is_none() {
-        if let (Some(log), KeyExchangeOnWire::RsaEncryptedPremaster(enc)) = (&loot.keylog, &obs.wire_key_exchange) {
+        if let (Some(log), KeyExchangeOnWire::RsaEncryptedPremaster(enc)) =
+            (&loot.keylog, &obs.wire_key_exchange)
+        {
             let prefix: Option<[u8; 8]> = enc.get(..8).and_then(|p| p.try_into().ok());
             if let Some(pms) = prefix.and_then(|p| log.rsa_premasters.get(&p)) {
-                candidate = master_from_premaster(obs, &suite, pms).map(|m| (m, SecretSource::KeyLogPremaster));
+                candidate = master_from_premaster(obs, &suite, pms)
+                    .map(|m| (m, SecretSource::KeyLogPremaster));
             }
         }
     }
     if candidate.is_none() {
         if let Some(r) = &obs.resumed {
             match cache.lookup(r) {
-                Some((from, m)) => candidate = Some((m, SecretSource::Resumed { from_stream: from })),
+                Some((from, m)) => {
+                    candidate = Some((m, SecretSource::Resumed { from_stream: from }))
+                }
                 None => {
                     report.reason = format!(
                         "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures",
@@ -392,10 +500,15 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
     let mut stolen_key_failure = None;
     if candidate.is_none() {
         match (&obs.wire_key_exchange, &loot.key) {
-            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => match decrypt_premaster_fast(key, loot.fast_key.as_ref(), obs, enc) {
-                Ok(pms) => candidate = master_from_premaster(obs, &suite, &pms).map(|m| (m, SecretSource::StolenKey)),
-                Err(e) => stolen_key_failure = Some(e),
-            },
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
+                match decrypt_premaster_fast(key, loot.fast_key.as_ref(), obs, enc) {
+                    Ok(pms) => {
+                        candidate = master_from_premaster(obs, &suite, &pms)
+                            .map(|m| (m, SecretSource::StolenKey))
+                    }
+                    Err(e) => stolen_key_failure = Some(e),
+                }
+            }
             (KeyExchangeOnWire::Ecdhe { .. }, _) => {
                 report.verdict = Verdict::ForwardSecret;
                 report.reason = ecdhe_reason(obs, loot, &key_check);
@@ -406,14 +519,18 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
                 return report;
             }
             _ => {
-                report.reason = "the ClientKeyExchange was not captured; without it nothing can be derived".into();
+                report.reason =
+                    "the ClientKeyExchange was not captured; without it nothing can be derived"
+                        .into();
                 return report;
             }
         }
     }
     let Some((master, source)) = candidate else {
         report.reason = match (&key_check, stolen_key_failure) {
-            (KeyCheck::Mismatch(why), _) => format!("{why}; {}", "so it cannot decrypt the premaster"),
+            (KeyCheck::Mismatch(why), _) => {
+                format!("{why}; {}", "so it cannot decrypt the premaster")
+            }
             (_, Some(e)) => e,
             _ => "no secret for this session".into(),
         };
@@ -429,7 +546,10 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
     report.server_finished = Some(dec.server_finished.clone());
     for (who, d) in [("client", &dec.client), ("server", &dec.server)] {
         if let Some(s) = &d.stopped {
-            report.notes.push(format!("{who} → {}: {s}", if who == "client" { "server" } else { "client" }));
+            report.notes.push(format!(
+                "{who} → {}: {s}",
+                if who == "client" { "server" } else { "client" }
+            ));
         }
     }
     let opened_anything = dec.client.records_opened + dec.server.records_opened > 0;
@@ -442,7 +562,9 @@ pub fn analyse(capture: &str, stream: u64, client: String, server: String, obs: 
     }
     report.verdict = Verdict::Decrypted;
     let proof = match (dec.client_finished.clone(), dec.server_finished.clone()) {
-        (FinishedCheck::Verified, FinishedCheck::Verified) => "both Finished messages verify".to_string(),
+        (FinishedCheck::Verified, FinishedCheck::Verified) => {
+            "both Finished messages verify".to_string()
+        }
         (c, s) => format!("client Finished {c:?}, server Finished {s:?}").to_lowercase(),
     };
     report.reason = format!("{}; {proof}", source.describe());
@@ -464,7 +586,11 @@ pub struct Tls13Secrets {
 
 impl Tls13Secrets {
     pub fn from_keylog(log: &KeyLog, client_random: &[u8; 32], suite: &Suite) -> Self {
-        let get = |label: &str| log.tls13_secrets.get(&(label.to_string(), *client_random)).map(|s| TrafficSecret::new(suite.hash, s.to_vec()));
+        let get = |label: &str| {
+            log.tls13_secrets
+                .get(&(label.to_string(), *client_random))
+                .map(|s| TrafficSecret::new(suite.hash, s.to_vec()))
+        };
         Self {
             client_handshake: get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
             server_handshake: get("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
@@ -474,7 +600,10 @@ impl Tls13Secrets {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.client_handshake.is_none() && self.server_handshake.is_none() && self.client_application.is_none() && self.server_application.is_none()
+        self.client_handshake.is_none()
+            && self.server_handshake.is_none()
+            && self.client_application.is_none()
+            && self.server_application.is_none()
     }
 }
 
@@ -502,7 +631,13 @@ pub enum FinishedCheck13 {
 /// Opens one direction: handshake records under `hs` until Finished, then application records
 /// under `ap` (following KeyUpdates). Without `hs`, the first record that opens under `ap`
 /// marks where application data starts. `transcript` holds the handshake so far and grows.
-fn open_direction13(records: &[OpaqueRecord], suite: &Suite, hs: Option<&TrafficSecret>, ap: Option<&TrafficSecret>, transcript: &mut Vec<u8>) -> Direction13 {
+fn open_direction13(
+    records: &[OpaqueRecord],
+    suite: &Suite,
+    hs: Option<&TrafficSecret>,
+    ap: Option<&TrafficSecret>,
+    transcript: &mut Vec<u8>,
+) -> Direction13 {
     let mut out = Direction13::default();
     let mut hs_prot = hs.and_then(|h| crate::tls13::protector(suite, h).ok());
     let mut ap_secret = ap.cloned();
@@ -517,8 +652,13 @@ fn open_direction13(records: &[OpaqueRecord], suite: &Suite, hs: Option<&Traffic
                         joiner.push(&plain);
                         while let Ok(Some(m)) = joiner.next_message() {
                             if m.typ == HandshakeType::Finished {
-                                let expected = hs.map(|h| h.verify_data(&suite.hash.digest(transcript)));
-                                out.finished = if expected.as_deref() == Some(m.body()) { FinishedCheck13::Verified } else { FinishedCheck13::Mismatch };
+                                let expected =
+                                    hs.map(|h| h.verify_data(&suite.hash.digest(transcript)));
+                                out.finished = if expected.as_deref() == Some(m.body()) {
+                                    FinishedCheck13::Verified
+                                } else {
+                                    FinishedCheck13::Mismatch
+                                };
                                 in_handshake = false;
                             }
                             transcript.extend_from_slice(&m.encoded);
@@ -529,7 +669,9 @@ fn open_direction13(records: &[OpaqueRecord], suite: &Suite, hs: Option<&Traffic
                 }
             }
             // No handshake key, or it does not open this record: is this the first application record?
-            let opens_as_app = ap_prot.clone().is_some_and(|mut p| p.open(&rec.payload).is_ok());
+            let opens_as_app = ap_prot
+                .clone()
+                .is_some_and(|mut p| p.open(&rec.payload).is_ok());
             if !opens_as_app {
                 if hs_prot.is_some() {
                     out.stopped = Some(format!("protected record {} fails GCM authentication under the handshake traffic secret", i + 1));
@@ -542,7 +684,10 @@ fn open_direction13(records: &[OpaqueRecord], suite: &Suite, hs: Option<&Traffic
         }
         let Some(p) = ap_prot.as_mut() else { break };
         let Ok((typ, plain)) = p.open(&rec.payload) else {
-            out.stopped = Some(format!("protected record {} fails GCM authentication under the application traffic secret", i + 1));
+            out.stopped = Some(format!(
+                "protected record {} fails GCM authentication under the application traffic secret",
+                i + 1
+            ));
             break;
         };
         out.app_opened = true;
@@ -568,15 +713,34 @@ fn open_direction13(records: &[OpaqueRecord], suite: &Suite, hs: Option<&Traffic
 }
 
 /// Decrypts a TLS 1.3 session with the secrets a key log gave.
-pub fn decrypt_tls13(obs: &ObservedSession, suite: &Suite, secrets: &Tls13Secrets) -> (Direction13, Direction13) {
+pub fn decrypt_tls13(
+    obs: &ObservedSession,
+    suite: &Suite,
+    secrets: &Tls13Secrets,
+) -> (Direction13, Direction13) {
     // Transcript: ClientHello (or message_hash of the first, HelloRetryRequest, the second)
     // and ServerHello, then the decrypted server flight (RFC 8446 §4.4.1).
     let mut transcript = Vec::new();
-    let hellos: Vec<&HandshakeMessage> = obs.handshake_client.iter().filter(|m| m.typ == HandshakeType::ClientHello).collect();
-    let server_hellos: Vec<&HandshakeMessage> = obs.handshake_server.iter().filter(|m| m.typ == HandshakeType::ServerHello).collect();
+    let hellos: Vec<&HandshakeMessage> = obs
+        .handshake_client
+        .iter()
+        .filter(|m| m.typ == HandshakeType::ClientHello)
+        .collect();
+    let server_hellos: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ == HandshakeType::ServerHello)
+        .collect();
     if obs.hello_retry {
-        if let (Some(ch1), Some(hrr), Some(ch2), Some(sh)) = (hellos.first(), server_hellos.first(), hellos.get(1), server_hellos.get(1)) {
-            transcript.extend_from_slice(&crate::msgs::handshake13::message_hash(&suite.hash.digest(&ch1.encoded)).encoded);
+        if let (Some(ch1), Some(hrr), Some(ch2), Some(sh)) = (
+            hellos.first(),
+            server_hellos.first(),
+            hellos.get(1),
+            server_hellos.get(1),
+        ) {
+            transcript.extend_from_slice(
+                &crate::msgs::handshake13::message_hash(&suite.hash.digest(&ch1.encoded)).encoded,
+            );
             transcript.extend_from_slice(&hrr.encoded);
             transcript.extend_from_slice(&ch2.encoded);
             transcript.extend_from_slice(&sh.encoded);
@@ -585,12 +749,30 @@ pub fn decrypt_tls13(obs: &ObservedSession, suite: &Suite, secrets: &Tls13Secret
         transcript.extend_from_slice(&ch.encoded);
         transcript.extend_from_slice(&sh.encoded);
     }
-    let server = open_direction13(&obs.server_protected.records, suite, secrets.server_handshake.as_ref(), secrets.server_application.as_ref(), &mut transcript);
+    let server = open_direction13(
+        &obs.server_protected.records,
+        suite,
+        secrets.server_handshake.as_ref(),
+        secrets.server_application.as_ref(),
+        &mut transcript,
+    );
     // The client's Finished covers the transcript through the server's Finished, which is
     // only known when the server's flight was decrypted.
-    let mut client_transcript = if server.finished == FinishedCheck13::NotChecked { Vec::new() } else { transcript };
-    let mut client = open_direction13(&obs.client_protected.records, suite, secrets.client_handshake.as_ref(), secrets.client_application.as_ref(), &mut client_transcript);
-    if server.finished == FinishedCheck13::NotChecked && client.finished != FinishedCheck13::NotChecked {
+    let mut client_transcript = if server.finished == FinishedCheck13::NotChecked {
+        Vec::new()
+    } else {
+        transcript
+    };
+    let mut client = open_direction13(
+        &obs.client_protected.records,
+        suite,
+        secrets.client_handshake.as_ref(),
+        secrets.client_application.as_ref(),
+        &mut client_transcript,
+    );
+    if server.finished == FinishedCheck13::NotChecked
+        && client.finished != FinishedCheck13::NotChecked
+    {
         client.finished = FinishedCheck13::NotChecked;
     }
     (client, server)
@@ -599,7 +781,9 @@ pub fn decrypt_tls13(obs: &ObservedSession, suite: &Suite, secrets: &Tls13Secret
 fn analyse_tls13(report: &mut SessionReport, obs: &ObservedSession, loot: &Loot) {
     report.verdict = Verdict::ForwardSecret;
     report.reason = tls13_reason(obs);
-    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else { return };
+    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else {
+        return;
+    };
     let secrets = Tls13Secrets::from_keylog(log, &cr, &suite);
     if secrets.is_empty() {
         return;
@@ -614,17 +798,36 @@ fn analyse_tls13(report: &mut SessionReport, obs: &ObservedSession, loot: &Loot)
             closed.push(format!("{what} (no {label})"));
         }
     };
-    describe(secrets.server_handshake.is_some() && !server.handshake.is_empty(), "the server's handshake (certificate included)", "SERVER_HANDSHAKE_TRAFFIC_SECRET");
-    describe(secrets.client_handshake.is_some() && !client.handshake.is_empty(), "the client's handshake records (its Finished)", "CLIENT_HANDSHAKE_TRAFFIC_SECRET");
-    describe(secrets.client_application.is_some() && client.app_opened, "client → server application data", "CLIENT_TRAFFIC_SECRET_0");
-    describe(secrets.server_application.is_some() && server.app_opened, "server → client application data", "SERVER_TRAFFIC_SECRET_0");
+    describe(
+        secrets.server_handshake.is_some() && !server.handshake.is_empty(),
+        "the server's handshake (certificate included)",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    );
+    describe(
+        secrets.client_handshake.is_some() && !client.handshake.is_empty(),
+        "the client's handshake records (its Finished)",
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    );
+    describe(
+        secrets.client_application.is_some() && client.app_opened,
+        "client → server application data",
+        "CLIENT_TRAFFIC_SECRET_0",
+    );
+    describe(
+        secrets.server_application.is_some() && server.app_opened,
+        "server → client application data",
+        "SERVER_TRAFFIC_SECRET_0",
+    );
     if opened.is_empty() {
         report.verdict = Verdict::NotDecrypted;
         report.reason = "the key log names this session, but its secrets do not open any record (wrong secrets or a tampered capture)".into();
         return;
     }
     report.verdict = Verdict::Decrypted;
-    let mut reason = format!("TLS 1.3 traffic secrets from the key log opened {}", opened.join(", "));
+    let mut reason = format!(
+        "TLS 1.3 traffic secrets from the key log opened {}",
+        opened.join(", ")
+    );
     if !closed.is_empty() {
         reason.push_str(&format!("; still closed: {}", closed.join(", ")));
     }
@@ -647,10 +850,21 @@ fn analyse_tls13(report: &mut SessionReport, obs: &ObservedSession, loot: &Loot)
         FinishedCheck13::Mismatch => FinishedCheck::Mismatch,
         FinishedCheck13::NotChecked => FinishedCheck::NotSeen,
     });
-    if let Some(cert) = server.handshake.iter().find(|m| m.typ == HandshakeType::Certificate) {
-        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body()).ok().and_then(|c| c.chain.into_iter().next()) {
+    if let Some(cert) = server
+        .handshake
+        .iter()
+        .find(|m| m.typ == HandshakeType::Certificate)
+    {
+        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body())
+            .ok()
+            .and_then(|c| c.chain.into_iter().next())
+        {
             if let Ok(info) = pki::parse_certificate(&leaf) {
-                report.notes.push(format!("decrypted server certificate: {} (sha256 {})", info.subject, hex(&info.sha256_fingerprint)));
+                report.notes.push(format!(
+                    "decrypted server certificate: {} (sha256 {})",
+                    info.subject,
+                    hex(&info.sha256_fingerprint)
+                ));
             }
         }
     }
@@ -659,7 +873,9 @@ fn analyse_tls13(report: &mut SessionReport, obs: &ObservedSession, loot: &Loot)
             report.notes.push(format!("{who}: {s}"));
         }
         if d.key_updates > 0 {
-            report.notes.push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
+            report
+                .notes
+                .push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
         }
     }
     report.client_data = client.data;
@@ -676,8 +892,12 @@ pub enum KeyCheck {
 }
 
 pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyCheck {
-    let Some(key) = &loot.key else { return KeyCheck::NoKey };
-    let Some(leaf) = obs.certificates.first() else { return KeyCheck::NoCertificate };
+    let Some(key) = &loot.key else {
+        return KeyCheck::NoKey;
+    };
+    let Some(leaf) = obs.certificates.first() else {
+        return KeyCheck::NoCertificate;
+    };
     match pki::parse_certificate(leaf) {
         Ok(info) if pki::key_matches_certificate(key, &info) => KeyCheck::Matches,
         Ok(info) => Mismatch(format!("the stolen key is not this server's key: the certificate ({}) holds a different RSA public key", info.subject)),
@@ -688,10 +908,23 @@ pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyC
 use KeyCheck::Mismatch;
 
 fn ecdhe_reason(obs: &ObservedSession, loot: &Loot, key_check: &KeyCheck) -> String {
-    let KeyExchangeOnWire::Ecdhe { server_public, client_public, signature_scheme, signature, named_group } = &obs.wire_key_exchange else {
+    let KeyExchangeOnWire::Ecdhe {
+        server_public,
+        client_public,
+        signature_scheme,
+        signature,
+        named_group,
+    } = &obs.wire_key_exchange
+    else {
         return "ECDHE".into();
     };
-    let signed_by = match (key_check, &loot.key, obs.server_key_exchange.as_ref(), obs.client_random(), obs.server_random()) {
+    let signed_by = match (
+        key_check,
+        &loot.key,
+        obs.server_key_exchange.as_ref(),
+        obs.client_random(),
+        obs.server_random(),
+    ) {
         (KeyCheck::Matches, Some(key), Some(ske), Some(cr), Some(sr)) => {
             let public = rsa::PublicKey::from(key);
             match pki::verify(&public, *signature_scheme, &ske.signed_message(&cr, &sr), signature) {
@@ -716,11 +949,22 @@ fn ecdhe_reason(obs: &ObservedSession, loot: &Loot, key_check: &KeyCheck) -> Str
 
 fn tls13_reason(obs: &ObservedSession) -> String {
     let shares = match &obs.wire_key_exchange {
-        KeyExchangeOnWire::Tls13KeyShares { server_group: Some(g), client_share, server_share, .. } => format!(
+        KeyExchangeOnWire::Tls13KeyShares {
+            server_group: Some(g),
+            client_share,
+            server_share,
+            ..
+        } => format!(
             "key shares on {}: client {}, server {}",
             crate::msgs::enums::NamedGroup::from_wire(*g).name(),
-            client_share.as_deref().map(short_hex).unwrap_or_else(|| "?".into()),
-            server_share.as_deref().map(short_hex).unwrap_or_else(|| "?".into())
+            client_share
+                .as_deref()
+                .map(short_hex)
+                .unwrap_or_else(|| "?".into()),
+            server_share
+                .as_deref()
+                .map(short_hex)
+                .unwrap_or_else(|| "?".into())
         ),
         _ => "key shares".into(),
     };

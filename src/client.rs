@@ -22,15 +22,34 @@ pub struct Exchange {
 pub fn resolve(target: &str) -> Result<SocketAddr, Error> {
     target
         .to_socket_addrs()
-        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot resolve '{target}': {e}"))))?
+        .map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot resolve '{target}': {e}"),
+            ))
+        })?
         .next()
-        .ok_or_else(|| Error::Io(std::io::Error::other(format!("'{target}' resolves to no address"))))
+        .ok_or_else(|| {
+            Error::Io(std::io::Error::other(format!(
+                "'{target}' resolves to no address"
+            )))
+        })
 }
 
 /// Connects, handshakes, sends `request`, reads the response until the server closes.
-pub fn exchange(addr: SocketAddr, config: Arc<ClientConfig>, rng: LabRng, request: &[u8], timeout: Duration) -> Result<Exchange, Error> {
-    let sock = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}"))))?;
+pub fn exchange(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    rng: LabRng,
+    request: &[u8],
+    timeout: Duration,
+) -> Result<Exchange, Error> {
+    let sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot connect to {addr}: {e}"),
+        ))
+    })?;
     sock.set_write_timeout(Some(timeout))?;
     let _ = sock.set_nodelay(true);
     let mut tls = TlsStream::new(client_connection(config, rng)?, sock);
@@ -51,9 +70,16 @@ pub fn exchange(addr: SocketAddr, config: Arc<ClientConfig>, rng: LabRng, reques
     let _ = tls.close();
     let _ = tls.sock.shutdown(Shutdown::Write);
     // Drain until the server closes too, briefly.
-    tls.set_deadline(Duration::from_millis(500).min(timeout), "waiting for the server to close");
+    tls.set_deadline(
+        Duration::from_millis(500).min(timeout),
+        "waiting for the server to close",
+    );
     let _ = std::io::Read::read(&mut tls.sock, &mut [0u8; 64]);
-    Ok(Exchange { summary, response, clean_close })
+    Ok(Exchange {
+        summary,
+        response,
+        clean_close,
+    })
 }
 
 /// Turns a request line (or a whole request) into request bytes: a bare line gets a Host

@@ -7,7 +7,11 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecError {
     /// The input ended while `what` still needed `needed` bytes.
-    Truncated { what: &'static str, needed: usize, available: usize },
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        available: usize,
+    },
     /// A length-prefixed body was followed by bytes that belong to nothing.
     TrailingBytes { what: &'static str, extra: usize },
     /// A field held a value the protocol forbids.
@@ -17,10 +21,19 @@ pub enum CodecError {
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Truncated { what, needed, available } => {
-                write!(f, "{what} truncated: needed {needed} bytes, {available} left")
+            Self::Truncated {
+                what,
+                needed,
+                available,
+            } => {
+                write!(
+                    f,
+                    "{what} truncated: needed {needed} bytes, {available} left"
+                )
             }
-            Self::TrailingBytes { what, extra } => write!(f, "{extra} unexpected bytes after {what}"),
+            Self::TrailingBytes { what, extra } => {
+                write!(f, "{extra} unexpected bytes after {what}")
+            }
             Self::IllegalValue { what, detail } => write!(f, "illegal {what}: {detail}"),
         }
     }
@@ -57,7 +70,11 @@ impl<'a> Reader<'a> {
     pub fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
         let available = self.left();
         if len > available {
-            return Err(CodecError::Truncated { what, needed: len, available });
+            return Err(CodecError::Truncated {
+                what,
+                needed: len,
+                available,
+            });
         }
         let out = &self.buf[self.pos..self.pos + len];
         self.pos += len;
@@ -197,7 +214,14 @@ mod tests {
         assert_eq!(r.u8("a").unwrap(), 1);
         assert_eq!(r.vec_u16("b").unwrap(), &[0xaa, 0xbb]);
         assert!(r.any_left());
-        assert!(matches!(r.u16("c"), Err(CodecError::Truncated { needed: 2, available: 1, .. })));
+        assert!(matches!(
+            r.u16("c"),
+            Err(CodecError::Truncated {
+                needed: 2,
+                available: 1,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::alert::{Alert, AlertLevel};
 use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
-use crate::msgs::record::{encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT};
+use crate::msgs::record::{
+    encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT,
+};
 use crate::record_protect::{Tls12GcmProtector, Tls13Protector};
 use crate::rng::LabRng;
 use crate::suites::Suite;
@@ -41,7 +43,9 @@ pub trait State: Send {
 
     /// TLS 1.3: update our write keys and ask the peer to update theirs (RFC 8446 §4.6.3).
     fn initiate_key_update(&mut self, _cx: &mut Context) -> Result<(), Error> {
-        Err(Error::Internal("KeyUpdate needs an established TLS 1.3 connection".into()))
+        Err(Error::Internal(
+            "KeyUpdate needs an established TLS 1.3 connection".into(),
+        ))
     }
 }
 
@@ -94,12 +98,23 @@ impl Protector {
     }
 
     /// Returns the real content type and the plaintext.
-    fn open(&mut self, outer: ContentType, version: u16, payload: &[u8]) -> Result<(ContentType, Vec<u8>), Error> {
+    fn open(
+        &mut self,
+        outer: ContentType,
+        version: u16,
+        payload: &[u8],
+    ) -> Result<(ContentType, Vec<u8>), Error> {
         match self {
-            Self::Tls12(p) => p.open(outer, version, payload).map(|plain| (outer, plain)).map_err(|_| Error::BadRecordMac),
+            Self::Tls12(p) => p
+                .open(outer, version, payload)
+                .map(|plain| (outer, plain))
+                .map_err(|_| Error::BadRecordMac),
             Self::Tls13(p) => {
                 if outer != ContentType::ApplicationData {
-                    return Err(Error::unexpected("a protected (application_data) record", format!("a {outer} record")));
+                    return Err(Error::unexpected(
+                        "a protected (application_data) record",
+                        format!("a {outer} record"),
+                    ));
                 }
                 p.open(payload).map_err(|_| Error::BadRecordMac)
             }
@@ -144,13 +159,18 @@ impl Context {
             Some(p) => p.seal(typ, self.record_version, plaintext),
             None => (typ, plaintext.to_vec()),
         };
-        self.out.extend_from_slice(&encode_record(outer, self.record_version, &payload));
+        self.out
+            .extend_from_slice(&encode_record(outer, self.record_version, &payload));
     }
 
     /// Writes a record without protection even after keys are set (TLS 1.3 compatibility
     /// ChangeCipherSpec, RFC 8446 §D.4).
     pub fn send_plaintext_change_cipher_spec(&mut self) {
-        self.out.extend_from_slice(&encode_record(ContentType::ChangeCipherSpec, self.record_version, &[1]));
+        self.out.extend_from_slice(&encode_record(
+            ContentType::ChangeCipherSpec,
+            self.record_version,
+            &[1],
+        ));
     }
 
     /// TLS 1.3: protect everything written from now on with these keys.
@@ -190,10 +210,16 @@ impl Context {
         self.write_record(ContentType::Alert, &alert.encode());
     }
 
-    pub fn log_secret(&self, label: &str, client_random: &[u8], secret: &[u8]) -> Result<(), Error> {
+    pub fn log_secret(
+        &self,
+        label: &str,
+        client_random: &[u8],
+        secret: &[u8],
+    ) -> Result<(), Error> {
         if let Some(k) = &self.keylog {
-            k.log(label, client_random, secret)
-                .map_err(|e| Error::Internal(format!("cannot write key log {}: {e}", k.path().display())))?;
+            k.log(label, client_random, secret).map_err(|e| {
+                Error::Internal(format!("cannot write key log {}: {e}", k.path().display()))
+            })?;
         }
         Ok(())
     }
@@ -219,10 +245,20 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(rng: LabRng, keylog: Option<std::sync::Arc<KeyLogWriter>>, start: impl FnOnce(&mut Context) -> Result<Box<dyn State>, Error>) -> Result<Self, Error> {
+    pub(crate) fn new(
+        rng: LabRng,
+        keylog: Option<std::sync::Arc<KeyLogWriter>>,
+        start: impl FnOnce(&mut Context) -> Result<Box<dyn State>, Error>,
+    ) -> Result<Self, Error> {
         let mut cx = Context::new(rng, keylog);
         let state = start(&mut cx)?;
-        Ok(Self { cx, state: Some(state), deframer: Deframer::new(), closed: None, sent_close_notify: false })
+        Ok(Self {
+            cx,
+            state: Some(state),
+            deframer: Deframer::new(),
+            closed: None,
+            sent_close_notify: false,
+        })
     }
 
     pub fn is_handshaking(&self) -> bool {
@@ -254,7 +290,9 @@ impl Connection {
     /// Queues application data, split into records of at most 2^14 bytes.
     pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.is_handshaking() || self.closed.is_some() || self.sent_close_notify {
-            return Err(Error::Internal("application data can only be sent on an open, established connection".into()));
+            return Err(Error::Internal(
+                "application data can only be sent on an open, established connection".into(),
+            ));
         }
         for chunk in data.chunks(MAX_PLAINTEXT) {
             self.cx.write_record(ContentType::ApplicationData, chunk);
@@ -264,7 +302,10 @@ impl Connection {
 
     /// TLS 1.3: sends KeyUpdate(update_requested) and switches to the next write keys.
     pub fn request_key_update(&mut self) -> Result<(), Error> {
-        let state = self.state.as_mut().ok_or_else(|| Error::Internal("connection is closed".into()))?;
+        let state = self
+            .state
+            .as_mut()
+            .ok_or_else(|| Error::Internal("connection is closed".into()))?;
         state.initiate_key_update(&mut self.cx)
     }
 
@@ -280,7 +321,9 @@ impl Connection {
     /// (send it, then close), and the same error is returned now and the connection stays failed.
     pub fn read_tls(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if let Some(Closed::Failed(reason)) = &self.closed {
-            return Err(Error::Internal(format!("connection already failed: {reason}")));
+            return Err(Error::Internal(format!(
+                "connection already failed: {reason}"
+            )));
         }
         self.deframer.push(bytes);
         match self.process() {
@@ -298,26 +341,37 @@ impl Connection {
 
     fn process(&mut self) -> Result<(), Error> {
         while self.closed.is_none() {
-            let Some(record) = self.deframer.next_record()? else { break };
+            let Some(record) = self.deframer.next_record()? else {
+                break;
+            };
             // RFC 8446 §5: in TLS 1.3 an unprotected ChangeCipherSpec of 0x01 during the
             // handshake is only for middleboxes and is dropped.
             if self.cx.tls13 && record.content_type == ContentType::ChangeCipherSpec {
                 if record.payload == [1] && self.is_handshaking() {
                     continue;
                 }
-                return Err(Error::unexpected("no ChangeCipherSpec after the TLS 1.3 handshake", "ChangeCipherSpec"));
+                return Err(Error::unexpected(
+                    "no ChangeCipherSpec after the TLS 1.3 handshake",
+                    "ChangeCipherSpec",
+                ));
             }
             let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
                 Some(p) => p.open(record.content_type, record.version, &record.payload)?,
                 None => (record.content_type, record.payload),
             };
             if plaintext.len() > MAX_PLAINTEXT {
-                return Err(Error::RecordOverflow(format!("{} bytes of plaintext in one record", plaintext.len())));
+                return Err(Error::RecordOverflow(format!(
+                    "{} bytes of plaintext in one record",
+                    plaintext.len()
+                )));
             }
             match content_type {
                 ContentType::Handshake => {
                     if plaintext.is_empty() {
-                        return Err(Error::unexpected("a handshake fragment", "an empty handshake record"));
+                        return Err(Error::unexpected(
+                            "a handshake fragment",
+                            "an empty handshake record",
+                        ));
                     }
                     self.cx.joiner.push(&plaintext);
                     while let Some(msg) = self.cx.joiner.next_message()? {
@@ -330,7 +384,9 @@ impl Connection {
                 ContentType::ChangeCipherSpec => {
                     // RFC 5246 §7.1: exactly one byte of value 1, at a message boundary.
                     if plaintext != [1] {
-                        return Err(Error::Decode("ChangeCipherSpec must be the single byte 0x01".into()));
+                        return Err(Error::Decode(
+                            "ChangeCipherSpec must be the single byte 0x01".into(),
+                        ));
                     }
                     if !self.cx.joiner.is_empty() {
                         return Err(crate::msgs::record::RecordError::IncompleteHandshake.into());
@@ -341,10 +397,14 @@ impl Connection {
                     let alert = Alert::read(&plaintext)?;
                     if alert.description == AlertDescription::CloseNotify {
                         if self.is_handshaking() {
-                            return Err(Error::PeerClosed("with close_notify during the handshake"));
+                            return Err(Error::PeerClosed(
+                                "with close_notify during the handshake",
+                            ));
                         }
                         self.closed = Some(Closed::CloseNotify);
-                    } else if alert.level == AlertLevel::Warning && alert.description == AlertDescription::NoRenegotiation {
+                    } else if alert.level == AlertLevel::Warning
+                        && alert.description == AlertDescription::NoRenegotiation
+                    {
                         // A refused renegotiation is harmless to us.
                     } else {
                         let e = Error::PeerAlert(alert.description);
@@ -359,14 +419,22 @@ impl Connection {
                     }
                     self.cx.received.extend_from_slice(&plaintext);
                 }
-                ContentType::Unknown(t) => return Err(Error::unexpected("a known record type", format!("record type {t}"))),
+                ContentType::Unknown(t) => {
+                    return Err(Error::unexpected(
+                        "a known record type",
+                        format!("record type {t}"),
+                    ))
+                }
             }
         }
         Ok(())
     }
 
     fn dispatch(&mut self, msg: Message) -> Result<(), Error> {
-        let state = self.state.take().ok_or_else(|| Error::Internal("no handshake state".into()))?;
+        let state = self
+            .state
+            .take()
+            .ok_or_else(|| Error::Internal("no handshake state".into()))?;
         self.state = Some(state.handle(&mut self.cx, msg)?);
         Ok(())
     }
@@ -379,8 +447,16 @@ pub struct Traffic;
 impl State for Traffic {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         match msg {
-            Message::Handshake(m) if matches!(m.typ, HandshakeType::HelloRequest | HandshakeType::ClientHello) => {
-                cx.send_alert(Alert { level: AlertLevel::Warning, description: AlertDescription::NoRenegotiation });
+            Message::Handshake(m)
+                if matches!(
+                    m.typ,
+                    HandshakeType::HelloRequest | HandshakeType::ClientHello
+                ) =>
+            {
+                cx.send_alert(Alert {
+                    level: AlertLevel::Warning,
+                    description: AlertDescription::NoRenegotiation,
+                });
                 Ok(self)
             }
             other => Err(Error::unexpected("application data", other.describe())),

@@ -45,7 +45,13 @@ struct Done {
 
 /// Analyses every TLS session of `captures` with `threads` workers; `emit` receives the reports
 /// in capture order, then session order.
-pub fn run(captures: &[PathBuf], loot: &Loot, threads: usize, progress: &Progress, mut emit: impl FnMut(SessionReport)) -> Vec<CaptureOutcome> {
+pub fn run(
+    captures: &[PathBuf],
+    loot: &Loot,
+    threads: usize,
+    progress: &Progress,
+    mut emit: impl FnMut(SessionReport),
+) -> Vec<CaptureOutcome> {
     let threads = threads.max(1);
     let (job_tx, job_rx) = sync_channel::<Job>(threads * 4);
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 4);
@@ -60,22 +66,39 @@ pub fn run(captures: &[PathBuf], loot: &Loot, threads: usize, progress: &Progres
             let mut outcomes = Vec::new();
             let mut index = 0u64;
             for path in captures {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                progress.bytes_total.fetch_add(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0), Ordering::Relaxed);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                progress.bytes_total.fetch_add(
+                    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                    Ordering::Relaxed,
+                );
                 let base = progress.bytes_read.load(Ordering::Relaxed);
                 let local = AtomicU64::new(0);
                 let result = for_each_tls_connection_with_progress(path, Some(&local), |conn| {
-                    progress.bytes_read.store(base + local.load(Ordering::Relaxed), Ordering::Relaxed);
+                    progress
+                        .bytes_read
+                        .store(base + local.load(Ordering::Relaxed), Ordering::Relaxed);
                     progress.sessions_found.fetch_add(1, Ordering::Relaxed);
                     if !stop.load(Ordering::Relaxed) {
-                        let _ = job_tx.send(Job { index, capture: name.clone(), conn });
+                        let _ = job_tx.send(Job {
+                            index,
+                            capture: name.clone(),
+                            conn,
+                        });
                     }
                     index += 1;
                 });
                 if let Ok(meta) = std::fs::metadata(path) {
-                    progress.bytes_read.store(base + meta.len(), Ordering::Relaxed);
+                    progress
+                        .bytes_read
+                        .store(base + meta.len(), Ordering::Relaxed);
                 }
-                outcomes.push(CaptureOutcome { path: path.clone(), result });
+                outcomes.push(CaptureOutcome {
+                    path: path.clone(),
+                    result,
+                });
             }
             drop(job_tx);
             outcomes
@@ -98,12 +121,27 @@ pub fn run(captures: &[PathBuf], loot: &Loot, threads: usize, progress: &Progres
             if report.verdict != Verdict::Decrypted {
                 if let Some(conn) = &done.conn {
                     let c = cache.lock().unwrap_or_else(|p| p.into_inner());
-                    report = with_notes(analyse(&report.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &c), conn);
+                    report = with_notes(
+                        analyse(
+                            &report.capture,
+                            conn.stream,
+                            conn.client.to_string(),
+                            conn.server.to_string(),
+                            &conn.session,
+                            loot,
+                            &c,
+                        ),
+                        conn,
+                    );
                 }
             }
             if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {
                 if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
-                    cache.lock().unwrap_or_else(|p| p.into_inner()).remember(conn.stream, &conn.session, &MasterSecret(arr));
+                    cache.lock().unwrap_or_else(|p| p.into_inner()).remember(
+                        conn.stream,
+                        &conn.session,
+                        &MasterSecret(arr),
+                    );
                 }
             }
             if report.verdict == Verdict::Decrypted {
@@ -133,7 +171,12 @@ fn with_notes(mut report: SessionReport, conn: &TlsConnection) -> SessionReport 
     report
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, loot: &Loot, cache: &Mutex<ResumptionCache>) {
+fn worker(
+    jobs: &Mutex<Receiver<Job>>,
+    done: std::sync::mpsc::SyncSender<Done>,
+    loot: &Loot,
+    cache: &Mutex<ResumptionCache>,
+) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -147,16 +190,45 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
             // Resumptions read the cache; everything else never blocks on it.
             if conn.session.resumed.is_some() {
                 let c = cache.lock().unwrap_or_else(|p| p.into_inner());
-                analyse(&job.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &c)
+                analyse(
+                    &job.capture,
+                    conn.stream,
+                    conn.client.to_string(),
+                    conn.server.to_string(),
+                    &conn.session,
+                    loot,
+                    &c,
+                )
             } else {
-                analyse(&job.capture, conn.stream, conn.client.to_string(), conn.server.to_string(), &conn.session, loot, &ResumptionCache::default())
+                analyse(
+                    &job.capture,
+                    conn.stream,
+                    conn.client.to_string(),
+                    conn.server.to_string(),
+                    &conn.session,
+                    loot,
+                    &ResumptionCache::default(),
+                )
             }
         };
         let report = with_notes(report, &conn);
         // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
         // those and of resumptions, drop the rest now.
-        let keep = conn.session.resumed.is_some() || conn.session.new_ticket.is_some() || conn.session.server_hello.as_ref().is_some_and(|s| !s.session_id.is_empty());
-        if done.send(Done { index: job.index, report, conn: keep.then_some(conn) }).is_err() {
+        let keep = conn.session.resumed.is_some()
+            || conn.session.new_ticket.is_some()
+            || conn
+                .session
+                .server_hello
+                .as_ref()
+                .is_some_and(|s| !s.session_id.is_empty());
+        if done
+            .send(Done {
+                index: job.index,
+                report,
+                conn: keep.then_some(conn),
+            })
+            .is_err()
+        {
             return;
         }
     }
@@ -170,7 +242,10 @@ pub fn show_progress(progress: &Progress, finished: &AtomicBool) {
         if start.elapsed() < Duration::from_millis(600) {
             continue;
         }
-        let (read, total) = (progress.bytes_read.load(Ordering::Relaxed), progress.bytes_total.load(Ordering::Relaxed).max(1));
+        let (read, total) = (
+            progress.bytes_read.load(Ordering::Relaxed),
+            progress.bytes_total.load(Ordering::Relaxed).max(1),
+        );
         let pct = (read as f64 / total as f64 * 100.0).min(100.0);
         let width = 24;
         let filled = ((pct / 100.0) * width as f64) as usize;

@@ -66,12 +66,17 @@ impl Error {
             Self::CertificateExpired(_) => A::CertificateExpired,
             Self::ProtocolVersion(_) => A::ProtocolVersion,
             Self::Internal(_) => A::InternalError,
-            Self::PeerAlert(_) | Self::PeerClosed(_) | Self::Timeout(_) | Self::Io(_) => return None,
+            Self::PeerAlert(_) | Self::PeerClosed(_) | Self::Timeout(_) | Self::Io(_) => {
+                return None
+            }
         })
     }
 
     pub fn unexpected(expected: &'static str, got: impl fmt::Display) -> Self {
-        Self::UnexpectedMessage { expected, got: got.to_string() }
+        Self::UnexpectedMessage {
+            expected,
+            got: got.to_string(),
+        }
     }
 }
 
@@ -79,7 +84,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Decode(m) => write!(f, "malformed message: {m}"),
-            Self::UnexpectedMessage { expected, got } => write!(f, "unexpected message: expected {expected}, got {got}"),
+            Self::UnexpectedMessage { expected, got } => {
+                write!(f, "unexpected message: expected {expected}, got {got}")
+            }
             Self::HandshakeFailure(m) => write!(f, "handshake failure: {m}"),
             Self::IllegalParameter(m) => write!(f, "illegal parameter: {m}"),
             Self::UnsupportedExtension(m) => write!(f, "unsupported extension: {m}"),
@@ -115,7 +122,9 @@ impl From<RecordError> for Error {
             RecordError::Overflow { .. } => Self::RecordOverflow(e.to_string()),
             RecordError::NotTls { .. } => Self::Decode(e.to_string()),
             RecordError::HandshakeTooLarge { .. } => Self::IllegalParameter(e.to_string()),
-            RecordError::IncompleteHandshake => Self::unexpected("a complete handshake message", "a key change mid-message"),
+            RecordError::IncompleteHandshake => {
+                Self::unexpected("a complete handshake message", "a key change mid-message")
+            }
         }
     }
 }
@@ -123,7 +132,9 @@ impl From<RecordError> for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Self::Timeout("waiting for the peer"),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                Self::Timeout("waiting for the peer")
+            }
             _ => Self::Io(e),
         }
     }

@@ -63,7 +63,12 @@ pub fn grouped_hex(bytes: &[u8], indent: usize) -> String {
 const LABEL_WIDTH: usize = 26;
 
 fn field(out: &mut String, label: &str, bytes: &[u8]) {
-    let _ = writeln!(out, "   {label:<w$}{}", grouped_hex(bytes, 3 + LABEL_WIDTH), w = LABEL_WIDTH);
+    let _ = writeln!(
+        out,
+        "   {label:<w$}{}",
+        grouped_hex(bytes, 3 + LABEL_WIDTH),
+        w = LABEL_WIDTH
+    );
 }
 
 fn text(out: &mut String, label: &str, value: &str) {
@@ -97,7 +102,10 @@ pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -
         return out;
     }
     let Some(suite) = s.suite else {
-        let _ = writeln!(out, "pfslab derives keys for 0x009C, 0x009D, 0xC02F and 0xC030 only; stopping here.");
+        let _ = writeln!(
+            out,
+            "pfslab derives keys for 0x009C, 0x009D, 0xC02F and 0xC030 only; stopping here."
+        );
         return out;
     };
     secrets_walk(&mut out, s, &suite, loot, style);
@@ -107,7 +115,12 @@ pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -
 fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
     let mut step = 1;
     let mut head = |out: &mut String, title: &str, dir: &str, tag: &str| {
-        let _ = writeln!(out, "{} {}", style.heading(&format!("{step}. {title}")), format_args!("({dir}) {tag}"));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.heading(&format!("{step}. {title}")),
+            format_args!("({dir}) {tag}")
+        );
         step += 1;
     };
     if let Some(ch) = &s.client_hello {
@@ -116,7 +129,15 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         let offered: Vec<String> = ch.cipher_suites.iter().map(|c| suite_name(*c)).collect();
         text(out, "offered suites", &offered.join(", "));
         text(out, "SNI", s.sni.as_deref().unwrap_or("(none)"));
-        text(out, "offers EMS", if ch.extension(ExtensionType::ExtendedMasterSecret).is_some() { "yes (RFC 7627)" } else { "no" });
+        text(
+            out,
+            "offers EMS",
+            if ch.extension(ExtensionType::ExtendedMasterSecret).is_some() {
+                "yes (RFC 7627)"
+            } else {
+                "no"
+            },
+        );
         if !ch.session_id.is_empty() {
             field(out, "session id", &ch.session_id);
         }
@@ -125,10 +146,26 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         head(out, "ServerHello", "server → client", &style.seen());
         field(out, "server random", &sh.random);
         text(out, "chosen suite", &suite_name(sh.cipher_suite));
-        text(out, "key exchange", s.key_exchange.map(|k| k.label()).unwrap_or("?"));
-        text(out, "EMS", if s.ems { "yes: the master secret is bound to the whole handshake" } else { "no: the master secret is bound to the two randoms" });
+        text(
+            out,
+            "key exchange",
+            s.key_exchange.map(|k| k.label()).unwrap_or("?"),
+        );
+        text(
+            out,
+            "EMS",
+            if s.ems {
+                "yes: the master secret is bound to the whole handshake"
+            } else {
+                "no: the master secret is bound to the two randoms"
+            },
+        );
         if let Some(r) = &s.resumed {
-            text(out, "resumes", &format!("{r:?} (abbreviated handshake: no key exchange of its own)"));
+            text(
+                out,
+                "resumes",
+                &format!("{r:?} (abbreviated handshake: no key exchange of its own)"),
+            );
         }
     }
     if let Some(leaf) = s.certificates.first() {
@@ -136,7 +173,11 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         match pki::parse_certificate(leaf) {
             Ok(info) => {
                 text(out, "subject", &info.subject);
-                text(out, "RSA public key", &format!("{} bits", pki::modulus_bits(&info.public_key)));
+                text(
+                    out,
+                    "RSA public key",
+                    &format!("{} bits", pki::modulus_bits(&info.public_key)),
+                );
                 field(out, "sha256 fingerprint", &info.sha256_fingerprint);
             }
             Err(e) => text(out, "unreadable", &e.to_string()),
@@ -144,67 +185,155 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
     }
     if let Some(ske) = &s.server_key_exchange {
         head(out, "ServerKeyExchange", "server → client", &style.seen());
-        text(out, "curve", &crate::msgs::enums::NamedGroup::from_wire(ske.named_group).name());
+        text(
+            out,
+            "curve",
+            &crate::msgs::enums::NamedGroup::from_wire(ske.named_group).name(),
+        );
         field(out, "server public point", &ske.public);
-        text(out, "signed with", pki::scheme_name(ske.signature_scheme).unwrap_or("?"));
-        text(out, "signature covers", "client random ‖ server random ‖ curve ‖ point (RFC 8422 §5.4)");
+        text(
+            out,
+            "signed with",
+            pki::scheme_name(ske.signature_scheme).unwrap_or("?"),
+        );
+        text(
+            out,
+            "signature covers",
+            "client random ‖ server random ‖ curve ‖ point (RFC 8422 §5.4)",
+        );
         field(out, "signature", &ske.signature);
     }
     match &s.wire_key_exchange {
         KeyExchangeOnWire::RsaEncryptedPremaster(enc) => {
             head(out, "ClientKeyExchange", "client → server", &style.seen());
-            text(out, "what it is", "the premaster secret, encrypted to the certificate's RSA key (PKCS#1 v1.5)");
+            text(
+                out,
+                "what it is",
+                "the premaster secret, encrypted to the certificate's RSA key (PKCS#1 v1.5)",
+            );
             field(out, "encrypted premaster", enc);
         }
         KeyExchangeOnWire::Ecdhe { client_public, .. } => {
             head(out, "ClientKeyExchange", "client → server", &style.seen());
             field(out, "client public point", client_public);
-            text(out, "what it is", "only a public point: the premaster itself is never sent");
+            text(
+                out,
+                "what it is",
+                "only a public point: the premaster itself is never sent",
+            );
         }
         _ => {}
     }
-    let (c, sv) = (s.client_protected.records.len(), s.server_protected.records.len());
-    head(out, "ChangeCipherSpec, then protected records", "both ways", &style.seen());
-    text(out, "records", &format!("{c} from the client, {sv} from the server; the first of each is its Finished"));
+    let (c, sv) = (
+        s.client_protected.records.len(),
+        s.server_protected.records.len(),
+    );
+    head(
+        out,
+        "ChangeCipherSpec, then protected records",
+        "both ways",
+        &style.seen(),
+    );
+    text(
+        out,
+        "records",
+        &format!("{c} from the client, {sv} from the server; the first of each is its Finished"),
+    );
     out.push('\n');
 }
 
 fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) {
-    let _ = writeln!(out, "{}", style.heading("The TLS 1.3 key schedule (RFC 8446 §7.1)"));
-    if let KeyExchangeOnWire::Tls13KeyShares { client_share, server_share, server_group, .. } = &s.wire_key_exchange {
-        text(out, "key share group", &server_group.map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name()).unwrap_or_else(|| "?".into()));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading("The TLS 1.3 key schedule (RFC 8446 §7.1)")
+    );
+    if let KeyExchangeOnWire::Tls13KeyShares {
+        client_share,
+        server_share,
+        server_group,
+        ..
+    } = &s.wire_key_exchange
+    {
+        text(
+            out,
+            "key share group",
+            &server_group
+                .map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name())
+                .unwrap_or_else(|| "?".into()),
+        );
         if let Some(c) = client_share {
             field(out, "client key share", c);
         }
         if let Some(sv) = server_share {
             field(out, "server key share", sv);
         }
-        text(out, "", "both shares are public; they crossed the wire in ClientHello and ServerHello");
+        text(
+            out,
+            "",
+            "both shares are public; they crossed the wire in ClientHello and ServerHello",
+        );
     }
-    let _ = writeln!(out, "(EC)DHE shared secret {}", style.broken("[never sent — the chain breaks here without a key log]"));
-    let _ = writeln!(out, "   the x-coordinate of d_c · Q_s = d_s · Q_c; d_c and d_s never left the peers.");
+    let _ = writeln!(
+        out,
+        "(EC)DHE shared secret {}",
+        style.broken("[never sent — the chain breaks here without a key log]")
+    );
+    let _ = writeln!(
+        out,
+        "   the x-coordinate of d_c · Q_s = d_s · Q_c; d_c and d_s never left the peers."
+    );
     let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, 0)");
     let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), shared secret)");
     let _ = writeln!(out, "     → client/server handshake traffic secrets = Derive-Secret(., \"c hs traffic\"/\"s hs traffic\", ClientHello…ServerHello)");
-    let _ = writeln!(out, "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)");
+    let _ = writeln!(
+        out,
+        "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)"
+    );
     let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
     let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
     out.push('\n');
     let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, s.client_random(), s.suite) else {
-        let _ = writeln!(out, "give --keylog with this session's TLS 1.3 lines to go on.");
+        let _ = writeln!(
+            out,
+            "give --keylog with this session's TLS 1.3 lines to go on."
+        );
         return;
     };
     let secrets = crate::attack::Tls13Secrets::from_keylog(log, &cr, &suite);
     if secrets.is_empty() {
-        let _ = writeln!(out, "the key log has no TLS 1.3 secrets for this client random.");
+        let _ = writeln!(
+            out,
+            "the key log has no TLS 1.3 secrets for this client random."
+        );
         return;
     }
-    let _ = writeln!(out, "{}", style.heading("Traffic secrets from the key log, and the keys they give (RFC 8446 §7.3)"));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading("Traffic secrets from the key log, and the keys they give (RFC 8446 §7.3)")
+    );
     for (label, secret, records) in [
-        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server_handshake, &s.server_protected.records),
-        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &secrets.client_handshake, &s.client_protected.records),
-        ("SERVER_TRAFFIC_SECRET_0", &secrets.server_application, &s.server_protected.records),
-        ("CLIENT_TRAFFIC_SECRET_0", &secrets.client_application, &s.client_protected.records),
+        (
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            &secrets.server_handshake,
+            &s.server_protected.records,
+        ),
+        (
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            &secrets.client_handshake,
+            &s.client_protected.records,
+        ),
+        (
+            "SERVER_TRAFFIC_SECRET_0",
+            &secrets.server_application,
+            &s.server_protected.records,
+        ),
+        (
+            "CLIENT_TRAFFIC_SECRET_0",
+            &secrets.client_application,
+            &s.client_protected.records,
+        ),
     ] {
         let Some(secret) = secret else {
             text(out, label, "(not in the key log)");
@@ -216,10 +345,16 @@ fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) 
         field(out, "write key = Expand(\"key\")", &key);
         field(out, "write IV  = Expand(\"iv\")", &iv);
         // The first record this secret opens, step by step.
-        let Some(mut p) = crate::record_protect::Tls13Protector::new(&key, &iv) else { continue };
+        let Some(mut p) = crate::record_protect::Tls13Protector::new(&key, &iv) else {
+            continue;
+        };
         if let Some(rec) = records.iter().find(|r| p.clone().open(&r.payload).is_ok()) {
             field(out, "first record: nonce", &p.nonce());
-            field(out, "AAD = record header", &crate::record_protect::tls13_header(rec.payload.len()));
+            field(
+                out,
+                "AAD = record header",
+                &crate::record_protect::tls13_header(rec.payload.len()),
+            );
             match p.open(&rec.payload) {
                 Ok((typ, plain)) => {
                     text(out, "tag check", "OK");
@@ -234,14 +369,25 @@ fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) 
 }
 
 fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loot, style: Style) {
-    let (Some(cr), Some(sr)) = (s.client_random(), s.server_random()) else { return };
+    let (Some(cr), Some(sr)) = (s.client_random(), s.server_random()) else {
+        return;
+    };
     let _ = writeln!(out, "{}", style.heading("The secrets"));
 
     // The premaster — or why it cannot be had.
     let mut master: Option<MasterSecret> = None;
-    if let Some(m) = loot.keylog.as_ref().and_then(|l| l.master_secrets.get(&cr)).and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok()) {
+    if let Some(m) = loot
+        .keylog
+        .as_ref()
+        .and_then(|l| l.master_secrets.get(&cr))
+        .and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok())
+    {
         let _ = writeln!(out, "premaster secret {}", style.computed());
-        text(out, "", "not needed: the key log names this session's master secret directly");
+        text(
+            out,
+            "",
+            "not needed: the key log names this session's master secret directly",
+        );
         master = Some(MasterSecret(m));
     } else {
         match (&s.wire_key_exchange, &loot.key) {
@@ -249,7 +395,14 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
                 let _ = writeln!(out, "premaster secret {}", style.computed());
                 match decrypt_premaster(key, s, enc) {
                     Ok(pms) => {
-                        text(out, "from", &format!("RSA-decrypting the {}-byte ClientKeyExchange with the stolen key", enc.len()));
+                        text(
+                            out,
+                            "from",
+                            &format!(
+                                "RSA-decrypting the {}-byte ClientKeyExchange with the stolen key",
+                                enc.len()
+                            ),
+                        );
                         field(out, "premaster (48 bytes)", &pms);
                         text(out, "", &format!("starts with the client version {:02x}{:02x}; 46 random bytes follow", pms[0], pms[1]));
                         master = master_from_premaster(s, suite, &pms);
@@ -257,14 +410,36 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
                     Err(e) => text(out, "cannot be had", &e),
                 }
             }
-            (KeyExchangeOnWire::Ecdhe { server_public, client_public, .. }, _) => {
-                let _ = writeln!(out, "premaster secret {}", style.broken("[never sent — the chain breaks here]"));
+            (
+                KeyExchangeOnWire::Ecdhe {
+                    server_public,
+                    client_public,
+                    ..
+                },
+                _,
+            ) => {
+                let _ = writeln!(
+                    out,
+                    "premaster secret {}",
+                    style.broken("[never sent — the chain breaks here]")
+                );
                 let _ = writeln!(out, "   The premaster is the x-coordinate of d_c · Q_s = d_s · Q_c on P-256 (RFC 8422 §5.10).");
-                let _ = writeln!(out, "   The capture holds both public points, Q_s ({}…) and Q_c ({}…),", hex(server_public.get(..6).unwrap_or_default()), hex(client_public.get(..6).unwrap_or_default()));
+                let _ = writeln!(
+                    out,
+                    "   The capture holds both public points, Q_s ({}…) and Q_c ({}…),",
+                    hex(server_public.get(..6).unwrap_or_default()),
+                    hex(client_public.get(..6).unwrap_or_default())
+                );
                 let _ = writeln!(out, "   but the ephemeral secrets d_s and d_c never left the peers and were discarded.");
                 if let (Some(key), Some(ske)) = (&loot.key, &s.server_key_exchange) {
                     let public = rsa::PublicKey::from(key);
-                    let ok = pki::verify(&public, ske.signature_scheme, &ske.signed_message(&cr, &sr), &ske.signature).is_ok();
+                    let ok = pki::verify(
+                        &public,
+                        ske.signature_scheme,
+                        &ske.signed_message(&cr, &sr),
+                        &ske.signature,
+                    )
+                    .is_ok();
                     let _ = writeln!(
                         out,
                         "   The stolen RSA key {} the ServerKeyExchange signature: all it ever did here was sign Q_s.",
@@ -279,7 +454,10 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
                 return;
             }
             _ => {
-                let _ = writeln!(out, "premaster secret: no key exchange in this capture (resumed or cut short).");
+                let _ = writeln!(
+                    out,
+                    "premaster secret: no key exchange in this capture (resumed or cut short)."
+                );
                 return;
             }
         }
@@ -291,8 +469,23 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
     if s.ems {
         let input = s.transcript_through_client_key_exchange();
         let session_hash = suite.hash.digest(&input);
-        text(out, "derivation", &format!("PRF-{}(premaster, \"extended master secret\", session_hash)  (RFC 7627 §4)", suite.hash.name()));
-        text(out, "session_hash", &format!("{}(ClientHello … ClientKeyExchange, {} bytes)", suite.hash.name(), input.len()));
+        text(
+            out,
+            "derivation",
+            &format!(
+                "PRF-{}(premaster, \"extended master secret\", session_hash)  (RFC 7627 §4)",
+                suite.hash.name()
+            ),
+        );
+        text(
+            out,
+            "session_hash",
+            &format!(
+                "{}(ClientHello … ClientKeyExchange, {} bytes)",
+                suite.hash.name(),
+                input.len()
+            ),
+        );
         field(out, "", &session_hash);
     } else {
         text(out, "derivation", &format!("PRF-{}(premaster, \"master secret\", client random ‖ server random)  (RFC 5246 §8.1)", suite.hash.name()));
@@ -305,7 +498,11 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
     text(out, "derivation", &format!("PRF(master, \"key expansion\", server random ‖ client random), {} bytes (RFC 5246 §6.3)", kb.raw.len()));
     field(out, "key block", &kb.raw);
     if suite.mac_key_len == 0 {
-        text(out, "client/server MAC key", "none: AES-GCM authenticates by itself (RFC 5288 §3)");
+        text(
+            out,
+            "client/server MAC key",
+            "none: AES-GCM authenticates by itself (RFC 5288 §3)",
+        );
     } else {
         field(out, "client MAC key", &kb.client.mac_key);
         field(out, "server MAC key", &kb.server.mac_key);
@@ -317,19 +514,41 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
     out.push('\n');
 
     // First record of each direction, step by step.
-    for (who, records, keys) in [("client", &s.client_protected.records, &kb.client), ("server", &s.server_protected.records, &kb.server)] {
+    for (who, records, keys) in [
+        ("client", &s.client_protected.records, &kb.client),
+        ("server", &s.server_protected.records, &kb.server),
+    ] {
         let Some(rec) = records.first() else { continue };
-        let _ = writeln!(out, "{}", style.heading(&format!("first {who} record, decrypted step by step")));
-        let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else { continue };
+        let _ = writeln!(
+            out,
+            "{}",
+            style.heading(&format!("first {who} record, decrypted step by step"))
+        );
+        let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else {
+            continue;
+        };
         if rec.payload.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
-            text(out, "too short", &format!("{} bytes cannot hold a GCM record", rec.payload.len()));
+            text(
+                out,
+                "too short",
+                &format!("{} bytes cannot hold a GCM record", rec.payload.len()),
+            );
             continue;
         }
         let (explicit, rest) = rec.payload.split_at(GCM_EXPLICIT_NONCE_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - GCM_TAG_LEN);
         let explicit_arr: [u8; 8] = explicit.try_into().unwrap_or_default();
-        let t = p.trace(rec.content_type, rec.version, &explicit_arr, ciphertext.len());
-        text(out, "record", &format!("{}, {} bytes", rec.content_type, rec.payload.len()));
+        let t = p.trace(
+            rec.content_type,
+            rec.version,
+            &explicit_arr,
+            ciphertext.len(),
+        );
+        text(
+            out,
+            "record",
+            &format!("{}, {} bytes", rec.content_type, rec.payload.len()),
+        );
         field(out, "explicit nonce", explicit);
         field(out, "nonce = salt ‖ explicit", &t.nonce);
         field(out, "AAD = seq‖type‖ver‖len", &t.aad);
@@ -337,15 +556,25 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
         field(out, "tag", tag);
         match p.open(rec.content_type, rec.version, &rec.payload) {
             Ok(plain) => {
-                text(out, "tag check", "OK: the keys are right and the record is untouched");
-                if rec.content_type == ContentType::Handshake && plain.first() == Some(&HandshakeType::Finished.to_wire()) {
+                text(
+                    out,
+                    "tag check",
+                    "OK: the keys are right and the record is untouched",
+                );
+                if rec.content_type == ContentType::Handshake
+                    && plain.first() == Some(&HandshakeType::Finished.to_wire())
+                {
                     field(out, "plaintext: Finished", &plain);
                     text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
                 } else {
                     field(out, "plaintext", &plain);
                 }
             }
-            Err(_) => text(out, "tag check", &style.broken("FAILED: wrong keys, or a tampered record")),
+            Err(_) => text(
+                out,
+                "tag check",
+                &style.broken("FAILED: wrong keys, or a tampered record"),
+            ),
         }
         out.push('\n');
     }

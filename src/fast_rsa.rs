@@ -61,9 +61,18 @@ impl FastRsaKey {
         if product.to_be_bytes_trimmed_vartime() != n.as_ref().to_be_bytes_trimmed_vartime() {
             return None;
         }
-        let q_mod_p = q.as_ref().rem_vartime(p_factor.modulus.as_nz_ref()).try_resize(p_factor.width())?;
+        let q_mod_p = q
+            .as_ref()
+            .rem_vartime(p_factor.modulus.as_nz_ref())
+            .try_resize(p_factor.width())?;
         let qinv = Option::<BoxedUint>::from(q_mod_p.invert_odd_mod(&p_factor.modulus))?;
-        Some(Self { k: key.size(), n, p: p_factor, q: q_factor, qinv })
+        Some(Self {
+            k: key.size(),
+            n,
+            p: p_factor,
+            q: q_factor,
+            qinv,
+        })
     }
 
     /// The modulus length in bytes: every ciphertext has exactly this length.
@@ -107,8 +116,18 @@ impl FastRsaKey {
         let diff = Zeroizing::new(m1.sub_mod(&m2_mod_p, p));
         let h = Zeroizing::new(diff.concatenating_mul(&self.qinv).rem_vartime(p));
         // 2.b.v: m = m2 + q·h, which is below n.
-        let wide = self.n.as_ref().bits_precision().max(self.p.width() + self.q.width());
-        let mut m = Zeroizing::new(self.q.modulus.as_ref().concatenating_mul(&*h).try_resize(wide)?);
+        let wide = self
+            .n
+            .as_ref()
+            .bits_precision()
+            .max(self.p.width() + self.q.width());
+        let mut m = Zeroizing::new(
+            self.q
+                .modulus
+                .as_ref()
+                .concatenating_mul(&*h)
+                .try_resize(wide)?,
+        );
         let m2_wide: Zeroizing<BoxedUint> = Zeroizing::new((*m2).clone().try_resize(wide)?);
         m.wrapping_add_assign(&*m2_wide);
         let bytes = Zeroizing::new(m.to_be_bytes());
@@ -173,7 +192,10 @@ fn to_fixed<const L: usize>(x: &BoxedUint) -> Uint<L> {
 impl<const L: usize> FixedExp<L> {
     fn new(prime: &BoxedUint, exp: &BoxedUint) -> Option<Self> {
         let params = FixedMontyParams::new_vartime(Option::from(Odd::new(to_fixed::<L>(prime)))?);
-        Some(Self { params, exp: to_fixed(exp) })
+        Some(Self {
+            params,
+            exp: to_fixed(exp),
+        })
     }
 
     /// base^exp mod p; `base` is already reduced mod p.
@@ -215,20 +237,33 @@ impl PrimeFactor {
             _ => limbs * 64,
         };
         let modulus: Odd<BoxedUint> = Option::from(Odd::new(prime.as_ref().try_resize(width)?))?;
-        let p_minus_1 = Option::<NonZero<BoxedUint>>::from(NonZero::new(modulus.as_ref().wrapping_sub(BoxedUint::one_with_precision(width))))?;
+        let p_minus_1 = Option::<NonZero<BoxedUint>>::from(NonZero::new(
+            modulus
+                .as_ref()
+                .wrapping_sub(BoxedUint::one_with_precision(width)),
+        ))?;
         let mut exp = d.rem_vartime(&p_minus_1).try_resize(width)?;
         let built = match width / 64 {
-            _ if force_boxed => Some(PrimeExp::Boxed(BoxedExp { params: BoxedMontyParams::new_vartime(modulus.clone()), exp: exp.clone() })),
+            _ if force_boxed => Some(PrimeExp::Boxed(BoxedExp {
+                params: BoxedMontyParams::new_vartime(modulus.clone()),
+                exp: exp.clone(),
+            })),
             8 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L8(Box::new(f))),
             16 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L16(Box::new(f))),
             24 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L24(Box::new(f))),
             32 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L32(Box::new(f))),
             48 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L48(Box::new(f))),
             64 => FixedExp::new(modulus.as_ref(), &exp).map(|f| PrimeExp::L64(Box::new(f))),
-            _ => Some(PrimeExp::Boxed(BoxedExp { params: BoxedMontyParams::new_vartime(modulus.clone()), exp: exp.clone() })),
+            _ => Some(PrimeExp::Boxed(BoxedExp {
+                params: BoxedMontyParams::new_vartime(modulus.clone()),
+                exp: exp.clone(),
+            })),
         };
         exp.zeroize();
-        Some(Self { modulus, exp: built? })
+        Some(Self {
+            modulus,
+            exp: built?,
+        })
     }
 
     /// The working precision in bits.
@@ -247,7 +282,9 @@ impl PrimeFactor {
             PrimeExp::L32(f) => f.pow(&base),
             PrimeExp::L48(f) => f.pow(&base),
             PrimeExp::L64(f) => f.pow(&base),
-            PrimeExp::Boxed(b) => BoxedMontyForm::new((*base).clone(), &b.params).pow_bounded_exp(&b.exp, b.exp.bit_width_vartime()).retrieve(),
+            PrimeExp::Boxed(b) => BoxedMontyForm::new((*base).clone(), &b.params)
+                .pow_bounded_exp(&b.exp, b.exp.bit_width_vartime())
+                .retrieve(),
         }
     }
 }
@@ -273,7 +310,9 @@ mod tests {
     /// tests can build paddings the rsa crate would never produce and check RSADP results.
     fn raw_encrypt(key: &rsa::PrivateKey, em: &[u8]) -> Vec<u8> {
         let m = BoxedUint::from_be_slice(em, key.n().bits_precision()).expect("em fits");
-        let c = BoxedMontyForm::new(m, key.n_params()).pow(key.e()).retrieve();
+        let c = BoxedMontyForm::new(m, key.n_params())
+            .pow(key.e())
+            .retrieve();
         left_pad(&c.to_be_bytes(), key.size())
     }
 
@@ -299,7 +338,9 @@ mod tests {
             if top_bits != 0 {
                 v[0] &= (1u8 << top_bits) - 1;
             }
-            if BoxedUint::from_be_slice(&v, key.n().bits_precision()).expect("fits") < *key.n().as_ref() {
+            if BoxedUint::from_be_slice(&v, key.n().bits_precision()).expect("fits")
+                < *key.n().as_ref()
+            {
                 return v;
             }
         }
@@ -331,7 +372,9 @@ mod tests {
         let lengths = [0, 1, 48, k - 11, (rng.next_u32() as usize) % (k - 10)];
         for len in lengths {
             let msg = random_bytes(rng, len);
-            let ct = public.pkcs1v15_encrypt_with_rng(rng, &msg).expect("encrypt");
+            let ct = public
+                .pkcs1v15_encrypt_with_rng(rng, &msg)
+                .expect("encrypt");
             assert_eq!(key.pkcs1v15_decrypt(&ct).expect("rsa decrypts"), msg);
             assert_eq!(fast.decrypt_pkcs1v15(&ct), Some(msg), "{len}-byte message");
         }
@@ -360,7 +403,10 @@ mod tests {
         crafted.push((zero_in_ps, None));
         for (em, expected) in crafted {
             let ct = raw_encrypt(key, &em);
-            assert_eq!(fast.rsadp(&ct).as_deref().map(|v| v.as_slice()), Some(em.as_slice()));
+            assert_eq!(
+                fast.rsadp(&ct).as_deref().map(|v| v.as_slice()),
+                Some(em.as_slice())
+            );
             let ours = fast.decrypt_pkcs1v15(&ct);
             let theirs = key.pkcs1v15_decrypt(&ct).expect("implicit rejection is Ok");
             assert_eq!(ours, expected, "EM {}", crate::codec::hex(&em[..12]));
@@ -379,7 +425,11 @@ mod tests {
             let theirs = key.pkcs1v15_decrypt(&ct).expect("implicit rejection is Ok");
             match fast.decrypt_pkcs1v15(&ct) {
                 Some(m) => assert_eq!(m, theirs),
-                None => assert!(em[0] != 0 || em[1] != 2 || em[2..].iter().position(|&b| b == 0).is_none_or(|i| i < 8)),
+                None => assert!(
+                    em[0] != 0
+                        || em[1] != 2
+                        || em[2..].iter().position(|&b| b == 0).is_none_or(|i| i < 8)
+                ),
             }
         }
 
@@ -391,11 +441,30 @@ mod tests {
             assert_eq!(*fast.rsadp(&ct).expect("small"), ct);
         }
         let n_bytes = left_pad(&key.n().as_ref().to_be_bytes(), k);
-        let n_minus_1 = left_pad(&key.n().as_ref().wrapping_sub(BoxedUint::one()).to_be_bytes(), k);
+        let n_minus_1 = left_pad(
+            &key.n()
+                .as_ref()
+                .wrapping_sub(BoxedUint::one())
+                .to_be_bytes(),
+            k,
+        );
         // (−1)^d = −1 mod n, d being odd.
         assert_eq!(*fast.rsadp(&n_minus_1).expect("n - 1"), n_minus_1);
-        let n_plus_1 = left_pad(&key.n().as_ref().wrapping_add(BoxedUint::one()).to_be_bytes(), k);
-        for bad in [n_bytes, n_plus_1, vec![0xff; k], vec![0x00; k - 1], vec![0x00; k + 1], Vec::new()] {
+        let n_plus_1 = left_pad(
+            &key.n()
+                .as_ref()
+                .wrapping_add(BoxedUint::one())
+                .to_be_bytes(),
+            k,
+        );
+        for bad in [
+            n_bytes,
+            n_plus_1,
+            vec![0xff; k],
+            vec![0x00; k - 1],
+            vec![0x00; k + 1],
+            Vec::new(),
+        ] {
             assert_eq!(fast.decrypt_pkcs1v15(&bad), None);
             assert!(key.pkcs1v15_decrypt(&bad).is_err());
         }
@@ -405,26 +474,39 @@ mod tests {
     fn matches_rsa_crate_on_seeded_keys() {
         // 20 keys: the lab's sizes, and sizes whose primes do not fill their limbs (1100, 1536 and
         // 2050 bits take 16- and 24-limb arithmetic for 9 to 17 limbs of prime; 1032, 9 limbs).
-        let sizes = [1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 2048, 2048, 2048, 2048, 2048, 2048, 1100, 1536, 2050, 1032];
+        let sizes = [
+            1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 2048, 2048, 2048, 2048,
+            2048, 2048, 1100, 1536, 2050, 1032,
+        ];
         for (i, bits) in sizes.into_iter().enumerate() {
             let mut rng = from_seed(i as u64, "fast_rsa test key");
             let key = crate::pki::generate_key(&mut rng, bits).expect("keygen");
-            check_key(&key, &mut from_seed(i as u64, "fast_rsa test ciphertexts"), 6);
+            check_key(
+                &key,
+                &mut from_seed(i as u64, "fast_rsa test ciphertexts"),
+                6,
+            );
         }
     }
 
     #[test]
     fn boxed_path_matches_fixed_path() {
-        let key = crate::pki::generate_key(&mut from_seed(100, "fast_rsa boxed"), 1100).expect("keygen");
+        let key =
+            crate::pki::generate_key(&mut from_seed(100, "fast_rsa boxed"), 1100).expect("keygen");
         let fixed = FastRsaKey::new(&key).expect("fixed");
         let boxed = FastRsaKey::build(&key, true).expect("boxed");
-        assert!(matches!(boxed.p.exp, PrimeExp::Boxed(_)) && matches!(fixed.p.exp, PrimeExp::L16(_)));
+        assert!(
+            matches!(boxed.p.exp, PrimeExp::Boxed(_)) && matches!(fixed.p.exp, PrimeExp::L16(_))
+        );
         let mut rng = from_seed(100, "fast_rsa boxed ciphertexts");
         for _ in 0..8 {
             let ct = random_below_n(&mut rng, &key);
             assert_eq!(fixed.rsadp(&ct), boxed.rsadp(&ct));
         }
-        let ct = key.to_public_key().pkcs1v15_encrypt_with_rng(&mut rng, &[0x03; 48]).expect("encrypt");
+        let ct = key
+            .to_public_key()
+            .pkcs1v15_encrypt_with_rng(&mut rng, &[0x03; 48])
+            .expect("encrypt");
         assert_eq!(boxed.decrypt_pkcs1v15(&ct), Some(vec![0x03; 48]));
     }
 
@@ -436,7 +518,10 @@ mod tests {
         let fast_wrong = FastRsaKey::new(&wrong).expect("fast");
         for _ in 0..8 {
             let pms = random_bytes(&mut rng, 48);
-            let ct = right.to_public_key().pkcs1v15_encrypt_with_rng(&mut rng, &pms).expect("encrypt");
+            let ct = right
+                .to_public_key()
+                .pkcs1v15_encrypt_with_rng(&mut rng, &pms)
+                .expect("encrypt");
             // Same modulus length, different key: the rsa crate answers with a fake message.
             if let Ok(fake) = wrong.pkcs1v15_decrypt(&ct) {
                 assert_ne!(fake, pms);
@@ -450,8 +535,13 @@ mod tests {
         let mut rng = from_seed(8, "fast_rsa multi-prime");
         let a = crate::pki::generate_key(&mut rng, 1024).expect("keygen");
         let b = crate::pki::generate_key(&mut rng, 1024).expect("keygen");
-        let primes = vec![a.primes()[0].as_ref().clone(), a.primes()[1].as_ref().clone(), b.primes()[0].as_ref().clone()];
-        let key = rsa::PrivateKey::from_primes(primes, BoxedUint::from(65537u64)).expect("3-prime key");
+        let primes = vec![
+            a.primes()[0].as_ref().clone(),
+            a.primes()[1].as_ref().clone(),
+            b.primes()[0].as_ref().clone(),
+        ];
+        let key =
+            rsa::PrivateKey::from_primes(primes, BoxedUint::from(65537u64)).expect("3-prime key");
         assert!(FastRsaKey::new(&key).is_none());
     }
 
@@ -460,8 +550,12 @@ mod tests {
 
     impl TempDir {
         fn new() -> Self {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-            let dir = std::env::temp_dir().join(format!("pfslab-fast-rsa-{}-{nanos}", std::process::id()));
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir()
+                .join(format!("pfslab-fast-rsa-{}-{nanos}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("temp dir");
             Self(dir)
         }
@@ -474,8 +568,16 @@ mod tests {
     }
 
     fn openssl(dir: &TempDir, args: &[&str]) {
-        let out = Command::new("openssl").args(args).current_dir(&dir.0).output().expect("run openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir.0)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
@@ -484,14 +586,39 @@ mod tests {
         let mut rng = from_seed(9, "fast_rsa openssl");
         for bits in ["1024", "2048", "3072"] {
             openssl(&dir, &["genrsa", "-out", "key.pem", bits]);
-            openssl(&dir, &["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
+            openssl(
+                &dir,
+                &["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"],
+            );
             let key = crate::pki::load_private_key(&dir.0.join("key.pem")).expect("load");
             for _ in 0..3 {
                 let pms = [&[0x03, 0x03][..], &random_bytes(&mut rng, 46)].concat();
                 std::fs::write(dir.0.join("pms"), &pms).expect("write");
-                openssl(&dir, &["pkeyutl", "-encrypt", "-pubin", "-inkey", "pub.pem", "-pkeyopt", "rsa_padding_mode:pkcs1", "-in", "pms", "-out", "ct"]);
+                openssl(
+                    &dir,
+                    &[
+                        "pkeyutl",
+                        "-encrypt",
+                        "-pubin",
+                        "-inkey",
+                        "pub.pem",
+                        "-pkeyopt",
+                        "rsa_padding_mode:pkcs1",
+                        "-in",
+                        "pms",
+                        "-out",
+                        "ct",
+                    ],
+                );
                 let ct = std::fs::read(dir.0.join("ct")).expect("read");
-                assert_eq!(FastRsaKey::new(&key).expect("fast").decrypt_pkcs1v15(&ct).as_deref(), Some(pms.as_slice()), "{bits}-bit OpenSSL key");
+                assert_eq!(
+                    FastRsaKey::new(&key)
+                        .expect("fast")
+                        .decrypt_pkcs1v15(&ct)
+                        .as_deref(),
+                    Some(pms.as_slice()),
+                    "{bits}-bit OpenSSL key"
+                );
             }
             check_key(&key, &mut rng, 3);
         }

@@ -26,8 +26,15 @@ pub struct KeyLogWriter {
 impl KeyLogWriter {
     /// Opens `path` for appending, creating it with mode 0600: it holds secrets.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-        Ok(Self { path: path.to_path_buf(), file: Mutex::new(file) })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -38,7 +45,10 @@ impl KeyLogWriter {
     /// interleave.
     pub fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) -> std::io::Result<()> {
         let line = Zeroizing::new(format!("{label} {} {}\n", hex(client_random), hex(secret)));
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.write_all(line.as_bytes())?;
         file.flush()
     }
@@ -59,8 +69,13 @@ pub struct KeyLog {
 
 impl std::fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeyLog({} master secrets, {} RSA premasters, {} TLS 1.3 secrets)",
-            self.master_secrets.len(), self.rsa_premasters.len(), self.tls13_secrets.len())
+        write!(
+            f,
+            "KeyLog({} master secrets, {} RSA premasters, {} TLS 1.3 secrets)",
+            self.master_secrets.len(),
+            self.rsa_premasters.len(),
+            self.tls13_secrets.len()
+        )
     }
 }
 
@@ -100,21 +115,31 @@ impl KeyLog {
                     (Ok(cr), 48) => {
                         log.master_secrets.insert(cr, secret);
                     }
-                    _ => log.skipped.push((line_no, "CLIENT_RANDOM needs a 32-byte random and a 48-byte master secret".into())),
+                    _ => log.skipped.push((
+                        line_no,
+                        "CLIENT_RANDOM needs a 32-byte random and a 48-byte master secret".into(),
+                    )),
                 },
                 "RSA" => match (<[u8; 8]>::try_from(first.as_slice()), secret.len()) {
                     (Ok(prefix), 48) => {
                         log.rsa_premasters.insert(prefix, secret);
                     }
-                    _ => log.skipped.push((line_no, "RSA needs 8 bytes of encrypted premaster and a 48-byte premaster".into())),
+                    _ => log.skipped.push((
+                        line_no,
+                        "RSA needs 8 bytes of encrypted premaster and a 48-byte premaster".into(),
+                    )),
                 },
                 l if TLS13_LABELS.contains(&l) => match <[u8; 32]>::try_from(first.as_slice()) {
                     Ok(cr) => {
                         log.tls13_secrets.insert((l.to_string(), cr), secret);
                     }
-                    Err(_) => log.skipped.push((line_no, format!("{l} needs a 32-byte client random"))),
+                    Err(_) => log
+                        .skipped
+                        .push((line_no, format!("{l} needs a 32-byte client random"))),
                 },
-                other => log.skipped.push((line_no, format!("unknown label {other}"))),
+                other => log
+                    .skipped
+                    .push((line_no, format!("unknown label {other}"))),
             }
         }
         log
@@ -126,7 +151,9 @@ impl KeyLog {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.master_secrets.is_empty() && self.rsa_premasters.is_empty() && self.tls13_secrets.is_empty()
+        self.master_secrets.is_empty()
+            && self.rsa_premasters.is_empty()
+            && self.tls13_secrets.is_empty()
     }
 }
 
@@ -142,10 +169,19 @@ mod tests {
             "22".repeat(48), "33".repeat(8), "44".repeat(48), "55".repeat(32)
         );
         let log = KeyLog::parse(&text);
-        assert_eq!(log.master_secrets.get(&[0x11; 32]).map(|s| s.to_vec()), Some(vec![0x22; 48]));
-        assert_eq!(log.rsa_premasters.get(&[0x33; 8]).map(|s| s.to_vec()), Some(vec![0x44; 48]));
+        assert_eq!(
+            log.master_secrets.get(&[0x11; 32]).map(|s| s.to_vec()),
+            Some(vec![0x22; 48])
+        );
+        assert_eq!(
+            log.rsa_premasters.get(&[0x33; 8]).map(|s| s.to_vec()),
+            Some(vec![0x44; 48])
+        );
         assert_eq!(log.tls13_secrets.len(), 1);
-        assert_eq!(log.skipped.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![5, 6, 7]);
+        assert_eq!(
+            log.skipped.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
     }
 
     #[test]

@@ -30,12 +30,25 @@ pub fn cert_not_before(seed: Option<u64>) -> SystemTime {
 }
 
 /// Generates a key and a self-signed certificate into `dir`.
-pub fn keygen(dir: &Path, bits: usize, seed: Option<u64>, force: bool) -> Result<(PathBuf, PathBuf, pki::CertInfo), PkiError> {
+pub fn keygen(
+    dir: &Path,
+    bits: usize,
+    seed: Option<u64>,
+    force: bool,
+) -> Result<(PathBuf, PathBuf, pki::CertInfo), PkiError> {
     let mut r = rng::for_purpose(seed, "keygen");
     let key = pki::generate_key(&mut r, bits)?;
-    let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(cert_not_before(seed)), &mut r)?;
+    let cert = pki::self_signed_cert(
+        &key,
+        &pki::CertParams::lab_default(cert_not_before(seed)),
+        &mut r,
+    )?;
     let info = pki::parse_certificate(&cert)?;
-    std::fs::create_dir_all(dir).map_err(|e| PkiError::Io { action: "create directory", path: dir.to_path_buf(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| PkiError::Io {
+        action: "create directory",
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let (kp, cp) = (key_path(dir), cert_path(dir));
     if !force {
         for p in [&kp, &cp] {
@@ -67,7 +80,12 @@ impl std::fmt::Display for IdentityError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Pki(e) => write!(f, "{e}"),
-            Self::Mismatch { key, cert } => write!(f, "the private key {} does not belong to the certificate {}", key.display(), cert.display()),
+            Self::Mismatch { key, cert } => write!(
+                f,
+                "the private key {} does not belong to the certificate {}",
+                key.display(),
+                cert.display()
+            ),
             Self::NoCertificate { cert } => write!(f, "{} holds no certificate", cert.display()),
         }
     }
@@ -84,12 +102,21 @@ impl From<PkiError> for IdentityError {
 pub fn load_identity(key_file: &Path, cert_file: &Path) -> Result<Identity, IdentityError> {
     let key = pki::load_private_key(key_file)?;
     let chain = pki::load_certificates(cert_file)?;
-    let leaf_der = chain.first().ok_or_else(|| IdentityError::NoCertificate { cert: cert_file.to_path_buf() })?;
+    let leaf_der = chain.first().ok_or_else(|| IdentityError::NoCertificate {
+        cert: cert_file.to_path_buf(),
+    })?;
     let leaf = pki::parse_certificate(leaf_der)?;
     if !pki::key_matches_certificate(&key, &leaf) {
-        return Err(IdentityError::Mismatch { key: key_file.to_path_buf(), cert: cert_file.to_path_buf() });
+        return Err(IdentityError::Mismatch {
+            key: key_file.to_path_buf(),
+            cert: cert_file.to_path_buf(),
+        });
     }
-    Ok(Identity { key: Arc::new(key), chain, leaf })
+    Ok(Identity {
+        key: Arc::new(key),
+        chain,
+        leaf,
+    })
 }
 
 /// Command-line suite names: `rsa`, `ecdhe` (the lab's two), `rsa256`/`ecdhe256` (AES-256,
@@ -103,7 +130,11 @@ pub fn parse_suite(name: &str) -> Result<Suite, String> {
         "ecdhe256" => Some(suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384),
         "tls13" | "tls13-aes128" => Some(suites::TLS13_AES_128_GCM_SHA256),
         "tls13-aes256" => Some(suites::TLS13_AES_256_GCM_SHA384),
-        _ => suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().find(|s| s.name.eq_ignore_ascii_case(name.trim())),
+        _ => suites::TLS12_SUITES
+            .iter()
+            .chain(suites::TLS13_SUITES)
+            .copied()
+            .find(|s| s.name.eq_ignore_ascii_case(name.trim())),
     };
     found.ok_or_else(|| format!("unknown suite '{name}' (use rsa, ecdhe, rsa256, ecdhe256, tls13, tls13-aes256 or an IANA name such as TLS_RSA_WITH_AES_128_GCM_SHA256)"))
 }
@@ -112,7 +143,11 @@ pub fn parse_suite_list(list: &str) -> Result<Vec<Suite>, String> {
     let mut out: Vec<Suite> = Vec::new();
     for name in list.split(',').filter(|s| !s.trim().is_empty()) {
         // `tls13` in a list means both TLS 1.3 suites.
-        let group: Vec<Suite> = if name.trim().eq_ignore_ascii_case("tls13") { suites::TLS13_SUITES.to_vec() } else { vec![parse_suite(name)?] };
+        let group: Vec<Suite> = if name.trim().eq_ignore_ascii_case("tls13") {
+            suites::TLS13_SUITES.to_vec()
+        } else {
+            vec![parse_suite(name)?]
+        };
         for s in group {
             if !out.contains(&s) {
                 out.push(s);

@@ -22,11 +22,15 @@ use pfslab::tls12::client::{ClientConfig, ServerVerification};
 use pfslab::tls12::server::ServerConfig;
 
 #[derive(Parser)]
-#[command(name = "pfslab", version, about = "A forward-secrecy attack lab: real TLS 1.2, real captures, a real attacker.",
+#[command(
+    name = "pfslab",
+    version,
+    about = "A forward-secrecy attack lab: real TLS 1.2, real captures, a real attacker.",
     long_about = "A forward-secrecy attack lab.\n\nThe lab's TLS 1.2 server and client talk RSA key transport \
 (TLS_RSA_WITH_AES_128_GCM_SHA256) or ephemeral ECDHE (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256). \
 Record their traffic, steal the server's RSA key, and see which sessions fall.\n\n\
-Exit codes: 0 success, 1 the command failed, 2 bad usage.")]
+Exit codes: 0 success, 1 the command failed, 2 bad usage."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -199,7 +203,11 @@ struct ClientArgs {
     #[arg(long, value_parser = ["1.2", "1.3"])]
     tls_version: Option<String>,
     /// Trust this certificate: the server's must be it or be signed by it, and name the host.
-    #[arg(long, conflicts_with = "insecure", required_unless_present = "insecure")]
+    #[arg(
+        long,
+        conflicts_with = "insecure",
+        required_unless_present = "insecure"
+    )]
     ca: Option<PathBuf>,
     /// Accept any server certificate (the ECDHE signature is still checked against it).
     #[arg(long)]
@@ -250,11 +258,24 @@ fn keygen(a: KeygenArgs) -> Result<()> {
     if !(1024..=8192).contains(&a.bits) {
         bail!("--bits must be between 1024 and 8192");
     }
-    let (key, cert, info) = lab::keygen(&a.out_dir, a.bits, a.seed, a.force).context("keygen failed")?;
+    let (key, cert, info) =
+        lab::keygen(&a.out_dir, a.bits, a.seed, a.force).context("keygen failed")?;
     println!("wrote {} (private key, mode 0600)", key.display());
-    println!("wrote {} (self-signed certificate, {} bits)", cert.display(), a.bits);
+    println!(
+        "wrote {} (self-signed certificate, {} bits)",
+        cert.display(),
+        a.bits
+    );
     println!("  subject      {}", info.subject);
-    println!("  names        {}", info.dns_names.iter().cloned().chain(info.ip_addrs.iter().map(|i| i.to_string())).collect::<Vec<_>>().join(", "));
+    println!(
+        "  names        {}",
+        info.dns_names
+            .iter()
+            .cloned()
+            .chain(info.ip_addrs.iter().map(|i| i.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("  valid        {} .. {}", info.not_before, info.not_after);
     println!("  sha256       {}", hex(&info.sha256_fingerprint));
     Ok(())
@@ -262,7 +283,11 @@ fn keygen(a: KeygenArgs) -> Result<()> {
 
 fn open_keylog(path: &Option<PathBuf>) -> Result<Option<Arc<KeyLogWriter>>> {
     path.as_ref()
-        .map(|p| KeyLogWriter::open(p).map(Arc::new).with_context(|| format!("cannot open key log {}", p.display())))
+        .map(|p| {
+            KeyLogWriter::open(p)
+                .map(Arc::new)
+                .with_context(|| format!("cannot open key log {}", p.display()))
+        })
         .transpose()
 }
 
@@ -270,19 +295,39 @@ fn run_server(a: ServerArgs) -> Result<()> {
     let suites = lab::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
     let id = lab::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
     let keylog = open_keylog(&a.keylog)?;
-    let listener = TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
+    let listener =
+        TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    let config = Arc::new(ServerConfig { key: id.key, cert_chain: id.chain, suites: suites.clone(), keylog });
+    let config = Arc::new(ServerConfig {
+        key: id.key,
+        cert_chain: id.chain,
+        suites: suites.clone(),
+        keylog,
+    });
     println!("pfslab server listening on {addr}");
     eprintln!(
         "suites: {}; certificate: {}; key log: {}",
         suites.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
         id.leaf.subject,
-        a.keylog.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "off".into())
+        a.keylog
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "off".into())
     );
-    let options = ServerOptions { config, timeout: Duration::from_secs(a.timeout.max(1)), max_connections: a.max_connections.max(1), seed: a.seed };
-    let report: Arc<dyn Fn(&server::ConnectionReport) + Send + Sync> = Arc::new(|r| eprintln!("{r}"));
-    server::serve(listener, options, Arc::new(std::sync::atomic::AtomicBool::new(false)), report);
+    let options = ServerOptions {
+        config,
+        timeout: Duration::from_secs(a.timeout.max(1)),
+        max_connections: a.max_connections.max(1),
+        seed: a.seed,
+    };
+    let report: Arc<dyn Fn(&server::ConnectionReport) + Send + Sync> =
+        Arc::new(|r| eprintln!("{r}"));
+    server::serve(
+        listener,
+        options,
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        report,
+    );
     Ok(())
 }
 
@@ -291,37 +336,71 @@ fn run_client(a: ClientArgs) -> Result<()> {
         Some("1.3") => "tls13",
         _ => "ecdhe",
     };
-    let mut suites = lab::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite)).map_err(anyhow::Error::msg)?;
+    let mut suites = lab::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite))
+        .map_err(anyhow::Error::msg)?;
     if let Some(v) = &a.tls_version {
         let want13 = v == "1.3";
         suites.retain(|s| (s.key_exchange == pfslab::suites::KeyExchange::Tls13) == want13);
         if suites.is_empty() {
-            bail!("--suite {} has no suite for TLS {v}", a.suite.as_deref().unwrap_or_default());
+            bail!(
+                "--suite {} has no suite for TLS {v}",
+                a.suite.as_deref().unwrap_or_default()
+            );
         }
     }
     let addr = resolve(&a.connect)?;
-    let host = a.connect.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&a.connect).to_string();
+    let host = a
+        .connect
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(['[', ']']))
+        .unwrap_or(&a.connect)
+        .to_string();
     let server_name = a.server_name.clone().unwrap_or(host);
     let verification = match &a.ca {
         Some(path) => {
             let chain = pki::load_certificates(path).context("cannot load --ca")?;
-            ServerVerification::TrustAnchor(chain.into_iter().next().context("--ca holds no certificate")?)
+            ServerVerification::TrustAnchor(
+                chain
+                    .into_iter()
+                    .next()
+                    .context("--ca holds no certificate")?,
+            )
         }
         None => ServerVerification::Insecure,
     };
-    let config = Arc::new(ClientConfig { suites, server_name: server_name.clone(), verification, offer_ems: !a.no_ems, keylog: open_keylog(&a.keylog)? });
+    let config = Arc::new(ClientConfig {
+        suites,
+        server_name: server_name.clone(),
+        verification,
+        offer_ems: !a.no_ems,
+        keylog: open_keylog(&a.keylog)?,
+    });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");
-    let done = exchange(addr, config, rng, &request, Duration::from_secs(a.timeout.max(1))).with_context(|| format!("TLS session with {addr} failed"))?;
+    let done = exchange(
+        addr,
+        config,
+        rng,
+        &request,
+        Duration::from_secs(a.timeout.max(1)),
+    )
+    .with_context(|| format!("TLS session with {addr} failed"))?;
     let s = &done.summary;
     match s.suite {
         Some(suite) if suite.key_exchange == pfslab::suites::KeyExchange::Tls13 => {
-            eprintln!("connected to {addr}: TLS 1.3, {}, key share secp256r1", suite.name)
+            eprintln!(
+                "connected to {addr}: TLS 1.3, {}, key share secp256r1",
+                suite.name
+            )
         }
         _ => eprintln!(
             "connected to {addr}: TLS 1.2, {}, extended master secret {}",
             s.suite.map(|s| s.name).unwrap_or("?"),
-            if s.extended_master_secret { "yes" } else { "no" }
+            if s.extended_master_secret {
+                "yes"
+            } else {
+                "no"
+            }
         ),
     }
     eprintln!("client random {}", hex(&s.client_random));
@@ -341,15 +420,21 @@ fn run_client(a: ClientArgs) -> Result<()> {
 
 fn run_tap(a: TapArgs) -> Result<()> {
     let upstream = resolve(&a.upstream)?;
-    let listener = TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
+    let listener =
+        TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
     let mut cfg = pfslab::capture::TapConfig::new(addr, upstream, &a.write);
     cfg.stop_grace = Duration::from_secs(2);
-    let tap = pfslab::capture::Tap::with_listener(listener, cfg).with_context(|| format!("cannot record to {}", a.write.display()))?;
-    println!("pfslab tap listening on {addr}, relaying to {upstream}, recording to {}", a.write.display());
+    let tap = pfslab::capture::Tap::with_listener(listener, cfg)
+        .with_context(|| format!("cannot record to {}", a.write.display()))?;
+    println!(
+        "pfslab tap listening on {addr}, relaying to {upstream}, recording to {}",
+        a.write.display()
+    );
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             break;
@@ -398,15 +483,34 @@ fn run_record(a: RecordArgs) -> Result<()> {
     })
     .context("recording failed")?;
     if summary.generated_keys {
-        println!("generated {} and {}", lab::key_path(&a.keys).display(), lab::cert_path(&a.keys).display());
+        println!(
+            "generated {} and {}",
+            lab::key_path(&a.keys).display(),
+            lab::cert_path(&a.keys).display()
+        );
     }
-    println!("wrote {} ({} TLS sessions; the server appears as {})", summary.capture.display(), summary.sessions.len(), summary.capture_server);
-    println!("wrote {} (the instructor's answer key; the attacker never reads it)", summary.truth.display());
+    println!(
+        "wrote {} ({} TLS sessions; the server appears as {})",
+        summary.capture.display(),
+        summary.sessions.len(),
+        summary.capture_server
+    );
+    println!(
+        "wrote {} (the instructor's answer key; the attacker never reads it)",
+        summary.truth.display()
+    );
     if let Some(k) = &a.keylog {
         println!("wrote {} (the server's SSLKEYLOGFILE)", k.display());
     }
     for s in &summary.sessions {
-        println!("  session {}: {:<6} {:<40} user {:<8} password {}", s.stream, s.suite.key_exchange.short(), s.suite.name, s.user, s.password);
+        println!(
+            "  session {}: {:<6} {:<40} user {:<8} password {}",
+            s.stream,
+            s.suite.key_exchange.short(),
+            s.suite.name,
+            s.user,
+            s.password
+        );
     }
     Ok(())
 }
@@ -414,9 +518,17 @@ fn run_record(a: RecordArgs) -> Result<()> {
 fn run_inspect(a: InspectArgs) -> Result<()> {
     let mut rows = Vec::new();
     for path in &a.captures {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| rows.push(pfslab::report::InspectRow { capture: name.clone(), conn }))
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| {
+            rows.push(pfslab::report::InspectRow {
+                capture: name.clone(),
+                conn,
+            })
+        })
+        .with_context(|| format!("cannot read {}", path.display()))?;
         eprintln!(
             "{}: {} packets, {} TCP connections, {} TLS sessions, {} other",
             path.display(),
@@ -446,10 +558,15 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     if a.key.is_none() && a.keylog.is_none() {
         bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
     }
-    let key = a.key.as_ref().map(|p| pki::load_private_key(p).context("cannot load the stolen key")).transpose()?;
+    let key = a
+        .key
+        .as_ref()
+        .map(|p| pki::load_private_key(p).context("cannot load the stolen key"))
+        .transpose()?;
     let keylog = match &a.keylog {
         Some(p) => {
-            let log = pfslab::keylog::KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))?;
+            let log = pfslab::keylog::KeyLog::load(p)
+                .with_context(|| format!("cannot read key log {}", p.display()))?;
             for (line, why) in log.skipped.iter().take(5) {
                 eprintln!("warning: {}:{line}: skipped: {why}", p.display());
             }
@@ -466,10 +583,17 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     let keylog_out = a
         .keylog_out
         .as_ref()
-        .map(|out| pfslab::keylog::KeyLogWriter::open(out).with_context(|| format!("cannot write {}", out.display())))
+        .map(|out| {
+            pfslab::keylog::KeyLogWriter::open(out)
+                .with_context(|| format!("cannot write {}", out.display()))
+        })
         .transpose()?;
     let loot = pfslab::attack::Loot::new(key, keylog);
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
 
     let progress = pfslab::driver::Progress::default();
     let finished = std::sync::atomic::AtomicBool::new(false);
@@ -492,16 +616,22 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                 pfslab::attack::Verdict::ForwardSecret => 1,
                 pfslab::attack::Verdict::NotDecrypted => 2,
             }] += 1;
-            if let (Some(w), Some(cr), Some(ms)) = (&keylog_out, &report.client_random, &report.master_secret) {
+            if let (Some(w), Some(cr), Some(ms)) =
+                (&keylog_out, &report.client_random, &report.master_secret)
+            {
                 if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
                     write_error.get_or_insert(e);
                 }
             }
             if a.json {
-                let text = serde_json::to_string_pretty(&pfslab::report::session_json(&report)).unwrap_or_default();
+                let text = serde_json::to_string_pretty(&pfslab::report::session_json(&report))
+                    .unwrap_or_default();
                 let sep = if first { "\n" } else { ",\n" };
                 first = false;
-                if let Err(e) = stdout.write_all(sep.as_bytes()).and_then(|_| stdout.write_all(text.as_bytes())) {
+                if let Err(e) = stdout
+                    .write_all(sep.as_bytes())
+                    .and_then(|_| stdout.write_all(text.as_bytes()))
+                {
                     write_error.get_or_insert(e);
                 }
             } else {
@@ -519,7 +649,12 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                     eprintln!("warning: {t}; the sessions before it were analysed");
                 }
                 if summary.tls_sessions == 0 {
-                    eprintln!("warning: {}: no TLS sessions found ({} TCP connections, {} packets)", o.path.display(), summary.tcp_connections, summary.packets);
+                    eprintln!(
+                        "warning: {}: no TLS sessions found ({} TCP connections, {} packets)",
+                        o.path.display(),
+                        summary.tcp_connections,
+                        summary.packets
+                    );
                 }
             }
             Err(e) => {
@@ -557,10 +692,25 @@ fn run_attack(a: AttackArgs) -> Result<()> {
 }
 
 fn run_explain(a: ExplainArgs) -> Result<()> {
-    let key = a.key.as_ref().map(|p| pki::load_private_key(p).context("cannot load --key")).transpose()?;
-    let keylog = a.keylog.as_ref().map(|p| pfslab::keylog::KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))).transpose()?;
+    let key = a
+        .key
+        .as_ref()
+        .map(|p| pki::load_private_key(p).context("cannot load --key"))
+        .transpose()?;
+    let keylog = a
+        .keylog
+        .as_ref()
+        .map(|p| {
+            pfslab::keylog::KeyLog::load(p)
+                .with_context(|| format!("cannot read key log {}", p.display()))
+        })
+        .transpose()?;
     let loot = pfslab::attack::Loot::new(key, keylog);
-    let name = a.capture.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = a
+        .capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut found = None;
     let mut streams = Vec::new();
     pfslab::pipeline::for_each_tls_connection(&a.capture, |conn| {
@@ -575,9 +725,23 @@ fn run_explain(a: ExplainArgs) -> Result<()> {
             "{} has no TLS session {} (TLS sessions: {})",
             a.capture.display(),
             a.session,
-            if streams.is_empty() { "none".to_string() } else { streams.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ") }
+            if streams.is_empty() {
+                "none".to_string()
+            } else {
+                streams
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         );
     };
-    let color = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    print_or_broken_pipe(&pfslab::explain::explain(&conn, &name, &loot, pfslab::explain::Style { color }))
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print_or_broken_pipe(&pfslab::explain::explain(
+        &conn,
+        &name,
+        &loot,
+        pfslab::explain::Style { color },
+    ))
 }

@@ -5,8 +5,8 @@
 use crate::codec::Reader;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use crate::msgs::handshake::{
-    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, NewSessionTicket12, RsaClientKeyExchange,
-    ServerHello,
+    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
+    NewSessionTicket12, RsaClientKeyExchange, ServerHello,
 };
 use crate::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::suites::{self, KeyExchange, Suite};
@@ -17,9 +17,20 @@ pub enum KeyExchangeOnWire {
     /// RFC 5246 §7.4.7.1: the premaster, encrypted to the server's RSA key.
     RsaEncryptedPremaster(Vec<u8>),
     /// RFC 8422: both ephemeral public points; the premaster is never sent.
-    Ecdhe { server_public: Vec<u8>, client_public: Vec<u8>, signature_scheme: u16, signature: Vec<u8>, named_group: u16 },
+    Ecdhe {
+        server_public: Vec<u8>,
+        client_public: Vec<u8>,
+        signature_scheme: u16,
+        signature: Vec<u8>,
+        named_group: u16,
+    },
     /// TLS 1.3 key shares (RFC 8446 §4.2.8).
-    Tls13KeyShares { client_groups: Vec<u16>, server_group: Option<u16>, client_share: Option<Vec<u8>>, server_share: Option<Vec<u8>> },
+    Tls13KeyShares {
+        client_groups: Vec<u16>,
+        server_group: Option<u16>,
+        client_share: Option<Vec<u8>>,
+        server_share: Option<Vec<u8>>,
+    },
     /// The handshake ended (or the capture did) before the key exchange was seen.
     NotSeen,
 }
@@ -85,18 +96,32 @@ struct DirectionParse {
     saw_any_record: bool,
 }
 
-fn parse_direction(bytes: &[u8], plaintext_until_ccs: bool, tls13_after: Option<usize>) -> DirectionParse {
+fn parse_direction(
+    bytes: &[u8],
+    plaintext_until_ccs: bool,
+    tls13_after: Option<usize>,
+) -> DirectionParse {
     let mut deframer = Deframer::new();
     deframer.push(bytes);
     let mut joiner = HandshakeJoiner::new();
-    let mut out = DirectionParse { handshake: Vec::new(), protected: ProtectedRecords::default(), ccs: false, error: None, saw_any_record: false };
+    let mut out = DirectionParse {
+        handshake: Vec::new(),
+        protected: ProtectedRecords::default(),
+        ccs: false,
+        error: None,
+        saw_any_record: false,
+    };
     let mut protected = false;
     loop {
         let record = match deframer.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => {
                 if deframer.pending() > 0 {
-                    out.error = Some(format!("stream ends inside a record ({} bytes of it at offset {})", deframer.pending(), deframer.offset()));
+                    out.error = Some(format!(
+                        "stream ends inside a record ({} bytes of it at offset {})",
+                        deframer.pending(),
+                        deframer.offset()
+                    ));
                 }
                 break;
             }
@@ -150,7 +175,10 @@ fn parse_direction(bytes: &[u8], plaintext_until_ccs: bool, tls13_after: Option<
                 protected = true;
             }
             ContentType::Unknown(t) => {
-                out.error = Some(format!("record of unknown type {t} at stream offset {}", deframer.offset()));
+                out.error = Some(format!(
+                    "record of unknown type {t} at stream offset {}",
+                    deframer.offset()
+                ));
                 break;
             }
         }
@@ -193,17 +221,30 @@ impl ObservedSession {
         // The server's first flight tells the version; in TLS 1.3 everything after
         // ServerHello is protected.
         let server_peek = parse_direction(to_client, true, Some(1));
-        let first_server_hello = server_peek.handshake.first().and_then(|m| ServerHello::read(m.body()).ok());
-        let is_tls13 = first_server_hello.as_ref().is_some_and(|sh| selected_version(sh) == 0x0304);
+        let first_server_hello = server_peek
+            .handshake
+            .first()
+            .and_then(|m| ServerHello::read(m.body()).ok());
+        let is_tls13 = first_server_hello
+            .as_ref()
+            .is_some_and(|sh| selected_version(sh) == 0x0304);
         // After a HelloRetryRequest two hellos each way travel in clear (RFC 8446 §4.1.4).
-        let retried = first_server_hello.as_ref().is_some_and(|sh| sh.random == crate::msgs::handshake13::HELLO_RETRY_REQUEST_RANDOM);
+        let retried = first_server_hello
+            .as_ref()
+            .is_some_and(|sh| sh.random == crate::msgs::handshake13::HELLO_RETRY_REQUEST_RANDOM);
         s.hello_retry = retried;
         let (server, client) = if is_tls13 && retried {
-            (parse_direction(to_client, true, Some(2)), parse_direction(to_server, false, Some(2)))
+            (
+                parse_direction(to_client, true, Some(2)),
+                parse_direction(to_server, false, Some(2)),
+            )
         } else if is_tls13 {
             (server_peek, parse_direction(to_server, false, Some(1)))
         } else {
-            (parse_direction(to_client, true, None), parse_direction(to_server, true, None))
+            (
+                parse_direction(to_client, true, None),
+                parse_direction(to_server, true, None),
+            )
         };
         for (who, d) in [("client", &client), ("server", &server)] {
             if let Some(e) = &d.error {
@@ -217,31 +258,39 @@ impl ObservedSession {
 
         for m in &client.handshake {
             match m.typ {
-                HandshakeType::ClientHello if s.client_hello.is_none() => match ClientHello::read(m.body()) {
-                    Ok(ch) => {
-                        s.sni = ch.extension(ExtensionType::ServerName).and_then(|e| e.parse_server_name().ok().flatten());
-                        s.client_hello = Some(ch);
+                HandshakeType::ClientHello if s.client_hello.is_none() => {
+                    match ClientHello::read(m.body()) {
+                        Ok(ch) => {
+                            s.sni = ch
+                                .extension(ExtensionType::ServerName)
+                                .and_then(|e| e.parse_server_name().ok().flatten());
+                            s.client_hello = Some(ch);
+                        }
+                        Err(e) => s.notes.push(format!("ClientHello unreadable: {e}")),
                     }
-                    Err(e) => s.notes.push(format!("ClientHello unreadable: {e}")),
-                },
+                }
                 _ => {}
             }
         }
         for m in &server.handshake {
             match m.typ {
-                HandshakeType::ServerHello if s.server_hello.is_none() || s.hello_retry => match ServerHello::read(m.body()) {
-                    Ok(sh) => {
-                        s.version = Some(selected_version(&sh));
-                        s.suite_id = Some(sh.cipher_suite);
-                        s.ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
-                        s.server_hello = Some(sh);
+                HandshakeType::ServerHello if s.server_hello.is_none() || s.hello_retry => {
+                    match ServerHello::read(m.body()) {
+                        Ok(sh) => {
+                            s.version = Some(selected_version(&sh));
+                            s.suite_id = Some(sh.cipher_suite);
+                            s.ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
+                            s.server_hello = Some(sh);
+                        }
+                        Err(e) => s.notes.push(format!("ServerHello unreadable: {e}")),
                     }
-                    Err(e) => s.notes.push(format!("ServerHello unreadable: {e}")),
-                },
-                HandshakeType::Certificate if s.certificates.is_empty() => match CertificateMsg::read(m.body()) {
-                    Ok(c) => s.certificates = c.chain,
-                    Err(e) => s.notes.push(format!("Certificate unreadable: {e}")),
-                },
+                }
+                HandshakeType::Certificate if s.certificates.is_empty() => {
+                    match CertificateMsg::read(m.body()) {
+                        Ok(c) => s.certificates = c.chain,
+                        Err(e) => s.notes.push(format!("Certificate unreadable: {e}")),
+                    }
+                }
                 HandshakeType::ServerKeyExchange => match EcdheServerKeyExchange::read(m.body()) {
                     Ok(ske) => s.server_key_exchange = Some(ske),
                     Err(e) => s.notes.push(format!("ServerKeyExchange is not ECDHE: {e}")),
@@ -258,20 +307,40 @@ impl ObservedSession {
             s.key_exchange = Some(KeyExchange::Tls13);
             s.suite = s.suite_id.and_then(suites::tls13_suite);
             // The last ClientHello carries the share the server used (after a retry, the second).
-            let last_hello = client.handshake.iter().rev().find(|m| m.typ == HandshakeType::ClientHello).and_then(|m| ClientHello::read(m.body()).ok());
+            let last_hello = client
+                .handshake
+                .iter()
+                .rev()
+                .find(|m| m.typ == HandshakeType::ClientHello)
+                .and_then(|m| ClientHello::read(m.body()).ok());
             let client_entries = last_hello
                 .as_ref()
                 .and_then(|ch| ch.extension(ExtensionType::KeyShare))
                 .and_then(|e| e.parse_key_share_client().ok())
                 .unwrap_or_default();
             let client_groups = client_entries.iter().map(|e| e.group).collect();
-            let server_entry = s.server_hello.as_ref().and_then(|sh| sh.extension(ExtensionType::KeyShare)).and_then(|e| e.parse_key_share_server().ok());
+            let server_entry = s
+                .server_hello
+                .as_ref()
+                .and_then(|sh| sh.extension(ExtensionType::KeyShare))
+                .and_then(|e| e.parse_key_share_server().ok());
             let server_group = server_entry.as_ref().map(|e| e.group);
-            let client_share = client_entries.iter().find(|e| Some(e.group) == server_group).map(|e| e.key_exchange.clone());
-            s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares { client_groups, server_group, client_share, server_share: server_entry.map(|e| e.key_exchange) };
+            let client_share = client_entries
+                .iter()
+                .find(|e| Some(e.group) == server_group)
+                .map(|e| e.key_exchange.clone());
+            s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares {
+                client_groups,
+                server_group,
+                client_share,
+                server_share: server_entry.map(|e| e.key_exchange),
+            };
         } else if let Some(id) = s.suite_id {
             s.suite = suites::tls12_suite(id);
-            s.key_exchange = s.suite.map(|x| x.key_exchange).or_else(|| guess_key_exchange(id));
+            s.key_exchange = s
+                .suite
+                .map(|x| x.key_exchange)
+                .or_else(|| guess_key_exchange(id));
             s.detect_resumption(&server.handshake);
             s.read_client_key_exchange(&client.handshake);
         }
@@ -281,14 +350,21 @@ impl ObservedSession {
     }
 
     fn detect_resumption(&mut self, server_msgs: &[HandshakeMessage]) {
-        let (Some(ch), Some(sh)) = (&self.client_hello, &self.server_hello) else { return };
-        let full = server_msgs.iter().any(|m| m.typ == HandshakeType::Certificate || m.typ == HandshakeType::ServerHelloDone);
+        let (Some(ch), Some(sh)) = (&self.client_hello, &self.server_hello) else {
+            return;
+        };
+        let full = server_msgs.iter().any(|m| {
+            m.typ == HandshakeType::Certificate || m.typ == HandshakeType::ServerHelloDone
+        });
         if full {
             return;
         }
         // RFC 5246 §7.3 abbreviated handshake: ServerHello then straight to ChangeCipherSpec.
         // A presented ticket takes precedence: with tickets the echoed session ID is arbitrary.
-        if let Some(t) = ch.extension(ExtensionType::SessionTicket).filter(|e| !e.data.is_empty()) {
+        if let Some(t) = ch
+            .extension(ExtensionType::SessionTicket)
+            .filter(|e| !e.data.is_empty())
+        {
             self.resumed = Some(Resumption::Ticket(t.data.clone()));
         } else if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
             self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
@@ -298,13 +374,26 @@ impl ObservedSession {
     }
 
     fn read_client_key_exchange(&mut self, client_msgs: &[HandshakeMessage]) {
-        let Some(cke) = client_msgs.iter().find(|m| m.typ == HandshakeType::ClientKeyExchange) else { return };
+        let Some(cke) = client_msgs
+            .iter()
+            .find(|m| m.typ == HandshakeType::ClientKeyExchange)
+        else {
+            return;
+        };
         match self.key_exchange {
             Some(KeyExchange::Rsa) => match RsaClientKeyExchange::read(cke.body()) {
-                Ok(r) => self.wire_key_exchange = KeyExchangeOnWire::RsaEncryptedPremaster(r.encrypted_premaster),
-                Err(e) => self.notes.push(format!("ClientKeyExchange unreadable: {e}")),
+                Ok(r) => {
+                    self.wire_key_exchange =
+                        KeyExchangeOnWire::RsaEncryptedPremaster(r.encrypted_premaster)
+                }
+                Err(e) => self
+                    .notes
+                    .push(format!("ClientKeyExchange unreadable: {e}")),
             },
-            Some(KeyExchange::EcdheRsa) => match (EcdheClientKeyExchange::read(cke.body()), &self.server_key_exchange) {
+            Some(KeyExchange::EcdheRsa) => match (
+                EcdheClientKeyExchange::read(cke.body()),
+                &self.server_key_exchange,
+            ) {
                 (Ok(c), Some(ske)) => {
                     self.wire_key_exchange = KeyExchangeOnWire::Ecdhe {
                         server_public: ske.public.clone(),
@@ -314,8 +403,12 @@ impl ObservedSession {
                         named_group: ske.named_group,
                     }
                 }
-                (Err(e), _) => self.notes.push(format!("ClientKeyExchange unreadable: {e}")),
-                (_, None) => self.notes.push("ECDHE ClientKeyExchange without a ServerKeyExchange".into()),
+                (Err(e), _) => self
+                    .notes
+                    .push(format!("ClientKeyExchange unreadable: {e}")),
+                (_, None) => self
+                    .notes
+                    .push("ECDHE ClientKeyExchange without a ServerKeyExchange".into()),
             },
             _ => {}
         }
@@ -354,7 +447,10 @@ impl ObservedSession {
 
     /// Application data bytes each way (ciphertext, as seen).
     pub fn app_bytes(&self) -> (u64, u64) {
-        (self.client_protected.app_data_bytes, self.server_protected.app_data_bytes)
+        (
+            self.client_protected.app_data_bytes,
+            self.server_protected.app_data_bytes,
+        )
     }
 
     pub fn version_name(&self) -> String {

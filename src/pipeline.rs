@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::capture::{CaptureError, Connection, Reassembler, ReassemblyConfig, SegmentReader, SkipStats};
+use crate::capture::{
+    CaptureError, Connection, Reassembler, ReassemblyConfig, SegmentReader, SkipStats,
+};
 use crate::observe::{looks_like_tls, ObservedSession};
 
 /// One TCP connection that carried TLS.
@@ -31,7 +33,10 @@ pub struct CaptureSummary {
 
 fn describe_gaps(conn: &Connection) -> Vec<String> {
     let mut notes = Vec::new();
-    for (name, half) in [("client → server", &conn.to_server), ("server → client", &conn.to_client)] {
+    for (name, half) in [
+        ("client → server", &conn.to_server),
+        ("server → client", &conn.to_client),
+    ] {
         for gap in half.gaps() {
             notes.push(format!(
                 "{name}: {} bytes missing at stream offset {} (a segment was not captured); decryption of this direction stops there",
@@ -49,17 +54,30 @@ fn to_tls(conn: Connection) -> Option<TlsConnection> {
     }
     let notes = describe_gaps(&conn);
     let session = ObservedSession::observe(to_server, conn.to_client.contiguous());
-    Some(TlsConnection { stream: conn.stream, client: conn.client, server: conn.server, session, notes })
+    Some(TlsConnection {
+        stream: conn.stream,
+        client: conn.client,
+        server: conn.server,
+        session,
+        notes,
+    })
 }
 
 /// Reads a capture and calls `each` for every TLS connection in stream order. Connections are
 /// analysed as soon as they finish and held only until the ones before them are done.
-pub fn for_each_tls_connection(path: &Path, each: impl FnMut(TlsConnection)) -> Result<CaptureSummary, CaptureError> {
+pub fn for_each_tls_connection(
+    path: &Path,
+    each: impl FnMut(TlsConnection),
+) -> Result<CaptureSummary, CaptureError> {
     for_each_tls_connection_with_progress(path, None, each)
 }
 
 /// As `for_each_tls_connection`, publishing the bytes read so far in `progress`.
-pub fn for_each_tls_connection_with_progress(path: &Path, progress: Option<&std::sync::atomic::AtomicU64>, mut each: impl FnMut(TlsConnection)) -> Result<CaptureSummary, CaptureError> {
+pub fn for_each_tls_connection_with_progress(
+    path: &Path,
+    progress: Option<&std::sync::atomic::AtomicU64>,
+    mut each: impl FnMut(TlsConnection),
+) -> Result<CaptureSummary, CaptureError> {
     let mut reader = SegmentReader::open(path)?;
     let mut reassembler = Reassembler::new(ReassemblyConfig::default());
     let mut summary = CaptureSummary::default();
@@ -67,7 +85,9 @@ pub fn for_each_tls_connection_with_progress(path: &Path, progress: Option<&std:
     let mut next_stream: u64 = 0;
     let mut started: u64 = 0;
 
-    let mut emit = |ready: &mut BTreeMap<u64, Option<TlsConnection>>, next: &mut u64, summary: &mut CaptureSummary| {
+    let mut emit = |ready: &mut BTreeMap<u64, Option<TlsConnection>>,
+                    next: &mut u64,
+                    summary: &mut CaptureSummary| {
         while let Some(entry) = ready.remove(next) {
             match entry {
                 Some(c) => {
@@ -91,7 +111,10 @@ pub fn for_each_tls_connection_with_progress(path: &Path, progress: Option<&std:
         };
         reassembler.push(&seg);
         if let Some(p) = progress {
-            p.store(reader.reader().offset(), std::sync::atomic::Ordering::Relaxed);
+            p.store(
+                reader.reader().offset(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         while let Some(conn) = reassembler.pop_finished() {
             started = started.max(conn.stream + 1);

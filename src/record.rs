@@ -56,9 +56,15 @@ pub struct RecordSummary {
 #[derive(Debug)]
 pub enum RecordError {
     Keys(String),
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     Capture(crate::capture::CaptureError),
-    Session { number: usize, source: crate::error::Error },
+    Session {
+        number: usize,
+        source: crate::error::Error,
+    },
     Incomplete(String),
 }
 
@@ -76,8 +82,24 @@ impl std::fmt::Display for RecordError {
 
 impl std::error::Error for RecordError {}
 
-const USERS: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar", "peggy", "trent", "victor", "walter"];
-const WORDS: &[&str] = &["correct", "horse", "battery", "staple", "purple", "monkey", "dishwasher", "sunshine", "dragon", "letmein", "tiger", "falcon"];
+const USERS: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+    "oscar", "peggy", "trent", "victor", "walter",
+];
+const WORDS: &[&str] = &[
+    "correct",
+    "horse",
+    "battery",
+    "staple",
+    "purple",
+    "monkey",
+    "dishwasher",
+    "sunshine",
+    "dragon",
+    "letmein",
+    "tiger",
+    "falcon",
+];
 
 /// Suites interleaved: rsa, ecdhe, rsa, ecdhe, … until each count is used up.
 fn interleave(sessions: &[(Suite, usize)]) -> Vec<Suite> {
@@ -98,11 +120,18 @@ fn interleave(sessions: &[(Suite, usize)]) -> Vec<Suite> {
 pub fn parse_sessions(spec: &str) -> Result<Vec<(Suite, usize)>, String> {
     let mut out = Vec::new();
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
-        let (name, count) = part.split_once('=').ok_or_else(|| format!("'{part}' should be SUITE=COUNT, e.g. rsa=3"))?;
+        let (name, count) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' should be SUITE=COUNT, e.g. rsa=3"))?;
         let suite = lab::parse_suite(name)?;
-        let count: usize = count.trim().parse().map_err(|_| format!("'{count}' in '{part}' is not a number"))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{count}' in '{part}' is not a number"))?;
         if count > 10_000 {
-            return Err(format!("{count} sessions of {name} is more than the 10000 a recording allows"));
+            return Err(format!(
+                "{count} sessions of {name} is more than the 10000 a recording allows"
+            ));
         }
         out.push((suite, count));
     }
@@ -122,30 +151,70 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     let (key_file, cert_file) = (lab::key_path(&opts.key_dir), lab::cert_path(&opts.key_dir));
     let generated_keys = !key_file.exists() && !cert_file.exists();
     if generated_keys {
-        lab::keygen(&opts.key_dir, 2048, opts.seed, false).map_err(|e| RecordError::Keys(e.to_string()))?;
+        lab::keygen(&opts.key_dir, 2048, opts.seed, false)
+            .map_err(|e| RecordError::Keys(e.to_string()))?;
     }
-    let id = lab::load_identity(&key_file, &cert_file).map_err(|e| RecordError::Keys(e.to_string()))?;
-    let anchor = id.chain.first().cloned().ok_or_else(|| RecordError::Keys("no certificate".into()))?;
+    let id =
+        lab::load_identity(&key_file, &cert_file).map_err(|e| RecordError::Keys(e.to_string()))?;
+    let anchor = id
+        .chain
+        .first()
+        .cloned()
+        .ok_or_else(|| RecordError::Keys("no certificate".into()))?;
     if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| RecordError::Io { what: format!("cannot create {}", parent.display()), source: e })?;
+        std::fs::create_dir_all(parent).map_err(|e| RecordError::Io {
+            what: format!("cannot create {}", parent.display()),
+            source: e,
+        })?;
     }
     let keylog = match &opts.keylog {
         Some(p) => {
             // A fresh key log for a fresh capture.
             let _ = std::fs::remove_file(p);
-            Some(Arc::new(KeyLogWriter::open(p).map_err(|e| RecordError::Io { what: format!("cannot create key log {}", p.display()), source: e })?))
+            Some(Arc::new(KeyLogWriter::open(p).map_err(|e| {
+                RecordError::Io {
+                    what: format!("cannot create key log {}", p.display()),
+                    source: e,
+                }
+            })?))
         }
         None => None,
     };
 
     // 2. The server, then the tap in front of it.
     let all_suites: Vec<Suite> = opts.sessions.iter().map(|(s, _)| *s).collect();
-    let config = Arc::new(ServerConfig { key: id.key.clone(), cert_chain: id.chain.clone(), suites: all_suites, keylog });
-    let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io { what: "cannot bind the lab server".into(), source: e })?;
-    let server = server::spawn(server_listener, ServerOptions { config, timeout: Duration::from_secs(10), max_connections: 64, seed: opts.seed }, false)
-        .map_err(|e| RecordError::Io { what: "cannot start the lab server".into(), source: e })?;
-    let tap_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io { what: "cannot bind the tap".into(), source: e })?;
-    let tap_addr = tap_listener.local_addr().map_err(|e| RecordError::Io { what: "tap address".into(), source: e })?;
+    let config = Arc::new(ServerConfig {
+        key: id.key.clone(),
+        cert_chain: id.chain.clone(),
+        suites: all_suites,
+        keylog,
+    });
+    let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
+        what: "cannot bind the lab server".into(),
+        source: e,
+    })?;
+    let server = server::spawn(
+        server_listener,
+        ServerOptions {
+            config,
+            timeout: Duration::from_secs(10),
+            max_connections: 64,
+            seed: opts.seed,
+        },
+        false,
+    )
+    .map_err(|e| RecordError::Io {
+        what: "cannot start the lab server".into(),
+        source: e,
+    })?;
+    let tap_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
+        what: "cannot bind the tap".into(),
+        source: e,
+    })?;
+    let tap_addr = tap_listener.local_addr().map_err(|e| RecordError::Io {
+        what: "tap address".into(),
+        source: e,
+    })?;
     let mut tap_config = TapConfig::new(tap_addr, server.local_addr, &opts.out);
     let capture_server = match opts.seed {
         Some(seed) => {
@@ -164,7 +233,10 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     let truth = match run_sessions(&opts, &anchor, tap_addr, &tap) {
         Ok(t) => t,
         Err(e) => {
-            let path = tap.stop().map(|s| s.path).unwrap_or_else(|_| opts.out.clone());
+            let path = tap
+                .stop()
+                .map(|s| s.path)
+                .unwrap_or_else(|_| opts.out.clone());
             let _ = std::fs::remove_file(&path);
             server.stop();
             return Err(e);
@@ -176,16 +248,39 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     let server_port = server.local_addr.port();
     server.stop();
     let truth_file = truth_path(&summary.path);
-    write_truth(&truth_file, &summary.path, &truth).map_err(|e| RecordError::Io { what: format!("cannot write {}", truth_file.display()), source: e })?;
-    Ok(RecordSummary { capture: summary.path, truth: truth_file, sessions: truth, generated_keys, server_port, capture_server })
+    write_truth(&truth_file, &summary.path, &truth).map_err(|e| RecordError::Io {
+        what: format!("cannot write {}", truth_file.display()),
+        source: e,
+    })?;
+    Ok(RecordSummary {
+        capture: summary.path,
+        truth: truth_file,
+        sessions: truth,
+        generated_keys,
+        server_port,
+        capture_server,
+    })
 }
 
-fn run_sessions(opts: &RecordOptions, anchor: &[u8], tap_addr: SocketAddr, tap: &Tap) -> Result<Vec<TruthSession>, RecordError> {
+fn run_sessions(
+    opts: &RecordOptions,
+    anchor: &[u8],
+    tap_addr: SocketAddr,
+    tap: &Tap,
+) -> Result<Vec<TruthSession>, RecordError> {
     let order = interleave(&opts.sessions);
     let mut rng_people = rng::for_purpose(opts.seed, "record people");
     let mut truth = Vec::new();
     for (i, suite) in order.iter().enumerate() {
-        let user = format!("{}{}", USERS[i % USERS.len()], if i >= USERS.len() { (i / USERS.len()).to_string() } else { String::new() });
+        let user = format!(
+            "{}{}",
+            USERS[i % USERS.len()],
+            if i >= USERS.len() {
+                (i / USERS.len()).to_string()
+            } else {
+                String::new()
+            }
+        );
         let password = format!(
             "{}-{}-{:04}",
             WORDS[(rng_people.next_u32() as usize) % WORDS.len()],
@@ -207,13 +302,35 @@ fn run_sessions(opts: &RecordOptions, anchor: &[u8], tap_addr: SocketAddr, tap: 
             offer_ems: opts.ems,
             keylog: None,
         });
-        let client_rng = rng::for_purpose(opts.seed.map(|s| s.wrapping_add(i as u64)), &format!("record client {i}"));
-        let done = exchange(tap_addr, client_config, client_rng, &request, Duration::from_secs(10))
-            .map_err(|e| RecordError::Session { number: i, source: e })?;
+        let client_rng = rng::for_purpose(
+            opts.seed.map(|s| s.wrapping_add(i as u64)),
+            &format!("record client {i}"),
+        );
+        let done = exchange(
+            tap_addr,
+            client_config,
+            client_rng,
+            &request,
+            Duration::from_secs(10),
+        )
+        .map_err(|e| RecordError::Session {
+            number: i,
+            source: e,
+        })?;
         if !tap.wait_idle(i as u64 + 1, Duration::from_secs(10)) {
-            return Err(RecordError::Incomplete(format!("session {i} did not finish in time")));
+            return Err(RecordError::Incomplete(format!(
+                "session {i} did not finish in time"
+            )));
         }
-        truth.push(TruthSession { stream: i as u64, suite: *suite, user, password, request, response: done.response, client_random: done.summary.client_random });
+        truth.push(TruthSession {
+            stream: i as u64,
+            suite: *suite,
+            user,
+            password,
+            request,
+            response: done.response,
+            client_random: done.summary.client_random,
+        });
         if let Some(p) = &opts.progress {
             p(i + 1, order.len());
         }

@@ -56,7 +56,11 @@ impl Tls12GcmProtector {
             _ => return None,
         };
         let salt: [u8; 4] = salt.try_into().ok()?;
-        Some(Self { cipher, salt: Zeroizing::new(salt), seq: 0 })
+        Some(Self {
+            cipher,
+            salt: Zeroizing::new(salt),
+            seq: 0,
+        })
     }
 
     pub fn sequence(&self) -> u64 {
@@ -64,7 +68,13 @@ impl Tls12GcmProtector {
     }
 
     /// The nonce and AAD for the next record with the given explicit nonce and plaintext length.
-    pub fn trace(&self, typ: ContentType, version: u16, explicit: &[u8; 8], plaintext_len: usize) -> RecordCryptoTrace {
+    pub fn trace(
+        &self,
+        typ: ContentType,
+        version: u16,
+        explicit: &[u8; 8],
+        plaintext_len: usize,
+    ) -> RecordCryptoTrace {
         let mut nonce = [0u8; 12];
         nonce[..4].copy_from_slice(&*self.salt);
         nonce[4..].copy_from_slice(explicit);
@@ -82,7 +92,10 @@ impl Tls12GcmProtector {
         let explicit = self.seq.to_be_bytes();
         let t = self.trace(typ, version, &explicit, plaintext.len());
         let nonce = Nonce::from(t.nonce);
-        let payload = Payload { msg: plaintext, aad: &t.aad };
+        let payload = Payload {
+            msg: plaintext,
+            aad: &t.aad,
+        };
         let sealed = match &self.cipher {
             GcmCipher::Aes128(c) => c.encrypt(&nonce, payload),
             GcmCipher::Aes256(c) => c.encrypt(&nonce, payload),
@@ -96,7 +109,12 @@ impl Tls12GcmProtector {
     }
 
     /// Decrypts explicit_nonce ‖ ciphertext ‖ tag and advances the sequence number.
-    pub fn open(&mut self, typ: ContentType, version: u16, fragment: &[u8]) -> Result<Vec<u8>, BadRecordMac> {
+    pub fn open(
+        &mut self,
+        typ: ContentType,
+        version: u16,
+        fragment: &[u8],
+    ) -> Result<Vec<u8>, BadRecordMac> {
         if fragment.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
             return Err(BadRecordMac);
         }
@@ -104,7 +122,10 @@ impl Tls12GcmProtector {
         let explicit: [u8; 8] = explicit.try_into().map_err(|_| BadRecordMac)?;
         let t = self.trace(typ, version, &explicit, ciphertext.len() - GCM_TAG_LEN);
         let nonce = Nonce::from(t.nonce);
-        let payload = Payload { msg: ciphertext, aad: &t.aad };
+        let payload = Payload {
+            msg: ciphertext,
+            aad: &t.aad,
+        };
         let plain = match &self.cipher {
             GcmCipher::Aes128(c) => c.decrypt(&nonce, payload),
             GcmCipher::Aes256(c) => c.decrypt(&nonce, payload),
@@ -139,7 +160,11 @@ impl Tls13Protector {
             _ => return None,
         };
         let iv: [u8; 12] = iv.try_into().ok()?;
-        Some(Self { cipher, iv: Zeroizing::new(iv), seq: 0 })
+        Some(Self {
+            cipher,
+            iv: Zeroizing::new(iv),
+            seq: 0,
+        })
     }
 
     pub fn sequence(&self) -> u64 {
@@ -162,7 +187,10 @@ impl Tls13Protector {
         inner.push(inner_type.to_wire());
         let aad = tls13_header(inner.len() + GCM_TAG_LEN);
         let nonce = Nonce::from(self.nonce());
-        let payload = Payload { msg: &inner, aad: &aad };
+        let payload = Payload {
+            msg: &inner,
+            aad: &aad,
+        };
         let sealed = match &self.cipher {
             GcmCipher::Aes128(c) => c.encrypt(&nonce, payload),
             GcmCipher::Aes256(c) => c.encrypt(&nonce, payload),
@@ -178,7 +206,10 @@ impl Tls13Protector {
         }
         let aad = tls13_header(payload.len());
         let nonce = Nonce::from(self.nonce());
-        let p = Payload { msg: payload, aad: &aad };
+        let p = Payload {
+            msg: payload,
+            aad: &aad,
+        };
         let mut inner = match &self.cipher {
             GcmCipher::Aes128(c) => c.decrypt(&nonce, p),
             GcmCipher::Aes256(c) => c.decrypt(&nonce, p),
@@ -207,14 +238,22 @@ mod tests {
     const A: &str = "feedfacedeadbeeffeedfacedeadbeefabaddad2";
 
     fn raw_gcm128(key: &[u8], nonce: [u8; 12], msg: &[u8], aad: &[u8]) -> Vec<u8> {
-        Aes128Gcm::new_from_slice(key).unwrap().encrypt(&Nonce::from(nonce), Payload { msg, aad }).unwrap()
+        Aes128Gcm::new_from_slice(key)
+            .unwrap()
+            .encrypt(&Nonce::from(nonce), Payload { msg, aad })
+            .unwrap()
     }
 
     /// McGrew–Viega GCM specification Test Case 4 (AES-128, 60-byte plaintext, 20-byte AAD),
     /// the vector NIST's GCM validation suite starts from.
     #[test]
     fn gcm_aes128_test_case_4() {
-        let out = raw_gcm128(&h("feffe9928665731c6d6a8f9467308308"), h("cafebabefacedbaddecaf888").try_into().unwrap(), &h(P), &h(A));
+        let out = raw_gcm128(
+            &h("feffe9928665731c6d6a8f9467308308"),
+            h("cafebabefacedbaddecaf888").try_into().unwrap(),
+            &h(P),
+            &h(A),
+        );
         assert_eq!(out, h("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091\
             5bc94fbc3221a5db94fae95ae7121a47"));
     }
@@ -223,8 +262,15 @@ mod tests {
     #[test]
     fn gcm_aes256_test_case_16() {
         let key = h("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
-        let out = Aes256Gcm::new_from_slice(&key).unwrap()
-            .encrypt(&Nonce::from(<[u8; 12]>::try_from(h("cafebabefacedbaddecaf888")).unwrap()), Payload { msg: &h(P), aad: &h(A) })
+        let out = Aes256Gcm::new_from_slice(&key)
+            .unwrap()
+            .encrypt(
+                &Nonce::from(<[u8; 12]>::try_from(h("cafebabefacedbaddecaf888")).unwrap()),
+                Payload {
+                    msg: &h(P),
+                    aad: &h(A),
+                },
+            )
             .unwrap();
         assert_eq!(out, h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662\
             76fc6ece0f4e1768cddf8853bb2d551b"));
@@ -242,7 +288,10 @@ mod tests {
         nonce[..4].copy_from_slice(&[0xca, 0xfe, 0xba, 0xbe]);
         nonce[4..].copy_from_slice(&1u64.to_be_bytes());
         let aad = [0, 0, 0, 0, 0, 0, 0, 1, 23, 3, 3, 0, 5];
-        assert_eq!(&sealed[8..], raw_gcm128(&key, nonce, b"hello", &aad).as_slice());
+        assert_eq!(
+            &sealed[8..],
+            raw_gcm128(&key, nonce, b"hello", &aad).as_slice()
+        );
     }
 
     #[test]
@@ -251,14 +300,26 @@ mod tests {
         let mut tx = Tls12GcmProtector::new(&key, &[1, 2, 3, 4]).unwrap();
         let mut rx = tx.clone();
         let rec = tx.seal(ContentType::ApplicationData, 0x0303, b"secret note");
-        assert_eq!(rx.clone().open(ContentType::ApplicationData, 0x0303, &rec).unwrap(), b"secret note");
+        assert_eq!(
+            rx.clone()
+                .open(ContentType::ApplicationData, 0x0303, &rec)
+                .unwrap(),
+            b"secret note"
+        );
         for i in 0..rec.len() {
             let mut bad = rec.clone();
             bad[i] ^= 0x01;
-            assert_eq!(rx.clone().open(ContentType::ApplicationData, 0x0303, &bad), Err(BadRecordMac), "byte {i}");
+            assert_eq!(
+                rx.clone().open(ContentType::ApplicationData, 0x0303, &bad),
+                Err(BadRecordMac),
+                "byte {i}"
+            );
         }
         // Wrong content type in the AAD is rejected too.
-        assert!(rx.clone().open(ContentType::Handshake, 0x0303, &rec).is_err());
+        assert!(rx
+            .clone()
+            .open(ContentType::Handshake, 0x0303, &rec)
+            .is_err());
         // So is the wrong sequence number.
         rx.seq = 1;
         assert!(rx.open(ContentType::ApplicationData, 0x0303, &rec).is_err());
@@ -267,22 +328,37 @@ mod tests {
     /// RFC 8448 §3: the server's first protected record (EncryptedExtensions) and its nonce.
     #[test]
     fn tls13_nonce_and_round_trip() {
-        let mut p = Tls13Protector::new(&h("3fce516009c21727d0f2e4e86ee403bc"), &h("5d313eb2671276ee13000b30")).unwrap();
+        let mut p = Tls13Protector::new(
+            &h("3fce516009c21727d0f2e4e86ee403bc"),
+            &h("5d313eb2671276ee13000b30"),
+        )
+        .unwrap();
         assert_eq!(p.nonce().to_vec(), h("5d313eb2671276ee13000b30"));
         let mut rx = p.clone();
         let sealed = p.seal(ContentType::Handshake, b"encrypted extensions");
         assert_eq!(p.nonce().to_vec(), h("5d313eb2671276ee13000b31"));
-        assert_eq!(rx.open(&sealed).unwrap(), (ContentType::Handshake, b"encrypted extensions".to_vec()));
+        assert_eq!(
+            rx.open(&sealed).unwrap(),
+            (ContentType::Handshake, b"encrypted extensions".to_vec())
+        );
         let mut bad = sealed.clone();
         bad[0] ^= 1;
-        assert!(Tls13Protector::new(&h("3fce516009c21727d0f2e4e86ee403bc"), &h("5d313eb2671276ee13000b30")).unwrap().open(&bad).is_err());
+        assert!(Tls13Protector::new(
+            &h("3fce516009c21727d0f2e4e86ee403bc"),
+            &h("5d313eb2671276ee13000b30")
+        )
+        .unwrap()
+        .open(&bad)
+        .is_err());
     }
 
     #[test]
     fn short_fragment_rejected() {
         let mut rx = Tls12GcmProtector::new(&[0u8; 16], &[0; 4]).unwrap();
         for len in 0..24 {
-            assert!(rx.open(ContentType::ApplicationData, 0x0303, &vec![0; len]).is_err());
+            assert!(rx
+                .open(ContentType::ApplicationData, 0x0303, &vec![0; len])
+                .is_err());
         }
     }
 }

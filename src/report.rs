@@ -30,8 +30,14 @@ pub fn cell(text: &str, width: usize) -> String {
 /// What an eavesdropper saw of the key exchange.
 pub fn wire_summary(c: &TlsConnection) -> String {
     match &c.session.wire_key_exchange {
-        KeyExchangeOnWire::RsaEncryptedPremaster(e) => format!("encrypted premaster, {} bytes ({})", e.len(), abbrev(e)),
-        KeyExchangeOnWire::Ecdhe { server_public, client_public, .. } => format!(
+        KeyExchangeOnWire::RsaEncryptedPremaster(e) => {
+            format!("encrypted premaster, {} bytes ({})", e.len(), abbrev(e))
+        }
+        KeyExchangeOnWire::Ecdhe {
+            server_public,
+            client_public,
+            ..
+        } => format!(
             "ECDHE points: server {} ({} B), client {} ({} B)",
             abbrev(server_public),
             server_public.len(),
@@ -40,9 +46,13 @@ pub fn wire_summary(c: &TlsConnection) -> String {
         ),
         KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
             "TLS 1.3 key shares ({})",
-            server_group.map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name()).unwrap_or_else(|| "?".into())
+            server_group
+                .map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name())
+                .unwrap_or_else(|| "?".into())
         ),
-        KeyExchangeOnWire::NotSeen if c.session.resumed.is_some() => "none (resumed session)".into(),
+        KeyExchangeOnWire::NotSeen if c.session.resumed.is_some() => {
+            "none (resumed session)".into()
+        }
         KeyExchangeOnWire::NotSeen => "no key exchange captured".into(),
     }
 }
@@ -57,7 +67,11 @@ pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
     let _ = writeln!(
         out,
         "{}{} {} {} {} {} {} {} {}  on the wire",
-        if show_capture { cell("capture", 16) + " " } else { String::new() },
+        if show_capture {
+            cell("capture", 16) + " "
+        } else {
+            String::new()
+        },
         cell("#", 3),
         cell("client → server", 44),
         cell("version", 7),
@@ -73,11 +87,20 @@ pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
         let _ = writeln!(
             out,
             "{}{} {} {} {} {} {} {} {}  {}",
-            if show_capture { cell(&r.capture, 16) + " " } else { String::new() },
+            if show_capture {
+                cell(&r.capture, 16) + " "
+            } else {
+                String::new()
+            },
             cell(&r.conn.stream.to_string(), 3),
             cell(&format!("{} → {}", r.conn.client, r.conn.server), 44),
             cell(&s.version_name(), 7),
-            cell(&s.suite_id.map(crate::suites::suite_name).unwrap_or_else(|| "?".into()), 38),
+            cell(
+                &s.suite_id
+                    .map(crate::suites::suite_name)
+                    .unwrap_or_else(|| "?".into()),
+                38
+            ),
             cell(s.key_exchange.map(|k| k.short()).unwrap_or("?"), 5),
             cell(if s.ems { "yes" } else { "no" }, 3),
             cell(s.sni.as_deref().unwrap_or("-"), 12),
@@ -107,7 +130,11 @@ pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
     let _ = writeln!(
         out,
         "{}{} {} {} {} {}  reason / first line recovered",
-        if show_capture { cell("capture", 16) + " " } else { String::new() },
+        if show_capture {
+            cell("capture", 16) + " "
+        } else {
+            String::new()
+        },
         cell("#", 3),
         cell("client → server", 44),
         cell("suite", 38),
@@ -122,7 +149,11 @@ pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
         let _ = writeln!(
             out,
             "{}{} {} {} {} {}  {}",
-            if show_capture { cell(&r.capture, 16) + " " } else { String::new() },
+            if show_capture {
+                cell(&r.capture, 16) + " "
+            } else {
+                String::new()
+            },
             cell(&r.stream.to_string(), 3),
             cell(&format!("{} → {}", r.client, r.server), 44),
             cell(&r.cipher_suite, 38),
@@ -138,7 +169,11 @@ pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
 pub fn conversations(reports: &[SessionReport]) -> String {
     let mut out = String::new();
     for r in reports.iter().filter(|r| r.verdict == Verdict::Decrypted) {
-        let _ = writeln!(out, "=== {} session {}: {} → {} ({}) ===", r.capture, r.stream, r.client, r.server, r.cipher_suite);
+        let _ = writeln!(
+            out,
+            "=== {} session {}: {} → {} ({}) ===",
+            r.capture, r.stream, r.client, r.server, r.cipher_suite
+        );
         let _ = writeln!(out, "how: {}", r.reason);
         if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
             let _ = writeln!(out, "client random  {}", hex(cr));
@@ -147,9 +182,17 @@ pub fn conversations(reports: &[SessionReport]) -> String {
         for note in &r.notes {
             let _ = writeln!(out, "note: {note}");
         }
-        let _ = writeln!(out, "--- client → server ({} bytes) ---", r.client_data.len());
+        let _ = writeln!(
+            out,
+            "--- client → server ({} bytes) ---",
+            r.client_data.len()
+        );
         out.push_str(&printable(&r.client_data));
-        let _ = writeln!(out, "\n--- server → client ({} bytes) ---", r.server_data.len());
+        let _ = writeln!(
+            out,
+            "\n--- server → client ({} bytes) ---",
+            r.server_data.len()
+        );
         out.push_str(&printable(&r.server_data));
         out.push_str("\n\n");
     }
@@ -176,25 +219,25 @@ pub fn attack_json(reports: &[SessionReport]) -> serde_json::Value {
 
 /// One session as JSON (the `sessions` array's element).
 pub fn session_json(r: &SessionReport) -> serde_json::Value {
-            serde_json::json!({
-                "capture": r.capture,
-                "stream": r.stream,
-                "client": r.client,
-                "server": r.server,
-                "version": r.version,
-                "cipher_suite": r.cipher_suite,
-                "key_exchange": r.key_exchange,
-                "extended_master_secret": r.ems,
-                "sni": r.sni,
-                "resumed": r.resumed,
-                "verdict": r.verdict.as_str(),
-                "reason": r.reason,
-                "client_random": r.client_random.map(|c| hex(&c)),
-                "master_secret": r.master_secret.as_ref().map(|m| hex(m)),
-                "client_finished": r.client_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
-                "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
-                "client_data": String::from_utf8_lossy(&r.client_data),
-                "server_data": String::from_utf8_lossy(&r.server_data),
-                "notes": r.notes,
-            })
+    serde_json::json!({
+        "capture": r.capture,
+        "stream": r.stream,
+        "client": r.client,
+        "server": r.server,
+        "version": r.version,
+        "cipher_suite": r.cipher_suite,
+        "key_exchange": r.key_exchange,
+        "extended_master_secret": r.ems,
+        "sni": r.sni,
+        "resumed": r.resumed,
+        "verdict": r.verdict.as_str(),
+        "reason": r.reason,
+        "client_random": r.client_random.map(|c| hex(&c)),
+        "master_secret": r.master_secret.as_ref().map(|m| hex(m)),
+        "client_finished": r.client_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
+        "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
+        "client_data": String::from_utf8_lossy(&r.client_data),
+        "server_data": String::from_utf8_lossy(&r.server_data),
+        "notes": r.notes,
+    })
 }

@@ -48,7 +48,11 @@ impl std::fmt::Display for ConnectionReport {
 }
 
 /// Serves one accepted connection to the end.
-pub fn serve_connection(sock: TcpStream, options: &ServerOptions, rng: LabRng) -> Result<String, Error> {
+pub fn serve_connection(
+    sock: TcpStream,
+    options: &ServerOptions,
+    rng: LabRng,
+) -> Result<String, Error> {
     sock.set_write_timeout(Some(options.timeout))?;
     let _ = sock.set_nodelay(true);
     let conn = server_connection(options.config.clone(), rng)?;
@@ -58,7 +62,10 @@ pub fn serve_connection(sock: TcpStream, options: &ServerOptions, rng: LabRng) -
     let summary = tls.conn.summary().clone();
     tls.set_deadline(options.timeout, "waiting for the client's request");
     let request = tls.read_until(app::MAX_REQUEST, app::request_complete)?;
-    let first_line = String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default()).trim().to_string();
+    let first_line =
+        String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default())
+            .trim()
+            .to_string();
     let response = app::respond(&request);
     let status = String::from_utf8_lossy(response.get(9..12).unwrap_or_default()).into_owned();
     tls.write_all(&response)?;
@@ -75,9 +82,19 @@ pub fn serve_connection(sock: TcpStream, options: &ServerOptions, rng: LabRng) -
     let suite = summary.suite.map(|s| s.name).unwrap_or("?");
     let version = match summary.suite.map(|s| s.key_exchange) {
         Some(crate::suites::KeyExchange::Tls13) => "TLS1.3".to_string(),
-        _ => format!("EMS={}", if summary.extended_master_secret { "yes" } else { "no" }),
+        _ => format!(
+            "EMS={}",
+            if summary.extended_master_secret {
+                "yes"
+            } else {
+                "no"
+            }
+        ),
     };
-    Ok(format!("{suite} {version} \"{}\" {status}", first_line.escape_default()))
+    Ok(format!(
+        "{suite} {version} \"{}\" {status}",
+        first_line.escape_default()
+    ))
 }
 
 /// A running server: its address, and a way to stop it.
@@ -110,7 +127,12 @@ impl Drop for ServerHandle {
 }
 
 /// Accepts connections on `listener` until stopped; each report goes to `on_report`.
-pub fn serve(listener: TcpListener, options: ServerOptions, stop: Arc<AtomicBool>, on_report: Arc<dyn Fn(&ConnectionReport) + Send + Sync>) {
+pub fn serve(
+    listener: TcpListener,
+    options: ServerOptions,
+    stop: Arc<AtomicBool>,
+    on_report: Arc<dyn Fn(&ConnectionReport) + Send + Sync>,
+) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut parent_rng = rng::for_purpose(options.seed, "server");
     let mut number: u64 = 0;
@@ -126,7 +148,9 @@ pub fn serve(listener: TcpListener, options: ServerOptions, stop: Arc<AtomicBool
                 continue;
             }
         };
-        let peer = sock.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let peer = sock
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let this = number;
         number += 1;
         let conn_rng = match options.seed {
@@ -134,17 +158,29 @@ pub fn serve(listener: TcpListener, options: ServerOptions, stop: Arc<AtomicBool
             None => rng::fork(&mut parent_rng),
         };
         if active.load(Ordering::SeqCst) >= options.max_connections {
-            on_report(&ConnectionReport { number: this, peer, outcome: Err(Error::Internal("too many connections; closed on arrival".into())) });
+            on_report(&ConnectionReport {
+                number: this,
+                peer,
+                outcome: Err(Error::Internal(
+                    "too many connections; closed on arrival".into(),
+                )),
+            });
             drop(sock);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
         let (options, active, on_report) = (options.clone(), active.clone(), on_report.clone());
-        let spawned = std::thread::Builder::new().name(format!("conn-{this}")).spawn(move || {
-            let outcome = serve_connection(sock, &options, conn_rng);
-            on_report(&ConnectionReport { number: this, peer, outcome });
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn-{this}"))
+            .spawn(move || {
+                let outcome = serve_connection(sock, &options, conn_rng);
+                on_report(&ConnectionReport {
+                    number: this,
+                    peer,
+                    outcome,
+                });
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
         if let Err(e) = spawned {
             eprintln!("pfslab server: cannot start a thread for connection {this}: {e}");
         }
@@ -152,19 +188,31 @@ pub fn serve(listener: TcpListener, options: ServerOptions, stop: Arc<AtomicBool
 }
 
 /// Starts a server on `listener` in the background.
-pub fn spawn(listener: TcpListener, options: ServerOptions, echo_log: bool) -> std::io::Result<ServerHandle> {
+pub fn spawn(
+    listener: TcpListener,
+    options: ServerOptions,
+    echo_log: bool,
+) -> std::io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = log.clone();
-    let report: Arc<dyn Fn(&ConnectionReport) + Send + Sync> = Arc::new(move |r: &ConnectionReport| {
-        let line = r.to_string();
-        if echo_log {
-            eprintln!("{line}");
-        }
-        log2.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-    });
+    let report: Arc<dyn Fn(&ConnectionReport) + Send + Sync> =
+        Arc::new(move |r: &ConnectionReport| {
+            let line = r.to_string();
+            if echo_log {
+                eprintln!("{line}");
+            }
+            log2.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        });
     let stop2 = stop.clone();
-    let thread = std::thread::Builder::new().name("accept".into()).spawn(move || serve(listener, options, stop2, report))?;
-    Ok(ServerHandle { local_addr, stop, thread: Some(thread), log })
+    let thread = std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || serve(listener, options, stop2, report))?;
+    Ok(ServerHandle {
+        local_addr,
+        stop,
+        thread: Some(thread),
+        log,
+    })
 }

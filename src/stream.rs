@@ -29,7 +29,13 @@ pub struct TlsStream<S: Read + Write + Timed> {
 
 impl<S: Read + Write + Timed> TlsStream<S> {
     pub fn new(conn: Connection, sock: S) -> Self {
-        Self { conn, sock, eof: false, deadline: None, what: "waiting for the peer" }
+        Self {
+            conn,
+            sock,
+            eof: false,
+            deadline: None,
+            what: "waiting for the peer",
+        }
     }
 
     /// Every read from now on must finish within `limit` of now; `what` names the phase in
@@ -63,7 +69,9 @@ impl<S: Read + Write + Timed> TlsStream<S> {
             match self.sock.read(&mut buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return Err(Error::Timeout(self.what)),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(Error::Timeout(self.what))
+                }
                 Err(e) => return Err(e.into()),
             }
         };
@@ -108,7 +116,11 @@ impl<S: Read + Write + Timed> TlsStream<S> {
     }
 
     /// Reads until `done` says the data so far is complete, or the peer closes.
-    pub fn read_until(&mut self, limit: usize, done: impl Fn(&[u8]) -> bool) -> Result<Vec<u8>, Error> {
+    pub fn read_until(
+        &mut self,
+        limit: usize,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
         while !done(&all) {
             let chunk = self.read_some()?;
@@ -117,7 +129,9 @@ impl<S: Read + Write + Timed> TlsStream<S> {
             }
             all.extend_from_slice(&chunk);
             if all.len() > limit {
-                return Err(Error::Internal(format!("peer sent more than {limit} bytes")));
+                return Err(Error::Internal(format!(
+                    "peer sent more than {limit} bytes"
+                )));
             }
         }
         Ok(all)

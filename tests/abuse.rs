@@ -18,13 +18,15 @@ use rsa::traits::PublicKeyParts;
 use rsa::BoxedUint;
 
 use pfslab::client::{build_request, exchange};
-use pfslab::stream::TlsStream;
 use pfslab::msgs::enums::{ContentType, ExtensionType, HandshakeType};
-use pfslab::msgs::handshake::{ClientHello, Extension, Finished, RsaClientKeyExchange, ServerHello};
+use pfslab::msgs::handshake::{
+    ClientHello, Extension, Finished, RsaClientKeyExchange, ServerHello,
+};
 use pfslab::msgs::record::{encode_record, Deframer, HandshakeJoiner};
 use pfslab::pki;
 use pfslab::rng;
 use pfslab::server::{self, ServerHandle, ServerOptions};
+use pfslab::stream::TlsStream;
 use pfslab::suites::{self, Suite};
 use pfslab::tls12::client::{client_connection, ClientConfig, ServerVerification};
 use pfslab::tls12::keys::{derive_master_secret, verify_data, Side};
@@ -45,8 +47,12 @@ fn identity() -> &'static Identity {
         let mut r = rng::from_seed(808, "abuse identity");
         let key = pki::generate_key(&mut r, 2048).expect("key");
         let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r).expect("certificate");
-        Identity { key: Arc::new(key), cert }
+        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
+            .expect("certificate");
+        Identity {
+            key: Arc::new(key),
+            cert,
+        }
     })
 }
 
@@ -61,11 +67,25 @@ fn start_server(timeout: Duration, max_connections: usize) -> ServerHandle {
     let config = Arc::new(ServerConfig {
         key: id.key.clone(),
         cert_chain: vec![id.cert.clone()],
-        suites: vec![suites::TLS13_AES_128_GCM_SHA256, suites::TLS_RSA_WITH_AES_128_GCM_SHA256, suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256],
+        suites: vec![
+            suites::TLS13_AES_128_GCM_SHA256,
+            suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
         keylog: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    server::spawn(listener, ServerOptions { config, timeout, max_connections, seed: Some(7) }, false).expect("spawn server")
+    server::spawn(
+        listener,
+        ServerOptions {
+            config,
+            timeout,
+            max_connections,
+            seed: Some(7),
+        },
+        false,
+    )
+    .expect("spawn server")
 }
 
 fn client_config(suite: Suite) -> Arc<ClientConfig> {
@@ -106,7 +126,9 @@ fn read_to_close(sock: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Inst
             Ok(0) => return (got, Some(Instant::now())),
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return (got, None),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (got, None)
+            }
             // A reset is a close too.
             Err(_) => return (got, Some(Instant::now())),
         }
@@ -139,15 +161,28 @@ fn two_hundred_concurrent_clients_all_complete() {
                 std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn_scoped(s, move || {
-                        let suite = [suites::TLS_RSA_WITH_AES_128_GCM_SHA256, suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, suites::TLS13_AES_128_GCM_SHA256][i % 3];
+                        let suite = [
+                            suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+                            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                            suites::TLS13_AES_128_GCM_SHA256,
+                        ][i % 3];
                         go.wait();
                         let start = Instant::now();
                         let handshake = || -> Result<TlsStream<TcpStream>, String> {
-                            let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(30)).map_err(|e| format!("connect: {e}"))?;
-                            sock.set_write_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-                            let conn = client_connection(client_config(suite), rng::from_seed(i as u64, "abuse client")).map_err(|e| e.to_string())?;
+                            let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(30))
+                                .map_err(|e| format!("connect: {e}"))?;
+                            sock.set_write_timeout(Some(Duration::from_secs(30)))
+                                .map_err(|e| e.to_string())?;
+                            let conn = client_connection(
+                                client_config(suite),
+                                rng::from_seed(i as u64, "abuse client"),
+                            )
+                            .map_err(|e| e.to_string())?;
                             let mut tls = TlsStream::new(conn, sock);
-                            tls.set_deadline(Duration::from_secs(60), "waiting for the server's handshake");
+                            tls.set_deadline(
+                                Duration::from_secs(60),
+                                "waiting for the server's handshake",
+                            );
                             tls.handshake().map_err(|e| format!("handshake: {e}"))?;
                             Ok(tls)
                         };
@@ -156,11 +191,16 @@ fn two_hundred_concurrent_clients_all_complete() {
                         // Every client waits here, failed or not, so none is left waiting.
                         all_up.wait();
                         let exchanged = up.and_then(|mut tls| {
-                            tls.set_deadline(Duration::from_secs(60), "waiting for the server's response");
-                            tls.write_all(request).map_err(|e| format!("request: {e}"))?;
+                            tls.set_deadline(
+                                Duration::from_secs(60),
+                                "waiting for the server's response",
+                            );
+                            tls.write_all(request)
+                                .map_err(|e| format!("request: {e}"))?;
                             let mut response = Vec::new();
                             loop {
-                                let chunk = tls.read_some().map_err(|e| format!("response: {e}"))?;
+                                let chunk =
+                                    tls.read_some().map_err(|e| format!("response: {e}"))?;
                                 if chunk.is_empty() {
                                     break;
                                 }
@@ -174,18 +214,37 @@ fn two_hundred_concurrent_clients_all_complete() {
                     .expect("spawn client thread")
             })
             .collect();
-        threads.into_iter().map(|t| t.join().expect("client thread panicked")).collect()
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("client thread panicked"))
+            .collect()
     });
-    let failures: Vec<String> = results.iter().enumerate().filter_map(|(i, r)| r.0.as_ref().err().map(|e| format!("client {i}: {e}"))).collect();
-    assert!(failures.is_empty(), "{} of {CLIENTS} clients failed:\n{}", failures.len(), failures.join("\n"));
+    let failures: Vec<String> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.0.as_ref().err().map(|e| format!("client {i}: {e}")))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {CLIENTS} clients failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     for r in &results {
         let response = r.0.as_ref().expect("checked above");
-        assert!(response.starts_with(b"HTTP/1.0 200 OK\r\n"), "{}", String::from_utf8_lossy(response));
+        assert!(
+            response.starts_with(b"HTTP/1.0 200 OK\r\n"),
+            "{}",
+            String::from_utf8_lossy(response)
+        );
     }
     let first = results.iter().map(|r| r.1).min().expect("clients");
     let all_handshaken = results.iter().filter_map(|r| r.2).max().expect("clients") - first;
     let all_done = results.iter().map(|r| r.3).max().expect("clients") - first;
-    let mut latencies: Vec<Duration> = results.iter().filter_map(|r| r.2.map(|h| h - r.1)).collect();
+    let mut latencies: Vec<Duration> = results
+        .iter()
+        .filter_map(|r| r.2.map(|h| h - r.1))
+        .collect();
     latencies.sort();
     let log = wait_log(&handle, CLIENTS, Duration::from_secs(10));
     let ok = log.iter().filter(|l| !l.contains(" failed: ")).count();
@@ -200,7 +259,10 @@ fn two_hundred_concurrent_clients_all_complete() {
         latencies[CLIENTS - 1].as_secs_f64() * 1e3,
     );
     assert_eq!(ok, CLIENTS, "server log:\n{}", log.join("\n"));
-    assert!(all_done < Duration::from_secs(60), "200 clients took {all_done:?}");
+    assert!(
+        all_done < Duration::from_secs(60),
+        "200 clients took {all_done:?}"
+    );
 }
 
 /// 50 clients connect and stall (half silent, half after a partial ClientHello). A normal
@@ -218,14 +280,21 @@ fn stalled_clients_do_not_block_others_and_are_timed_out() {
         .map(|i| {
             let mut s = TcpStream::connect(addr).expect("connect");
             if i % 2 == 1 {
-                s.write_all(partial_hello).expect("write a partial ClientHello");
+                s.write_all(partial_hello)
+                    .expect("write a partial ClientHello");
             }
             (s, Instant::now())
         })
         .collect();
     let t = Instant::now();
-    let done = exchange(addr, client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), rng::from_seed(1, "patient"), &build_request("GET / HTTP/1.0", "localhost"), Duration::from_secs(10))
-        .expect("a normal client must be served while 50 others stall");
+    let done = exchange(
+        addr,
+        client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        rng::from_seed(1, "patient"),
+        &build_request("GET / HTTP/1.0", "localhost"),
+        Duration::from_secs(10),
+    )
+    .expect("a normal client must be served while 50 others stall");
     let served_in = t.elapsed();
     assert!(done.response.starts_with(b"HTTP/1.0 200 OK"));
     // The stalled ones are all still open: the normal client did not wait for them.
@@ -241,16 +310,33 @@ fn stalled_clients_do_not_block_others_and_are_timed_out() {
     let mut closed_after = Vec::new();
     for (s, opened) in &mut stalled {
         let (got, closed) = read_to_close(s, timeout + Duration::from_secs(5));
-        let closed = closed.unwrap_or_else(|| panic!("a stalled connection was not closed {:?} after the server's {timeout:?} timeout", timeout + Duration::from_secs(5)));
+        let closed = closed.unwrap_or_else(|| {
+            panic!(
+                "a stalled connection was not closed {:?} after the server's {timeout:?} timeout",
+                timeout + Duration::from_secs(5)
+            )
+        });
         assert!(got.is_empty(), "a timed-out connection got {got:02x?}");
         closed_after.push(closed - *opened);
     }
-    let (min, max) = (closed_after.iter().min().copied().unwrap_or_default(), closed_after.iter().max().copied().unwrap_or_default());
+    let (min, max) = (
+        closed_after.iter().min().copied().unwrap_or_default(),
+        closed_after.iter().max().copied().unwrap_or_default(),
+    );
     eprintln!("stall: normal client served in {:.0} ms beside {STALLED} stalled connections; those closed after {:.2}..{:.2} s (timeout {timeout:?})", served_in.as_secs_f64() * 1e3, min.as_secs_f64(), max.as_secs_f64());
-    assert!(min >= timeout - Duration::from_millis(100), "closed after {min:?}, before the {timeout:?} timeout");
-    assert!(max <= timeout + Duration::from_secs(3), "closed only after {max:?}");
+    assert!(
+        min >= timeout - Duration::from_millis(100),
+        "closed after {min:?}, before the {timeout:?} timeout"
+    );
+    assert!(
+        max <= timeout + Duration::from_secs(3),
+        "closed only after {max:?}"
+    );
     let log = wait_log(&handle, STALLED + 1, Duration::from_secs(5));
-    let timed_out = log.iter().filter(|l| l.contains("timed out waiting for the client's handshake")).count();
+    let timed_out = log
+        .iter()
+        .filter(|l| l.contains("timed out waiting for the client's handshake"))
+        .count();
     assert_eq!(timed_out, STALLED, "server log:\n{}", log.join("\n"));
 }
 
@@ -259,7 +345,8 @@ fn stalled_clients_do_not_block_others_and_are_timed_out() {
 
 /// Peak resident memory of a process, from /proc/PID/status.
 fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -273,7 +360,12 @@ fn poke(addr: SocketAddr, bytes: &[u8]) -> (Vec<u8>, Duration) {
     let t = Instant::now();
     s.write_all(bytes).expect("write");
     let (got, closed) = read_to_close(&mut s, Duration::from_secs(6));
-    let closed = closed.unwrap_or_else(|| panic!("the server neither answered nor closed after {:02x?}…: got {got:02x?}", &bytes[..bytes.len().min(16)]));
+    let closed = closed.unwrap_or_else(|| {
+        panic!(
+            "the server neither answered nor closed after {:02x?}…: got {got:02x?}",
+            &bytes[..bytes.len().min(16)]
+        )
+    });
     (got, closed - t)
 }
 
@@ -286,7 +378,8 @@ fn oversized_claim(addr: SocketAddr, header: &[u8], body_len: usize) -> (Vec<u8>
     let (got, closed) = read_to_close(&mut s, Duration::from_secs(6));
     let closed = closed.expect("the server must close after rejecting the header");
     // The body, into a closed connection: the writes fail (reset) or vanish; never block long.
-    s.set_write_timeout(Some(Duration::from_secs(2))).expect("set_write_timeout");
+    s.set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("set_write_timeout");
     let chunk = vec![0x41u8; 64 * 1024];
     let mut sent = 0;
     while sent < body_len {
@@ -313,23 +406,59 @@ fn hostile_bytes_get_the_right_alert_or_close_within_memory_limits() {
     });
     let request = build_request("GET / HTTP/1.0", "localhost");
     // Warm up with a real exchange, then take the peak memory as the baseline.
-    exchange(addr, anyone.clone(), rng::from_seed(1, "warm"), &request, Duration::from_secs(10)).expect("normal client before the abuse");
+    exchange(
+        addr,
+        anyone.clone(),
+        rng::from_seed(1, "warm"),
+        &request,
+        Duration::from_secs(10),
+    )
+    .expect("normal client before the abuse");
     let baseline = vm_hwm_kib(srv.proc.id());
 
     // 1. A record longer than 2^14 + 2048 (RFC 5246 §6.2.3): record_overflow at the header.
     let (got, took) = oversized_claim(addr, &[0x16, 0x03, 0x03, 0x48, 0x01], 18433);
-    assert_eq!(got, fatal_alert(22), "record of 18433 bytes: expected record_overflow");
-    assert!(took < Duration::from_millis(900), "record_overflow took {took:?}: the server waited for the body");
+    assert_eq!(
+        got,
+        fatal_alert(22),
+        "record of 18433 bytes: expected record_overflow"
+    );
+    assert!(
+        took < Duration::from_millis(900),
+        "record_overflow took {took:?}: the server waited for the body"
+    );
 
     // 2. A handshake message claiming 2^24 - 1 bytes (16 MB): rejected at its header with
     //    illegal_parameter (RecordError::HandshakeTooLarge), nothing buffered.
-    let (got, took) = oversized_claim(addr, &[0x16, 0x03, 0x03, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff], 16 << 20);
-    assert_eq!(got, fatal_alert(47), "16 MB handshake claim: expected illegal_parameter");
-    assert!(took < Duration::from_millis(900), "the 16 MB claim took {took:?}: the server waited for the body");
+    let (got, took) = oversized_claim(
+        addr,
+        &[0x16, 0x03, 0x03, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff],
+        16 << 20,
+    );
+    assert_eq!(
+        got,
+        fatal_alert(47),
+        "16 MB handshake claim: expected illegal_parameter"
+    );
+    assert!(
+        took < Duration::from_millis(900),
+        "the 16 MB claim took {took:?}: the server waited for the body"
+    );
 
     // 3. Application data before any handshake: unexpected_message.
-    let (got, _) = poke(addr, &encode_record(ContentType::ApplicationData, 0x0303, b"GET / HTTP/1.0\r\n\r\n"));
-    assert_eq!(got, fatal_alert(10), "application data before the handshake: expected unexpected_message");
+    let (got, _) = poke(
+        addr,
+        &encode_record(
+            ContentType::ApplicationData,
+            0x0303,
+            b"GET / HTTP/1.0\r\n\r\n",
+        ),
+    );
+    assert_eq!(
+        got,
+        fatal_alert(10),
+        "application data before the handshake: expected unexpected_message"
+    );
 
     // 4. Random bytes, bare and behind a plausible handshake record header: at most one fatal
     //    alert, then a close, always within the 1 s timeout (plus slack).
@@ -340,25 +469,44 @@ fn hostile_bytes_get_the_right_alert_or_close_within_memory_limits() {
         let mut bytes = vec![0u8; len];
         r.fill_bytes(&mut bytes);
         if i % 2 == 1 {
-            let mut framed = encode_record(ContentType::Handshake, 0x0303, &bytes[..bytes.len().min(16384)]);
+            let mut framed = encode_record(
+                ContentType::Handshake,
+                0x0303,
+                &bytes[..bytes.len().min(16384)],
+            );
             if i % 4 == 3 {
                 framed.truncate(5 + len / 2); // and cut short: the server must time out, not hang
             }
             bytes = framed;
         }
         let (got, took) = poke(addr, &bytes);
-        assert!(took < Duration::from_secs(3), "random input {i} ({len} bytes): closed only after {took:?}");
+        assert!(
+            took < Duration::from_secs(3),
+            "random input {i} ({len} bytes): closed only after {took:?}"
+        );
         let kind = match got.as_slice() {
             [] => "close".to_string(),
-            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, d] => format!("alert {}", pfslab::msgs::enums::AlertDescription::from_wire(*d)),
-            other => panic!("random input {i}: expected one fatal alert or nothing, got {other:02x?}"),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, d] => format!(
+                "alert {}",
+                pfslab::msgs::enums::AlertDescription::from_wire(*d)
+            ),
+            other => {
+                panic!("random input {i}: expected one fatal alert or nothing, got {other:02x?}")
+            }
         };
         *alerts.entry(kind).or_default() += 1;
     }
     eprintln!("random inputs: {alerts:?}");
 
     // 5. Still serving, and the abuse cost no memory to speak of.
-    exchange(addr, anyone, rng::from_seed(2, "after"), &request, Duration::from_secs(10)).expect("normal client after the abuse");
+    exchange(
+        addr,
+        anyone,
+        rng::from_seed(2, "after"),
+        &request,
+        Duration::from_secs(10),
+    )
+    .expect("normal client after the abuse");
     let peak = vm_hwm_kib(srv.proc.id());
     eprintln!("server peak RSS: {baseline} KiB after one handshake, {peak} KiB after the abuse");
     assert!(peak < baseline + 8 * 1024, "server peak memory grew from {baseline} KiB to {peak} KiB: something buffered a claimed length");
@@ -387,11 +535,19 @@ fn start_rsa_handshake(addr: SocketAddr, seed: u64) -> RsaHandshake {
         session_id: vec![],
         cipher_suites: vec![SUITE.id],
         compression_methods: vec![0],
-        extensions: vec![Extension::renegotiation_info(&[]), Extension::empty(ExtensionType::ExtendedMasterSecret)],
+        extensions: vec![
+            Extension::renegotiation_info(&[]),
+            Extension::empty(ExtensionType::ExtendedMasterSecret),
+        ],
     }
     .encode();
     let mut sock = TcpStream::connect(addr).expect("connect");
-    sock.write_all(&encode_record(ContentType::Handshake, 0x0303, &hello.encoded)).expect("send ClientHello");
+    sock.write_all(&encode_record(
+        ContentType::Handshake,
+        0x0303,
+        &hello.encoded,
+    ))
+    .expect("send ClientHello");
     let mut transcript = hello.encoded.clone();
     let (mut deframer, mut joiner) = (Deframer::new(), HandshakeJoiner::new());
     let mut server_random = None;
@@ -399,12 +555,19 @@ fn start_rsa_handshake(addr: SocketAddr, seed: u64) -> RsaHandshake {
     let mut buf = [0u8; 4096];
     'flight: loop {
         assert!(Instant::now() < deadline, "no ServerHelloDone within 10 s");
-        sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         let n = sock.read(&mut buf).expect("read the server flight");
         assert!(n > 0, "server closed during its flight");
         deframer.push(&buf[..n]);
         while let Some(rec) = deframer.next_record().expect("server records") {
-            assert_eq!(rec.content_type, ContentType::Handshake, "server sent {:?}: {:02x?}", rec.content_type, rec.payload);
+            assert_eq!(
+                rec.content_type,
+                ContentType::Handshake,
+                "server sent {:?}: {:02x?}",
+                rec.content_type,
+                rec.payload
+            );
             joiner.push(&rec.payload);
             while let Some(m) = joiner.next_message().expect("server handshake") {
                 transcript.extend_from_slice(&m.encoded);
@@ -417,7 +580,12 @@ fn start_rsa_handshake(addr: SocketAddr, seed: u64) -> RsaHandshake {
             }
         }
     }
-    RsaHandshake { sock, client_random, server_random: server_random.expect("a ServerHello"), transcript }
+    RsaHandshake {
+        sock,
+        client_random,
+        server_random: server_random.expect("a ServerHello"),
+        transcript,
+    }
 }
 
 /// Sends ClientKeyExchange carrying `encrypted`, checks the server stays silent, then sends
@@ -425,24 +593,60 @@ fn start_rsa_handshake(addr: SocketAddr, seed: u64) -> RsaHandshake {
 /// server sends after that until it closes.
 fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: &[u8]) -> Vec<u8> {
     let mut h = start_rsa_handshake(addr, seed);
-    let cke = RsaClientKeyExchange { encrypted_premaster: encrypted.to_vec() }.encode();
-    h.sock.write_all(&encode_record(ContentType::Handshake, 0x0303, &cke.encoded)).expect("send ClientKeyExchange");
+    let cke = RsaClientKeyExchange {
+        encrypted_premaster: encrypted.to_vec(),
+    }
+    .encode();
+    h.sock
+        .write_all(&encode_record(ContentType::Handshake, 0x0303, &cke.encoded))
+        .expect("send ClientKeyExchange");
     h.transcript.extend_from_slice(&cke.encoded);
     // RFC 5246 §7.4.7.1: nothing may come back for a ClientKeyExchange, good or bad.
-    h.sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    h.sock
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
     let mut b = [0u8; 64];
     match h.sock.read(&mut b) {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        other => panic!("the server answered a ClientKeyExchange on its own: {other:?} {:02x?}", &b[..8]),
+        other => panic!(
+            "the server answered a ClientKeyExchange on its own: {other:?} {:02x?}",
+            &b[..8]
+        ),
     }
-    let master = derive_master_secret(&SUITE, client_premaster, true, &h.client_random, &h.server_random, &h.transcript);
-    let (mut client_write, _) = protectors(&SUITE, &master, &h.client_random, &h.server_random).expect("keys");
-    let fin = Finished { verify_data: verify_data(&SUITE, &master, Side::Client, &SUITE.hash.digest(&h.transcript)).to_vec() }.encode();
+    let master = derive_master_secret(
+        &SUITE,
+        client_premaster,
+        true,
+        &h.client_random,
+        &h.server_random,
+        &h.transcript,
+    );
+    let (mut client_write, _) =
+        protectors(&SUITE, &master, &h.client_random, &h.server_random).expect("keys");
+    let fin = Finished {
+        verify_data: verify_data(
+            &SUITE,
+            &master,
+            Side::Client,
+            &SUITE.hash.digest(&h.transcript),
+        )
+        .to_vec(),
+    }
+    .encode();
     let mut flight = encode_record(ContentType::ChangeCipherSpec, 0x0303, &[1]);
-    flight.extend(encode_record(ContentType::Handshake, 0x0303, &client_write.seal(ContentType::Handshake, 0x0303, &fin.encoded)));
-    h.sock.write_all(&flight).expect("send ChangeCipherSpec and Finished");
+    flight.extend(encode_record(
+        ContentType::Handshake,
+        0x0303,
+        &client_write.seal(ContentType::Handshake, 0x0303, &fin.encoded),
+    ));
+    h.sock
+        .write_all(&flight)
+        .expect("send ChangeCipherSpec and Finished");
     let (got, closed) = read_to_close(&mut h.sock, Duration::from_secs(6));
-    assert!(closed.is_some() || !got.is_empty(), "no answer to the client's Finished");
+    assert!(
+        closed.is_some() || !got.is_empty(),
+        "no answer to the client's Finished"
+    );
     got
 }
 
@@ -450,7 +654,11 @@ fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: 
 /// encoder refuses to make.
 fn raw_rsa(public: &rsa::PublicKey, block: &[u8]) -> Vec<u8> {
     let n = public.n();
-    assert_eq!(public.e().to_be_bytes_trimmed_vartime().as_ref(), &[1, 0, 1], "exponent 65537 expected");
+    assert_eq!(
+        public.e().to_be_bytes_trimmed_vartime().as_ref(),
+        &[1, 0, 1],
+        "exponent 65537 expected"
+    );
     let m = BoxedUint::from_be_slice(block, n.bits_precision()).expect("block fits the modulus");
     let mut c = m.clone();
     for _ in 0..16 {
@@ -484,43 +692,84 @@ fn bad_pkcs1_padding_draws_the_same_response_as_a_wrong_premaster() {
     // Control: the right premaster finishes the handshake (ChangeCipherSpec comes back).
     let good = pki::rsa_encrypt_pkcs1(&public, &client_premaster, &mut r).expect("encrypt");
     let answer = finish_with(addr, 100, &good, &client_premaster);
-    assert!(answer.starts_with(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]), "the control handshake failed: {answer:02x?}");
+    assert!(
+        answer.starts_with(&[0x14, 0x03, 0x03, 0x00, 0x01, 0x01]),
+        "the control handshake failed: {answer:02x?}"
+    );
 
     // The reference: good padding, wrong premaster.
     let wrong = premaster(&mut r, [3, 3]);
-    let reference = finish_with(addr, 101, &pki::rsa_encrypt_pkcs1(&public, &wrong, &mut r).expect("encrypt"), &client_premaster);
-    assert_eq!(reference, fatal_alert(20), "wrong premaster: expected one bad_record_mac alert");
+    let reference = finish_with(
+        addr,
+        101,
+        &pki::rsa_encrypt_pkcs1(&public, &wrong, &mut r).expect("encrypt"),
+        &client_premaster,
+    );
+    assert_eq!(
+        reference,
+        fatal_alert(20),
+        "wrong premaster: expected one bad_record_mac alert"
+    );
 
-    let nonzero = |r: &mut rng::LabRng, n: usize| -> Vec<u8> { (0..n).map(|_| r.random_range(1..=255u8)).collect() };
+    let nonzero = |r: &mut rng::LabRng, n: usize| -> Vec<u8> {
+        (0..n).map(|_| r.random_range(1..=255u8)).collect()
+    };
     let mut variants: Vec<(&str, Vec<u8>)> = vec![
-        ("good padding, wrong version", pki::rsa_encrypt_pkcs1(&public, &premaster(&mut r, [3, 1]), &mut r).expect("encrypt")),
-        ("good padding, 47-byte message", pki::rsa_encrypt_pkcs1(&public, &wrong[..47], &mut r).expect("encrypt")),
-        ("good padding, 49-byte message", pki::rsa_encrypt_pkcs1(&public, &[&wrong[..], &[0]].concat(), &mut r).expect("encrypt")),
-        ("good padding, empty message", pki::rsa_encrypt_pkcs1(&public, &[], &mut r).expect("encrypt")),
+        (
+            "good padding, wrong version",
+            pki::rsa_encrypt_pkcs1(&public, &premaster(&mut r, [3, 1]), &mut r).expect("encrypt"),
+        ),
+        (
+            "good padding, 47-byte message",
+            pki::rsa_encrypt_pkcs1(&public, &wrong[..47], &mut r).expect("encrypt"),
+        ),
+        (
+            "good padding, 49-byte message",
+            pki::rsa_encrypt_pkcs1(&public, &[&wrong[..], &[0]].concat(), &mut r).expect("encrypt"),
+        ),
+        (
+            "good padding, empty message",
+            pki::rsa_encrypt_pkcs1(&public, &[], &mut r).expect("encrypt"),
+        ),
     ];
     // Bad padding, made with raw RSA.
     let mut no_separator = vec![0x00, 0x02];
     no_separator.extend(nonzero(&mut r, k - 2));
-    variants.push(("bad padding: no zero separator", raw_rsa(&public, &no_separator)));
+    variants.push((
+        "bad padding: no zero separator",
+        raw_rsa(&public, &no_separator),
+    ));
     let mut block_type_1 = vec![0x00, 0x01];
     block_type_1.extend(vec![0xff; k - 3 - 48]);
     block_type_1.push(0x00);
     block_type_1.extend_from_slice(&wrong);
-    variants.push(("bad padding: block type 01", raw_rsa(&public, &block_type_1)));
+    variants.push((
+        "bad padding: block type 01",
+        raw_rsa(&public, &block_type_1),
+    ));
     let mut first_byte_nonzero = vec![0x01, 0x02];
     first_byte_nonzero.extend(nonzero(&mut r, k - 3 - 48));
     first_byte_nonzero.push(0x00);
     first_byte_nonzero.extend_from_slice(&wrong);
     // Below n as long as n's top byte exceeds 1, which a 2048-bit modulus's always does.
-    variants.push(("bad padding: leading byte 01", raw_rsa(&public, &first_byte_nonzero)));
+    variants.push((
+        "bad padding: leading byte 01",
+        raw_rsa(&public, &first_byte_nonzero),
+    ));
     let mut short_padding = vec![0x00, 0x02];
     short_padding.extend(nonzero(&mut r, 4));
     short_padding.push(0x00);
     short_padding.extend(nonzero(&mut r, k - 7));
-    variants.push(("bad padding: 4 padding bytes", raw_rsa(&public, &short_padding)));
+    variants.push((
+        "bad padding: 4 padding bytes",
+        raw_rsa(&public, &short_padding),
+    ));
     let mut random_block = vec![0x00];
     random_block.extend(nonzero(&mut r, k - 1));
-    variants.push(("bad padding: random integer", raw_rsa(&public, &random_block)));
+    variants.push((
+        "bad padding: random integer",
+        raw_rsa(&public, &random_block),
+    ));
     // Not RSA ciphertexts for this key at all.
     let fine = pki::rsa_encrypt_pkcs1(&public, &wrong, &mut r).expect("encrypt");
     variants.push(("ciphertext one byte short", fine[1..].to_vec()));

@@ -16,10 +16,28 @@ use judge::*;
 
 /// The one `pfslab: error: …` line of a command that failed with exit status 1.
 fn single_error_line(done: &Finished) -> String {
-    assert_eq!(done.status.code(), Some(1), "expected exit status 1: {}", done.describe());
-    let lines: Vec<&str> = done.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected exactly one stderr line: {}", done.describe());
-    assert!(lines[0].starts_with("pfslab: error: "), "{}", done.describe());
+    assert_eq!(
+        done.status.code(),
+        Some(1),
+        "expected exit status 1: {}",
+        done.describe()
+    );
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one stderr line: {}",
+        done.describe()
+    );
+    assert!(
+        lines[0].starts_with("pfslab: error: "),
+        "{}",
+        done.describe()
+    );
     assert!(!done.stderr.contains("panicked"), "{}", done.describe());
     lines[0].to_string()
 }
@@ -28,35 +46,70 @@ fn verdict_for<'a>(verdicts: &'a [Verdict], random: &str) -> &'a Verdict {
     verdicts
         .iter()
         .find(|v| v.client_random == random)
-        .unwrap_or_else(|| panic!("attack reported no session with client random {random}: {verdicts:#?}"))
+        .unwrap_or_else(|| {
+            panic!("attack reported no session with client random {random}: {verdicts:#?}")
+        })
 }
 
 fn by_stream(verdicts: &[Verdict], stream: u64) -> &Verdict {
-    verdicts.iter().find(|v| v.stream == stream).unwrap_or_else(|| panic!("attack reported no stream {stream}: {verdicts:#?}"))
+    verdicts
+        .iter()
+        .find(|v| v.stream == stream)
+        .unwrap_or_else(|| panic!("attack reported no stream {stream}: {verdicts:#?}"))
 }
 
 fn assert_matches_truth(v: &Verdict, t: &TruthSession, how: &str) {
     assert_eq!(v.verdict, "decrypted", "{how}: stream {}: {v:#?}", t.stream);
-    assert_eq!(v.client_data, t.client_data, "{how}: stream {} client → server", t.stream);
-    assert_eq!(v.server_data, t.server_data, "{how}: stream {} server → client", t.stream);
-    assert!(v.client_data.contains(&format!("password={}", t.password)), "{how}: {v:#?}");
+    assert_eq!(
+        v.client_data, t.client_data,
+        "{how}: stream {} client → server",
+        t.stream
+    );
+    assert_eq!(
+        v.server_data, t.server_data,
+        "{how}: stream {} server → client",
+        t.stream
+    );
+    assert!(
+        v.client_data.contains(&format!("password={}", t.password)),
+        "{how}: {v:#?}"
+    );
 }
 
 /// ECDHE with the right server key: forward-secret, and the reason says the key only signed
 /// the ServerKeyExchange, whose signature verifies.
 fn assert_forward_secret_same_server(v: &Verdict) {
     assert_eq!(v.verdict, "forward-secret", "{v:#?}");
-    assert!(v.reason.contains("ServerKeyExchange"), "reason should name the ServerKeyExchange: {:?}", v.reason);
-    assert!(v.reason.contains("signature verifies"), "reason should say the signature verifies: {:?}", v.reason);
-    assert!(v.client_data.is_empty() && v.server_data.is_empty(), "forward-secret session with data: {v:#?}");
-    assert!(v.raw["master_secret"].is_null(), "forward-secret session with a master secret: {v:#?}");
+    assert!(
+        v.reason.contains("ServerKeyExchange"),
+        "reason should name the ServerKeyExchange: {:?}",
+        v.reason
+    );
+    assert!(
+        v.reason.contains("signature verifies"),
+        "reason should say the signature verifies: {:?}",
+        v.reason
+    );
+    assert!(
+        v.client_data.is_empty() && v.server_data.is_empty(),
+        "forward-secret session with data: {v:#?}"
+    );
+    assert!(
+        v.raw["master_secret"].is_null(),
+        "forward-secret session with a master secret: {v:#?}"
+    );
 }
 
 /// A seeded recording with the server's key log, in a fresh directory.
 fn seeded(dir: &TestDir) -> (Recording, std::path::PathBuf, std::path::PathBuf) {
     let keys = dir.join("keys");
     let keylog = dir.join("server.keylog");
-    let rec = record(dir, "lab", &keys, &["--seed", "7", "--keylog", path_str(&keylog)]);
+    let rec = record(
+        dir,
+        "lab",
+        &keys,
+        &["--seed", "7", "--keylog", path_str(&keylog)],
+    );
     assert_eq!(rec.truth.len(), 6);
     (rec, keys.join("server.key"), keylog)
 }
@@ -91,8 +144,15 @@ fn attack_with_the_key_log_decrypts_every_session_of_a_recording_to_the_answer_k
     let dir = TestDir::new("attack-seeded-keylog");
     let (rec, key, keylog) = seeded(&dir);
     let masters = keylog_masters(&keylog);
-    assert_eq!(masters.len(), rec.truth.len(), "server key log: {masters:?}");
-    for args in [vec!["--keylog", path_str(&keylog)], vec!["--keylog", path_str(&keylog), "--key", path_str(&key)]] {
+    assert_eq!(
+        masters.len(),
+        rec.truth.len(),
+        "server key log: {masters:?}"
+    );
+    for args in [
+        vec!["--keylog", path_str(&keylog)],
+        vec!["--keylog", path_str(&keylog), "--key", path_str(&key)],
+    ] {
         let mut all = args.clone();
         all.push(path_str(&rec.pcap));
         let (verdicts, _) = attack_json(&all);
@@ -100,7 +160,14 @@ fn attack_with_the_key_log_decrypts_every_session_of_a_recording_to_the_answer_k
         for t in &rec.truth {
             let v = verdict_for(&verdicts, &t.client_random);
             assert_matches_truth(v, t, &format!("attack {args:?}"));
-            assert_eq!(v.raw["master_secret"].as_str().map(str::to_ascii_lowercase).as_ref(), masters.get(&t.client_random), "{args:?}: {v:#?}");
+            assert_eq!(
+                v.raw["master_secret"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_ref(),
+                masters.get(&t.client_random),
+                "{args:?}: {v:#?}"
+            );
         }
     }
 }
@@ -141,8 +208,16 @@ fn real_peers_through_the_tap(test: &str, peer: Peer, ems: bool) {
     };
     let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });
     for (out, suite) in [(&rsa_out, RSA), (&ecdhe_out, ECDHE)] {
-        assert!(out.contains(&format!("Cipher is {}", suite.openssl)), "{peer:?} {}: {out}", suite.cli);
-        assert!(out.contains(&ems_line), "{peer:?} {}: expected {ems_line:?}: {out}", suite.cli);
+        assert!(
+            out.contains(&format!("Cipher is {}", suite.openssl)),
+            "{peer:?} {}: {out}",
+            suite.cli
+        );
+        assert!(
+            out.contains(&ems_line),
+            "{peer:?} {}: expected {ems_line:?}: {out}",
+            suite.cli
+        );
     }
     tap.finish();
 
@@ -150,32 +225,63 @@ fn real_peers_through_the_tap(test: &str, peer: Peer, ems: bool) {
     let (verdicts, _) = attack_json(&["--key", path_str(&key), path_str(&cap)]);
     assert_eq!(verdicts.len(), 2, "{verdicts:#?}");
     let (rsa, ecdhe) = (by_stream(&verdicts, 0), by_stream(&verdicts, 1));
-    assert_eq!((rsa.cipher_suite.as_str(), ecdhe.cipher_suite.as_str()), (RSA.iana, ECDHE.iana), "{verdicts:#?}");
+    assert_eq!(
+        (rsa.cipher_suite.as_str(), ecdhe.cipher_suite.as_str()),
+        (RSA.iana, ECDHE.iana),
+        "{verdicts:#?}"
+    );
     for v in [rsa, ecdhe] {
-        assert_eq!(v.raw["extended_master_secret"].as_bool(), Some(ems), "{v:#?}");
+        assert_eq!(
+            v.raw["extended_master_secret"].as_bool(),
+            Some(ems),
+            "{v:#?}"
+        );
         assert_eq!(v.server, format!("127.0.0.1:{server_port}"), "{v:#?}");
     }
     assert_eq!(rsa.verdict, "decrypted", "{rsa:#?}");
     assert_eq!(rsa.client_data, rsa_request);
-    assert!(rsa.server_data.starts_with("HTTP/1.0 200 ok\r\n"), "{rsa:#?}");
-    assert!(rsa.server_data.contains(&format!("Cipher is {}", RSA.openssl)), "{rsa:#?}");
+    assert!(
+        rsa.server_data.starts_with("HTTP/1.0 200 ok\r\n"),
+        "{rsa:#?}"
+    );
+    assert!(
+        rsa.server_data
+            .contains(&format!("Cipher is {}", RSA.openssl)),
+        "{rsa:#?}"
+    );
     assert!(rsa.server_data.contains(&ems_line), "{rsa:#?}");
     if let Peer::OpensslClient = peer {
-        assert_eq!(rsa.server_data, rsa_out, "s_client printed exactly what the server sent");
+        assert_eq!(
+            rsa.server_data, rsa_out,
+            "s_client printed exactly what the server sent"
+        );
     } else {
-        assert!(rsa_out.contains(&rsa.server_data), "gnutls-cli's output lacks the decrypted page");
+        assert!(
+            rsa_out.contains(&rsa.server_data),
+            "gnutls-cli's output lacks the decrypted page"
+        );
     }
     assert_forward_secret_same_server(ecdhe);
 
     // The server's key log: both sessions.
     let (verdicts, _) = attack_json(&["--keylog", path_str(&keylog), path_str(&cap)]);
     assert_eq!(verdicts.len(), 2, "{verdicts:#?}");
-    for (stream, request, out, suite) in [(0, &rsa_request, &rsa_out, RSA), (1, &ecdhe_request, &ecdhe_out, ECDHE)] {
+    for (stream, request, out, suite) in [
+        (0, &rsa_request, &rsa_out, RSA),
+        (1, &ecdhe_request, &ecdhe_out, ECDHE),
+    ] {
         let v = by_stream(&verdicts, stream);
         assert_eq!(v.verdict, "decrypted", "{v:#?}");
         assert_eq!(&v.client_data, request);
-        assert!(v.server_data.contains(&format!("Cipher is {}", suite.openssl)), "{v:#?}");
-        assert!(out.contains(&v.server_data), "{peer:?} printed something else than the decrypted page: {v:#?}");
+        assert!(
+            v.server_data
+                .contains(&format!("Cipher is {}", suite.openssl)),
+            "{v:#?}"
+        );
+        assert!(
+            out.contains(&v.server_data),
+            "{peer:?} printed something else than the decrypted page: {v:#?}"
+        );
     }
 }
 
@@ -204,7 +310,9 @@ fn gnutls_client_and_openssl_server_without_ems_through_the_tap() {
 
 fn fixture(name: &str) -> std::path::PathBuf {
     let p = data_dir().join(name);
-    let len = std::fs::metadata(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display())).len();
+    let len = std::fs::metadata(&p)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+        .len();
     assert!(len < 50 * 1024, "fixture {} is {len} bytes", p.display());
     p
 }
@@ -213,25 +321,63 @@ fn fixture(name: &str) -> std::path::PathBuf {
 fn committed_openssl_captures_decrypt_with_the_fixture_key() {
     let key = fixture("fixture-server.key");
     let (pcap, pcapng) = (fixture("openssl-rsa.pcap"), fixture("openssl-mixed.pcapng"));
-    assert_eq!(read(&pcap)[..4], [0xd4, 0xc3, 0xb2, 0xa1], "tcpdump's classic pcap");
-    assert_eq!(read(&pcapng)[..4], [0x0a, 0x0d, 0x0d, 0x0a], "dumpcap's pcapng");
+    assert_eq!(
+        read(&pcap)[..4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        "tcpdump's classic pcap"
+    );
+    assert_eq!(
+        read(&pcapng)[..4],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+        "dumpcap's pcapng"
+    );
 
     let (verdicts, _) = attack_json(&["--key", path_str(&key), path_str(&pcap), path_str(&pcapng)]);
     assert_eq!(verdicts.len(), 3, "{verdicts:#?}");
-    let in_file = |name: &str| verdicts.iter().filter(|v| v.capture.ends_with(name)).collect::<Vec<_>>();
+    let in_file = |name: &str| {
+        verdicts
+            .iter()
+            .filter(|v| v.capture.ends_with(name))
+            .collect::<Vec<_>>()
+    };
     let (single, mixed) = (in_file("openssl-rsa.pcap"), in_file("openssl-mixed.pcapng"));
     assert_eq!((single.len(), mixed.len()), (1, 2), "{verdicts:#?}");
 
     let v = single[0];
-    assert_eq!((v.cipher_suite.as_str(), v.verdict.as_str()), (RSA.iana, "decrypted"), "{v:#?}");
-    assert_eq!(v.raw["extended_master_secret"].as_bool(), Some(true), "{v:#?}");
-    assert!(v.client_data.starts_with("GET /fixture-openssl-rsa HTTP/1.0\r\n"), "{v:#?}");
-    assert!(v.server_data.contains("Cipher is AES128-GCM-SHA256"), "{v:#?}");
+    assert_eq!(
+        (v.cipher_suite.as_str(), v.verdict.as_str()),
+        (RSA.iana, "decrypted"),
+        "{v:#?}"
+    );
+    assert_eq!(
+        v.raw["extended_master_secret"].as_bool(),
+        Some(true),
+        "{v:#?}"
+    );
+    assert!(
+        v.client_data
+            .starts_with("GET /fixture-openssl-rsa HTTP/1.0\r\n"),
+        "{v:#?}"
+    );
+    assert!(
+        v.server_data.contains("Cipher is AES128-GCM-SHA256"),
+        "{v:#?}"
+    );
 
-    let rsa = mixed.iter().find(|v| v.key_exchange == "rsa").unwrap_or_else(|| panic!("{mixed:#?}"));
-    let ecdhe = mixed.iter().find(|v| v.key_exchange == "ecdhe").unwrap_or_else(|| panic!("{mixed:#?}"));
+    let rsa = mixed
+        .iter()
+        .find(|v| v.key_exchange == "rsa")
+        .unwrap_or_else(|| panic!("{mixed:#?}"));
+    let ecdhe = mixed
+        .iter()
+        .find(|v| v.key_exchange == "ecdhe")
+        .unwrap_or_else(|| panic!("{mixed:#?}"));
     assert_eq!(rsa.verdict, "decrypted", "{rsa:#?}");
-    assert!(rsa.client_data.starts_with("GET /fixture-openssl-mixed-rsa HTTP/1.0\r\n"), "{rsa:#?}");
+    assert!(
+        rsa.client_data
+            .starts_with("GET /fixture-openssl-mixed-rsa HTTP/1.0\r\n"),
+        "{rsa:#?}"
+    );
     assert_forward_secret_same_server(ecdhe);
 }
 
@@ -239,7 +385,12 @@ fn committed_openssl_captures_decrypt_with_the_fixture_key() {
 fn committed_openssl_captures_decrypt_with_the_fixture_key_log() {
     let keylog = fixture("openssl-fixtures.keylog");
     let (pcap, pcapng) = (fixture("openssl-rsa.pcap"), fixture("openssl-mixed.pcapng"));
-    let (verdicts, _) = attack_json(&["--keylog", path_str(&keylog), path_str(&pcap), path_str(&pcapng)]);
+    let (verdicts, _) = attack_json(&[
+        "--keylog",
+        path_str(&keylog),
+        path_str(&pcap),
+        path_str(&pcapng),
+    ]);
     assert_eq!(verdicts.len(), 3, "{verdicts:#?}");
     let mut lines: Vec<String> = verdicts
         .iter()
@@ -251,7 +402,11 @@ fn committed_openssl_captures_decrypt_with_the_fixture_key_log() {
     lines.sort();
     assert_eq!(
         lines,
-        ["GET /fixture-openssl-mixed-ecdhe HTTP/1.0", "GET /fixture-openssl-mixed-rsa HTTP/1.0", "GET /fixture-openssl-rsa HTTP/1.0"]
+        [
+            "GET /fixture-openssl-mixed-ecdhe HTTP/1.0",
+            "GET /fixture-openssl-mixed-rsa HTTP/1.0",
+            "GET /fixture-openssl-rsa HTTP/1.0"
+        ]
     );
 }
 
@@ -259,15 +414,38 @@ fn committed_openssl_captures_decrypt_with_the_fixture_key_log() {
 // --keylog-out and tshark
 
 /// tshark given attack's `--keylog-out` decrypts the sessions attack decrypted, to the same bytes.
-fn keylog_out_agrees_with_tshark(dir: &TestDir, cap: &Path, key: &Path, opts: &[String], want_decrypted: usize) {
+fn keylog_out_agrees_with_tshark(
+    dir: &TestDir,
+    cap: &Path,
+    key: &Path,
+    opts: &[String],
+    want_decrypted: usize,
+) {
     let out = dir.join("recovered.keylog");
-    let (verdicts, _) = attack_json(&["--key", path_str(key), "--keylog-out", path_str(&out), path_str(cap)]);
-    let decrypted: Vec<&Verdict> = verdicts.iter().filter(|v| v.verdict == "decrypted").collect();
+    let (verdicts, _) = attack_json(&[
+        "--key",
+        path_str(key),
+        "--keylog-out",
+        path_str(&out),
+        path_str(cap),
+    ]);
+    let decrypted: Vec<&Verdict> = verdicts
+        .iter()
+        .filter(|v| v.verdict == "decrypted")
+        .collect();
     assert_eq!(decrypted.len(), want_decrypted, "{verdicts:#?}");
     let masters = keylog_masters(&out);
-    assert_eq!(masters.len(), decrypted.len(), "one CLIENT_RANDOM line per decrypted session: {masters:?}");
+    assert_eq!(
+        masters.len(),
+        decrypted.len(),
+        "one CLIENT_RANDOM line per decrypted session: {masters:?}"
+    );
     for v in &decrypted {
-        assert_eq!(masters.get(&v.client_random).map(String::as_str), v.raw["master_secret"].as_str(), "{v:#?}");
+        assert_eq!(
+            masters.get(&v.client_random).map(String::as_str),
+            v.raw["master_secret"].as_str(),
+            "{v:#?}"
+        );
     }
 
     let log_opts: Vec<String> = opts.iter().cloned().chain(with_keylog(&out)).collect();
@@ -277,10 +455,24 @@ fn keylog_out_agrees_with_tshark(dir: &TestDir, cap: &Path, key: &Path, opts: &[
         let f = &followed[&v.stream];
         if v.verdict == "decrypted" {
             assert_eq!(f.first_addr, v.client, "stream {}", v.stream);
-            assert_eq!(String::from_utf8_lossy(&f.first), v.client_data, "stream {} client → server", v.stream);
-            assert_eq!(String::from_utf8_lossy(&f.second), v.server_data, "stream {} server → client", v.stream);
+            assert_eq!(
+                String::from_utf8_lossy(&f.first),
+                v.client_data,
+                "stream {} client → server",
+                v.stream
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&f.second),
+                v.server_data,
+                "stream {} server → client",
+                v.stream
+            );
         } else {
-            assert!(f.is_empty(), "tshark decrypted stream {} that attack did not: {f:?}", v.stream);
+            assert!(
+                f.is_empty(),
+                "tshark decrypted stream {} that attack did not: {f:?}",
+                v.stream
+            );
         }
     }
 }
@@ -296,7 +488,13 @@ fn keylog_out_lets_tshark_decrypt_a_recording_to_the_same_bytes() {
 fn keylog_out_lets_tshark_decrypt_the_committed_pcapng_to_the_same_bytes() {
     let dir = TestDir::new("attack-keylog-out-fixture");
     let opts = decode_as(39175); // the fixtures' server port
-    keylog_out_agrees_with_tshark(&dir, &fixture("openssl-mixed.pcapng"), &fixture("fixture-server.key"), &opts, 1);
+    keylog_out_agrees_with_tshark(
+        &dir,
+        &fixture("openssl-mixed.pcapng"),
+        &fixture("fixture-server.key"),
+        &opts,
+        1,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,10 +509,17 @@ fn a_key_of_another_server_opens_nothing_and_says_whose_key_it_is_not() {
     assert_eq!(verdicts.len(), rec.truth.len());
     for t in &rec.truth {
         let v = verdict_for(&verdicts, &t.client_random);
-        assert!(v.client_data.is_empty() && v.server_data.is_empty(), "{v:#?}");
+        assert!(
+            v.client_data.is_empty() && v.server_data.is_empty(),
+            "{v:#?}"
+        );
         if t.key_exchange == "rsa" {
             assert_eq!(v.verdict, "not-decrypted", "{v:#?}");
-            assert!(v.reason.contains("not this server's key"), "reason should say the key is not this server's: {:?}", v.reason);
+            assert!(
+                v.reason.contains("not this server's key"),
+                "reason should say the key is not this server's: {:?}",
+                v.reason
+            );
         } else {
             assert_eq!(v.verdict, "forward-secret", "{v:#?}");
         }
@@ -327,7 +532,9 @@ fn a_truncated_capture_warns_and_analyses_the_sessions_before_the_cut() {
     let (rec, key, _) = seeded(&dir);
     let pcap = Pcap::load(&rec.pcap);
     // Cut in the middle of the first packet of stream 3 (client port 40003).
-    let i = pcap.find(|t, _| t.src_port == 40003 || t.dst_port == 40003).expect("a packet of stream 3");
+    let i = pcap
+        .find(|t, _| t.src_port == 40003 || t.dst_port == 40003)
+        .expect("a packet of stream 3");
     let r = &pcap.records[i];
     let cut = r.offset + 16 + r.data.len() / 2;
     let truncated = dir.join("truncated.pcap");
@@ -339,7 +546,10 @@ fn a_truncated_capture_warns_and_analyses_the_sessions_before_the_cut() {
         .lines()
         .find(|l| l.to_lowercase().contains("truncated"))
         .unwrap_or_else(|| panic!("no warning about the truncation: {}", done.describe()));
-    assert!(warning.contains("truncated.pcap"), "the warning should name the file: {warning}");
+    assert!(
+        warning.contains("truncated.pcap"),
+        "the warning should name the file: {warning}"
+    );
     for t in rec.truth.iter().filter(|t| t.stream < 3) {
         let v = verdict_for(&verdicts, &t.client_random);
         if t.key_exchange == "rsa" {
@@ -348,7 +558,11 @@ fn a_truncated_capture_warns_and_analyses_the_sessions_before_the_cut() {
             assert_forward_secret_same_server(v);
         }
     }
-    assert_eq!(warning.matches("truncated.pcap").count(), 1, "the warning repeats the file name: {warning}");
+    assert_eq!(
+        warning.matches("truncated.pcap").count(),
+        1,
+        "the warning repeats the file name: {warning}"
+    );
 }
 
 #[test]
@@ -358,7 +572,9 @@ fn a_missing_server_segment_is_reported_as_a_gap() {
     let mut pcap = Pcap::load(&rec.pcap);
     // The server's application data of stream 0 (RSA): 10.0.0.1:443 → 10.0.0.2:40000.
     assert_eq!(rec.truth[0].key_exchange, "rsa");
-    let i = pcap.find(|t, p| t.src_port == 443 && t.dst_port == 40000 && p.first() == Some(&0x17)).expect("server application data");
+    let i = pcap
+        .find(|t, p| t.src_port == 443 && t.dst_port == 40000 && p.first() == Some(&0x17))
+        .expect("server application data");
     pcap.records.remove(i);
     let gap = dir.join("gap.pcap");
     pcap.save(&gap);
@@ -367,13 +583,29 @@ fn a_missing_server_segment_is_reported_as_a_gap() {
     assert_eq!(verdicts.len(), rec.truth.len(), "{}", done.describe());
     let v = by_stream(&verdicts, 0);
     let notes = v.notes.join(" | ");
-    assert!(notes.contains("server"), "notes should name the direction: {v:#?}");
-    assert!(notes.contains("missing") || notes.contains("not captured") || notes.contains("gap"), "notes should mention the gap: {v:#?}");
-    assert_eq!(v.client_data, rec.truth[0].client_data, "the other direction is intact");
-    assert!(rec.truth[0].server_data.starts_with(&v.server_data), "server data past the gap: {v:#?}");
+    assert!(
+        notes.contains("server"),
+        "notes should name the direction: {v:#?}"
+    );
+    assert!(
+        notes.contains("missing") || notes.contains("not captured") || notes.contains("gap"),
+        "notes should mention the gap: {v:#?}"
+    );
+    assert_eq!(
+        v.client_data, rec.truth[0].client_data,
+        "the other direction is intact"
+    );
+    assert!(
+        rec.truth[0].server_data.starts_with(&v.server_data),
+        "server data past the gap: {v:#?}"
+    );
     assert!(!v.server_data.contains("vault code"), "{v:#?}");
     // The other RSA sessions are untouched.
-    for t in rec.truth.iter().filter(|t| t.stream != 0 && t.key_exchange == "rsa") {
+    for t in rec
+        .truth
+        .iter()
+        .filter(|t| t.stream != 0 && t.key_exchange == "rsa")
+    {
         assert_matches_truth(verdict_for(&verdicts, &t.client_random), t, "after the gap");
     }
 }
@@ -384,7 +616,9 @@ fn a_tampered_record_fails_gcm_authentication() {
     let (rec, key, _) = seeded(&dir);
     let mut pcap = Pcap::load(&rec.pcap);
     // One bit of the client's application data in stream 0 (the TCP checksum goes stale too).
-    let i = pcap.find(|t, p| t.src_port == 40000 && t.dst_port == 443 && p.first() == Some(&0x17)).expect("client application data");
+    let i = pcap
+        .find(|t, p| t.src_port == 40000 && t.dst_port == 443 && p.first() == Some(&0x17))
+        .expect("client application data");
     let t = tcp_view(&pcap.records[i].data).expect("TCP");
     let at = t.payload.start + 5 + 8 + 3; // past the record header and the explicit nonce
     assert!(at < t.payload.end);
@@ -395,9 +629,18 @@ fn a_tampered_record_fails_gcm_authentication() {
     let (verdicts, _) = attack_json(&["--key", path_str(&key), path_str(&tampered)]);
     let v = by_stream(&verdicts, 0);
     let text = v.explanation();
-    assert!(text.contains("GCM") && text.contains("authentication"), "notes/reason should say GCM authentication failed: {v:#?}");
-    assert!(!v.client_data.contains("password="), "a forged record was accepted: {v:#?}");
-    assert_eq!(v.server_data, rec.truth[0].server_data, "the server's direction is intact");
+    assert!(
+        text.contains("GCM") && text.contains("authentication"),
+        "notes/reason should say GCM authentication failed: {v:#?}"
+    );
+    assert!(
+        !v.client_data.contains("password="),
+        "a forged record was accepted: {v:#?}"
+    );
+    assert_eq!(
+        v.server_data, rec.truth[0].server_data,
+        "the server's direction is intact"
+    );
 }
 
 #[test]
@@ -406,7 +649,10 @@ fn a_file_that_is_not_a_capture_fails_with_one_line() {
     let (rec, key, _) = seeded(&dir);
     let done = attack(&["--key", path_str(&key), path_str(&rec.truth_path)]);
     let line = single_error_line(&done);
-    assert!(line.contains("lab.truth.json"), "the message should name the file: {line}");
+    assert!(
+        line.contains("lab.truth.json"),
+        "the message should name the file: {line}"
+    );
     assert!(line.contains("not a pcap"), "{line}");
 }
 
@@ -418,7 +664,11 @@ fn non_tls_traffic_warns_that_no_tls_session_was_found() {
     let cap = dir.join("plain.pcap");
     let tap = Tap::start(echo, &cap, Some(1));
     let sent = b"GET / HTTP/1.0\r\nHost: plain\r\n\r\n";
-    assert_eq!(tcp_exchange(tap.port, sent), sent.to_vec(), "echo through the tap");
+    assert_eq!(
+        tcp_exchange(tap.port, sent),
+        sent.to_vec(),
+        "echo through the tap"
+    );
     tap.finish();
 
     let (verdicts, done) = attack_json(&["--key", path_str(&key), path_str(&cap)]);
@@ -437,7 +687,10 @@ fn attack_without_key_or_key_log_fails() {
     let (rec, _, _) = seeded(&dir);
     let done = attack(&[path_str(&rec.pcap)]);
     let line = single_error_line(&done);
-    assert!(line.contains("--key") && line.contains("--keylog"), "{line}");
+    assert!(
+        line.contains("--key") && line.contains("--keylog"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -447,5 +700,9 @@ fn attack_with_a_missing_key_file_fails_naming_it() {
     let missing = dir.join("stolen.key");
     let done = attack(&["--key", path_str(&missing), path_str(&rec.pcap)]);
     let line = single_error_line(&done);
-    assert!(line.contains(path_str(&missing)), "the message should name {}: {line}", missing.display());
+    assert!(
+        line.contains(path_str(&missing)),
+        "the message should name {}: {line}",
+        missing.display()
+    );
 }

@@ -34,22 +34,53 @@ fn fixture(name: &str) -> Fixture {
     let dir = TestDir::new(name);
     let out = dir.join("lab.pcap");
     let keys = dir.join("keys");
-    let done = run(pfslab(&["record", "--seed", "1", "--sessions", "rsa=1,ecdhe=1", "--out", path_str(&out), "--keys", path_str(&keys)]), b"");
-    assert!(done.status.success(), "pfslab record failed: {}", done.describe());
+    let done = run(
+        pfslab(&[
+            "record",
+            "--seed",
+            "1",
+            "--sessions",
+            "rsa=1,ecdhe=1",
+            "--out",
+            path_str(&out),
+            "--keys",
+            path_str(&keys),
+        ]),
+        b"",
+    );
+    assert!(
+        done.status.success(),
+        "pfslab record failed: {}",
+        done.describe()
+    );
     let pcap = std::fs::read(&out).expect("read the recorded capture");
-    Fixture { key: keys.join("server.key"), pcap, dir }
+    Fixture {
+        key: keys.join("server.key"),
+        pcap,
+        dir,
+    }
 }
 
 fn loot(key: &Path) -> Loot {
-    Loot::new(Some(pki::load_private_key(key).expect("load the recorded key")), None)
+    Loot::new(
+        Some(pki::load_private_key(key).expect("load the recorded key")),
+        None,
+    )
 }
 
 /// What `pfslab attack` would conclude, in process: the capture's outcome and every report.
 fn attack(path: &Path, loot: &Loot) -> (Result<CaptureSummary, String>, Vec<SessionReport>) {
     let mut reports = Vec::new();
-    let outcomes = driver::run(&[path.to_path_buf()], loot, 2, &Progress::default(), |r| reports.push(r));
+    let outcomes = driver::run(&[path.to_path_buf()], loot, 2, &Progress::default(), |r| {
+        reports.push(r)
+    });
     assert_eq!(outcomes.len(), 1);
-    let result = outcomes.into_iter().next().expect("one outcome").result.map_err(|e| e.to_string());
+    let result = outcomes
+        .into_iter()
+        .next()
+        .expect("one outcome")
+        .result
+        .map_err(|e| e.to_string());
     (result, reports)
 }
 
@@ -60,7 +91,11 @@ fn verdicts(reports: &[SessionReport]) -> Vec<Verdict> {
 /// `pfslab attack --key KEY --table-only PATH`, memory capped at 1 GiB of address space.
 fn attack_binary(path: &Path, key: &Path) -> Finished {
     let mut cmd = std::process::Command::new("bash");
-    cmd.arg("-c").arg("ulimit -v 1048576 && exec \"$0\" attack --key \"$1\" --table-only \"$2\"").arg(common::PFSLAB).arg(key).arg(path);
+    cmd.arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" attack --key \"$1\" --table-only \"$2\"")
+        .arg(common::PFSLAB)
+        .arg(key)
+        .arg(path);
     run(cmd, b"")
 }
 
@@ -69,12 +104,28 @@ fn assert_clean_exit(done: &Finished, what: &str) {
     match done.status.code() {
         Some(0) => {}
         Some(1) => {
-            let lines: Vec<&str> = done.stderr.lines().filter(|l| l.starts_with("pfslab: error: ")).collect();
-            assert_eq!(lines.len(), 1, "{what}: exit 1 without exactly one error line: {}", done.describe());
+            let lines: Vec<&str> = done
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("pfslab: error: "))
+                .collect();
+            assert_eq!(
+                lines.len(),
+                1,
+                "{what}: exit 1 without exactly one error line: {}",
+                done.describe()
+            );
         }
-        _ => panic!("{what}: pfslab attack crashed or was killed: {}", done.describe()),
+        _ => panic!(
+            "{what}: pfslab attack crashed or was killed: {}",
+            done.describe()
+        ),
     }
-    assert!(!done.stderr.contains("panicked"), "{what}: {}", done.describe());
+    assert!(
+        !done.stderr.contains("panicked"),
+        "{what}: {}",
+        done.describe()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,7 +133,11 @@ fn assert_clean_exit(done: &Finished, what: &str) {
 
 /// Byte ranges of a classic little-endian pcap's packet records (header and data).
 fn pcap_records(pcap: &[u8]) -> Vec<(usize, usize)> {
-    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "the recorder writes little-endian microsecond pcap");
+    assert_eq!(
+        &pcap[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "the recorder writes little-endian microsecond pcap"
+    );
     let mut out = Vec::new();
     let mut at = 24;
     while at + 16 <= pcap.len() {
@@ -96,7 +151,10 @@ fn pcap_records(pcap: &[u8]) -> Vec<(usize, usize)> {
 
 /// The frames of a pcap, with their original lengths.
 fn frames(pcap: &[u8]) -> Vec<Vec<u8>> {
-    pcap_records(pcap).into_iter().map(|(s, e)| pcap[s + 16..e].to_vec()).collect()
+    pcap_records(pcap)
+        .into_iter()
+        .map(|(s, e)| pcap[s + 16..e].to_vec())
+        .collect()
 }
 
 /// A classic pcap of `frames`, each cut to `snap` bytes (orig_len stays the full length).
@@ -176,7 +234,13 @@ fn non_tcp_frames() -> Vec<Vec<u8>> {
     vec![
         ipv4(17, 0, &udp),
         ipv4(1, 0, &[8, 0, 0, 0, 0, 1, 0, 1]),
-        eth(0x0806, &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 9, 9, 1, 0, 0, 0, 0, 0, 0, 10, 9, 9, 2]),
+        eth(
+            0x0806,
+            &[
+                0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 10, 9, 9, 1, 0, 0, 0, 0, 0, 0, 10, 9, 9,
+                2,
+            ],
+        ),
         eth(0x86dd, &ipv6),
         ipv4(6, 0x2000, &[0u8; 24]),
         eth(0x88b5, b"local experimental"),
@@ -200,7 +264,10 @@ fn the_fixture_decrypts_rsa_and_not_ecdhe() {
     let (result, reports) = attack(&path, &loot(&fx.key));
     let summary = result.expect("the recorded capture reads");
     assert!(summary.truncated.is_none());
-    assert_eq!(verdicts(&reports), [Verdict::Decrypted, Verdict::ForwardSecret]);
+    assert_eq!(
+        verdicts(&reports),
+        [Verdict::Decrypted, Verdict::ForwardSecret]
+    );
 }
 
 /// Cut at every block boundary (and one, 9 and 17 bytes past it), in pcap and in pcapng: a
@@ -211,12 +278,24 @@ fn truncated_at_every_block_boundary() {
     let loot = loot(&fx.key);
     let frames = frames(&fx.pcap);
     let (ng, ng_ends) = build_pcapng(&frames);
-    let pcap_ends: Vec<usize> = std::iter::once(24).chain(pcap_records(&fx.pcap).into_iter().map(|(_, e)| e)).collect();
-    for (name, bytes, ends, header) in [("pcap", &fx.pcap, &pcap_ends, 24usize), ("pcapng", &ng, &ng_ends, ng_ends[0])] {
+    let pcap_ends: Vec<usize> = std::iter::once(24)
+        .chain(pcap_records(&fx.pcap).into_iter().map(|(_, e)| e))
+        .collect();
+    for (name, bytes, ends, header) in [
+        ("pcap", &fx.pcap, &pcap_ends, 24usize),
+        ("pcapng", &ng, &ng_ends, ng_ends[0]),
+    ] {
         let (result, reports) = attack(&write(&fx.dir, &format!("whole.{name}"), bytes), &loot);
         assert!(result.expect("whole capture").truncated.is_none());
-        assert_eq!(verdicts(&reports), [Verdict::Decrypted, Verdict::ForwardSecret], "{name}");
-        let mut cuts: Vec<usize> = std::iter::once(0).chain(ends.iter().flat_map(|&e| [e, e + 1, e + 9, e + 17])).filter(|&c| c < bytes.len()).collect();
+        assert_eq!(
+            verdicts(&reports),
+            [Verdict::Decrypted, Verdict::ForwardSecret],
+            "{name}"
+        );
+        let mut cuts: Vec<usize> = std::iter::once(0)
+            .chain(ends.iter().flat_map(|&e| [e, e + 1, e + 9, e + 17]))
+            .filter(|&c| c < bytes.len())
+            .collect();
         cuts.sort();
         cuts.dedup();
         for (n, &cut) in cuts.iter().enumerate() {
@@ -224,23 +303,46 @@ fn truncated_at_every_block_boundary() {
             let (result, reports) = attack(&path, &loot);
             let on_boundary = ends.contains(&cut);
             match (&result, cut < header) {
-                (Err(e), true) => assert!(e.contains("cut.") && (e.contains("truncated") || e.contains("not a pcap")), "{name} cut at {cut}: unclear error {e}"),
+                (Err(e), true) => assert!(
+                    e.contains("cut.") && (e.contains("truncated") || e.contains("not a pcap")),
+                    "{name} cut at {cut}: unclear error {e}"
+                ),
                 (Ok(s), false) => {
-                    assert_eq!(s.truncated.is_some(), !on_boundary, "{name} cut at {cut}: truncation warning {:?}", s.truncated);
+                    assert_eq!(
+                        s.truncated.is_some(),
+                        !on_boundary,
+                        "{name} cut at {cut}: truncation warning {:?}",
+                        s.truncated
+                    );
                     if let Some(t) = &s.truncated {
-                        assert!(t.contains("truncated") || t.contains("malformed"), "{name} cut at {cut}: {t}");
+                        assert!(
+                            t.contains("truncated") || t.contains("malformed"),
+                            "{name} cut at {cut}: {t}"
+                        );
                     }
                 }
-                (other, _) => panic!("{name} cut at {cut} (header {header}): {other:?} with {} reports", reports.len()),
+                (other, _) => panic!(
+                    "{name} cut at {cut} (header {header}): {other:?} with {} reports",
+                    reports.len()
+                ),
             }
             assert!(reports.len() <= 2);
             // The binary, at every boundary of the pcap and a sample of the rest.
             if name == "pcap" && (on_boundary || n % 7 == 0) {
                 let done = attack_binary(&path, &fx.key);
                 assert_clean_exit(&done, &format!("{name} cut at {cut}"));
-                assert_eq!(done.status.code() == Some(1), cut < header, "{name} cut at {cut}: {}", done.describe());
+                assert_eq!(
+                    done.status.code() == Some(1),
+                    cut < header,
+                    "{name} cut at {cut}: {}",
+                    done.describe()
+                );
                 if !on_boundary && cut >= header {
-                    assert!(done.stderr.contains("warning:") && done.stderr.contains("truncated"), "{name} cut at {cut}: no truncation warning: {}", done.describe());
+                    assert!(
+                        done.stderr.contains("warning:") && done.stderr.contains("truncated"),
+                        "{name} cut at {cut}: no truncation warning: {}",
+                        done.describe()
+                    );
                 }
             }
         }
@@ -258,7 +360,11 @@ fn wrong_magic_and_non_captures_are_a_clear_error() {
     let cases: [(&str, Vec<u8>, &str); 5] = [
         ("gif-magic", wrong, "not a pcap or pcapng file"),
         ("near-magic", swapped, "not a pcap or pcapng file"),
-        ("text", b"CLIENT_RANDOM 00 11\n".to_vec(), "not a pcap or pcapng file"),
+        (
+            "text",
+            b"CLIENT_RANDOM 00 11\n".to_vec(),
+            "not a pcap or pcapng file",
+        ),
         ("empty", Vec::new(), "truncated"),
         ("three-bytes", vec![0xd4, 0xc3, 0xb2], "truncated"),
     ];
@@ -292,15 +398,36 @@ fn absurd_lengths_are_errors_not_allocations() {
     let first_epb = ng_ends[1];
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
     for v in [u32::MAX, 0x8000_0000, 262_145, 65_536 * 4] {
-        cases.push((format!("pcap incl_len {v:#x} at the first packet"), set32(&fx.pcap, 24 + 8, v)));
-        cases.push((format!("pcap incl_len {v:#x} mid-file"), set32(&fx.pcap, mid + 8, v)));
-        cases.push((format!("pcap orig_len {v:#x}"), set32(&fx.pcap, mid + 12, v)));
-        cases.push((format!("pcapng block length {v:#x}"), set32(&ng, first_epb + 4, v & !3)));
-        cases.push((format!("pcapng captured length {v:#x}"), set32(&ng, first_epb + 20, v)));
-        cases.push((format!("pcapng section length {v:#x}"), set32(&ng, 4, v & !3)));
+        cases.push((
+            format!("pcap incl_len {v:#x} at the first packet"),
+            set32(&fx.pcap, 24 + 8, v),
+        ));
+        cases.push((
+            format!("pcap incl_len {v:#x} mid-file"),
+            set32(&fx.pcap, mid + 8, v),
+        ));
+        cases.push((
+            format!("pcap orig_len {v:#x}"),
+            set32(&fx.pcap, mid + 12, v),
+        ));
+        cases.push((
+            format!("pcapng block length {v:#x}"),
+            set32(&ng, first_epb + 4, v & !3),
+        ));
+        cases.push((
+            format!("pcapng captured length {v:#x}"),
+            set32(&ng, first_epb + 20, v),
+        ));
+        cases.push((
+            format!("pcapng section length {v:#x}"),
+            set32(&ng, 4, v & !3),
+        ));
     }
     cases.push(("pcap snaplen 0".into(), set32(&fx.pcap, 16, 0)));
-    cases.push(("pcapng block length 13".into(), set32(&ng, first_epb + 4, 13)));
+    cases.push((
+        "pcapng block length 13".into(),
+        set32(&ng, first_epb + 4, 13),
+    ));
     cases.push(("pcapng block length 8".into(), set32(&ng, first_epb + 4, 8)));
     cases.push(("pcapng interface id 7".into(), set32(&ng, first_epb + 8, 7)));
     cases.push(("pcapng idb option overrun".into(), {
@@ -320,12 +447,22 @@ fn absurd_lengths_are_errors_not_allocations() {
         let path = write(&fx.dir, &format!("absurd-{i}.cap"), bytes);
         let t = Instant::now();
         let (result, _reports) = attack(&path, &loot);
-        assert!(t.elapsed() < Duration::from_secs(10), "{name}: took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{name}: took {:?}",
+            t.elapsed()
+        );
         match &result {
-            Err(e) => assert!(e.contains("malformed") || e.contains("truncated") || e.contains("not a pcap"), "{name}: unclear error {e}"),
+            Err(e) => assert!(
+                e.contains("malformed") || e.contains("truncated") || e.contains("not a pcap"),
+                "{name}: unclear error {e}"
+            ),
             Ok(s) => {
                 if let Some(t) = &s.truncated {
-                    assert!(t.contains("malformed") || t.contains("truncated"), "{name}: {t}");
+                    assert!(
+                        t.contains("malformed") || t.contains("truncated"),
+                        "{name}: {t}"
+                    );
                 }
             }
         }
@@ -341,25 +478,54 @@ fn zero_length_and_snaplen_cut_packets() {
     let fx = fixture("broken-snaplen");
     let loot = loot(&fx.key);
     let frames = frames(&fx.pcap);
-    let with_empty: Vec<Vec<u8>> = frames.iter().flat_map(|f| [Vec::new(), f.clone()]).collect();
-    let (result, reports) = attack(&write(&fx.dir, "empty-packets.pcap", &build_pcap(&with_empty, 65535)), &loot);
+    let with_empty: Vec<Vec<u8>> = frames
+        .iter()
+        .flat_map(|f| [Vec::new(), f.clone()])
+        .collect();
+    let (result, reports) = attack(
+        &write(
+            &fx.dir,
+            "empty-packets.pcap",
+            &build_pcap(&with_empty, 65535),
+        ),
+        &loot,
+    );
     let s = result.expect("zero-length packets are readable");
     assert!(s.truncated.is_none());
     assert_eq!(s.skipped.total(), frames.len() as u64, "{:?}", s.skipped);
-    assert_eq!(verdicts(&reports), [Verdict::Decrypted, Verdict::ForwardSecret]);
+    assert_eq!(
+        verdicts(&reports),
+        [Verdict::Decrypted, Verdict::ForwardSecret]
+    );
 
     for snap in [0usize, 14, 34, 54, 60, 96, 200, 1000, 1400, 65535] {
-        let path = write(&fx.dir, &format!("snap-{snap}.pcap"), &build_pcap(&frames, snap));
+        let path = write(
+            &fx.dir,
+            &format!("snap-{snap}.pcap"),
+            &build_pcap(&frames, snap),
+        );
         let (result, reports) = attack(&path, &loot);
         let s = result.unwrap_or_else(|e| panic!("snaplen {snap}: {e}"));
         assert!(s.truncated.is_none(), "snaplen {snap}: {:?}", s.truncated);
         if frames.iter().all(|f| f.len() <= snap) {
-            assert_eq!(verdicts(&reports), [Verdict::Decrypted, Verdict::ForwardSecret], "snaplen {snap} cuts nothing");
+            assert_eq!(
+                verdicts(&reports),
+                [Verdict::Decrypted, Verdict::ForwardSecret],
+                "snaplen {snap} cuts nothing"
+            );
         } else {
-            assert!(!reports.iter().any(|r| r.verdict == Verdict::Decrypted), "snaplen {snap}: decrypted from cut packets");
+            assert!(
+                !reports.iter().any(|r| r.verdict == Verdict::Decrypted),
+                "snaplen {snap}: decrypted from cut packets"
+            );
         }
         let done = attack_binary(&path, &fx.key);
-        assert_eq!(done.status.code(), Some(0), "snaplen {snap}: {}", done.describe());
+        assert_eq!(
+            done.status.code(),
+            Some(0),
+            "snaplen {snap}: {}",
+            done.describe()
+        );
         assert_clean_exit(&done, &format!("snaplen {snap}"));
     }
 }
@@ -381,13 +547,24 @@ fn non_tcp_traffic_is_skipped() {
     let (result, reports) = attack(&path, &loot);
     let s = result.expect("mixed capture");
     assert_eq!(s.skipped.total(), inserted, "{:?}", s.skipped);
-    assert!(s.skipped.not_tcp > 0 && s.skipped.not_ip > 0 && s.skipped.fragments > 0, "{:?}", s.skipped);
-    assert_eq!(verdicts(&reports), [Verdict::Decrypted, Verdict::ForwardSecret]);
+    assert!(
+        s.skipped.not_tcp > 0 && s.skipped.not_ip > 0 && s.skipped.fragments > 0,
+        "{:?}",
+        s.skipped
+    );
+    assert_eq!(
+        verdicts(&reports),
+        [Verdict::Decrypted, Verdict::ForwardSecret]
+    );
 
     let only = write(&fx.dir, "only-other.pcap", &build_pcap(&others, 65535));
     let done = attack_binary(&only, &fx.key);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
-    assert!(done.stderr.contains("no TLS sessions found"), "{}", done.describe());
+    assert!(
+        done.stderr.contains("no TLS sessions found"),
+        "{}",
+        done.describe()
+    );
     let (ng, _) = build_pcapng(&others);
     let (result, reports) = attack(&write(&fx.dir, "only-other.pcapng", &ng), &loot);
     assert_eq!(result.expect("pcapng of other traffic").tls_sessions, 0);
@@ -430,7 +607,10 @@ fn bit_flips_anywhere() {
         let t = Instant::now();
         match catch_unwind(AssertUnwindSafe(|| attack(&path, &loot))) {
             Ok((result, reports)) => {
-                let kind = match (&result, reports.iter().any(|r| r.verdict == Verdict::Decrypted)) {
+                let kind = match (
+                    &result,
+                    reports.iter().any(|r| r.verdict == Verdict::Decrypted),
+                ) {
                     (Err(_), _) => "error",
                     (Ok(_), true) => "decrypted",
                     (Ok(_), false) => "verdict",
@@ -439,21 +619,38 @@ fn bit_flips_anywhere() {
             }
             Err(_) => {
                 let kept = write(&fx.dir, &format!("panic-{i}.cap"), bytes);
-                failures.push(format!("{name}: panicked (input kept in {})", kept.display()));
+                failures.push(format!(
+                    "{name}: panicked (input kept in {})",
+                    kept.display()
+                ));
             }
         }
         if t.elapsed() > Duration::from_secs(5) {
             failures.push(format!("{name}: took {:?}", t.elapsed()));
         }
     }
-    eprintln!("bit flips: {} variants in {:.1} s: {outcomes:?}", variants.len(), started.elapsed().as_secs_f64());
-    assert!(failures.is_empty(), "{} of {} variants failed:\n{}", failures.len(), variants.len(), failures.join("\n"));
+    eprintln!(
+        "bit flips: {} variants in {:.1} s: {outcomes:?}",
+        variants.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} variants failed:\n{}",
+        failures.len(),
+        variants.len(),
+        failures.join("\n")
+    );
 }
 
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
         .expect("VmHWM in /proc/self/status")
 }
 
@@ -466,15 +663,24 @@ fn a_hundred_thousand_tiny_sessions() {
     let path = dir.join("tiny.pcap");
     let t = Instant::now();
     let mut w = PcapWriter::create(&path).expect("create");
-    w.set_virtual_clock(Duration::from_secs(1_700_000_000), Duration::from_micros(10));
+    w.set_virtual_clock(
+        Duration::from_secs(1_700_000_000),
+        Duration::from_micros(10),
+    );
     let server = SocketAddr::from(([10, 0, 0, 1], 443));
     // A ClientHello record header and the start of its body, then the stream ends.
-    let hello_start = [0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03, 0xaa, 0xbb];
+    let hello_start = [
+        0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03, 0xaa, 0xbb,
+    ];
     for i in 0..SESSIONS {
-        let client = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8), 40_000 + (i % 20_000) as u16));
+        let client = SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8),
+            40_000 + (i % 20_000) as u16,
+        ));
         let mut c = TcpConversation::new(client, server, i.wrapping_mul(2_654_435_761), !i);
         let ts = Duration::ZERO;
-        c.data(&mut w, Direction::ClientToServer, &hello_start, ts).expect("data");
+        c.data(&mut w, Direction::ClientToServer, &hello_start, ts)
+            .expect("data");
         c.fin(&mut w, Direction::ClientToServer, ts).expect("fin");
         c.fin(&mut w, Direction::ServerToClient, ts).expect("fin");
     }
@@ -486,15 +692,26 @@ fn a_hundred_thousand_tiny_sessions() {
     let t = Instant::now();
     let mut counts = [0usize; 3];
     let mut reasons = std::collections::BTreeSet::new();
-    let outcomes = driver::run(std::slice::from_ref(&path), &Loot::default(), 2, &Progress::default(), |r| {
-        counts[r.verdict as usize] += 1;
-        if reasons.len() < 4 {
-            reasons.insert(r.reason.clone());
-        }
-    });
+    let outcomes = driver::run(
+        std::slice::from_ref(&path),
+        &Loot::default(),
+        2,
+        &Progress::default(),
+        |r| {
+            counts[r.verdict as usize] += 1;
+            if reasons.len() < 4 {
+                reasons.insert(r.reason.clone());
+            }
+        },
+    );
     let took = t.elapsed();
     let peak = vm_hwm_kib();
-    let summary = outcomes.into_iter().next().expect("one outcome").result.expect("the capture reads");
+    let summary = outcomes
+        .into_iter()
+        .next()
+        .expect("one outcome")
+        .result
+        .expect("the capture reads");
     eprintln!(
         "100k sessions: {size} bytes, {} packets written in {:.1} s; attacked in {:.1} s; peak RSS {} MiB (was {} MiB before); verdicts {counts:?}; reasons {reasons:?}",
         summary.packets,
@@ -513,11 +730,21 @@ fn a_hundred_thousand_tiny_sessions() {
     // The binary on the same file (`inspect`: the same pipeline, no key needed), under a
     // 1 GiB address-space cap.
     let mut cmd = std::process::Command::new("bash");
-    cmd.arg("-c").arg("set -o pipefail; ulimit -v 1048576 && \"$0\" inspect \"$1\" | wc -l").arg(common::PFSLAB).arg(&path);
+    cmd.arg("-c")
+        .arg("set -o pipefail; ulimit -v 1048576 && \"$0\" inspect \"$1\" | wc -l")
+        .arg(common::PFSLAB)
+        .arg(&path);
     let t = Instant::now();
     let done = Proc::spawn(cmd).finish(Duration::from_secs(300));
     assert!(done.status.success(), "{}", done.describe());
     let rows: usize = done.stdout.trim().parse().expect("line count");
-    assert!(rows > SESSIONS as usize, "inspect printed {rows} lines: {}", done.describe());
-    eprintln!("pfslab inspect on 100k sessions: {:.1} s", t.elapsed().as_secs_f64());
+    assert!(
+        rows > SESSIONS as usize,
+        "inspect printed {rows} lines: {}",
+        done.describe()
+    );
+    eprintln!(
+        "pfslab inspect on 100k sessions: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 }

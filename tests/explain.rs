@@ -4,8 +4,14 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/openssl-resumption.pcap");
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/resumption-server.key");
+const CAPTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/openssl-resumption.pcap"
+);
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/resumption-server.key"
+);
 /// The fixture's s_server listened here (see tests/resumption.rs).
 const SERVER_PORT: u16 = 44815;
 
@@ -25,7 +31,10 @@ fn explain_fields(text: &str) -> HashMap<String, String> {
             continue;
         }
         let body = &line[3..];
-        let (label, value) = (body.get(..26).unwrap_or(body).trim().to_string(), body.get(26..).unwrap_or(""));
+        let (label, value) = (
+            body.get(..26).unwrap_or(body).trim().to_string(),
+            body.get(26..).unwrap_or(""),
+        );
         let words: Vec<&str> = value.split_whitespace().collect();
         if label.is_empty() || words.is_empty() || !words.iter().all(|w| is_hex_group(w)) {
             continue;
@@ -47,10 +56,15 @@ fn explain_fields(text: &str) -> HashMap<String, String> {
 /// The first value tshark's debug file prints under `name[len]:`.
 fn tshark_value(debug: &str, name: &str) -> String {
     let lines: Vec<&str> = debug.lines().collect();
-    let start = lines.iter().position(|l| l.starts_with(name) && l.contains('[')).unwrap_or_else(|| panic!("tshark printed no {name}"));
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(name) && l.contains('['))
+        .unwrap_or_else(|| panic!("tshark printed no {name}"));
     let mut hex = String::new();
     for l in &lines[start + 1..] {
-        let Some(rest) = l.strip_prefix("| ") else { break };
+        let Some(rest) = l.strip_prefix("| ") else {
+            break;
+        };
         let bytes = rest.get(..48).unwrap_or(rest);
         hex.push_str(&bytes.split_whitespace().collect::<String>());
     }
@@ -69,11 +83,23 @@ fn key_block_matches_tshark_derivation_for_an_openssl_session() {
         .args(["-Y", "tcp.stream==0", "-q"])
         .output()
         .expect("tshark is required (make deps installs it)");
-    assert!(st.status.success(), "tshark failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let debug = std::fs::read_to_string(&debug_file).unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab")).args(["explain", CAPTURE, "--session", "0", "--key", KEY]).env("NO_COLOR", "1").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
+        .args(["explain", CAPTURE, "--session", "0", "--key", KEY])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\x1b'), "colour must be off when piped");
     let ours = explain_fields(&text);
@@ -86,8 +112,14 @@ fn key_block_matches_tshark_derivation_for_an_openssl_session() {
         ("client write IV (salt)", "Client Write IV"),
         ("server write IV (salt)", "Server Write IV"),
     ] {
-        let mine = ours.get(label).unwrap_or_else(|| panic!("explain printed no '{label}':\n{text}"));
-        assert_eq!(mine, &tshark_value(&debug, theirs), "{label} differs from tshark's {theirs}");
+        let mine = ours
+            .get(label)
+            .unwrap_or_else(|| panic!("explain printed no '{label}':\n{text}"));
+        assert_eq!(
+            mine,
+            &tshark_value(&debug, theirs),
+            "{label} differs from tshark's {theirs}"
+        );
     }
     // tshark derives a longer generic key expansion; ours is exactly this suite's 40 bytes and
     // must be its prefix.
@@ -95,7 +127,11 @@ fn key_block_matches_tshark_derivation_for_an_openssl_session() {
     assert_eq!(kb.len(), 80);
     assert!(tshark_value(&debug, "key expansion").starts_with(kb.as_str()));
     assert!(text.contains("none: AES-GCM authenticates by itself"));
-    assert!(text.contains("tag check               OK") || text.contains("tag check                 OK"), "{text}");
+    assert!(
+        text.contains("tag check               OK")
+            || text.contains("tag check                 OK"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -106,13 +142,24 @@ fn forward_secret_session_shows_where_the_chain_breaks() {
     let pcap = dir.join("lab.pcap");
     let keys = dir.join("keys");
     let rec = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args(["record", "--sessions", "rsa=1,ecdhe=1", "--seed", "3", "--out"])
+        .args([
+            "record",
+            "--sessions",
+            "rsa=1,ecdhe=1",
+            "--seed",
+            "3",
+            "--out",
+        ])
         .arg(&pcap)
         .arg("--keys")
         .arg(&keys)
         .output()
         .unwrap();
-    assert!(rec.status.success(), "{}", String::from_utf8_lossy(&rec.stderr));
+    assert!(
+        rec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
         .arg("explain")
         .arg(&pcap)
@@ -123,15 +170,33 @@ fn forward_secret_session_shows_where_the_chain_breaks() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(text.contains("ServerKeyExchange"), "{text}");
-    assert!(text.contains("never sent — the chain breaks here"), "{text}");
-    assert!(text.contains("The stolen RSA key verifies the ServerKeyExchange signature"), "{text}");
-    assert!(!text.contains("master secret (48 bytes)"), "no master secret can be shown for ECDHE:\n{text}");
+    assert!(
+        text.contains("never sent — the chain breaks here"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The stolen RSA key verifies the ServerKeyExchange signature"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("master secret (48 bytes)"),
+        "no master secret can be shown for ECDHE:\n{text}"
+    );
     // Without a key, the RSA session stops at the encrypted premaster.
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab")).arg("explain").arg(&pcap).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
+        .arg("explain")
+        .arg(&pcap)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("encrypted on the wire; give --key"), "{text}");
     // A session that does not exist is an error naming the ones that do.
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab")).arg("explain").arg(&pcap).args(["--session", "7"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
+        .arg("explain")
+        .arg(&pcap)
+        .args(["--session", "7"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS sessions: 0, 1"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -13,22 +13,56 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
     let pcap = dir.join("lab.pcap");
     let keys = dir.join("keys");
     let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args(["record", "--sessions", "rsa=6,ecdhe=2,rsa256=2", "--seed", "21", "--out"])
+        .args([
+            "record",
+            "--sessions",
+            "rsa=6,ecdhe=2,rsa256=2",
+            "--seed",
+            "21",
+            "--out",
+        ])
         .arg(&pcap)
         .arg("--keys")
         .arg(&keys)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = pfslab::pki::load_private_key(&keys.join("server.key")).unwrap();
     let fast = Loot::new(Some(key.clone()), None);
-    assert!(fast.fast_key.is_some(), "a two-prime key must get the fast path");
-    let slow = Loot { key: Some(key), keylog: None, fast_key: None };
+    assert!(
+        fast.fast_key.is_some(),
+        "a two-prime key must get the fast path"
+    );
+    let slow = Loot {
+        key: Some(key),
+        keylog: None,
+        fast_key: None,
+    };
     let cache = ResumptionCache::default();
     let mut compared = 0;
     for_each_tls_connection(&pcap, |c| {
-        let a = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &fast, &cache);
-        let b = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &slow, &cache);
+        let a = pfslab::attack::analyse(
+            "lab",
+            c.stream,
+            String::new(),
+            String::new(),
+            &c.session,
+            &fast,
+            &cache,
+        );
+        let b = pfslab::attack::analyse(
+            "lab",
+            c.stream,
+            String::new(),
+            String::new(),
+            &c.session,
+            &slow,
+            &cache,
+        );
         assert_eq!(a.verdict, b.verdict, "session {}", c.stream);
         assert_eq!(a.client_data, b.client_data);
         assert_eq!(a.server_data, b.server_data);
@@ -41,10 +75,30 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
     let mut r = pfslab::rng::from_seed(5, "other key");
     let other = pfslab::pki::generate_key(&mut r, 2048).unwrap();
     let fast = Loot::new(Some(other.clone()), None);
-    let slow = Loot { key: Some(other), keylog: None, fast_key: None };
+    let slow = Loot {
+        key: Some(other),
+        keylog: None,
+        fast_key: None,
+    };
     for_each_tls_connection(&pcap, |c| {
-        let a = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &fast, &cache);
-        let b = pfslab::attack::analyse("lab", c.stream, String::new(), String::new(), &c.session, &slow, &cache);
+        let a = pfslab::attack::analyse(
+            "lab",
+            c.stream,
+            String::new(),
+            String::new(),
+            &c.session,
+            &fast,
+            &cache,
+        );
+        let b = pfslab::attack::analyse(
+            "lab",
+            c.stream,
+            String::new(),
+            String::new(),
+            &c.session,
+            &slow,
+            &cache,
+        );
         assert_eq!(a.verdict, b.verdict);
         assert_eq!(a.reason, b.reason);
     })

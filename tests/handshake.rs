@@ -24,14 +24,23 @@ fn identity() -> &'static Identity {
         let mut r = rng::from_seed(42, "test identity");
         let key = pki::generate_key(&mut r, 2048).unwrap();
         let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r).unwrap();
-        Identity { key: Arc::new(key), cert }
+        let cert =
+            pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r).unwrap();
+        Identity {
+            key: Arc::new(key),
+            cert,
+        }
     })
 }
 
 fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> Arc<ServerConfig> {
     let id = identity();
-    Arc::new(ServerConfig { key: id.key.clone(), cert_chain: vec![id.cert.clone()], suites, keylog })
+    Arc::new(ServerConfig {
+        key: id.key.clone(),
+        cert_chain: vec![id.cert.clone()],
+        suites,
+        keylog,
+    })
 }
 
 fn client_config(suite: Suite, ems: bool, name: &str) -> Arc<ClientConfig> {
@@ -63,8 +72,22 @@ fn transfer(client: &mut Connection, server: &mut Connection) -> Result<(), (&'s
 }
 
 fn make_pair(suite: Suite, ems: bool) -> (Connection, Connection) {
-    let client = client_connection(client_config(suite, ems, "localhost"), rng::from_seed(1, "c")).unwrap();
-    let server = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256, suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_seed(1, "s")).unwrap();
+    let client = client_connection(
+        client_config(suite, ems, "localhost"),
+        rng::from_seed(1, "c"),
+    )
+    .unwrap();
+    let server = server_connection(
+        server_config(
+            vec![
+                suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+                suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            ],
+            None,
+        ),
+        rng::from_seed(1, "s"),
+    )
+    .unwrap();
     (client, server)
 }
 
@@ -109,9 +132,17 @@ fn ecdhe_without_ems() {
 
 #[test]
 fn sha384_suites_work_too() {
-    for suite in [suites::TLS_RSA_WITH_AES_256_GCM_SHA384, suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384] {
-        let mut c = client_connection(client_config(suite, true, "localhost"), rng::from_os()).unwrap();
-        let mut s = server_connection(server_config(suites::TLS12_SUITES.to_vec(), None), rng::from_os()).unwrap();
+    for suite in [
+        suites::TLS_RSA_WITH_AES_256_GCM_SHA384,
+        suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    ] {
+        let mut c =
+            client_connection(client_config(suite, true, "localhost"), rng::from_os()).unwrap();
+        let mut s = server_connection(
+            server_config(suites::TLS12_SUITES.to_vec(), None),
+            rng::from_os(),
+        )
+        .unwrap();
         transfer(&mut c, &mut s).unwrap();
         assert_eq!(s.summary().suite, Some(suite));
     }
@@ -130,24 +161,54 @@ fn tampered_record_fails_with_bad_record_mac() {
     // The server queued a fatal bad_record_mac alert, encrypted under its keys.
     let alert = s.take_output();
     let e = c.read_tls(&alert).unwrap_err();
-    assert!(matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)), "{e}");
+    assert!(
+        matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)),
+        "{e}"
+    );
 }
 
 #[test]
 fn no_shared_suite_is_handshake_failure() {
-    let mut c = client_connection(client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost"), rng::from_os()).unwrap();
-    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let mut c = client_connection(
+        client_config(
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            true,
+            "localhost",
+        ),
+        rng::from_os(),
+    )
+    .unwrap();
+    let mut s = server_connection(
+        server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None),
+        rng::from_os(),
+    )
+    .unwrap();
     let (who, err) = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(who, "server");
     assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure));
     let e = c.read_tls(&s.take_output()).unwrap_err();
-    assert!(matches!(e, Error::PeerAlert(AlertDescription::HandshakeFailure)));
+    assert!(matches!(
+        e,
+        Error::PeerAlert(AlertDescription::HandshakeFailure)
+    ));
 }
 
 #[test]
 fn wrong_server_name_is_rejected_by_client() {
-    let mut c = client_connection(client_config(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, true, "bank.example"), rng::from_os()).unwrap();
-    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let mut c = client_connection(
+        client_config(
+            suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+            true,
+            "bank.example",
+        ),
+        rng::from_os(),
+    )
+    .unwrap();
+    let mut s = server_connection(
+        server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None),
+        rng::from_os(),
+    )
+    .unwrap();
     let (who, err) = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(who, "client");
     assert_eq!(err.alert(), Some(AlertDescription::BadCertificate), "{err}");
@@ -157,7 +218,12 @@ fn wrong_server_name_is_rejected_by_client() {
 fn untrusted_certificate_is_rejected_by_client() {
     let mut r = rng::from_seed(9, "other");
     let other_key = pki::generate_key(&mut r, 1024).unwrap();
-    let other = pki::self_signed_cert(&other_key, &pki::CertParams::lab_default(SystemTime::now() - Duration::from_secs(60)), &mut r).unwrap();
+    let other = pki::self_signed_cert(
+        &other_key,
+        &pki::CertParams::lab_default(SystemTime::now() - Duration::from_secs(60)),
+        &mut r,
+    )
+    .unwrap();
     let config = Arc::new(ClientConfig {
         suites: vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256],
         server_name: "localhost".into(),
@@ -166,7 +232,11 @@ fn untrusted_certificate_is_rejected_by_client() {
         keylog: None,
     });
     let mut c = client_connection(config, rng::from_os()).unwrap();
-    let mut s = server_connection(server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None), rng::from_os()).unwrap();
+    let mut s = server_connection(
+        server_config(vec![suites::TLS_RSA_WITH_AES_128_GCM_SHA256], None),
+        rng::from_os(),
+    )
+    .unwrap();
     let (who, err) = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(who, "client");
     assert_eq!(err.alert(), Some(AlertDescription::UnknownCa), "{err}");
@@ -184,7 +254,8 @@ fn garbled_premaster_fails_only_at_finished() {
     // The RSA ciphertext starts after record header (5), handshake header (4) and length (2).
     flight[5 + 4 + 2 + 10] ^= 0xff;
     let cke_record_len = 5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]));
-    s.read_tls(&flight[..cke_record_len]).expect("ClientKeyExchange itself must be accepted");
+    s.read_tls(&flight[..cke_record_len])
+        .expect("ClientKeyExchange itself must be accepted");
     assert!(!s.has_output(), "no alert may follow the ClientKeyExchange");
     let err = s.read_tls(&flight[cke_record_len..]).unwrap_err();
     assert!(matches!(err, Error::BadRecordMac), "{err}");
@@ -197,14 +268,29 @@ fn keylog_lines_match_on_both_sides() {
     let (cpath, spath) = (dir.join("c.log"), dir.join("s.log"));
     let ckl = Arc::new(KeyLogWriter::open(&cpath).unwrap());
     let skl = Arc::new(KeyLogWriter::open(&spath).unwrap());
-    let mut cc = (*client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost")).clone_for_test();
+    let mut cc = (*client_config(
+        suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        true,
+        "localhost",
+    ))
+    .clone_for_test();
     cc.keylog = Some(ckl);
     let mut c = client_connection(Arc::new(cc), rng::from_os()).unwrap();
-    let mut s = server_connection(server_config(vec![suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256], Some(skl)), rng::from_os()).unwrap();
+    let mut s = server_connection(
+        server_config(
+            vec![suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256],
+            Some(skl),
+        ),
+        rng::from_os(),
+    )
+    .unwrap();
     transfer(&mut c, &mut s).unwrap();
     let (cl, sl) = (KeyLog::load(&cpath).unwrap(), KeyLog::load(&spath).unwrap());
     let cr = c.summary().client_random;
-    assert_eq!(cl.master_secrets.get(&cr).map(|m| m.to_vec()), sl.master_secrets.get(&cr).map(|m| m.to_vec()));
+    assert_eq!(
+        cl.master_secrets.get(&cr).map(|m| m.to_vec()),
+        sl.master_secrets.get(&cr).map(|m| m.to_vec())
+    );
     assert!(cl.master_secrets.contains_key(&cr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -234,14 +320,21 @@ fn tls13_pair(suite: Suite) -> (Connection, Connection) {
         keylog: None,
     });
     let client = client_connection(config, rng::from_seed(2, "c13")).unwrap();
-    let all: Vec<Suite> = suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().collect();
+    let all: Vec<Suite> = suites::TLS12_SUITES
+        .iter()
+        .chain(suites::TLS13_SUITES)
+        .copied()
+        .collect();
     let server = server_connection(server_config(all, None), rng::from_seed(2, "s13")).unwrap();
     (client, server)
 }
 
 #[test]
 fn tls13_both_suites_talk_and_update_keys() {
-    for suite in [suites::TLS13_AES_128_GCM_SHA256, suites::TLS13_AES_256_GCM_SHA384] {
+    for suite in [
+        suites::TLS13_AES_128_GCM_SHA256,
+        suites::TLS13_AES_256_GCM_SHA384,
+    ] {
         let (mut c, mut s) = tls13_pair(suite);
         transfer(&mut c, &mut s).unwrap();
         assert!(!c.is_handshaking() && !s.is_handshaking());
@@ -276,16 +369,34 @@ fn tls13_tampered_record_fails_with_bad_record_mac() {
     let mut wire = c.take_output();
     let n = wire.len();
     wire[n - 3] ^= 1;
-    assert!(matches!(s.read_tls(&wire).unwrap_err(), Error::BadRecordMac));
+    assert!(matches!(
+        s.read_tls(&wire).unwrap_err(),
+        Error::BadRecordMac
+    ));
     let e = c.read_tls(&s.take_output()).unwrap_err();
-    assert!(matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)), "{e}");
+    assert!(
+        matches!(e, Error::PeerAlert(AlertDescription::BadRecordMac)),
+        "{e}"
+    );
 }
 
 #[test]
 fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
     // A TLS 1.3-capable server that must fall back to 1.2 sets the RFC 8446 §4.1.3 marker.
-    let mut c = client_connection(client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true, "localhost"), rng::from_os()).unwrap();
-    let all: Vec<Suite> = suites::TLS12_SUITES.iter().chain(suites::TLS13_SUITES).copied().collect();
+    let mut c = client_connection(
+        client_config(
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            true,
+            "localhost",
+        ),
+        rng::from_os(),
+    )
+    .unwrap();
+    let all: Vec<Suite> = suites::TLS12_SUITES
+        .iter()
+        .chain(suites::TLS13_SUITES)
+        .copied()
+        .collect();
     let mut s = server_connection(server_config(all, None), rng::from_os()).unwrap();
     transfer(&mut c, &mut s).unwrap();
     assert_eq!(&s.summary().server_random[24..], b"DOWNGRD\x01");
@@ -298,10 +409,18 @@ fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
         keylog: None,
     });
     let mut c = client_connection(config, rng::from_os()).unwrap();
-    let mut s = server_connection(server_config(suites::TLS12_SUITES.to_vec(), None), rng::from_os()).unwrap();
+    let mut s = server_connection(
+        server_config(suites::TLS12_SUITES.to_vec(), None),
+        rng::from_os(),
+    )
+    .unwrap();
     let (who, err) = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(who, "server");
-    assert_eq!(err.alert(), Some(AlertDescription::HandshakeFailure), "{err}");
+    assert_eq!(
+        err.alert(),
+        Some(AlertDescription::HandshakeFailure),
+        "{err}"
+    );
 }
 
 #[test]
@@ -316,8 +435,17 @@ fn tls13_keylog_has_all_five_labels() {
     transfer(&mut c, &mut s).unwrap();
     let log = KeyLog::load(&path).unwrap();
     let cr = c.summary().client_random;
-    for label in ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"] {
-        assert!(log.tls13_secrets.contains_key(&(label.to_string(), cr)), "missing {label}");
+    for label in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    ] {
+        assert!(
+            log.tls13_secrets.contains_key(&(label.to_string(), cr)),
+            "missing {label}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

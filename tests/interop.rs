@@ -23,12 +23,27 @@ fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
     let server = PfslabServer::start(&key, &cert, &[]);
 
     let token = unique_token(test);
-    let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n");
+    let request = format!(
+        "GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n"
+    );
     let connect = format!("127.0.0.1:{}", server.port());
     let mut cmd = Command::new("openssl");
-    cmd.args(["s_client", "-connect", &connect, "-tls1_2", "-cipher", suite.openssl])
-        .args(["-servername", "localhost", "-verify_hostname", "localhost", "-verify_return_error"])
-        .args(["-CAfile", path_str(&cert), "-ign_eof"]);
+    cmd.args([
+        "s_client",
+        "-connect",
+        &connect,
+        "-tls1_2",
+        "-cipher",
+        suite.openssl,
+    ])
+    .args([
+        "-servername",
+        "localhost",
+        "-verify_hostname",
+        "localhost",
+        "-verify_return_error",
+    ])
+    .args(["-CAfile", path_str(&cert), "-ign_eof"]);
     if !ems {
         // OpenSSL 3.0's s_client has no -no_ems switch; the SSL_CONF option does the same.
         let conf = dir.join("no-ems.cnf");
@@ -45,22 +60,51 @@ fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
     client.write_stdin(request.as_bytes());
     let done = client.finish(RUN_TIMEOUT);
     let out = &done.stdout;
-    let why = || format!("openssl s_client: {}\n--- server ---\n{}", done.describe(), server.proc.describe());
+    let why = || {
+        format!(
+            "openssl s_client: {}\n--- server ---\n{}",
+            done.describe(),
+            server.proc.describe()
+        )
+    };
 
     assert!(done.status.success(), "{}", why());
-    assert!(out.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)), "{}", why());
-    assert!(out.contains("Verify return code: 0 (ok)"), "certificate not accepted: {}", why());
+    assert!(
+        out.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)),
+        "{}",
+        why()
+    );
+    assert!(
+        out.contains("Verify return code: 0 (ok)"),
+        "certificate not accepted: {}",
+        why()
+    );
     let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });
     assert!(out.contains(&ems_line), "expected {ems_line:?}: {}", why());
     // Server -> client: the reply repeats the path and the cookie.
     assert!(out.contains("HTTP/1.0 200 OK"), "{}", why());
-    assert!(out.contains(&format!("pfslab bank: you asked for GET /{token}\n")), "{}", why());
-    assert!(out.contains(&format!("your cookie: session={token}-cookie")), "{}", why());
+    assert!(
+        out.contains(&format!("pfslab bank: you asked for GET /{token}\n")),
+        "{}",
+        why()
+    );
+    assert!(
+        out.contains(&format!("your cookie: session={token}-cookie")),
+        "{}",
+        why()
+    );
 
     // Client -> server: the server decrypted the request line.
     let line = server.wait_log_line(&format!("\"GET /{token} HTTP/1.0\""));
-    let expected = format!("{} EMS={} \"GET /{token} HTTP/1.0\" 200", suite.iana, if ems { "yes" } else { "no" });
-    assert!(line.ends_with(&expected), "server log line {line:?}, expected it to end with {expected:?}");
+    let expected = format!(
+        "{} EMS={} \"GET /{token} HTTP/1.0\" 200",
+        suite.iana,
+        if ems { "yes" } else { "no" }
+    );
+    assert!(
+        line.ends_with(&expected),
+        "server log line {line:?}, expected it to end with {expected:?}"
+    );
 }
 
 #[test]
@@ -93,32 +137,74 @@ fn gnutls_cli_to_pfslab(test: &str, suite: SuiteNames) {
     let server = PfslabServer::start(&key, &cert, &[]);
 
     let token = unique_token(test);
-    let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n");
+    let request = format!(
+        "GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n"
+    );
     let priority = format!(
         "NONE:+VERS-TLS1.2:+AES-128-GCM:+AEAD:+{}:+SIGN-ALL:+GROUP-SECP256R1:+COMP-NULL:%NO_SESSION_HASH",
         suite.gnutls_kx
     );
     let mut cmd = Command::new("gnutls-cli");
-    cmd.args(["--x509cafile", path_str(&cert), "--port", &server.port(), "--priority", &priority, "127.0.0.1"]);
+    cmd.args([
+        "--x509cafile",
+        path_str(&cert),
+        "--port",
+        &server.port(),
+        "--priority",
+        &priority,
+        "127.0.0.1",
+    ]);
     // stdin stays open: gnutls-cli leaves when the server closes the session.
     let mut client = Proc::spawn(cmd);
     client.write_stdin(request.as_bytes());
     let done = client.finish(RUN_TIMEOUT);
     let out = format!("{}\n{}", done.stdout, done.stderr); // status lines go to either stream
-    let why = || format!("gnutls-cli: {}\n--- server ---\n{}", done.describe(), server.proc.describe());
+    let why = || {
+        format!(
+            "gnutls-cli: {}\n--- server ---\n{}",
+            done.describe(),
+            server.proc.describe()
+        )
+    };
 
     assert!(done.status.success(), "{}", why());
-    assert!(out.contains("- Status: The certificate is trusted."), "{}", why());
-    assert!(out.contains(&format!("- Description: {}", suite.gnutls_description)), "{}", why());
-    let options = out.lines().find(|l| l.starts_with("- Options:")).unwrap_or_else(|| panic!("no Options line: {}", why()));
-    assert!(!options.contains("extended master secret"), "EMS negotiated despite %NO_SESSION_HASH: {}", why());
+    assert!(
+        out.contains("- Status: The certificate is trusted."),
+        "{}",
+        why()
+    );
+    assert!(
+        out.contains(&format!("- Description: {}", suite.gnutls_description)),
+        "{}",
+        why()
+    );
+    let options = out
+        .lines()
+        .find(|l| l.starts_with("- Options:"))
+        .unwrap_or_else(|| panic!("no Options line: {}", why()));
+    assert!(
+        !options.contains("extended master secret"),
+        "EMS negotiated despite %NO_SESSION_HASH: {}",
+        why()
+    );
     // Server -> client.
-    assert!(out.contains(&format!("pfslab bank: you asked for GET /{token}\n")), "{}", why());
-    assert!(out.contains(&format!("your cookie: session={token}-cookie")), "{}", why());
+    assert!(
+        out.contains(&format!("pfslab bank: you asked for GET /{token}\n")),
+        "{}",
+        why()
+    );
+    assert!(
+        out.contains(&format!("your cookie: session={token}-cookie")),
+        "{}",
+        why()
+    );
     // Client -> server.
     let line = server.wait_log_line(&format!("\"GET /{token} HTTP/1.0\""));
     let expected = format!("{} EMS=no \"GET /{token} HTTP/1.0\" 200", suite.iana);
-    assert!(line.ends_with(&expected), "server log line {line:?}, expected it to end with {expected:?}");
+    assert!(
+        line.ends_with(&expected),
+        "server log line {line:?}, expected it to end with {expected:?}"
+    );
 }
 
 #[test]
@@ -136,17 +222,37 @@ fn gnutls_cli_without_ems_to_pfslab_server_ecdhe() {
 
 /// `openssl s_server` on an OS-assigned port: `mode` is `-www` (a status page naming the
 /// session's cipher) or `-WWW` (serves files from `dir/www`, which holds no keys).
-fn openssl_s_server(dir: &TestDir, key: &std::path::Path, cert: &std::path::Path, mode: &str) -> (Proc, u16) {
+fn openssl_s_server(
+    dir: &TestDir,
+    key: &std::path::Path,
+    cert: &std::path::Path,
+    mode: &str,
+) -> (Proc, u16) {
     require_tool("openssl", "openssl");
     let www = dir.join("www");
     std::fs::create_dir_all(&www).expect("mkdir www");
     let mut cmd = Command::new("openssl");
     cmd.current_dir(&www)
-        .args(["s_server", "-accept", "127.0.0.1:0", "-key", path_str(key), "-cert", path_str(cert), mode])
-        .args(["-tls1_2", "-cipher", &format!("{}:{}", RSA.openssl, ECDHE.openssl)]);
+        .args([
+            "s_server",
+            "-accept",
+            "127.0.0.1:0",
+            "-key",
+            path_str(key),
+            "-cert",
+            path_str(cert),
+            mode,
+        ])
+        .args([
+            "-tls1_2",
+            "-cipher",
+            &format!("{}:{}", RSA.openssl, ECDHE.openssl),
+        ]);
     let proc = Proc::spawn(cmd);
     let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
-        let rest = out.lines().find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
+        let rest = out
+            .lines()
+            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
         rest.trim().parse::<u16>().ok()
     });
     (proc, port)
@@ -156,7 +262,14 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
     let ca = path_str(&cert);
-    let mut args = vec!["--suite", suite.cli, "--ca", ca, "--server-name", "localhost"];
+    let mut args = vec![
+        "--suite",
+        suite.cli,
+        "--ca",
+        ca,
+        "--server-name",
+        "localhost",
+    ];
     if !ems {
         args.push("--no-ems");
     }
@@ -164,14 +277,35 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     // 1. The status page: the cipher OpenSSL chose, from its side.
     let (status_server, port) = openssl_s_server(&dir, &key, &cert, "-www");
     let done = pfslab_client(port, &args);
-    let why = || format!("pfslab client: {}\n--- s_server ---\n{}", done.describe(), status_server.describe());
+    let why = || {
+        format!(
+            "pfslab client: {}\n--- s_server ---\n{}",
+            done.describe(),
+            status_server.describe()
+        )
+    };
     assert!(done.status.success(), "{}", why());
-    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    assert!(
+        done.stderr.contains(&connected_line(port, suite, ems)),
+        "{}",
+        why()
+    );
     let page = &done.stdout;
     assert!(page.starts_with("HTTP/1.0 200 ok"), "{}", why());
-    assert!(page.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)), "{}", why());
+    assert!(
+        page.contains(&format!("New, TLSv1.2, Cipher is {}", suite.openssl)),
+        "{}",
+        why()
+    );
     // pfslab offered exactly the one suite it was asked for.
-    assert!(page.contains(&format!("Ciphers common between both SSL end points:\n{}\n", suite.openssl)), "{}", why());
+    assert!(
+        page.contains(&format!(
+            "Ciphers common between both SSL end points:\n{}\n",
+            suite.openssl
+        )),
+        "{}",
+        why()
+    );
     let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });
     assert!(page.contains(&ems_line), "expected {ems_line:?}: {}", why());
     drop(status_server);
@@ -180,17 +314,36 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     //    it, and pfslab must decrypt the file to show it.
     let token = unique_token(test);
     let file_name = format!("{token}.txt");
-    std::fs::write(dir.join("www").join(&file_name), format!("s_server file for {token}\n")).expect("write served file");
+    std::fs::write(
+        dir.join("www").join(&file_name),
+        format!("s_server file for {token}\n"),
+    )
+    .expect("write served file");
     let (file_server, port) = openssl_s_server(&dir, &key, &cert, "-WWW");
     let request = format!("GET /{file_name} HTTP/1.0");
     let mut args2 = args.clone();
     args2.extend(["--request", request.as_str()]);
     let done = pfslab_client(port, &args2);
-    let why = || format!("pfslab client: {}\n--- s_server ---\n{}", done.describe(), file_server.describe());
+    let why = || {
+        format!(
+            "pfslab client: {}\n--- s_server ---\n{}",
+            done.describe(),
+            file_server.describe()
+        )
+    };
     assert!(done.status.success(), "{}", why());
-    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    assert!(
+        done.stderr.contains(&connected_line(port, suite, ems)),
+        "{}",
+        why()
+    );
     assert!(done.stdout.starts_with("HTTP/1.0 200 ok"), "{}", why());
-    assert!(done.stdout.contains(&format!("s_server file for {token}\n")), "{}", why());
+    assert!(
+        done.stdout
+            .contains(&format!("s_server file for {token}\n")),
+        "{}",
+        why()
+    );
 }
 
 #[test]
@@ -221,9 +374,20 @@ fn gnutls_serv(key: &std::path::Path, cert: &std::path::Path, extra: &[&str]) ->
     for _attempt in 0..5 {
         let port = free_port();
         let mut cmd = Command::new("gnutls-serv");
-        cmd.args(["--http", "--priority", "NORMAL:+RSA", "-p", &port.to_string()])
-            .args(["--x509keyfile", path_str(key), "--x509certfile", path_str(cert)])
-            .args(extra);
+        cmd.args([
+            "--http",
+            "--priority",
+            "NORMAL:+RSA",
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "--x509keyfile",
+            path_str(key),
+            "--x509certfile",
+            path_str(cert),
+        ])
+        .args(extra);
         let proc = Proc::spawn(cmd);
         let ready = format!("IPv4 0.0.0.0 port {port}...done");
         let outcome = proc.wait_output("listening line", READY_TIMEOUT, |out| {
@@ -251,28 +415,82 @@ fn pfslab_client_to_gnutls_serv(test: &str, suite: SuiteNames, ems: bool) {
     let token = unique_token(test);
     // A whole request (pfslab turns the \r\n escapes into CRLF); gnutls-serv's page repeats
     // the headers, so the token proves it decrypted them.
-    let request = format!("GET /{token} HTTP/1.0\\r\\nHost: localhost\\r\\nX-Pfslab-Token: {token}\\r\\n\\r\\n");
-    let mut args = vec!["--suite", suite.cli, "--ca", path_str(&cert), "--server-name", "localhost", "--request", &request];
+    let request = format!(
+        "GET /{token} HTTP/1.0\\r\\nHost: localhost\\r\\nX-Pfslab-Token: {token}\\r\\n\\r\\n"
+    );
+    let mut args = vec![
+        "--suite",
+        suite.cli,
+        "--ca",
+        path_str(&cert),
+        "--server-name",
+        "localhost",
+        "--request",
+        &request,
+    ];
     if !ems {
         args.push("--no-ems");
     }
     let done = pfslab_client(port, &args);
-    let why = || format!("pfslab client: {}\n--- gnutls-serv ---\n{}", done.describe(), server.describe());
+    let why = || {
+        format!(
+            "pfslab client: {}\n--- gnutls-serv ---\n{}",
+            done.describe(),
+            server.describe()
+        )
+    };
     assert!(done.status.success(), "{}", why());
-    assert!(done.stderr.contains(&connected_line(port, suite, ems)), "{}", why());
+    assert!(
+        done.stderr.contains(&connected_line(port, suite, ems)),
+        "{}",
+        why()
+    );
     let page = &done.stdout;
     assert!(page.starts_with("HTTP/1.0 200 OK"), "{}", why());
-    assert!(page.contains("<TD>Protocol version:</TD><TD>TLS1.2</TD>"), "{}", why());
-    assert!(page.contains(&format!("<TD>Description:</TD><TD>{}</TD>", suite.gnutls_description)), "{}", why());
-    assert!(page.contains(&format!("<TD>Ciphersuite</TD><TD>{}</TD>", suite.gnutls_suite)), "{}", why());
-    assert!(page.contains("<p>Server Name: localhost</p>"), "SNI not seen: {}", why());
-    assert!(page.contains(&format!("X-Pfslab-Token: {token}")), "request headers not echoed: {}", why());
+    assert!(
+        page.contains("<TD>Protocol version:</TD><TD>TLS1.2</TD>"),
+        "{}",
+        why()
+    );
+    assert!(
+        page.contains(&format!(
+            "<TD>Description:</TD><TD>{}</TD>",
+            suite.gnutls_description
+        )),
+        "{}",
+        why()
+    );
+    assert!(
+        page.contains(&format!(
+            "<TD>Ciphersuite</TD><TD>{}</TD>",
+            suite.gnutls_suite
+        )),
+        "{}",
+        why()
+    );
+    assert!(
+        page.contains("<p>Server Name: localhost</p>"),
+        "SNI not seen: {}",
+        why()
+    );
+    assert!(
+        page.contains(&format!("X-Pfslab-Token: {token}")),
+        "request headers not echoed: {}",
+        why()
+    );
 
     // gnutls-serv's own log of the session says whether EMS was used.
     let options = server.wait_output("Options line", READY_TIMEOUT, |out| {
-        out.lines().find(|l| l.starts_with("- Options:")).map(str::to_string)
+        out.lines()
+            .find(|l| l.starts_with("- Options:"))
+            .map(str::to_string)
     });
-    assert_eq!(options.contains("extended master secret"), ems, "gnutls-serv said {options:?}: {}", why());
+    assert_eq!(
+        options.contains("extended master secret"),
+        ems,
+        "gnutls-serv said {options:?}: {}",
+        why()
+    );
 }
 
 #[test]
@@ -298,8 +516,31 @@ fn pfslab_client_answers_optional_certificate_request() {
     let dir = TestDir::new("gnutls-serv-certreq");
     let (key, cert) = keygen(&dir, "keys");
     let (server, port) = gnutls_serv(&key, &cert, &[]);
-    let done = pfslab_client(port, &["--suite", "ecdhe", "--ca", path_str(&cert), "--server-name", "localhost"]);
-    let why = || format!("pfslab client: {}\n--- gnutls-serv ---\n{}", done.describe(), server.describe());
+    let done = pfslab_client(
+        port,
+        &[
+            "--suite",
+            "ecdhe",
+            "--ca",
+            path_str(&cert),
+            "--server-name",
+            "localhost",
+        ],
+    );
+    let why = || {
+        format!(
+            "pfslab client: {}\n--- gnutls-serv ---\n{}",
+            done.describe(),
+            server.describe()
+        )
+    };
     assert!(done.status.success(), "{}", why());
-    assert!(done.stdout.contains(&format!("<TD>Ciphersuite</TD><TD>{}</TD>", ECDHE.gnutls_suite)), "{}", why());
+    assert!(
+        done.stdout.contains(&format!(
+            "<TD>Ciphersuite</TD><TD>{}</TD>",
+            ECDHE.gnutls_suite
+        )),
+        "{}",
+        why()
+    );
 }

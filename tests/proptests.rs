@@ -14,10 +14,12 @@ use pfslab::capture::{EndReason, Reassembler, ReassemblyConfig, TcpFlags, TcpSeg
 use pfslab::msgs::alert::Alert;
 use pfslab::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use pfslab::msgs::handshake::{
-    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension, Finished, NewSessionTicket12,
-    RsaClientKeyExchange, ServerHello,
+    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension,
+    Finished, NewSessionTicket12, RsaClientKeyExchange, ServerHello,
 };
-use pfslab::msgs::record::{encode_record, Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord, MAX_CIPHERTEXT};
+use pfslab::msgs::record::{
+    encode_record, Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord, MAX_CIPHERTEXT,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Strategies
@@ -29,7 +31,11 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 /// Extensions with distinct types (RFC 5246 §7.4.1.4), in arbitrary type order.
 fn extensions() -> impl Strategy<Value = Vec<Extension>> {
     btree_map(any::<u16>(), bytes(64), 0..8)
-        .prop_map(|m: BTreeMap<u16, Vec<u8>>| m.into_iter().map(|(t, d)| Extension::new(ExtensionType::from_wire(t), d)).collect::<Vec<_>>())
+        .prop_map(|m: BTreeMap<u16, Vec<u8>>| {
+            m.into_iter()
+                .map(|(t, d)| Extension::new(ExtensionType::from_wire(t), d))
+                .collect::<Vec<_>>()
+        })
         .prop_shuffle()
 }
 
@@ -67,13 +73,19 @@ prop_compose! {
 }
 
 /// Encodes, checks the 4-byte header, reads the body back.
-fn round_trip<T: PartialEq + std::fmt::Debug>(value: &T, typ: HandshakeType, encode: impl Fn(&T) -> HandshakeMessage, read: impl Fn(&[u8]) -> Result<T, pfslab::codec::CodecError>) -> Result<(), TestCaseError> {
+fn round_trip<T: PartialEq + std::fmt::Debug>(
+    value: &T,
+    typ: HandshakeType,
+    encode: impl Fn(&T) -> HandshakeMessage,
+    read: impl Fn(&[u8]) -> Result<T, pfslab::codec::CodecError>,
+) -> Result<(), TestCaseError> {
     let msg = encode(value);
     prop_assert_eq!(msg.typ, typ);
     prop_assert_eq!(msg.encoded[0], typ.to_wire());
     let len = u32::from_be_bytes([0, msg.encoded[1], msg.encoded[2], msg.encoded[3]]) as usize;
     prop_assert_eq!(len, msg.body().len());
-    let back = read(msg.body()).map_err(|e| TestCaseError::fail(format!("{typ} does not read its own encoding: {e}")))?;
+    let back = read(msg.body())
+        .map_err(|e| TestCaseError::fail(format!("{typ} does not read its own encoding: {e}")))?;
     prop_assert_eq!(&back, value);
     // Encoding is canonical: the value read encodes to the same bytes.
     prop_assert_eq!(encode(&back).encoded, msg.encoded);
@@ -191,10 +203,21 @@ proptest! {
 #[test]
 fn record_length_limit_is_exact() {
     let mut d = Deframer::new();
-    d.push(&encode_record(ContentType::ApplicationData, 0x0303, &vec![7; MAX_CIPHERTEXT]));
-    assert_eq!(d.next_record().unwrap().unwrap().payload.len(), MAX_CIPHERTEXT);
+    d.push(&encode_record(
+        ContentType::ApplicationData,
+        0x0303,
+        &vec![7; MAX_CIPHERTEXT],
+    ));
+    assert_eq!(
+        d.next_record().unwrap().unwrap().payload.len(),
+        MAX_CIPHERTEXT
+    );
     let mut d = Deframer::new();
-    d.push(&encode_record(ContentType::ApplicationData, 0x0303, &vec![7; MAX_CIPHERTEXT + 1]));
+    d.push(&encode_record(
+        ContentType::ApplicationData,
+        0x0303,
+        &vec![7; MAX_CIPHERTEXT + 1],
+    ));
     assert!(d.next_record().is_err());
 }
 
@@ -214,8 +237,20 @@ const ACK: u8 = TcpFlags::ACK;
 
 /// `data` cut at `sizes` (cyclic), plus `overlaps` (start, len) windows of the same bytes and
 /// duplicates of every `dup_every`-th segment, all as one direction's segments.
-fn direction_segments(data: &[u8], isn: u32, from_client: bool, sizes: &[usize], overlaps: &[(usize, usize)], dup_every: usize) -> Vec<Seg> {
-    let seg = |at: usize, n: usize| Seg { from_client, seq: isn.wrapping_add(1).wrapping_add(at as u32), flags: ACK, data: data[at..at + n].to_vec() };
+fn direction_segments(
+    data: &[u8],
+    isn: u32,
+    from_client: bool,
+    sizes: &[usize],
+    overlaps: &[(usize, usize)],
+    dup_every: usize,
+) -> Vec<Seg> {
+    let seg = |at: usize, n: usize| Seg {
+        from_client,
+        seq: isn.wrapping_add(1).wrapping_add(at as u32),
+        flags: ACK,
+        data: data[at..at + n].to_vec(),
+    };
     let mut v = Vec::new();
     let (mut at, mut i) = (0usize, 0usize);
     while at < data.len() {
@@ -237,7 +272,12 @@ fn direction_segments(data: &[u8], isn: u32, from_client: bool, sizes: &[usize],
     let dups: Vec<Seg> = v.iter().step_by(dup_every.max(1)).cloned().collect();
     v.extend(dups);
     // The FIN takes the sequence number after the last byte (RFC 9293 §3.4).
-    v.push(Seg { from_client, seq: isn.wrapping_add(1).wrapping_add(data.len() as u32), flags: TcpFlags::FIN | ACK, data: vec![] });
+    v.push(Seg {
+        from_client,
+        seq: isn.wrapping_add(1).wrapping_add(data.len() as u32),
+        flags: TcpFlags::FIN | ACK,
+        data: vec![],
+    });
     v
 }
 
@@ -258,7 +298,13 @@ fn arrival_order() -> impl Strategy<Value = (Vec<u8>, u32, Vec<u8>, u32, Vec<Seg
     (direction(), direction()).prop_flat_map(|(c, s)| {
         let mut segs = direction_segments(&c.0, c.1, true, &c.2, &c.3, c.4);
         segs.extend(direction_segments(&s.0, s.1, false, &s.2, &s.3, s.4));
-        (Just(c.0), Just(c.1), Just(s.0), Just(s.1), Just(segs).prop_shuffle())
+        (
+            Just(c.0),
+            Just(c.1),
+            Just(s.0),
+            Just(s.1),
+            Just(segs).prop_shuffle(),
+        )
     })
 }
 

@@ -6,30 +6,69 @@
 use std::process::Command;
 
 fn attack_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab")).arg("attack").arg("--json").args(args).output().unwrap();
-    assert!(out.status.success(), "attack failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
+        .arg("attack")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "attack failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/openssl-resumption.pcap");
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/resumption-server.key");
+const CAPTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/openssl-resumption.pcap"
+);
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/resumption-server.key"
+);
 
 #[test]
 fn ticket_and_session_id_resumptions_are_decrypted_from_their_originals() {
     let json = attack_json(&["--key", KEY, CAPTURE]);
     let sessions = json["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 4);
-    let resumed: Vec<_> = sessions.iter().map(|s| s["resumed"].as_str().map(str::to_owned)).collect();
-    assert_eq!(resumed, vec![None, Some("ticket".into()), None, Some("session-id".into())]);
+    let resumed: Vec<_> = sessions
+        .iter()
+        .map(|s| s["resumed"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        resumed,
+        vec![None, Some("ticket".into()), None, Some("session-id".into())]
+    );
     for s in sessions {
         assert_eq!(s["verdict"], "decrypted", "{s}");
         assert_eq!(s["client_finished"], "verified", "{s}");
         assert_eq!(s["server_finished"], "verified", "{s}");
-        assert!(s["client_data"].as_str().unwrap().starts_with("GET /r HTTP/1.0"), "{s}");
-        assert!(s["server_data"].as_str().unwrap().contains("HTTP/1.0 200 ok"), "{s}");
+        assert!(
+            s["client_data"]
+                .as_str()
+                .unwrap()
+                .starts_with("GET /r HTTP/1.0"),
+            "{s}"
+        );
+        assert!(
+            s["server_data"]
+                .as_str()
+                .unwrap()
+                .contains("HTTP/1.0 200 ok"),
+            "{s}"
+        );
     }
-    assert!(sessions[1]["reason"].as_str().unwrap().contains("resumes session 0"));
-    assert!(sessions[3]["reason"].as_str().unwrap().contains("resumes session 2"));
+    assert!(sessions[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("resumes session 0"));
+    assert!(sessions[3]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("resumes session 2"));
     // The resumed session shares the original's master secret.
     assert_eq!(sessions[0]["master_secret"], sessions[1]["master_secret"]);
 }
@@ -42,7 +81,12 @@ fn resumption_without_its_original_is_explained() {
     let dir = std::env::temp_dir().join(format!("pfslab-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let other = dir.join("other.key");
-    let st = Command::new("openssl").args(["genrsa", "-out"]).arg(&other).arg("2048").output().expect("openssl is required (make deps installs it)");
+    let st = Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&other)
+        .arg("2048")
+        .output()
+        .expect("openssl is required (make deps installs it)");
     assert!(st.status.success());
     let json = attack_json(&["--key", other.to_str().unwrap(), CAPTURE]);
     for s in json["sessions"].as_array().unwrap() {

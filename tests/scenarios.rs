@@ -6,7 +6,11 @@ use std::time::{Duration, Instant};
 
 fn run_lesson(script: &str) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lab_dir = std::env::temp_dir().join(format!("pfslab-lesson-{}-{}", script.trim_end_matches(".sh"), std::process::id()));
+    let lab_dir = std::env::temp_dir().join(format!(
+        "pfslab-lesson-{}-{}",
+        script.trim_end_matches(".sh"),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&lab_dir);
     let log = lab_dir.with_extension("log");
     let log_file = std::fs::File::create(&log).unwrap();
@@ -28,13 +32,19 @@ fn run_lesson(script: &str) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{script} did not finish in 120 s; log: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            panic!(
+                "{script} did not finish in 120 s; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{script} failed ({status}):\n{output}");
-    assert!(output.contains("LESSON PASSED"), "{script} did not report its check:\n{output}");
+    assert!(
+        output.contains("LESSON PASSED"),
+        "{script} did not report its check:\n{output}"
+    );
     let _ = std::fs::remove_dir_all(&lab_dir);
     let _ = std::fs::remove_file(&log);
 }

@@ -18,11 +18,17 @@ pub struct Alert {
 
 impl Alert {
     pub fn fatal(description: AlertDescription) -> Self {
-        Self { level: AlertLevel::Fatal, description }
+        Self {
+            level: AlertLevel::Fatal,
+            description,
+        }
     }
 
     pub fn close_notify() -> Self {
-        Self { level: AlertLevel::Warning, description: AlertDescription::CloseNotify }
+        Self {
+            level: AlertLevel::Warning,
+            description: AlertDescription::CloseNotify,
+        }
     }
 
     pub fn read(payload: &[u8]) -> Result<Self, CodecError> {

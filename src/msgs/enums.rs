@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(ContentType::from_wire(99).to_wire(), 99);
         assert_eq!(ContentType::from_wire(22), ContentType::Handshake);
         assert_eq!(AlertDescription::BadRecordMac.to_wire(), 20);
-        assert_eq!(ExtensionType::from_wire(0xff01), ExtensionType::RenegotiationInfo);
+        assert_eq!(
+            ExtensionType::from_wire(0xff01),
+            ExtensionType::RenegotiationInfo
+        );
         assert_eq!(HandshakeType::from_wire(3).name(), "unknown(0x3)");
     }
 }

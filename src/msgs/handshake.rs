@@ -1,7 +1,9 @@
 //! TLS 1.2 handshake message bodies (RFC 5246 §7.4, RFC 8422 §5, RFC 7627, RFC 5746).
 //! Each type reads from a `Reader` that must be consumed exactly, and encodes back to bytes.
 
-use crate::codec::{put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader};
+use crate::codec::{
+    put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader,
+};
 use crate::msgs::enums::{ExtensionType, HandshakeType, EC_CURVE_TYPE_NAMED};
 use crate::msgs::record::HandshakeMessage;
 
@@ -29,7 +31,9 @@ impl Extension {
 
     pub fn u16_list(typ: ExtensionType, values: &[u16]) -> Self {
         let mut data = Vec::new();
-        put_prefixed(&mut data, 2, |list| values.iter().for_each(|v| put_u16(list, *v)));
+        put_prefixed(&mut data, 2, |list| {
+            values.iter().for_each(|v| put_u16(list, *v))
+        });
         Self::new(typ, data)
     }
 
@@ -69,7 +73,10 @@ impl Extension {
         let mut r = Reader::new(&self.data);
         let len = usize::from(r.u16(what)?);
         if len % 2 != 0 {
-            return Err(CodecError::IllegalValue { what, detail: format!("odd list length {len}") });
+            return Err(CodecError::IllegalValue {
+                what,
+                detail: format!("odd list length {len}"),
+            });
         }
         let mut list = r.sub(len, what)?;
         r.expect_end(what)?;
@@ -105,7 +112,10 @@ pub(crate) fn read_extension_block(r: &mut Reader<'_>) -> Result<Vec<Extension>,
         let data = block.vec_u16("extension data")?.to_vec();
         // RFC 5246 §7.4.1.4: no two extensions of the same type.
         if out.iter().any(|e| e.typ == typ) {
-            return Err(CodecError::IllegalValue { what: "extensions", detail: format!("{typ} appears twice") });
+            return Err(CodecError::IllegalValue {
+                what: "extensions",
+                detail: format!("{typ} appears twice"),
+            });
         }
         out.push(Extension { typ, data });
     }
@@ -149,20 +159,39 @@ impl ClientHello {
         let random = r.array::<32>("client random")?;
         let session_id = r.vec_u8("session_id")?;
         if session_id.len() > 32 {
-            return Err(CodecError::IllegalValue { what: "session_id", detail: format!("{} bytes", session_id.len()) });
+            return Err(CodecError::IllegalValue {
+                what: "session_id",
+                detail: format!("{} bytes", session_id.len()),
+            });
         }
         let suites = r.vec_u16("cipher_suites")?;
         if suites.len() < 2 || suites.len() % 2 != 0 {
-            return Err(CodecError::IllegalValue { what: "cipher_suites", detail: format!("length {}", suites.len()) });
+            return Err(CodecError::IllegalValue {
+                what: "cipher_suites",
+                detail: format!("length {}", suites.len()),
+            });
         }
-        let cipher_suites = suites.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+        let cipher_suites = suites
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
         let compression_methods = r.vec_u8("compression_methods")?.to_vec();
         if compression_methods.is_empty() {
-            return Err(CodecError::IllegalValue { what: "compression_methods", detail: "empty".into() });
+            return Err(CodecError::IllegalValue {
+                what: "compression_methods",
+                detail: "empty".into(),
+            });
         }
         let extensions = read_extensions(&mut r)?;
         r.expect_end("ClientHello")?;
-        Ok(Self { client_version, random, session_id: session_id.to_vec(), cipher_suites, compression_methods, extensions })
+        Ok(Self {
+            client_version,
+            random,
+            session_id: session_id.to_vec(),
+            cipher_suites,
+            compression_methods,
+            extensions,
+        })
     }
 
     pub fn encode(&self) -> HandshakeMessage {
@@ -170,7 +199,9 @@ impl ClientHello {
         put_u16(&mut b, self.client_version);
         b.extend_from_slice(&self.random);
         put_vec_u8(&mut b, &self.session_id);
-        put_prefixed(&mut b, 2, |l| self.cipher_suites.iter().for_each(|s| put_u16(l, *s)));
+        put_prefixed(&mut b, 2, |l| {
+            self.cipher_suites.iter().for_each(|s| put_u16(l, *s))
+        });
         put_vec_u8(&mut b, &self.compression_methods);
         write_extensions(&mut b, &self.extensions);
         HandshakeMessage::new(HandshakeType::ClientHello, &b)
@@ -199,13 +230,23 @@ impl ServerHello {
         let random = r.array::<32>("server random")?;
         let session_id = r.vec_u8("session_id")?.to_vec();
         if session_id.len() > 32 {
-            return Err(CodecError::IllegalValue { what: "session_id", detail: format!("{} bytes", session_id.len()) });
+            return Err(CodecError::IllegalValue {
+                what: "session_id",
+                detail: format!("{} bytes", session_id.len()),
+            });
         }
         let cipher_suite = r.u16("cipher_suite")?;
         let compression_method = r.u8("compression_method")?;
         let extensions = read_extensions(&mut r)?;
         r.expect_end("ServerHello")?;
-        Ok(Self { server_version, random, session_id, cipher_suite, compression_method, extensions })
+        Ok(Self {
+            server_version,
+            random,
+            session_id,
+            cipher_suite,
+            compression_method,
+            extensions,
+        })
     }
 
     pub fn encode(&self) -> HandshakeMessage {
@@ -239,7 +280,10 @@ impl CertificateMsg {
         while list.any_left() {
             let cert = list.vec_u24("ASN.1Cert")?;
             if cert.is_empty() {
-                return Err(CodecError::IllegalValue { what: "ASN.1Cert", detail: "empty certificate".into() });
+                return Err(CodecError::IllegalValue {
+                    what: "ASN.1Cert",
+                    detail: "empty certificate".into(),
+                });
             }
             chain.push(cert.to_vec());
         }
@@ -248,7 +292,9 @@ impl CertificateMsg {
 
     pub fn encode(&self) -> HandshakeMessage {
         let mut b = Vec::new();
-        put_prefixed(&mut b, 3, |l| self.chain.iter().for_each(|c| put_vec_u24(l, c)));
+        put_prefixed(&mut b, 3, |l| {
+            self.chain.iter().for_each(|c| put_vec_u24(l, c))
+        });
         HandshakeMessage::new(HandshakeType::Certificate, &b)
     }
 }
@@ -269,14 +315,22 @@ impl EcdheServerKeyExchange {
         let mut r = Reader::new(body);
         let curve_type = r.u8("ECCurveType")?;
         if curve_type != EC_CURVE_TYPE_NAMED {
-            return Err(CodecError::IllegalValue { what: "ECCurveType", detail: format!("{curve_type} (only named_curve is allowed)") });
+            return Err(CodecError::IllegalValue {
+                what: "ECCurveType",
+                detail: format!("{curve_type} (only named_curve is allowed)"),
+            });
         }
         let named_group = r.u16("named curve")?;
         let public = r.vec_u8("ECPoint")?.to_vec();
         let signature_scheme = r.u16("signature algorithm")?;
         let signature = r.vec_u16("signature")?.to_vec();
         r.expect_end("ServerKeyExchange")?;
-        Ok(Self { named_group, public, signature_scheme, signature })
+        Ok(Self {
+            named_group,
+            public,
+            signature_scheme,
+            signature,
+        })
     }
 
     /// The ServerECDHParams bytes the signature covers (after the two randoms).
@@ -319,7 +373,9 @@ impl RsaClientKeyExchange {
         let mut r = Reader::new(body);
         let encrypted_premaster = r.vec_u16("EncryptedPreMasterSecret")?.to_vec();
         r.expect_end("ClientKeyExchange")?;
-        Ok(Self { encrypted_premaster })
+        Ok(Self {
+            encrypted_premaster,
+        })
     }
 
     pub fn encode(&self) -> HandshakeMessage {
@@ -359,9 +415,14 @@ pub struct Finished {
 impl Finished {
     pub fn read(body: &[u8]) -> Result<Self, CodecError> {
         if body.len() != 12 {
-            return Err(CodecError::IllegalValue { what: "Finished", detail: format!("verify_data of {} bytes, expected 12", body.len()) });
+            return Err(CodecError::IllegalValue {
+                what: "Finished",
+                detail: format!("verify_data of {} bytes, expected 12", body.len()),
+            });
         }
-        Ok(Self { verify_data: body.to_vec() })
+        Ok(Self {
+            verify_data: body.to_vec(),
+        })
     }
 
     pub fn encode(&self) -> HandshakeMessage {
@@ -382,7 +443,10 @@ impl NewSessionTicket12 {
         let lifetime_hint = r.u32("ticket_lifetime_hint")?;
         let ticket = r.vec_u16("ticket")?.to_vec();
         r.expect_end("NewSessionTicket")?;
-        Ok(Self { lifetime_hint, ticket })
+        Ok(Self {
+            lifetime_hint,
+            ticket,
+        })
     }
 
     pub fn encode(&self) -> HandshakeMessage {
@@ -421,7 +485,10 @@ mod tests {
             compression_methods: vec![0],
             extensions: vec![
                 Extension::server_name("localhost"),
-                Extension::u16_list(ExtensionType::SupportedGroups, &[NamedGroup::Secp256r1.to_wire()]),
+                Extension::u16_list(
+                    ExtensionType::SupportedGroups,
+                    &[NamedGroup::Secp256r1.to_wire()],
+                ),
                 Extension::ec_point_formats(&[0]),
                 Extension::u16_list(ExtensionType::SignatureAlgorithms, &[0x0401, 0x0804]),
                 Extension::empty(ExtensionType::ExtendedMasterSecret),
@@ -437,20 +504,35 @@ mod tests {
             session_id: vec![5; 32],
             cipher_suite: 0xc02f,
             compression_method: 0,
-            extensions: vec![Extension::renegotiation_info(&[]), Extension::empty(ExtensionType::ExtendedMasterSecret)],
+            extensions: vec![
+                Extension::renegotiation_info(&[]),
+                Extension::empty(ExtensionType::ExtendedMasterSecret),
+            ],
         }
     }
 
     fn sample_ske() -> EcdheServerKeyExchange {
         let mut public = vec![4];
         public.extend([0x33; 64]);
-        EcdheServerKeyExchange { named_group: 0x17, public, signature_scheme: 0x0401, signature: vec![0x44; 256] }
+        EcdheServerKeyExchange {
+            named_group: 0x17,
+            public,
+            signature_scheme: 0x0401,
+            signature: vec![0x44; 256],
+        }
     }
 
     /// Every encoding, cut at every shorter length, must fail cleanly.
-    fn assert_truncations_fail<T: std::fmt::Debug>(full: &[u8], read: impl Fn(&[u8]) -> Result<T, CodecError>) {
+    fn assert_truncations_fail<T: std::fmt::Debug>(
+        full: &[u8],
+        read: impl Fn(&[u8]) -> Result<T, CodecError>,
+    ) {
         for len in 0..full.len() {
-            assert!(read(&full[..len]).is_err(), "accepted a {len}-byte prefix of {} bytes", full.len());
+            assert!(
+                read(&full[..len]).is_err(),
+                "accepted a {len}-byte prefix of {} bytes",
+                full.len()
+            );
         }
         let mut long = full.to_vec();
         long.push(0);
@@ -462,17 +544,36 @@ mod tests {
         let ch = sample_client_hello();
         let msg = ch.encode();
         assert_eq!(ClientHello::read(msg.body()).unwrap(), ch);
-        assert_eq!(ch.extension(ExtensionType::ServerName).unwrap().parse_server_name().unwrap().as_deref(), Some("localhost"));
-        assert_eq!(ch.extension(ExtensionType::SignatureAlgorithms).unwrap().parse_u16_list("sig").unwrap(), vec![0x0401, 0x0804]);
+        assert_eq!(
+            ch.extension(ExtensionType::ServerName)
+                .unwrap()
+                .parse_server_name()
+                .unwrap()
+                .as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            ch.extension(ExtensionType::SignatureAlgorithms)
+                .unwrap()
+                .parse_u16_list("sig")
+                .unwrap(),
+            vec![0x0401, 0x0804]
+        );
         // A prefix ending exactly where the extensions block starts is a valid, extension-less hello.
         let body = msg.body();
         let no_ext_len = 2 + 32 + 1 + 2 + 4 + 1 + 1;
         for len in 0..body.len() {
             if len != no_ext_len {
-                assert!(ClientHello::read(&body[..len]).is_err(), "accepted prefix {len}");
+                assert!(
+                    ClientHello::read(&body[..len]).is_err(),
+                    "accepted prefix {len}"
+                );
             }
         }
-        assert!(ClientHello::read(&body[..no_ext_len]).unwrap().extensions.is_empty());
+        assert!(ClientHello::read(&body[..no_ext_len])
+            .unwrap()
+            .extensions
+            .is_empty());
     }
 
     #[test]
@@ -484,7 +585,10 @@ mod tests {
         let no_ext_len = 2 + 32 + 1 + 32 + 2 + 1;
         for len in 0..body.len() {
             if len != no_ext_len {
-                assert!(ServerHello::read(&body[..len]).is_err(), "accepted prefix {len}");
+                assert!(
+                    ServerHello::read(&body[..len]).is_err(),
+                    "accepted prefix {len}"
+                );
             }
         }
     }
@@ -492,13 +596,16 @@ mod tests {
     #[test]
     fn duplicate_extension_rejected() {
         let mut ch = sample_client_hello();
-        ch.extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+        ch.extensions
+            .push(Extension::empty(ExtensionType::ExtendedMasterSecret));
         assert!(ClientHello::read(ch.encode().body()).is_err());
     }
 
     #[test]
     fn certificate_round_trip_and_truncation() {
-        let c = CertificateMsg { chain: vec![vec![0x30; 40], vec![0x31; 3]] };
+        let c = CertificateMsg {
+            chain: vec![vec![0x30; 40], vec![0x31; 3]],
+        };
         let msg = c.encode();
         assert_eq!(CertificateMsg::read(msg.body()).unwrap(), c);
         assert_truncations_fail(msg.body(), CertificateMsg::read);
@@ -516,20 +623,35 @@ mod tests {
 
     #[test]
     fn client_key_exchange_round_trips_and_truncation() {
-        let rsa = RsaClientKeyExchange { encrypted_premaster: vec![9; 256] };
-        assert_eq!(RsaClientKeyExchange::read(rsa.encode().body()).unwrap(), rsa);
+        let rsa = RsaClientKeyExchange {
+            encrypted_premaster: vec![9; 256],
+        };
+        assert_eq!(
+            RsaClientKeyExchange::read(rsa.encode().body()).unwrap(),
+            rsa
+        );
         assert_truncations_fail(rsa.encode().body(), RsaClientKeyExchange::read);
-        let ec = EcdheClientKeyExchange { public: vec![4; 65] };
-        assert_eq!(EcdheClientKeyExchange::read(ec.encode().body()).unwrap(), ec);
+        let ec = EcdheClientKeyExchange {
+            public: vec![4; 65],
+        };
+        assert_eq!(
+            EcdheClientKeyExchange::read(ec.encode().body()).unwrap(),
+            ec
+        );
         assert_truncations_fail(ec.encode().body(), EcdheClientKeyExchange::read);
     }
 
     #[test]
     fn finished_and_ticket_round_trip() {
-        let f = Finished { verify_data: vec![7; 12] };
+        let f = Finished {
+            verify_data: vec![7; 12],
+        };
         assert_eq!(Finished::read(f.encode().body()).unwrap(), f);
         assert_truncations_fail(f.encode().body(), Finished::read);
-        let t = NewSessionTicket12 { lifetime_hint: 300, ticket: vec![1, 2, 3] };
+        let t = NewSessionTicket12 {
+            lifetime_hint: 300,
+            ticket: vec![1, 2, 3],
+        };
         assert_eq!(NewSessionTicket12::read(t.encode().body()).unwrap(), t);
         assert_truncations_fail(t.encode().body(), NewSessionTicket12::read);
     }

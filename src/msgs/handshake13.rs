@@ -1,14 +1,16 @@
 //! TLS 1.3 handshake bodies and extensions (RFC 8446 §4).
 
-use crate::codec::{put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader};
+use crate::codec::{
+    put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader,
+};
 use crate::msgs::enums::{ExtensionType, HandshakeType};
 use crate::msgs::handshake::{read_extension_block, write_extension_block, Extension};
 use crate::msgs::record::HandshakeMessage;
 
 /// RFC 8446 §4.1.3: ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
-    0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// RFC 8446 §4.1.3: the last 8 bytes of a TLS 1.3-capable server's random when it negotiates
@@ -26,13 +28,18 @@ impl Extension {
     /// ClientHello supported_versions: a list (RFC 8446 §4.2.1).
     pub fn supported_versions_client(versions: &[u16]) -> Self {
         let mut data = Vec::new();
-        put_prefixed(&mut data, 1, |l| versions.iter().for_each(|v| put_u16(l, *v)));
+        put_prefixed(&mut data, 1, |l| {
+            versions.iter().for_each(|v| put_u16(l, *v))
+        });
         Self::new(ExtensionType::SupportedVersions, data)
     }
 
     /// ServerHello supported_versions: the one selected.
     pub fn supported_versions_server(version: u16) -> Self {
-        Self::new(ExtensionType::SupportedVersions, version.to_be_bytes().to_vec())
+        Self::new(
+            ExtensionType::SupportedVersions,
+            version.to_be_bytes().to_vec(),
+        )
     }
 
     pub fn parse_supported_versions_client(&self) -> Result<Vec<u16>, CodecError> {
@@ -84,7 +91,10 @@ impl Extension {
         while list.any_left() {
             let group = list.u16("group")?;
             let key_exchange = list.vec_u16("key_exchange")?.to_vec();
-            out.push(KeyShareEntry { group, key_exchange });
+            out.push(KeyShareEntry {
+                group,
+                key_exchange,
+            });
         }
         Ok(out)
     }
@@ -94,7 +104,10 @@ impl Extension {
         let group = r.u16("group")?;
         let key_exchange = r.vec_u16("key_exchange")?.to_vec();
         r.expect_end("key_share")?;
-        Ok(KeyShareEntry { group, key_exchange })
+        Ok(KeyShareEntry {
+            group,
+            key_exchange,
+        })
     }
 }
 
@@ -136,7 +149,10 @@ impl Certificate13 {
         while list.any_left() {
             let cert = list.vec_u24("cert_data")?;
             if cert.is_empty() {
-                return Err(CodecError::IllegalValue { what: "cert_data", detail: "empty certificate".into() });
+                return Err(CodecError::IllegalValue {
+                    what: "cert_data",
+                    detail: "empty certificate".into(),
+                });
             }
             chain.push(cert.to_vec());
             read_extension_block(&mut list)?;
@@ -184,7 +200,11 @@ impl CertificateVerify {
     /// the transcript hash (RFC 8446 §4.4.3).
     pub fn signed_content(server: bool, transcript_hash: &[u8]) -> Vec<u8> {
         let mut m = vec![0x20u8; 64];
-        m.extend_from_slice(if server { b"TLS 1.3, server CertificateVerify" } else { b"TLS 1.3, client CertificateVerify" });
+        m.extend_from_slice(if server {
+            b"TLS 1.3, server CertificateVerify"
+        } else {
+            b"TLS 1.3, client CertificateVerify"
+        });
         m.push(0);
         m.extend_from_slice(transcript_hash);
         m
@@ -209,7 +229,12 @@ impl NewSessionTicket13 {
         let ticket = r.vec_u16("ticket")?.to_vec();
         read_extension_block(&mut r)?;
         r.expect_end("NewSessionTicket")?;
-        Ok(Self { lifetime, age_add, nonce, ticket })
+        Ok(Self {
+            lifetime,
+            age_add,
+            nonce,
+            ticket,
+        })
     }
 }
 
@@ -221,7 +246,10 @@ pub fn read_key_update(body: &[u8]) -> Result<bool, CodecError> {
     match v {
         0 => Ok(false),
         1 => Ok(true),
-        other => Err(CodecError::IllegalValue { what: "KeyUpdateRequest", detail: other.to_string() }),
+        other => Err(CodecError::IllegalValue {
+            what: "KeyUpdateRequest",
+            detail: other.to_string(),
+        }),
     }
 }
 
@@ -239,7 +267,10 @@ pub fn message_hash(hash_of_client_hello1: &[u8]) -> HandshakeMessage {
 mod tests {
     use super::*;
 
-    fn truncations_fail<T: std::fmt::Debug>(full: &[u8], read: impl Fn(&[u8]) -> Result<T, CodecError>) {
+    fn truncations_fail<T: std::fmt::Debug>(
+        full: &[u8],
+        read: impl Fn(&[u8]) -> Result<T, CodecError>,
+    ) {
         for len in 0..full.len() {
             assert!(read(&full[..len]).is_err(), "accepted a {len}-byte prefix");
         }
@@ -250,23 +281,60 @@ mod tests {
 
     #[test]
     fn round_trips_and_truncations() {
-        let ee = EncryptedExtensions { extensions: vec![Extension::empty(ExtensionType::ServerName)] };
+        let ee = EncryptedExtensions {
+            extensions: vec![Extension::empty(ExtensionType::ServerName)],
+        };
         assert_eq!(EncryptedExtensions::read(ee.encode().body()).unwrap(), ee);
         truncations_fail(ee.encode().body(), EncryptedExtensions::read);
 
-        let c = Certificate13 { context: vec![], chain: vec![vec![0x30; 50], vec![0x31; 7]] };
+        let c = Certificate13 {
+            context: vec![],
+            chain: vec![vec![0x30; 50], vec![0x31; 7]],
+        };
         assert_eq!(Certificate13::read(c.encode().body()).unwrap(), c);
         truncations_fail(c.encode().body(), Certificate13::read);
 
-        let cv = CertificateVerify { scheme: 0x0804, signature: vec![9; 256] };
+        let cv = CertificateVerify {
+            scheme: 0x0804,
+            signature: vec![9; 256],
+        };
         assert_eq!(CertificateVerify::read(cv.encode().body()).unwrap(), cv);
         truncations_fail(cv.encode().body(), CertificateVerify::read);
 
-        let shares = vec![KeyShareEntry { group: 0x17, key_exchange: vec![4; 65] }, KeyShareEntry { group: 0x1d, key_exchange: vec![1; 32] }];
-        assert_eq!(Extension::key_share_client(&shares).parse_key_share_client().unwrap(), shares);
-        assert_eq!(Extension::key_share_server(&shares[0]).parse_key_share_server().unwrap(), shares[0]);
-        assert_eq!(Extension::supported_versions_client(&[0x0304, 0x0303]).parse_supported_versions_client().unwrap(), vec![0x0304, 0x0303]);
-        assert_eq!(Extension::supported_versions_server(0x0304).parse_supported_versions_server().unwrap(), 0x0304);
+        let shares = vec![
+            KeyShareEntry {
+                group: 0x17,
+                key_exchange: vec![4; 65],
+            },
+            KeyShareEntry {
+                group: 0x1d,
+                key_exchange: vec![1; 32],
+            },
+        ];
+        assert_eq!(
+            Extension::key_share_client(&shares)
+                .parse_key_share_client()
+                .unwrap(),
+            shares
+        );
+        assert_eq!(
+            Extension::key_share_server(&shares[0])
+                .parse_key_share_server()
+                .unwrap(),
+            shares[0]
+        );
+        assert_eq!(
+            Extension::supported_versions_client(&[0x0304, 0x0303])
+                .parse_supported_versions_client()
+                .unwrap(),
+            vec![0x0304, 0x0303]
+        );
+        assert_eq!(
+            Extension::supported_versions_server(0x0304)
+                .parse_supported_versions_server()
+                .unwrap(),
+            0x0304
+        );
         assert!(read_key_update(&[1]).unwrap());
         assert!(read_key_update(&[2]).is_err());
         assert!(read_key_update(&[]).is_err());

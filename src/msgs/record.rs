@@ -30,7 +30,11 @@ impl std::fmt::Display for RecordError {
         match self {
             Self::Overflow { length } => write!(f, "record length {length} exceeds 2^14+2048"),
             Self::NotTls { first_bytes } => {
-                write!(f, "bytes are not a TLS record header: {}", crate::codec::hex(first_bytes))
+                write!(
+                    f,
+                    "bytes are not a TLS record header: {}",
+                    crate::codec::hex(first_bytes)
+                )
             }
             Self::HandshakeTooLarge { length } => {
                 write!(f, "handshake message of {length} bytes exceeds the {MAX_HANDSHAKE_MESSAGE}-byte limit")
@@ -131,7 +135,9 @@ impl Deframer {
             return Err(RecordError::NotTls { first_bytes });
         }
         if header.length > MAX_CIPHERTEXT {
-            return Err(RecordError::Overflow { length: header.length });
+            return Err(RecordError::Overflow {
+                length: header.length,
+            });
         }
         let total = RECORD_HEADER_LEN + header.length;
         if self.buf.len() < total {
@@ -140,7 +146,11 @@ impl Deframer {
         let payload = self.buf[RECORD_HEADER_LEN..total].to_vec();
         self.buf.drain(..total);
         self.consumed += total as u64;
-        Ok(Some(OpaqueRecord { content_type: header.content_type, version: header.version, payload }))
+        Ok(Some(OpaqueRecord {
+            content_type: header.content_type,
+            version: header.version,
+            payload,
+        }))
     }
 }
 
@@ -199,7 +209,10 @@ impl HandshakeJoiner {
             return Ok(None);
         }
         let encoded: Vec<u8> = self.buf.drain(..4 + length).collect();
-        Ok(Some(HandshakeMessage { typ: HandshakeType::from_wire(encoded[0]), encoded }))
+        Ok(Some(HandshakeMessage {
+            typ: HandshakeType::from_wire(encoded[0]),
+            encoded,
+        }))
     }
 }
 
@@ -210,7 +223,11 @@ mod tests {
     #[test]
     fn deframes_across_arbitrary_splits() {
         let mut stream = encode_record(ContentType::Handshake, 0x0303, b"abc");
-        stream.extend(encode_record(ContentType::ApplicationData, 0x0303, &[7; 300]));
+        stream.extend(encode_record(
+            ContentType::ApplicationData,
+            0x0303,
+            &[7; 300],
+        ));
         for split in 0..stream.len() {
             let mut d = Deframer::new();
             let mut got = Vec::new();
@@ -233,7 +250,10 @@ mod tests {
     fn rejects_overflow_and_non_tls() {
         let mut d = Deframer::new();
         d.push(&[23, 3, 3, 0x48, 0x01]);
-        assert_eq!(d.next_record(), Err(RecordError::Overflow { length: 0x4801 }));
+        assert_eq!(
+            d.next_record(),
+            Err(RecordError::Overflow { length: 0x4801 })
+        );
         let mut d = Deframer::new();
         d.push(b"GET / HTTP/1.0\r\n");
         assert!(matches!(d.next_record(), Err(RecordError::NotTls { .. })));
@@ -258,6 +278,9 @@ mod tests {
     fn rejects_huge_handshake_claim() {
         let mut j = HandshakeJoiner::new();
         j.push(&[1, 0xff, 0xff, 0xff]);
-        assert!(matches!(j.next_message(), Err(RecordError::HandshakeTooLarge { .. })));
+        assert!(matches!(
+            j.next_message(),
+            Err(RecordError::HandshakeTooLarge { .. })
+        ));
     }
 }

@@ -11,21 +11,24 @@ use zeroize::Zeroizing;
 use crate::conn::{Connection, Context, Message, State, Traffic, Transcript};
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV};
-use crate::msgs::handshake::{
-    read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension, Finished,
-    RsaClientKeyExchange, ServerHello,
+use crate::msgs::enums::{
+    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
 };
+use crate::msgs::handshake::{
+    read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
+    Extension, Finished, RsaClientKeyExchange, ServerHello,
+};
+use crate::msgs::handshake13::KeyShareEntry;
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::rng::{random_array, LabRng};
 use crate::suites::{KeyExchange, Suite};
-use crate::msgs::handshake13::KeyShareEntry;
 use crate::tls12::ecdh::EphemeralKey;
-use crate::tls13::client::ExpectServerHello13;
 use crate::tls12::keys::{MasterSecret, Side};
 use crate::tls12::server::derive_master;
 use crate::tls12::{finished_for, protectors, require_handshake};
+use crate::tls13::client::ExpectServerHello13;
 
 /// How the client decides to trust the server's certificate.
 #[derive(Clone)]
@@ -52,22 +55,39 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
     let keylog = config.keylog.clone();
     Connection::new(rng, keylog, |cx| {
         let random: [u8; 32] = random_array(&mut cx.rng);
-        let offers_tls13 = config.suites.iter().any(|s| s.key_exchange == KeyExchange::Tls13);
-        let offers_tls12 = config.suites.iter().any(|s| s.key_exchange != KeyExchange::Tls13);
+        let offers_tls13 = config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange == KeyExchange::Tls13);
+        let offers_tls12 = config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange != KeyExchange::Tls13);
         let mut cipher_suites: Vec<u16> = config.suites.iter().map(|s| s.id).collect();
         if offers_tls12 {
             cipher_suites.push(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
         }
         let mut extensions = Vec::new();
         // RFC 6066 §3: literal IP addresses are not sent as SNI.
-        if config.server_name.parse::<std::net::IpAddr>().is_err() && !config.server_name.is_empty() {
+        if config.server_name.parse::<std::net::IpAddr>().is_err() && !config.server_name.is_empty()
+        {
             extensions.push(Extension::server_name(&config.server_name));
         }
-        if config.suites.iter().any(|s| s.key_exchange != KeyExchange::Rsa) {
-            extensions.push(Extension::u16_list(ExtensionType::SupportedGroups, &[NamedGroup::Secp256r1.to_wire()]));
+        if config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange != KeyExchange::Rsa)
+        {
+            extensions.push(Extension::u16_list(
+                ExtensionType::SupportedGroups,
+                &[NamedGroup::Secp256r1.to_wire()],
+            ));
             extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
         }
-        extensions.push(Extension::u16_list(ExtensionType::SignatureAlgorithms, pki::RSA_SCHEMES));
+        extensions.push(Extension::u16_list(
+            ExtensionType::SignatureAlgorithms,
+            pki::RSA_SCHEMES,
+        ));
         if config.offer_ems && offers_tls12 {
             extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
         }
@@ -76,10 +96,17 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         let mut session_id = Vec::new();
         let mut key = None;
         if offers_tls13 {
-            let versions: &[u16] = if offers_tls12 { &[0x0304, 0x0303] } else { &[0x0304] };
+            let versions: &[u16] = if offers_tls12 {
+                &[0x0304, 0x0303]
+            } else {
+                &[0x0304]
+            };
             extensions.push(Extension::supported_versions_client(versions));
             let k = EphemeralKey::generate(&mut cx.rng);
-            extensions.push(Extension::key_share_client(&[KeyShareEntry { group: NamedGroup::Secp256r1.to_wire(), key_exchange: k.public_sec1() }]));
+            extensions.push(Extension::key_share_client(&[KeyShareEntry {
+                group: NamedGroup::Secp256r1.to_wire(),
+                key_exchange: k.public_sec1(),
+            }]));
             key = Some(k);
             session_id = random_array::<32>(&mut cx.rng).to_vec();
         }
@@ -96,7 +123,11 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         cx.summary.client_random = random;
         let mut transcript = Transcript::default();
         transcript.add(&msg);
-        let tls12: Box<dyn State> = Box::new(ExpectServerHello { config: config.clone(), hello: hello.clone(), transcript: transcript.clone() });
+        let tls12: Box<dyn State> = Box::new(ExpectServerHello {
+            config: config.clone(),
+            hello: hello.clone(),
+            transcript: transcript.clone(),
+        });
         Ok(match key {
             Some(key) => Box::new(ExpectServerHello13 {
                 config,
@@ -121,7 +152,10 @@ impl State for ExpectServerHello {
         let msg = require_handshake(msg, HandshakeType::ServerHello)?;
         let sh = ServerHello::read(msg.body())?;
         if sh.server_version != 0x0303 {
-            return Err(Error::ProtocolVersion(format!("server chose 0x{:04x}, pfslab speaks TLS 1.2 (0x0303)", sh.server_version)));
+            return Err(Error::ProtocolVersion(format!(
+                "server chose 0x{:04x}, pfslab speaks TLS 1.2 (0x0303)",
+                sh.server_version
+            )));
         }
         let suite = self
             .config
@@ -129,20 +163,31 @@ impl State for ExpectServerHello {
             .iter()
             .copied()
             .find(|s| s.id == sh.cipher_suite)
-            .ok_or_else(|| Error::IllegalParameter(format!("server chose {} which was not offered", crate::suites::suite_name(sh.cipher_suite))))?;
+            .ok_or_else(|| {
+                Error::IllegalParameter(format!(
+                    "server chose {} which was not offered",
+                    crate::suites::suite_name(sh.cipher_suite)
+                ))
+            })?;
         if sh.compression_method != 0 {
             return Err(Error::IllegalParameter("server chose compression".into()));
         }
         // RFC 5246 §7.4.1.4: only extensions the client offered may come back.
         for ext in &sh.extensions {
-            let offered = self.hello.extension(ext.typ).is_some() || ext.typ == ExtensionType::RenegotiationInfo;
+            let offered = self.hello.extension(ext.typ).is_some()
+                || ext.typ == ExtensionType::RenegotiationInfo;
             if !offered {
-                return Err(Error::UnsupportedExtension(format!("server sent {} which was not offered", ext.typ)));
+                return Err(Error::UnsupportedExtension(format!(
+                    "server sent {} which was not offered",
+                    ext.typ
+                )));
             }
         }
         if let Some(ext) = sh.extension(ExtensionType::RenegotiationInfo) {
             if !ext.parse_u8_list("renegotiation_info")?.is_empty() {
-                return Err(Error::HandshakeFailure("non-empty renegotiation_info on an initial handshake".into()));
+                return Err(Error::HandshakeFailure(
+                    "non-empty renegotiation_info on an initial handshake".into(),
+                ));
             }
             cx.summary.secure_renegotiation = true;
         }
@@ -173,15 +218,25 @@ struct ExpectCertificate {
 }
 
 /// Checks the chain against the configured trust, returns the leaf's public key.
-pub(crate) fn verify_server_certificate(config: &ClientConfig, chain: &[Vec<u8>]) -> Result<rsa::PublicKey, Error> {
-    let leaf_der = chain.first().ok_or_else(|| Error::BadCertificate("server sent an empty certificate chain".into()))?;
-    let leaf = pki::parse_certificate(leaf_der).map_err(|e| Error::BadCertificate(e.to_string()))?;
+pub(crate) fn verify_server_certificate(
+    config: &ClientConfig,
+    chain: &[Vec<u8>],
+) -> Result<rsa::PublicKey, Error> {
+    let leaf_der = chain
+        .first()
+        .ok_or_else(|| Error::BadCertificate("server sent an empty certificate chain".into()))?;
+    let leaf =
+        pki::parse_certificate(leaf_der).map_err(|e| Error::BadCertificate(e.to_string()))?;
     if let ServerVerification::TrustAnchor(anchor) = &config.verification {
         let trusted = leaf_der == anchor || pki::verify_issued_by(leaf_der, anchor).is_ok();
         if !trusted {
-            return Err(Error::UnknownCa(format!("certificate for '{}' is not the trusted certificate and not signed by it", leaf.subject)));
+            return Err(Error::UnknownCa(format!(
+                "certificate for '{}' is not the trusted certificate and not signed by it",
+                leaf.subject
+            )));
         }
-        pki::check_validity(leaf_der, SystemTime::now()).map_err(|e| Error::CertificateExpired(e.to_string()))?;
+        pki::check_validity(leaf_der, SystemTime::now())
+            .map_err(|e| Error::CertificateExpired(e.to_string()))?;
         if !pki::matches_server_name(&leaf, &config.server_name) {
             return Err(Error::BadCertificate(format!(
                 "certificate names {:?} {:?}, not '{}'",
@@ -210,7 +265,11 @@ impl State for ExpectCertificate {
         };
         Ok(match self.suite.key_exchange {
             KeyExchange::EcdheRsa => Box::new(ExpectServerKeyExchange(next)),
-            _ => Box::new(ExpectServerHelloDone { inner: next, server_point: None, certificate_requested: false }),
+            _ => Box::new(ExpectServerHelloDone {
+                inner: next,
+                server_point: None,
+                certificate_requested: false,
+            }),
         })
     }
 }
@@ -234,19 +293,38 @@ impl State for ExpectServerKeyExchange {
         let mut inner = self.0;
         let ske = EcdheServerKeyExchange::read(msg.body())?;
         if ske.named_group != NamedGroup::Secp256r1.to_wire() {
-            return Err(Error::IllegalParameter(format!("server chose group {}, only secp256r1 was offered", NamedGroup::from_wire(ske.named_group))));
+            return Err(Error::IllegalParameter(format!(
+                "server chose group {}, only secp256r1 was offered",
+                NamedGroup::from_wire(ske.named_group)
+            )));
         }
         if !pki::RSA_SCHEMES.contains(&ske.signature_scheme) {
-            return Err(Error::IllegalParameter(format!("server signed with scheme 0x{:04x}, which was not offered", ske.signature_scheme)));
+            return Err(Error::IllegalParameter(format!(
+                "server signed with scheme 0x{:04x}, which was not offered",
+                ske.signature_scheme
+            )));
         }
         // RFC 8422 §5.4: the signature covers both randoms and the params.
         let signed = ske.signed_message(&inner.client_random, &inner.server_random);
-        pki::verify(&inner.server_key, ske.signature_scheme, &signed, &ske.signature)
-            .map_err(|e| Error::DecryptError(format!("ServerKeyExchange signature does not verify with the certificate's key: {e}")))?;
+        pki::verify(
+            &inner.server_key,
+            ske.signature_scheme,
+            &signed,
+            &ske.signature,
+        )
+        .map_err(|e| {
+            Error::DecryptError(format!(
+                "ServerKeyExchange signature does not verify with the certificate's key: {e}"
+            ))
+        })?;
         crate::tls12::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
         cx.summary.signature_scheme = Some(ske.signature_scheme);
         inner.transcript.add(&msg);
-        Ok(Box::new(ExpectServerHelloDone { inner, server_point: Some(ske.public), certificate_requested: false }))
+        Ok(Box::new(ExpectServerHelloDone {
+            inner,
+            server_point: Some(ske.public),
+            certificate_requested: false,
+        }))
     }
 }
 
@@ -281,27 +359,47 @@ impl State for ExpectServerHelloDone {
         }
 
         // 1. The premaster: chosen and encrypted (RSA), or agreed (ECDHE).
-        let (cke, premaster): (HandshakeMessage, Zeroizing<Vec<u8>>) = match (&s.suite.key_exchange, &self.server_point) {
-            (KeyExchange::Rsa, _) => {
-                let mut pms = Zeroizing::new(vec![0u8; 48]);
-                pms[..2].copy_from_slice(&0x0303u16.to_be_bytes());
-                cx.rng.fill_bytes(&mut pms[2..]);
-                let encrypted = pki::rsa_encrypt_pkcs1(&s.server_key, &pms, &mut cx.rng)
-                    .map_err(|e| Error::Internal(format!("encrypting the premaster: {e}")))?;
-                (RsaClientKeyExchange { encrypted_premaster: encrypted }.encode(), pms)
-            }
-            (KeyExchange::EcdheRsa, Some(point)) => {
-                let key = EphemeralKey::generate(&mut cx.rng);
-                let pms = key.agree(point).map_err(Error::IllegalParameter)?;
-                (EcdheClientKeyExchange { public: key.public_sec1() }.encode(), pms)
-            }
-            _ => return Err(Error::Internal("key exchange state missing".into())),
-        };
+        let (cke, premaster): (HandshakeMessage, Zeroizing<Vec<u8>>) =
+            match (&s.suite.key_exchange, &self.server_point) {
+                (KeyExchange::Rsa, _) => {
+                    let mut pms = Zeroizing::new(vec![0u8; 48]);
+                    pms[..2].copy_from_slice(&0x0303u16.to_be_bytes());
+                    cx.rng.fill_bytes(&mut pms[2..]);
+                    let encrypted = pki::rsa_encrypt_pkcs1(&s.server_key, &pms, &mut cx.rng)
+                        .map_err(|e| Error::Internal(format!("encrypting the premaster: {e}")))?;
+                    (
+                        RsaClientKeyExchange {
+                            encrypted_premaster: encrypted,
+                        }
+                        .encode(),
+                        pms,
+                    )
+                }
+                (KeyExchange::EcdheRsa, Some(point)) => {
+                    let key = EphemeralKey::generate(&mut cx.rng);
+                    let pms = key.agree(point).map_err(Error::IllegalParameter)?;
+                    (
+                        EcdheClientKeyExchange {
+                            public: key.public_sec1(),
+                        }
+                        .encode(),
+                        pms,
+                    )
+                }
+                _ => return Err(Error::Internal("key exchange state missing".into())),
+            };
         cx.send_handshake(&cke);
         s.transcript.add(&cke);
 
         // 2. Master secret and keys; ChangeCipherSpec; Finished under the new keys.
-        let master = derive_master(&s.suite, &premaster, s.ems, &s.client_random, &s.server_random, &s.transcript);
+        let master = derive_master(
+            &s.suite,
+            &premaster,
+            s.ems,
+            &s.client_random,
+            &s.server_random,
+            &s.transcript,
+        );
         cx.log_secret("CLIENT_RANDOM", &s.client_random, &master.0)?;
         let (client_write, _) = protectors(&s.suite, &master, &s.client_random, &s.server_random)?;
         cx.send_change_cipher_spec(client_write);
@@ -309,7 +407,13 @@ impl State for ExpectServerHelloDone {
         cx.send_handshake(&finished);
         s.transcript.add(&finished);
         let _ = &s.config;
-        Ok(Box::new(ExpectChangeCipherSpec { suite: s.suite, client_random: s.client_random, server_random: s.server_random, master, transcript: s.transcript }))
+        Ok(Box::new(ExpectChangeCipherSpec {
+            suite: s.suite,
+            client_random: s.client_random,
+            server_random: s.server_random,
+            master,
+            transcript: s.transcript,
+        }))
     }
 }
 
@@ -325,9 +429,18 @@ impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         match msg {
             Message::ChangeCipherSpec => {
-                let (_, server_write) = protectors(&self.suite, &self.master, &self.client_random, &self.server_random)?;
+                let (_, server_write) = protectors(
+                    &self.suite,
+                    &self.master,
+                    &self.client_random,
+                    &self.server_random,
+                )?;
                 cx.accept_change_cipher_spec(server_write);
-                Ok(Box::new(ExpectFinished { suite: self.suite, master: self.master, transcript: self.transcript }))
+                Ok(Box::new(ExpectFinished {
+                    suite: self.suite,
+                    master: self.master,
+                    transcript: self.transcript,
+                }))
             }
             // A session ticket would come here; pfslab does not offer session_ticket.
             other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),

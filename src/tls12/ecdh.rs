@@ -17,7 +17,9 @@ pub struct EphemeralKey {
 
 impl EphemeralKey {
     pub fn generate(rng: &mut LabRng) -> Self {
-        Self { secret: <SecretKey as rsa::Generate>::generate_from_rng(rng) }
+        Self {
+            secret: <SecretKey as rsa::Generate>::generate_from_rng(rng),
+        }
     }
 
     /// The public point as it crosses the wire.
@@ -37,9 +39,13 @@ impl EphemeralKey {
 /// Parses an uncompressed P-256 point and checks it lies on the curve.
 pub fn parse_point(bytes: &[u8]) -> Result<PublicKey, String> {
     if bytes.len() != POINT_LEN || bytes.first() != Some(&0x04) {
-        return Err(format!("ECDH public value of {} bytes is not an uncompressed P-256 point", bytes.len()));
+        return Err(format!(
+            "ECDH public value of {} bytes is not an uncompressed P-256 point",
+            bytes.len()
+        ));
     }
-    PublicKey::from_sec1_bytes(bytes).map_err(|_| "ECDH public value is not a point on P-256".to_string())
+    PublicKey::from_sec1_bytes(bytes)
+        .map_err(|_| "ECDH public value is not a point on P-256".to_string())
 }
 
 #[cfg(test)]

@@ -27,7 +27,10 @@ pub enum MasterSecretKind {
 
 /// The seed a master secret is bound to.
 pub enum MasterSecretSeed<'a> {
-    Randoms { client_random: &'a [u8; 32], server_random: &'a [u8; 32] },
+    Randoms {
+        client_random: &'a [u8; 32],
+        server_random: &'a [u8; 32],
+    },
     /// Hash of ClientHello … ClientKeyExchange (RFC 7627 §3).
     SessionHash(&'a [u8]),
 }
@@ -35,12 +38,23 @@ pub enum MasterSecretSeed<'a> {
 pub fn master_secret(suite: &Suite, premaster: &[u8], seed: MasterSecretSeed<'_>) -> MasterSecret {
     let mut out = [0u8; 48];
     match seed {
-        MasterSecretSeed::Randoms { client_random, server_random } => {
-            prf(suite.hash, &mut out, premaster, b"master secret", &[client_random, server_random])
-        }
-        MasterSecretSeed::SessionHash(hash) => {
-            prf(suite.hash, &mut out, premaster, b"extended master secret", &[hash])
-        }
+        MasterSecretSeed::Randoms {
+            client_random,
+            server_random,
+        } => prf(
+            suite.hash,
+            &mut out,
+            premaster,
+            b"master secret",
+            &[client_random, server_random],
+        ),
+        MasterSecretSeed::SessionHash(hash) => prf(
+            suite.hash,
+            &mut out,
+            premaster,
+            b"extended master secret",
+            &[hash],
+        ),
     }
     MasterSecret(out)
 }
@@ -48,12 +62,30 @@ pub fn master_secret(suite: &Suite, premaster: &[u8], seed: MasterSecretSeed<'_>
 /// The master secret of a full handshake: from the randoms, or with EMS (RFC 7627 §4) from
 /// the hash of the handshake messages ClientHello … ClientKeyExchange (`session_hash_input`).
 /// Endpoints and the attacker both derive it here.
-pub fn derive_master_secret(suite: &Suite, premaster: &[u8], ems: bool, client_random: &[u8; 32], server_random: &[u8; 32], session_hash_input: &[u8]) -> MasterSecret {
+pub fn derive_master_secret(
+    suite: &Suite,
+    premaster: &[u8],
+    ems: bool,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+    session_hash_input: &[u8],
+) -> MasterSecret {
     if ems {
         let session_hash = suite.hash.digest(session_hash_input);
-        master_secret(suite, premaster, MasterSecretSeed::SessionHash(&session_hash))
+        master_secret(
+            suite,
+            premaster,
+            MasterSecretSeed::SessionHash(&session_hash),
+        )
     } else {
-        master_secret(suite, premaster, MasterSecretSeed::Randoms { client_random, server_random })
+        master_secret(
+            suite,
+            premaster,
+            MasterSecretSeed::Randoms {
+                client_random,
+                server_random,
+            },
+        )
     }
 }
 
@@ -77,10 +109,21 @@ pub struct KeyBlock {
 
 /// key_block = PRF(master, "key expansion", server_random + client_random), cut as
 /// client MAC, server MAC, client key, server key, client IV, server IV (RFC 5246 §6.3).
-pub fn key_block(suite: &Suite, master: &MasterSecret, client_random: &[u8; 32], server_random: &[u8; 32]) -> KeyBlock {
+pub fn key_block(
+    suite: &Suite,
+    master: &MasterSecret,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> KeyBlock {
     let (mac, key, iv) = (suite.mac_key_len, suite.enc_key_len, suite.fixed_iv_len);
     let mut raw = Zeroizing::new(vec![0u8; 2 * (mac + key + iv)]);
-    prf(suite.hash, &mut raw, &master.0, b"key expansion", &[server_random, client_random]);
+    prf(
+        suite.hash,
+        &mut raw,
+        &master.0,
+        b"key expansion",
+        &[server_random, client_random],
+    );
     let (client_mac, rest) = raw.split_at(mac);
     let (server_mac, rest) = rest.split_at(mac);
     let (client_key, rest) = rest.split_at(key);
@@ -88,8 +131,16 @@ pub fn key_block(suite: &Suite, master: &MasterSecret, client_random: &[u8; 32],
     let (client_iv, server_iv) = rest.split_at(iv);
     KeyBlock {
         raw: raw.to_vec(),
-        client: DirectionKeys { mac_key: client_mac.to_vec(), enc_key: client_key.to_vec(), fixed_iv: client_iv.to_vec() },
-        server: DirectionKeys { mac_key: server_mac.to_vec(), enc_key: server_key.to_vec(), fixed_iv: server_iv.to_vec() },
+        client: DirectionKeys {
+            mac_key: client_mac.to_vec(),
+            enc_key: client_key.to_vec(),
+            fixed_iv: client_iv.to_vec(),
+        },
+        server: DirectionKeys {
+            mac_key: server_mac.to_vec(),
+            enc_key: server_key.to_vec(),
+            fixed_iv: server_iv.to_vec(),
+        },
     }
 }
 
@@ -117,7 +168,12 @@ impl Side {
 }
 
 /// verify_data = PRF(master, finished_label, Hash(handshake_messages))[0..12] (RFC 5246 §7.4.9).
-pub fn verify_data(suite: &Suite, master: &MasterSecret, sender: Side, handshake_hash: &[u8]) -> [u8; 12] {
+pub fn verify_data(
+    suite: &Suite,
+    master: &MasterSecret,
+    sender: Side,
+    handshake_hash: &[u8],
+) -> [u8; 12] {
     let label: &[u8] = match sender {
         Side::Client => b"client finished",
         Side::Server => b"server finished",
@@ -141,7 +197,12 @@ mod tests {
         assert_eq!(kb.server.enc_key, kb.raw[16..32]);
         assert_eq!(kb.client.fixed_iv, kb.raw[32..36]);
         assert_eq!(kb.server.fixed_iv, kb.raw[36..40]);
-        let kb384 = key_block(&TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, &ms, &[1; 32], &[2; 32]);
+        let kb384 = key_block(
+            &TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            &ms,
+            &[1; 32],
+            &[2; 32],
+        );
         assert_eq!(kb384.raw.len(), 72);
         assert_eq!(kb384.client.enc_key.len(), 32);
     }
@@ -149,7 +210,14 @@ mod tests {
     #[test]
     fn ems_and_classic_differ() {
         let s = TLS_RSA_WITH_AES_128_GCM_SHA256;
-        let a = master_secret(&s, &[3; 48], MasterSecretSeed::Randoms { client_random: &[1; 32], server_random: &[2; 32] });
+        let a = master_secret(
+            &s,
+            &[3; 48],
+            MasterSecretSeed::Randoms {
+                client_random: &[1; 32],
+                server_random: &[2; 32],
+            },
+        );
         let b = master_secret(&s, &[3; 48], MasterSecretSeed::SessionHash(&[9; 32]));
         assert_ne!(a.0, b.0);
     }

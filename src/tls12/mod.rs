@@ -18,10 +18,16 @@ use keys::{key_block, verify_data, MasterSecret, Side};
 
 /// The message must be a handshake message of type `want`; anything else is
 /// unexpected_message.
-pub(crate) fn require_handshake(msg: Message, want: HandshakeType) -> Result<HandshakeMessage, Error> {
+pub(crate) fn require_handshake(
+    msg: Message,
+    want: HandshakeType,
+) -> Result<HandshakeMessage, Error> {
     match msg {
         Message::Handshake(m) if m.typ == want => Ok(m),
-        other => Err(Error::UnexpectedMessage { expected: handshake_name(want), got: other.describe() }),
+        other => Err(Error::UnexpectedMessage {
+            expected: handshake_name(want),
+            got: other.describe(),
+        }),
     }
 }
 
@@ -39,18 +45,33 @@ fn handshake_name(t: HandshakeType) -> &'static str {
 }
 
 /// Client-write and server-write record protection cut from the key block (RFC 5246 §6.3).
-pub fn protectors(suite: &Suite, master: &MasterSecret, client_random: &[u8; 32], server_random: &[u8; 32]) -> Result<(Tls12GcmProtector, Tls12GcmProtector), Error> {
+pub fn protectors(
+    suite: &Suite,
+    master: &MasterSecret,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> Result<(Tls12GcmProtector, Tls12GcmProtector), Error> {
     let kb = key_block(suite, master, client_random, server_random);
     let client = Tls12GcmProtector::new(&kb.client.enc_key, &kb.client.fixed_iv);
     let server = Tls12GcmProtector::new(&kb.server.enc_key, &kb.server.fixed_iv);
     match (client, server) {
         (Some(c), Some(s)) => Ok((c, s)),
-        _ => Err(Error::Internal(format!("{} has no AES-GCM key shape", suite.name))),
+        _ => Err(Error::Internal(format!(
+            "{} has no AES-GCM key shape",
+            suite.name
+        ))),
     }
 }
 
 /// The Finished message `sender` must send after `transcript` (RFC 5246 §7.4.9).
-pub fn finished_for(suite: &Suite, master: &MasterSecret, sender: Side, transcript: &Transcript) -> Finished {
+pub fn finished_for(
+    suite: &Suite,
+    master: &MasterSecret,
+    sender: Side,
+    transcript: &Transcript,
+) -> Finished {
     let hash = transcript.hash(suite.hash);
-    Finished { verify_data: verify_data(suite, master, sender, &hash).to_vec() }
+    Finished {
+        verify_data: verify_data(suite, master, sender, &hash).to_vec(),
+    }
 }

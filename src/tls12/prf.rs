@@ -4,7 +4,8 @@ use crate::crypto::HashAlg;
 
 /// PRF(secret, label, seed) = P_<hash>(secret, label + seed), `out.len()` bytes.
 pub fn prf(hash: HashAlg, out: &mut [u8], secret: &[u8], label: &[u8], seed: &[&[u8]]) {
-    let mut label_seed = Vec::with_capacity(label.len() + seed.iter().map(|s| s.len()).sum::<usize>());
+    let mut label_seed =
+        Vec::with_capacity(label.len() + seed.iter().map(|s| s.len()).sum::<usize>());
     label_seed.extend_from_slice(label);
     for part in seed {
         label_seed.extend_from_slice(part);
@@ -35,8 +36,13 @@ mod tests {
     #[test]
     fn prf_sha256_vector() {
         let mut out = [0u8; 100];
-        prf(HashAlg::Sha256, &mut out, &h("9bbe436ba940f017b17652849a71db35"), b"test label",
-            &[&h("a0ba9f936cda311827a6f796ffd5198c")]);
+        prf(
+            HashAlg::Sha256,
+            &mut out,
+            &h("9bbe436ba940f017b17652849a71db35"),
+            b"test label",
+            &[&h("a0ba9f936cda311827a6f796ffd5198c")],
+        );
         assert_eq!(out.to_vec(), h("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a\
             6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab4fbc91666e9def9b97fce34f\
             796789baa48082d122ee42c5a72e5a5110fff70187347b66"));
@@ -46,8 +52,13 @@ mod tests {
     #[test]
     fn prf_sha384_vector() {
         let mut out = [0u8; 148];
-        prf(HashAlg::Sha384, &mut out, &h("b80b733d6ceefcdc71566ea48e5567df"), b"test label",
-            &[&h("cd665cf6a8447dd6ff8b27555edb7465")]);
+        prf(
+            HashAlg::Sha384,
+            &mut out,
+            &h("b80b733d6ceefcdc71566ea48e5567df"),
+            b"test label",
+            &[&h("cd665cf6a8447dd6ff8b27555edb7465")],
+        );
         assert_eq!(out.to_vec(), h("7b0c18e9ced410ed1804f2cfa34a336a1c14dffb4900bb5fd7942107e81c83cd\
             e9ca0faa60be9fe34f82b1233c9146a0e534cb400fed2700884f9dc236f80edd8bfa961144c9e8d792eca722\
             a7b32fc3d416d473ebc2c5fd4abfdad05d9184259b5bf8cd4d90fa0d31e2dec479e4f1a26066f2eea9a69236\

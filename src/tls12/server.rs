@@ -8,10 +8,13 @@ use rand::Rng;
 use crate::conn::{Connection, Context, Message, State, Traffic, Transcript};
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV};
+use crate::msgs::enums::{
+    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+};
 use crate::msgs::handshake::{
-    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension, Finished, RsaClientKeyExchange,
-    ServerHello,
+    CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension,
+    Finished, RsaClientKeyExchange, ServerHello,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
@@ -48,18 +51,25 @@ fn choose_signature_scheme(hello: &ClientHello) -> Result<Option<u16>, Error> {
         return Ok(Some(0x0201));
     };
     let offered = ext.parse_u16_list("signature_algorithms")?;
-    Ok(pki::RSA_SCHEMES.iter().copied().find(|s| offered.contains(s)))
+    Ok(pki::RSA_SCHEMES
+        .iter()
+        .copied()
+        .find(|s| offered.contains(s)))
 }
 
 fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
     // RFC 8422 §4: without the extensions, the client is assumed to support any curve and
     // the uncompressed format.
     let groups_ok = match hello.extension(ExtensionType::SupportedGroups) {
-        Some(ext) => ext.parse_u16_list("supported_groups")?.contains(&NamedGroup::Secp256r1.to_wire()),
+        Some(ext) => ext
+            .parse_u16_list("supported_groups")?
+            .contains(&NamedGroup::Secp256r1.to_wire()),
         None => true,
     };
     let formats_ok = match hello.extension(ExtensionType::EcPointFormats) {
-        Some(ext) => ext.parse_u8_list("ec_point_formats")?.contains(&EC_POINT_FORMAT_UNCOMPRESSED),
+        Some(ext) => ext
+            .parse_u8_list("ec_point_formats")?
+            .contains(&EC_POINT_FORMAT_UNCOMPRESSED),
         None => true,
     };
     Ok(groups_ok && formats_ok)
@@ -71,29 +81,50 @@ impl State for ExpectClientHello {
         let hello = ClientHello::read(msg.body())?;
 
         // 0. TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
-        let supports_tls13 = self.config.suites.iter().any(|s| s.key_exchange == KeyExchange::Tls13);
+        let supports_tls13 = self
+            .config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange == KeyExchange::Tls13);
         if crate::tls13::server::offers_tls13(&hello)? {
             if let Some(suite) = crate::tls13::server::choose_suite(&self.config, &hello) {
-                return crate::tls13::server::handle_client_hello(self.config, cx, msg, hello, suite, None);
+                return crate::tls13::server::handle_client_hello(
+                    self.config,
+                    cx,
+                    msg,
+                    hello,
+                    suite,
+                    None,
+                );
             }
         }
 
         // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
         if hello.client_version < 0x0303 {
-            return Err(Error::ProtocolVersion(format!("client offers at most 0x{:04x}; pfslab needs TLS 1.2", hello.client_version)));
+            return Err(Error::ProtocolVersion(format!(
+                "client offers at most 0x{:04x}; pfslab needs TLS 1.2",
+                hello.client_version
+            )));
         }
         if !hello.compression_methods.contains(&0) {
-            return Err(Error::IllegalParameter("client does not offer null compression".into()));
+            return Err(Error::IllegalParameter(
+                "client does not offer null compression".into(),
+            ));
         }
 
         // 2. Secure renegotiation (RFC 5746 §3.6): SCSV or an empty renegotiation_info.
         let reneg_ext = hello.extension(ExtensionType::RenegotiationInfo);
         if let Some(ext) = reneg_ext {
             if ext.parse_u8_list("renegotiation_info")?.len() != 0 {
-                return Err(Error::HandshakeFailure("non-empty renegotiation_info on an initial handshake".into()));
+                return Err(Error::HandshakeFailure(
+                    "non-empty renegotiation_info on an initial handshake".into(),
+                ));
             }
         }
-        let secure_reneg = reneg_ext.is_some() || hello.cipher_suites.contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+        let secure_reneg = reneg_ext.is_some()
+            || hello
+                .cipher_suites
+                .contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
 
         // 3. Suite, in the server's order of preference.
         let p256_ok = client_supports_p256(&hello)?;
@@ -112,11 +143,21 @@ impl State for ExpectClientHello {
                     }
             })
             .ok_or_else(|| {
-                let offered: Vec<String> = hello.cipher_suites.iter().map(|s| crate::suites::suite_name(*s)).collect();
+                let offered: Vec<String> = hello
+                    .cipher_suites
+                    .iter()
+                    .map(|s| crate::suites::suite_name(*s))
+                    .collect();
                 let ours: Vec<&str> = self.config.suites.iter().map(|s| s.name).collect();
-                Error::HandshakeFailure(format!("no shared cipher suite: client offered [{}], server allows [{}]", offered.join(", "), ours.join(", ")))
+                Error::HandshakeFailure(format!(
+                    "no shared cipher suite: client offered [{}], server allows [{}]",
+                    offered.join(", "),
+                    ours.join(", ")
+                ))
             })?;
-        let ems = hello.extension(ExtensionType::ExtendedMasterSecret).is_some();
+        let ems = hello
+            .extension(ExtensionType::ExtendedMasterSecret)
+            .is_some();
         let server_name = match hello.extension(ExtensionType::ServerName) {
             Some(ext) => ext.parse_server_name()?,
             None => None,
@@ -135,7 +176,9 @@ impl State for ExpectClientHello {
         if ems {
             extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
         }
-        if suite.key_exchange == KeyExchange::EcdheRsa && hello.extension(ExtensionType::EcPointFormats).is_some() {
+        if suite.key_exchange == KeyExchange::EcdheRsa
+            && hello.extension(ExtensionType::EcPointFormats).is_some()
+        {
             extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
         }
         let server_hello = ServerHello {
@@ -155,13 +198,21 @@ impl State for ExpectClientHello {
 
         let mut transcript = Transcript::default();
         transcript.add(&msg);
-        let mut flight: Vec<HandshakeMessage> = vec![server_hello.encode(), CertificateMsg { chain: self.config.cert_chain.clone() }.encode()];
+        let mut flight: Vec<HandshakeMessage> = vec![
+            server_hello.encode(),
+            CertificateMsg {
+                chain: self.config.cert_chain.clone(),
+            }
+            .encode(),
+        ];
 
         // 5. ECDHE: a fresh P-256 key, its public point signed with the long-term RSA key
         //    (RFC 8422 §5.4). This signature is all the RSA key does in an ECDHE handshake.
         let ephemeral = match suite.key_exchange {
             KeyExchange::EcdheRsa => {
-                let scheme = scheme.ok_or_else(|| Error::HandshakeFailure("no RSA signature scheme in common".into()))?;
+                let scheme = scheme.ok_or_else(|| {
+                    Error::HandshakeFailure("no RSA signature scheme in common".into())
+                })?;
                 let key = EphemeralKey::generate(&mut cx.rng);
                 let mut ske = EcdheServerKeyExchange {
                     named_group: NamedGroup::Secp256r1.to_wire(),
@@ -209,7 +260,12 @@ struct ExpectClientKeyExchange {
 
 /// RFC 5246 §7.4.7.1: decrypt the premaster, but on any failure carry on with a random one so
 /// the failure is indistinguishable until Finished (Bleichenbacher, ROBOT).
-fn rsa_premaster(key: &rsa::PrivateKey, client_version: u16, encrypted: &[u8], rng: &mut LabRng) -> zeroize::Zeroizing<Vec<u8>> {
+fn rsa_premaster(
+    key: &rsa::PrivateKey,
+    client_version: u16,
+    encrypted: &[u8],
+    rng: &mut LabRng,
+) -> zeroize::Zeroizing<Vec<u8>> {
     let mut fallback = zeroize::Zeroizing::new(vec![0u8; 48]);
     rng.fill_bytes(&mut fallback);
     let decrypted = pki::rsa_decrypt_pkcs1(key, encrypted).unwrap_or_default();
@@ -225,17 +281,31 @@ impl State for ExpectClientKeyExchange {
         let premaster = match (&self.suite.key_exchange, &self.ephemeral) {
             (KeyExchange::Rsa, _) => {
                 let cke = RsaClientKeyExchange::read(msg.body())?;
-                rsa_premaster(&self.config.key, self.client_version, &cke.encrypted_premaster, &mut cx.rng)
+                rsa_premaster(
+                    &self.config.key,
+                    self.client_version,
+                    &cke.encrypted_premaster,
+                    &mut cx.rng,
+                )
             }
             (KeyExchange::EcdheRsa, Some(ephemeral)) => {
                 let cke = EcdheClientKeyExchange::read(msg.body())?;
-                ephemeral.agree(&cke.public).map_err(Error::IllegalParameter)?
+                ephemeral
+                    .agree(&cke.public)
+                    .map_err(Error::IllegalParameter)?
             }
             _ => return Err(Error::Internal("key exchange state missing".into())),
         };
         let mut transcript = self.transcript;
         transcript.add(&msg);
-        let master = derive_master(&self.suite, &premaster, self.ems, &self.client_random, &self.server_random, &transcript);
+        let master = derive_master(
+            &self.suite,
+            &premaster,
+            self.ems,
+            &self.client_random,
+            &self.server_random,
+            &transcript,
+        );
         cx.log_secret("CLIENT_RANDOM", &self.client_random, &master.0)?;
         Ok(Box::new(ExpectChangeCipherSpec {
             suite: self.suite,
@@ -248,8 +318,22 @@ impl State for ExpectClientKeyExchange {
 }
 
 /// The master secret for this handshake (shared derivation in `keys`).
-pub(crate) fn derive_master(suite: &Suite, premaster: &[u8], ems: bool, client_random: &[u8; 32], server_random: &[u8; 32], transcript: &Transcript) -> MasterSecret {
-    crate::tls12::keys::derive_master_secret(suite, premaster, ems, client_random, server_random, transcript.bytes())
+pub(crate) fn derive_master(
+    suite: &Suite,
+    premaster: &[u8],
+    ems: bool,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+    transcript: &Transcript,
+) -> MasterSecret {
+    crate::tls12::keys::derive_master_secret(
+        suite,
+        premaster,
+        ems,
+        client_random,
+        server_random,
+        transcript.bytes(),
+    )
 }
 
 struct ExpectChangeCipherSpec {
@@ -264,9 +348,20 @@ impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         match msg {
             Message::ChangeCipherSpec => {
-                let (client_write, _) = protectors(&self.suite, &self.master, &self.client_random, &self.server_random)?;
+                let (client_write, _) = protectors(
+                    &self.suite,
+                    &self.master,
+                    &self.client_random,
+                    &self.server_random,
+                )?;
                 cx.accept_change_cipher_spec(client_write);
-                Ok(Box::new(ExpectFinished { suite: self.suite, client_random: self.client_random, server_random: self.server_random, master: self.master, transcript: self.transcript }))
+                Ok(Box::new(ExpectFinished {
+                    suite: self.suite,
+                    client_random: self.client_random,
+                    server_random: self.server_random,
+                    master: self.master,
+                    transcript: self.transcript,
+                }))
             }
             other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
         }
@@ -288,10 +383,17 @@ impl State for ExpectFinished {
         let mut transcript = self.transcript;
         let expected = finished_for(&self.suite, &self.master, Side::Client, &transcript);
         if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
-            return Err(Error::DecryptError("client Finished does not match (wrong premaster or tampered handshake)".into()));
+            return Err(Error::DecryptError(
+                "client Finished does not match (wrong premaster or tampered handshake)".into(),
+            ));
         }
         transcript.add(&msg);
-        let (_, server_write) = protectors(&self.suite, &self.master, &self.client_random, &self.server_random)?;
+        let (_, server_write) = protectors(
+            &self.suite,
+            &self.master,
+            &self.client_random,
+            &self.server_random,
+        )?;
         cx.send_change_cipher_spec(server_write);
         let ours = finished_for(&self.suite, &self.master, Side::Server, &transcript);
         cx.send_handshake(&ours.encode());

@@ -8,7 +8,10 @@ use crate::conn::{Context, Message, State, Transcript};
 use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, ServerHello};
-use crate::msgs::handshake13::{Certificate13, CertificateVerify, EncryptedExtensions, DOWNGRADE_TLS12, HELLO_RETRY_REQUEST_RANDOM};
+use crate::msgs::handshake13::{
+    Certificate13, CertificateVerify, EncryptedExtensions, DOWNGRADE_TLS12,
+    HELLO_RETRY_REQUEST_RANDOM,
+};
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
@@ -39,15 +42,21 @@ impl State for ExpectServerHello13 {
         if version != 0x0304 {
             // RFC 8446 §4.1.3: a TLS 1.3 server that negotiates 1.2 marks its random.
             if sh.random[24..] == DOWNGRADE_TLS12 {
-                return Err(Error::IllegalParameter("the server's random carries the TLS 1.2 downgrade marker".into()));
+                return Err(Error::IllegalParameter(
+                    "the server's random carries the TLS 1.2 downgrade marker".into(),
+                ));
             }
             let Some(fallback) = self.tls12_fallback else {
-                return Err(Error::ProtocolVersion(format!("server chose 0x{version:04x}; TLS 1.3 was required")));
+                return Err(Error::ProtocolVersion(format!(
+                    "server chose 0x{version:04x}; TLS 1.3 was required"
+                )));
             };
             return fallback.handle(cx, Message::Handshake(msg));
         }
         if sh.random == HELLO_RETRY_REQUEST_RANDOM {
-            return Err(Error::IllegalParameter("HelloRetryRequest although the secp256r1 key share was already sent".into()));
+            return Err(Error::IllegalParameter(
+                "HelloRetryRequest although the secp256r1 key share was already sent".into(),
+            ));
         }
         let suite = self
             .config
@@ -55,18 +64,30 @@ impl State for ExpectServerHello13 {
             .iter()
             .copied()
             .find(|s| s.id == sh.cipher_suite && s.key_exchange == KeyExchange::Tls13)
-            .ok_or_else(|| Error::IllegalParameter(format!("server chose {}, which was not offered", crate::suites::suite_name(sh.cipher_suite))))?;
+            .ok_or_else(|| {
+                Error::IllegalParameter(format!(
+                    "server chose {}, which was not offered",
+                    crate::suites::suite_name(sh.cipher_suite)
+                ))
+            })?;
         if sh.session_id != self.hello.session_id {
-            return Err(Error::IllegalParameter("legacy_session_id_echo does not match".into()));
+            return Err(Error::IllegalParameter(
+                "legacy_session_id_echo does not match".into(),
+            ));
         }
         let share = sh
             .extension(ExtensionType::KeyShare)
             .ok_or_else(|| Error::MissingExtension("TLS 1.3 ServerHello without key_share".into()))?
             .parse_key_share_server()?;
         if share.group != NamedGroup::Secp256r1.to_wire() {
-            return Err(Error::IllegalParameter("server key share is not on secp256r1".into()));
+            return Err(Error::IllegalParameter(
+                "server key share is not on secp256r1".into(),
+            ));
         }
-        let shared = self.key.agree(&share.key_exchange).map_err(Error::IllegalParameter)?;
+        let shared = self
+            .key
+            .agree(&share.key_exchange)
+            .map_err(Error::IllegalParameter)?;
         cx.tls13 = true;
         cx.summary.suite = Some(suite);
         cx.summary.server_random = sh.random;
@@ -74,8 +95,18 @@ impl State for ExpectServerHello13 {
         transcript.add(&msg);
         let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
         let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
-        log_secret(cx, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", &self.hello.random, &client_hs)?;
-        log_secret(cx, "SERVER_HANDSHAKE_TRAFFIC_SECRET", &self.hello.random, &server_hs)?;
+        log_secret(
+            cx,
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            &self.hello.random,
+            &client_hs,
+        )?;
+        log_secret(
+            cx,
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            &self.hello.random,
+            &server_hs,
+        )?;
         cx.set_read_keys(protector(&suite, &server_hs)?)?;
         Ok(Box::new(ExpectEncryptedExtensions(Handshake13 {
             config: self.config,
@@ -148,12 +179,21 @@ impl State for ExpectCertificateVerify {
         let mut hs = self.0;
         let cv = CertificateVerify::read(msg.body())?;
         if !PSS_SCHEMES.contains(&cv.scheme) {
-            return Err(Error::IllegalParameter(format!("CertificateVerify uses scheme 0x{:04x}; TLS 1.3 RSA keys sign with RSA-PSS", cv.scheme)));
+            return Err(Error::IllegalParameter(format!(
+                "CertificateVerify uses scheme 0x{:04x}; TLS 1.3 RSA keys sign with RSA-PSS",
+                cv.scheme
+            )));
         }
-        let key = hs.server_key.as_ref().ok_or_else(|| Error::Internal("no server key".into()))?;
+        let key = hs
+            .server_key
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no server key".into()))?;
         let content = CertificateVerify::signed_content(true, &hs.transcript.hash(hs.suite.hash));
-        pki::verify(key, cv.scheme, &content, &cv.signature)
-            .map_err(|e| Error::DecryptError(format!("CertificateVerify does not verify with the certificate's key: {e}")))?;
+        pki::verify(key, cv.scheme, &content, &cv.signature).map_err(|e| {
+            Error::DecryptError(format!(
+                "CertificateVerify does not verify with the certificate's key: {e}"
+            ))
+        })?;
         cx.summary.signature_scheme = Some(cv.scheme);
         hs.transcript.add(&msg);
         Ok(Box::new(ExpectFinished(hs)))
@@ -178,20 +218,35 @@ impl State for ExpectFinished {
         let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
         log_secret(cx, "CLIENT_TRAFFIC_SECRET_0", &hs.client_random, &client_ap)?;
         log_secret(cx, "SERVER_TRAFFIC_SECRET_0", &hs.client_random, &server_ap)?;
-        cx.log_secret("EXPORTER_SECRET", &hs.client_random, &master.exporter_secret(&handshake_hash))?;
+        cx.log_secret(
+            "EXPORTER_SECRET",
+            &hs.client_random,
+            &master.exporter_secret(&handshake_hash),
+        )?;
 
         // RFC 8446 §D.4: the compatibility ChangeCipherSpec before the first encrypted record.
         cx.send_plaintext_change_cipher_spec();
         cx.set_write_keys(protector(&hs.suite, &hs.client_hs)?);
         if let Some(context) = &hs.certificate_requested {
-            let empty = Certificate13 { context: context.clone(), chain: Vec::new() }.encode();
+            let empty = Certificate13 {
+                context: context.clone(),
+                chain: Vec::new(),
+            }
+            .encode();
             cx.send_handshake(&empty);
             hs.transcript.add(&empty);
         }
-        let finished = HandshakeMessage::new(HandshakeType::Finished, &hs.client_hs.verify_data(&hs.transcript.hash(hs.suite.hash)));
+        let finished = HandshakeMessage::new(
+            HandshakeType::Finished,
+            &hs.client_hs.verify_data(&hs.transcript.hash(hs.suite.hash)),
+        );
         cx.send_handshake(&finished);
         cx.set_write_keys(protector(&hs.suite, &client_ap)?);
         cx.set_read_keys(protector(&hs.suite, &server_ap)?)?;
-        Ok(Box::new(Traffic13 { suite: hs.suite, read_secret: server_ap, write_secret: client_ap }))
+        Ok(Box::new(Traffic13 {
+            suite: hs.suite,
+            read_secret: server_ap,
+            write_secret: client_ap,
+        }))
     }
 }

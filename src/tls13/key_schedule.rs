@@ -26,14 +26,27 @@ fn extract(hash: HashAlg, salt: &[u8], ikm: &[u8]) -> Vec<u8> {
 fn expand(hash: HashAlg, prk: &[u8], info: &[u8], out: &mut [u8]) {
     // PRKs here are always Hash.length bytes and outputs far below 255 * Hash.length.
     let ok = match hash {
-        HashAlg::Sha256 => Hkdf::<Sha256>::from_prk(prk).ok().and_then(|h| h.expand(info, out).ok()),
-        HashAlg::Sha384 => Hkdf::<Sha384>::from_prk(prk).ok().and_then(|h| h.expand(info, out).ok()),
+        HashAlg::Sha256 => Hkdf::<Sha256>::from_prk(prk)
+            .ok()
+            .and_then(|h| h.expand(info, out).ok()),
+        HashAlg::Sha384 => Hkdf::<Sha384>::from_prk(prk)
+            .ok()
+            .and_then(|h| h.expand(info, out).ok()),
     };
-    debug_assert!(ok.is_some(), "HKDF-Expand with a Hash.length PRK cannot fail");
+    debug_assert!(
+        ok.is_some(),
+        "HKDF-Expand with a Hash.length PRK cannot fail"
+    );
 }
 
 /// HKDF-Expand-Label(secret, label, context, length) (RFC 8446 §7.1).
-pub fn expand_label(hash: HashAlg, secret: &[u8], label: &str, context: &[u8], length: usize) -> Zeroizing<Vec<u8>> {
+pub fn expand_label(
+    hash: HashAlg,
+    secret: &[u8],
+    label: &str,
+    context: &[u8],
+    length: usize,
+) -> Zeroizing<Vec<u8>> {
     let mut info = Vec::with_capacity(4 + 6 + label.len() + context.len());
     info.extend_from_slice(&(length as u16).to_be_bytes());
     crate::codec::put_vec_u8(&mut info, format!("tls13 {label}").as_bytes());
@@ -44,7 +57,12 @@ pub fn expand_label(hash: HashAlg, secret: &[u8], label: &str, context: &[u8], l
 }
 
 /// Derive-Secret(secret, label, transcript_hash).
-pub fn derive_secret(hash: HashAlg, secret: &[u8], label: &str, transcript_hash: &[u8]) -> Zeroizing<Vec<u8>> {
+pub fn derive_secret(
+    hash: HashAlg,
+    secret: &[u8],
+    label: &str,
+    transcript_hash: &[u8],
+) -> Zeroizing<Vec<u8>> {
     expand_label(hash, secret, label, transcript_hash, hash.output_len())
 }
 
@@ -60,7 +78,10 @@ impl EarlySecret {
     /// Without a PSK (a full handshake): both inputs are Hash.length zeros.
     pub fn without_psk(hash: HashAlg) -> Self {
         let zeros = vec![0u8; hash.output_len()];
-        Self { hash, secret: extract(hash, &zeros, &zeros) }
+        Self {
+            hash,
+            secret: extract(hash, &zeros, &zeros),
+        }
     }
 
     pub fn secret(&self) -> &[u8] {
@@ -71,7 +92,10 @@ impl EarlySecret {
     pub fn into_handshake(self, shared_secret: &[u8]) -> HandshakeSecret {
         let empty = self.hash.digest(b"");
         let salt = derive_secret(self.hash, &self.secret, "derived", &empty);
-        HandshakeSecret { hash: self.hash, secret: extract(self.hash, &salt, shared_secret) }
+        HandshakeSecret {
+            hash: self.hash,
+            secret: extract(self.hash, &salt, shared_secret),
+        }
     }
 }
 
@@ -91,8 +115,14 @@ impl HandshakeSecret {
     /// Hash(ClientHello…ServerHello).
     pub fn traffic_secrets(&self, hello_hash: &[u8]) -> (TrafficSecret, TrafficSecret) {
         (
-            TrafficSecret::new(self.hash, derive_secret(self.hash, &self.secret, "c hs traffic", hello_hash).to_vec()),
-            TrafficSecret::new(self.hash, derive_secret(self.hash, &self.secret, "s hs traffic", hello_hash).to_vec()),
+            TrafficSecret::new(
+                self.hash,
+                derive_secret(self.hash, &self.secret, "c hs traffic", hello_hash).to_vec(),
+            ),
+            TrafficSecret::new(
+                self.hash,
+                derive_secret(self.hash, &self.secret, "s hs traffic", hello_hash).to_vec(),
+            ),
         )
     }
 
@@ -101,7 +131,10 @@ impl HandshakeSecret {
         let empty = self.hash.digest(b"");
         let salt = derive_secret(self.hash, &self.secret, "derived", &empty);
         let zeros = vec![0u8; self.hash.output_len()];
-        MasterSecret13 { hash: self.hash, secret: extract(self.hash, &salt, &zeros) }
+        MasterSecret13 {
+            hash: self.hash,
+            secret: extract(self.hash, &salt, &zeros),
+        }
     }
 }
 
@@ -121,8 +154,14 @@ impl MasterSecret13 {
     /// Hash(ClientHello…server Finished).
     pub fn traffic_secrets(&self, handshake_hash: &[u8]) -> (TrafficSecret, TrafficSecret) {
         (
-            TrafficSecret::new(self.hash, derive_secret(self.hash, &self.secret, "c ap traffic", handshake_hash).to_vec()),
-            TrafficSecret::new(self.hash, derive_secret(self.hash, &self.secret, "s ap traffic", handshake_hash).to_vec()),
+            TrafficSecret::new(
+                self.hash,
+                derive_secret(self.hash, &self.secret, "c ap traffic", handshake_hash).to_vec(),
+            ),
+            TrafficSecret::new(
+                self.hash,
+                derive_secret(self.hash, &self.secret, "s ap traffic", handshake_hash).to_vec(),
+            ),
         )
     }
 
@@ -151,12 +190,21 @@ impl TrafficSecret {
 
     /// write_key and write_iv (RFC 8446 §7.3).
     pub fn record_keys(&self, key_len: usize) -> (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>) {
-        (expand_label(self.hash, &self.secret, "key", b"", key_len), expand_label(self.hash, &self.secret, "iv", b"", 12))
+        (
+            expand_label(self.hash, &self.secret, "key", b"", key_len),
+            expand_label(self.hash, &self.secret, "iv", b"", 12),
+        )
     }
 
     /// finished_key = HKDF-Expand-Label(secret, "finished", "", Hash.length) (RFC 8446 §4.4.4).
     pub fn finished_key(&self) -> Zeroizing<Vec<u8>> {
-        expand_label(self.hash, &self.secret, "finished", b"", self.hash.output_len())
+        expand_label(
+            self.hash,
+            &self.secret,
+            "finished",
+            b"",
+            self.hash.output_len(),
+        )
     }
 
     /// verify_data = HMAC(finished_key, Transcript-Hash(…)).
@@ -166,7 +214,17 @@ impl TrafficSecret {
 
     /// application_traffic_secret_N+1 (RFC 8446 §7.2).
     pub fn next_generation(&self) -> Self {
-        Self::new(self.hash, expand_label(self.hash, &self.secret, "traffic upd", b"", self.hash.output_len()).to_vec())
+        Self::new(
+            self.hash,
+            expand_label(
+                self.hash,
+                &self.secret,
+                "traffic upd",
+                b"",
+                self.hash.output_len(),
+            )
+            .to_vec(),
+        )
     }
 }
 
@@ -183,32 +241,62 @@ mod tests {
     #[test]
     fn rfc8448_simple_1rtt() {
         let early = EarlySecret::without_psk(HashAlg::Sha256);
-        assert_eq!(early.secret(), h("33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a"));
+        assert_eq!(
+            early.secret(),
+            h("33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a")
+        );
 
         let shared = h("8bd4054fb55b9d63fdfbacf9f04b9f0d35e6d63f537563efd46272900f89492d");
         let hs = early.into_handshake(&shared);
-        assert_eq!(hs.secret(), h("1dc826e93606aa6fdc0aadc12f741b01046aa6b99f691ed221a9f0ca043fbeac"));
+        assert_eq!(
+            hs.secret(),
+            h("1dc826e93606aa6fdc0aadc12f741b01046aa6b99f691ed221a9f0ca043fbeac")
+        );
 
         let hello_hash = h("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
         let (c_hs, s_hs) = hs.traffic_secrets(&hello_hash);
-        assert_eq!(c_hs.secret(), h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21"));
-        assert_eq!(s_hs.secret(), h("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38"));
+        assert_eq!(
+            c_hs.secret(),
+            h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21")
+        );
+        assert_eq!(
+            s_hs.secret(),
+            h("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38")
+        );
         let (key, iv) = s_hs.record_keys(16);
         assert_eq!(*key, h("3fce516009c21727d0f2e4e86ee403bc"));
         assert_eq!(*iv, h("5d313eb2671276ee13000b30"));
         let (key, iv) = c_hs.record_keys(16);
         assert_eq!(*key, h("dbfaa693d1762c5b666af5d950258d01"));
         assert_eq!(*iv, h("5bd3c71b836e0b76bb73265f"));
-        assert_eq!(*s_hs.finished_key(), h("008d3b66f816ea559f96b537e885c31fc068bf492c652f01f288a1d8cdc19fc8"));
-        assert_eq!(*c_hs.finished_key(), h("b80ad01015fb2f0bd65ff7d4da5d6bf83f84821d1f87fdc7d3c75b5a7b42d9c4"));
+        assert_eq!(
+            *s_hs.finished_key(),
+            h("008d3b66f816ea559f96b537e885c31fc068bf492c652f01f288a1d8cdc19fc8")
+        );
+        assert_eq!(
+            *c_hs.finished_key(),
+            h("b80ad01015fb2f0bd65ff7d4da5d6bf83f84821d1f87fdc7d3c75b5a7b42d9c4")
+        );
 
         let master = hs.into_master();
-        assert_eq!(master.secret(), h("18df06843d13a08bf2a449844c5f8a478001bc4d4c627984d5a41da8d0402919"));
+        assert_eq!(
+            master.secret(),
+            h("18df06843d13a08bf2a449844c5f8a478001bc4d4c627984d5a41da8d0402919")
+        );
         let handshake_hash = h("9608102a0f1ccc6db6250b7b7e417b1a000eaada3daae4777a7686c9ff83df13");
         let (c_ap, s_ap) = master.traffic_secrets(&handshake_hash);
-        assert_eq!(c_ap.secret(), h("9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5"));
-        assert_eq!(s_ap.secret(), h("a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643"));
-        assert_eq!(*master.exporter_secret(&handshake_hash), h("fe22f881176eda18eb8f44529e6792c50c9a3f89452f68d8ae311b4309d3cf50"));
+        assert_eq!(
+            c_ap.secret(),
+            h("9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5")
+        );
+        assert_eq!(
+            s_ap.secret(),
+            h("a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643")
+        );
+        assert_eq!(
+            *master.exporter_secret(&handshake_hash),
+            h("fe22f881176eda18eb8f44529e6792c50c9a3f89452f68d8ae311b4309d3cf50")
+        );
         let (key, iv) = s_ap.record_keys(16);
         assert_eq!(*key, h("9f02283b6c9c07efc26bb9f2ac92e356"));
         assert_eq!(*iv, h("cf782b88dd83549aadf1e984"));
@@ -220,8 +308,15 @@ mod tests {
     /// RFC 5869 Appendix A.1, the first HKDF test case, through the same helpers.
     #[test]
     fn rfc5869_case_1() {
-        let prk = extract(HashAlg::Sha256, &h("000102030405060708090a0b0c"), &h("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"));
-        assert_eq!(prk, h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"));
+        let prk = extract(
+            HashAlg::Sha256,
+            &h("000102030405060708090a0b0c"),
+            &h("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
+        );
+        assert_eq!(
+            prk,
+            h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        );
         let mut okm = [0u8; 42];
         expand(HashAlg::Sha256, &prk, &h("f0f1f2f3f4f5f6f7f8f9"), &mut okm);
         assert_eq!(okm.to_vec(), h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"));

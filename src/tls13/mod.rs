@@ -16,10 +16,16 @@ use key_schedule::TrafficSecret;
 /// Record protection for a traffic secret.
 pub fn protector(suite: &Suite, secret: &TrafficSecret) -> Result<Tls13Protector, Error> {
     let (key, iv) = secret.record_keys(suite.enc_key_len);
-    Tls13Protector::new(&key, &iv).ok_or_else(|| Error::Internal(format!("{} has no AES-GCM key shape", suite.name)))
+    Tls13Protector::new(&key, &iv)
+        .ok_or_else(|| Error::Internal(format!("{} has no AES-GCM key shape", suite.name)))
 }
 
-pub(crate) fn log_secret(cx: &Context, label: &str, client_random: &[u8; 32], secret: &TrafficSecret) -> Result<(), Error> {
+pub(crate) fn log_secret(
+    cx: &Context,
+    label: &str,
+    client_random: &[u8; 32],
+    secret: &TrafficSecret,
+) -> Result<(), Error> {
     cx.log_secret(label, client_random, secret.secret())
 }
 
@@ -31,7 +37,11 @@ pub struct Traffic13 {
 }
 
 impl State for Traffic13 {
-    fn handle(mut self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+    fn handle(
+        mut self: Box<Self>,
+        cx: &mut Context,
+        msg: Message,
+    ) -> Result<Box<dyn State>, Error> {
         let Message::Handshake(m) = msg else {
             return Err(Error::unexpected("application data", msg.describe()));
         };

@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
-    message_hash, Certificate13, CertificateVerify, EncryptedExtensions, KeyShareEntry, HELLO_RETRY_REQUEST_RANDOM,
+    message_hash, Certificate13, CertificateVerify, EncryptedExtensions, KeyShareEntry,
+    HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
@@ -34,28 +35,49 @@ pub fn offers_tls13(hello: &ClientHello) -> Result<bool, Error> {
 
 /// The TLS 1.3 suite both sides accept, in the server's order.
 pub fn choose_suite(config: &ServerConfig, hello: &ClientHello) -> Option<Suite> {
-    config.suites.iter().copied().find(|s| s.key_exchange == KeyExchange::Tls13 && hello.cipher_suites.contains(&s.id))
+    config
+        .suites
+        .iter()
+        .copied()
+        .find(|s| s.key_exchange == KeyExchange::Tls13 && hello.cipher_suites.contains(&s.id))
 }
 
 /// Continues a handshake whose ClientHello chose TLS 1.3.
-pub fn handle_client_hello(config: Arc<ServerConfig>, cx: &mut Context, msg: HandshakeMessage, hello: ClientHello, suite: Suite, retried: Option<Transcript>) -> Result<Box<dyn State>, Error> {
+pub fn handle_client_hello(
+    config: Arc<ServerConfig>,
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    hello: ClientHello,
+    suite: Suite,
+    retried: Option<Transcript>,
+) -> Result<Box<dyn State>, Error> {
     cx.tls13 = true;
     // 1. Signature scheme: an RSA-PSS scheme the client accepts (RFC 8446 §4.2.3).
     let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
         Some(ext) => ext.parse_u16_list("signature_algorithms")?,
-        None => return Err(Error::Decode("TLS 1.3 ClientHello without signature_algorithms (RFC 8446 §9.2)".into())),
+        None => {
+            return Err(Error::Decode(
+                "TLS 1.3 ClientHello without signature_algorithms (RFC 8446 §9.2)".into(),
+            ))
+        }
     };
     let scheme = PSS_SCHEMES
         .iter()
         .copied()
         .find(|s| offered.contains(s))
-        .ok_or_else(|| Error::HandshakeFailure("the client accepts no RSA-PSS signature scheme".into()))?;
+        .ok_or_else(|| {
+            Error::HandshakeFailure("the client accepts no RSA-PSS signature scheme".into())
+        })?;
 
     // 2. Key share: secp256r1, asked for with a HelloRetryRequest if the client only guessed
     //    other groups but supports it.
     let shares = match hello.extension(ExtensionType::KeyShare) {
         Some(ext) => ext.parse_key_share_client()?,
-        None => return Err(Error::Decode("TLS 1.3 ClientHello without key_share".into())),
+        None => {
+            return Err(Error::Decode(
+                "TLS 1.3 ClientHello without key_share".into(),
+            ))
+        }
     };
     let p256 = NamedGroup::Secp256r1.to_wire();
     let groups = match hello.extension(ExtensionType::SupportedGroups) {
@@ -64,17 +86,23 @@ pub fn handle_client_hello(config: Arc<ServerConfig>, cx: &mut Context, msg: Han
     };
     let Some(share) = shares.iter().find(|s| s.group == p256).cloned() else {
         if retried.is_some() {
-            return Err(Error::IllegalParameter("the retried ClientHello still has no secp256r1 key share".into()));
+            return Err(Error::IllegalParameter(
+                "the retried ClientHello still has no secp256r1 key share".into(),
+            ));
         }
         if !groups.contains(&p256) {
-            return Err(Error::HandshakeFailure("the client supports no group pfslab offers (secp256r1)".into()));
+            return Err(Error::HandshakeFailure(
+                "the client supports no group pfslab offers (secp256r1)".into(),
+            ));
         }
         return send_hello_retry_request(config, cx, msg, hello, suite);
     };
 
     // 3. ServerHello.
     let ephemeral = EphemeralKey::generate(&mut cx.rng);
-    let shared = ephemeral.agree(&share.key_exchange).map_err(Error::IllegalParameter)?;
+    let shared = ephemeral
+        .agree(&share.key_exchange)
+        .map_err(Error::IllegalParameter)?;
     let server_random: [u8; 32] = random_array(&mut cx.rng);
     let server_hello = ServerHello {
         server_version: 0x0303,
@@ -84,7 +112,10 @@ pub fn handle_client_hello(config: Arc<ServerConfig>, cx: &mut Context, msg: Han
         compression_method: 0,
         extensions: vec![
             Extension::supported_versions_server(0x0304),
-            Extension::key_share_server(&KeyShareEntry { group: p256, key_exchange: ephemeral.public_sec1() }),
+            Extension::key_share_server(&KeyShareEntry {
+                group: p256,
+                key_exchange: ephemeral.public_sec1(),
+            }),
         ],
     }
     .encode();
@@ -94,35 +125,60 @@ pub fn handle_client_hello(config: Arc<ServerConfig>, cx: &mut Context, msg: Han
     cx.summary.suite = Some(suite);
     cx.summary.client_random = hello.random;
     cx.summary.server_random = server_random;
-    cx.summary.server_name = hello.extension(ExtensionType::ServerName).and_then(|e| e.parse_server_name().ok().flatten());
+    cx.summary.server_name = hello
+        .extension(ExtensionType::ServerName)
+        .and_then(|e| e.parse_server_name().ok().flatten());
     cx.summary.signature_scheme = Some(scheme);
     cx.send_handshake(&server_hello);
     // RFC 8446 §D.4: a compatibility ChangeCipherSpec after the first server flight message,
     // when the client sent a legacy session ID (and no CCS went with a HelloRetryRequest).
-    if !hello.session_id.is_empty() && transcript.bytes().first() != Some(&HandshakeType::MessageHash.to_wire()) {
+    if !hello.session_id.is_empty()
+        && transcript.bytes().first() != Some(&HandshakeType::MessageHash.to_wire())
+    {
         cx.send_plaintext_change_cipher_spec();
     }
 
     // 4. Handshake secrets; the rest of the flight is encrypted.
     let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
     let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
-    log_secret(cx, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", &hello.random, &client_hs)?;
-    log_secret(cx, "SERVER_HANDSHAKE_TRAFFIC_SECRET", &hello.random, &server_hs)?;
+    log_secret(
+        cx,
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        &hello.random,
+        &client_hs,
+    )?;
+    log_secret(
+        cx,
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        &hello.random,
+        &server_hs,
+    )?;
     cx.set_write_keys(protector(&suite, &server_hs)?);
 
     let mut flight = vec![
-        EncryptedExtensions { extensions: Vec::new() }.encode(),
-        Certificate13 { context: Vec::new(), chain: config.cert_chain.clone() }.encode(),
+        EncryptedExtensions {
+            extensions: Vec::new(),
+        }
+        .encode(),
+        Certificate13 {
+            context: Vec::new(),
+            chain: config.cert_chain.clone(),
+        }
+        .encode(),
     ];
     for m in &flight {
         transcript.add(m);
     }
     let content = CertificateVerify::signed_content(true, &transcript.hash(suite.hash));
-    let signature = pki::sign(&config.key, scheme, &content, &mut cx.rng).map_err(|e| Error::Internal(format!("signing CertificateVerify: {e}")))?;
+    let signature = pki::sign(&config.key, scheme, &content, &mut cx.rng)
+        .map_err(|e| Error::Internal(format!("signing CertificateVerify: {e}")))?;
     let cv = CertificateVerify { scheme, signature }.encode();
     transcript.add(&cv);
     flight.push(cv);
-    let finished = HandshakeMessage::new(HandshakeType::Finished, &server_hs.verify_data(&transcript.hash(suite.hash)));
+    let finished = HandshakeMessage::new(
+        HandshakeType::Finished,
+        &server_hs.verify_data(&transcript.hash(suite.hash)),
+    );
     transcript.add(&finished);
     flight.push(finished);
     for m in &flight {
@@ -136,13 +192,29 @@ pub fn handle_client_hello(config: Arc<ServerConfig>, cx: &mut Context, msg: Han
     let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
     log_secret(cx, "CLIENT_TRAFFIC_SECRET_0", &hello.random, &client_ap)?;
     log_secret(cx, "SERVER_TRAFFIC_SECRET_0", &hello.random, &server_ap)?;
-    cx.log_secret("EXPORTER_SECRET", &hello.random, &master.exporter_secret(&handshake_hash))?;
+    cx.log_secret(
+        "EXPORTER_SECRET",
+        &hello.random,
+        &master.exporter_secret(&handshake_hash),
+    )?;
     cx.set_write_keys(protector(&suite, &server_ap)?);
     cx.set_read_keys(protector(&suite, &client_hs)?)?;
-    Ok(Box::new(ExpectClientFinished { suite, client_hs, client_ap, server_ap, transcript }))
+    Ok(Box::new(ExpectClientFinished {
+        suite,
+        client_hs,
+        client_ap,
+        server_ap,
+        transcript,
+    }))
 }
 
-fn send_hello_retry_request(config: Arc<ServerConfig>, cx: &mut Context, msg: HandshakeMessage, hello: ClientHello, suite: Suite) -> Result<Box<dyn State>, Error> {
+fn send_hello_retry_request(
+    config: Arc<ServerConfig>,
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    hello: ClientHello,
+    suite: Suite,
+) -> Result<Box<dyn State>, Error> {
     let mut transcript = Transcript::default();
     transcript.add(&message_hash(&suite.hash.digest(&msg.encoded)));
     let hrr = ServerHello {
@@ -151,7 +223,10 @@ fn send_hello_retry_request(config: Arc<ServerConfig>, cx: &mut Context, msg: Ha
         session_id: hello.session_id.clone(),
         cipher_suite: suite.id,
         compression_method: 0,
-        extensions: vec![Extension::supported_versions_server(0x0304), Extension::key_share_retry(NamedGroup::Secp256r1.to_wire())],
+        extensions: vec![
+            Extension::supported_versions_server(0x0304),
+            Extension::key_share_retry(NamedGroup::Secp256r1.to_wire()),
+        ],
     }
     .encode();
     transcript.add(&hrr);
@@ -159,7 +234,12 @@ fn send_hello_retry_request(config: Arc<ServerConfig>, cx: &mut Context, msg: Ha
     if !hello.session_id.is_empty() {
         cx.send_plaintext_change_cipher_spec();
     }
-    Ok(Box::new(ExpectRetriedClientHello { config, suite, first: hello, transcript }))
+    Ok(Box::new(ExpectRetriedClientHello {
+        config,
+        suite,
+        first: hello,
+        transcript,
+    }))
 }
 
 struct ExpectRetriedClientHello {
@@ -174,10 +254,22 @@ impl State for ExpectRetriedClientHello {
         let msg = require_handshake(msg, HandshakeType::ClientHello)?;
         let hello = ClientHello::read(msg.body())?;
         // RFC 8446 §4.1.2: the second ClientHello repeats the first but for the key share.
-        if hello.random != self.first.random || !hello.cipher_suites.contains(&self.suite.id) || !offers_tls13(&hello)? {
-            return Err(Error::IllegalParameter("the retried ClientHello changed more than its key share".into()));
+        if hello.random != self.first.random
+            || !hello.cipher_suites.contains(&self.suite.id)
+            || !offers_tls13(&hello)?
+        {
+            return Err(Error::IllegalParameter(
+                "the retried ClientHello changed more than its key share".into(),
+            ));
         }
-        handle_client_hello(self.config, cx, msg, hello, self.suite, Some(self.transcript))
+        handle_client_hello(
+            self.config,
+            cx,
+            msg,
+            hello,
+            self.suite,
+            Some(self.transcript),
+        )
     }
 }
 
@@ -192,11 +284,17 @@ struct ExpectClientFinished {
 impl State for ExpectClientFinished {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
-        let expected = self.client_hs.verify_data(&self.transcript.hash(self.suite.hash));
+        let expected = self
+            .client_hs
+            .verify_data(&self.transcript.hash(self.suite.hash));
         if !crate::crypto::constant_time_eq(&expected, msg.body()) {
             return Err(Error::DecryptError("client Finished does not match".into()));
         }
         cx.set_read_keys(protector(&self.suite, &self.client_ap)?)?;
-        Ok(Box::new(Traffic13 { suite: self.suite, read_secret: self.client_ap, write_secret: self.server_ap }))
+        Ok(Box::new(Traffic13 {
+            suite: self.suite,
+            read_secret: self.client_ap,
+            write_secret: self.server_ap,
+        }))
     }
 }

@@ -71,10 +71,17 @@ pub struct TestDir {
 impl TestDir {
     pub fn new(test: &str) -> TestDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("pfslab-test-{test}-{}-{nanos}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let path = std::env::temp_dir().join(format!(
+            "pfslab-test-{test}-{}-{nanos}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TestDir { path }
     }
 
@@ -98,7 +105,9 @@ pub fn require_tool(tool: &str, debian_package: &str) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path).any(|dir| {
         let candidate = dir.join(tool);
-        std::fs::metadata(&candidate).map(|m| m.is_file()).unwrap_or(false)
+        std::fs::metadata(&candidate)
+            .map(|m| m.is_file())
+            .unwrap_or(false)
     });
     assert!(
         found,
@@ -110,8 +119,15 @@ pub fn require_tool(tool: &str, debian_package: &str) {
 /// A string no other test (or earlier run) uses, for request paths and cookies.
 pub fn unique_token(label: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{label}-{}-{nanos:x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{label}-{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (for tools that cannot report their own).
@@ -152,7 +168,8 @@ impl Captured {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|p| p.into_inner()).0).into_owned()
+        String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|p| p.into_inner()).0)
+            .into_owned()
     }
 
     /// Waits until `pred` holds for the text so far; `None` on timeout or end of stream first.
@@ -167,7 +184,11 @@ impl Captured {
             if st.1 || now >= deadline {
                 return None;
             }
-            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -175,7 +196,11 @@ impl Captured {
         let deadline = Instant::now() + timeout;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while !st.1 && Instant::now() < deadline {
-            st = self.changed.wait_timeout(st, deadline - Instant::now()).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .changed
+                .wait_timeout(st, deadline - Instant::now())
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 }
@@ -200,7 +225,10 @@ pub struct Finished {
 impl Finished {
     /// Both streams, for failure messages.
     pub fn describe(&self) -> String {
-        format!("status {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr)
+        format!(
+            "status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
     }
 }
 
@@ -208,12 +236,22 @@ impl Proc {
     /// Starts `cmd` with all three standard streams piped.
     pub fn spawn(mut cmd: Command) -> Proc {
         let name = format!("{cmd:?}");
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let stdout = Captured::spawn_reader(child.stdout.take().expect("piped stdout"));
         let stderr = Captured::spawn_reader(child.stderr.take().expect("piped stderr"));
         let stdin = child.stdin.take();
-        Proc { name, child, stdin, stdout, stderr }
+        Proc {
+            name,
+            child,
+            stdin,
+            stdout,
+            stderr,
+        }
     }
 
     pub fn id(&self) -> u32 {
@@ -222,7 +260,10 @@ impl Proc {
 
     pub fn write_stdin(&mut self, data: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(data).and_then(|_| stdin.flush()).unwrap_or_else(|e| panic!("writing to {}: {e}", self.name));
+        stdin
+            .write_all(data)
+            .and_then(|_| stdin.flush())
+            .unwrap_or_else(|e| panic!("writing to {}: {e}", self.name));
     }
 
     pub fn close_stdin(&mut self) {
@@ -239,29 +280,60 @@ impl Proc {
 
     /// Both streams so far, for failure messages.
     pub fn describe(&self) -> String {
-        format!("{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.name, self.stdout(), self.stderr())
+        format!(
+            "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.name,
+            self.stdout(),
+            self.stderr()
+        )
     }
 
     /// Waits for a match in stdout; panics with everything printed so far if none comes.
-    pub fn wait_stdout<T>(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> Option<T>) -> T {
-        self.stdout.wait_for(timeout, pred).unwrap_or_else(|| panic!("no {what} on stdout within {timeout:?}: {}", self.describe()))
+    pub fn wait_stdout<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        self.stdout.wait_for(timeout, pred).unwrap_or_else(|| {
+            panic!(
+                "no {what} on stdout within {timeout:?}: {}",
+                self.describe()
+            )
+        })
     }
 
     /// Waits for a match in stderr; panics with everything printed so far if none comes.
-    pub fn wait_stderr<T>(&self, what: &str, timeout: Duration, pred: impl FnMut(&str) -> Option<T>) -> T {
-        self.stderr.wait_for(timeout, pred).unwrap_or_else(|| panic!("no {what} on stderr within {timeout:?}: {}", self.describe()))
+    pub fn wait_stderr<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        self.stderr.wait_for(timeout, pred).unwrap_or_else(|| {
+            panic!(
+                "no {what} on stderr within {timeout:?}: {}",
+                self.describe()
+            )
+        })
     }
 
     /// Waits for a match in the whole lines of stdout and stderr together (stdout first);
     /// polls, for tools that print status on either stream.
-    pub fn wait_output<T>(&self, what: &str, timeout: Duration, mut pred: impl FnMut(&str) -> Option<T>) -> T {
+    pub fn wait_output<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             let (out, err) = (self.stdout(), self.stderr());
             if let Some(v) = pred(&format!("{}{}", complete_lines(&out), complete_lines(&err))) {
                 return v;
             }
-            let ended = self.stdout.state.lock().map(|s| s.1).unwrap_or(true) && self.stderr.state.lock().map(|s| s.1).unwrap_or(true);
+            let ended = self.stdout.state.lock().map(|s| s.1).unwrap_or(true)
+                && self.stderr.state.lock().map(|s| s.1).unwrap_or(true);
             if ended || Instant::now() >= deadline {
                 panic!("no {what} within {timeout:?}: {}", self.describe());
             }
@@ -271,7 +343,9 @@ impl Proc {
 
     /// The exit status if the process has ended.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name))
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name))
     }
 
     /// Waits (bounded) for the process to exit and for its output to drain.
@@ -282,14 +356,21 @@ impl Proc {
                 break s;
             }
             if Instant::now() >= deadline {
-                panic!("still running after {timeout:?} (killed): {}", self.describe());
+                panic!(
+                    "still running after {timeout:?} (killed): {}",
+                    self.describe()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
         self.stdin = None;
         self.stdout.wait_eof(Duration::from_secs(2));
         self.stderr.wait_eof(Duration::from_secs(2));
-        Finished { status, stdout: self.stdout(), stderr: self.stderr() }
+        Finished {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
     }
 }
 
@@ -336,7 +417,11 @@ pub fn path_str(p: &Path) -> &str {
 pub fn keygen(dir: &TestDir, name: &str) -> (PathBuf, PathBuf) {
     let out = dir.join(name);
     let done = run(pfslab(&["keygen", "--out-dir", path_str(&out)]), b"");
-    assert!(done.status.success(), "pfslab keygen failed: {}", done.describe());
+    assert!(
+        done.status.success(),
+        "pfslab keygen failed: {}",
+        done.describe()
+    );
     (out.join("server.key"), out.join("server.crt"))
 }
 
@@ -348,7 +433,15 @@ pub struct PfslabServer {
 
 impl PfslabServer {
     pub fn start(key: &Path, cert: &Path, extra: &[&str]) -> PfslabServer {
-        let mut args = vec!["server", "--listen", "127.0.0.1:0", "--key", path_str(key), "--cert", path_str(cert)];
+        let mut args = vec![
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            path_str(key),
+            "--cert",
+            path_str(cert),
+        ];
         args.extend_from_slice(extra);
         let proc = Proc::spawn(pfslab(&args));
         let addr = proc.wait_stdout("'pfslab server listening on' line", READY_TIMEOUT, |out| {
@@ -357,9 +450,16 @@ impl PfslabServer {
                 return None; // the first line is not complete yet
             }
             let addr = line.strip_prefix("pfslab server listening on ")?;
-            Some(addr.trim().parse::<SocketAddr>().unwrap_or_else(|e| panic!("bad address in {line:?}: {e}")))
+            Some(
+                addr.trim()
+                    .parse::<SocketAddr>()
+                    .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}")),
+            )
         });
-        assert!(addr.ip().is_loopback() && addr.port() != 0, "server announced {addr}");
+        assert!(
+            addr.ip().is_loopback() && addr.port() != 0,
+            "server announced {addr}"
+        );
         PfslabServer { proc, addr }
     }
 
@@ -369,9 +469,13 @@ impl PfslabServer {
 
     /// Waits for the log line (stderr) that contains `needle` and returns it.
     pub fn wait_log_line(&self, needle: &str) -> String {
-        self.proc.wait_stderr(&format!("log line with {needle:?}"), READY_TIMEOUT, |err| {
-            complete_lines(err).lines().find(|l| l.contains(needle) && l.starts_with("[conn ")).map(str::to_string)
-        })
+        self.proc
+            .wait_stderr(&format!("log line with {needle:?}"), READY_TIMEOUT, |err| {
+                complete_lines(err)
+                    .lines()
+                    .find(|l| l.contains(needle) && l.starts_with("[conn "))
+                    .map(str::to_string)
+            })
     }
 }
 

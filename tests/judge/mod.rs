@@ -32,22 +32,33 @@ pub fn write(path: &Path, bytes: &[u8]) {
 }
 
 pub fn sha256_hex(path: &Path) -> String {
-    Sha256::digest(read(path)).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(read(path))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn json_file(path: &Path) -> Value {
-    serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    serde_json::from_slice(&read(path))
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 pub fn hex_decode(s: &str) -> Vec<u8> {
     let s = s.trim();
     assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
+        })
+        .collect()
 }
 
 /// The directory with the committed fixtures.
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("data")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,16 +77,23 @@ pub struct TruthSession {
 }
 
 fn str_field(v: &Value, name: &str) -> String {
-    v[name].as_str().unwrap_or_else(|| panic!("field {name:?} missing or not a string in {v}")).to_string()
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("field {name:?} missing or not a string in {v}"))
+        .to_string()
 }
 
 pub fn load_truth(path: &Path) -> Vec<TruthSession> {
     let v = json_file(path);
-    let sessions = v["sessions"].as_array().unwrap_or_else(|| panic!("no sessions array in {}", path.display()));
+    let sessions = v["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sessions array in {}", path.display()));
     sessions
         .iter()
         .map(|s| TruthSession {
-            stream: s["stream"].as_u64().unwrap_or_else(|| panic!("no stream in {s}")),
+            stream: s["stream"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no stream in {s}")),
             cipher_suite: str_field(s, "cipher_suite"),
             key_exchange: str_field(s, "key_exchange"),
             user: str_field(s, "user"),
@@ -106,9 +124,20 @@ impl Recording {
             .stdout
             .split("the server appears as ")
             .nth(1)
-            .unwrap_or_else(|| panic!("no 'the server appears as' in record output: {}", self.done.describe()));
-        let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-        addr.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("bad address {addr:?}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no 'the server appears as' in record output: {}",
+                    self.done.describe()
+                )
+            });
+        let addr: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad address {addr:?}"))
     }
 
     pub fn by_client_random(&self, random: &str) -> &TruthSession {
@@ -125,12 +154,29 @@ pub fn record(dir: &TestDir, name: &str, keys: &Path, extra: &[&str]) -> Recordi
     let mut args = vec!["record", "--out", path_str(&pcap), "--keys", path_str(keys)];
     args.extend_from_slice(extra);
     let done = run(pfslab(&args), b"");
-    assert!(done.status.success(), "pfslab {args:?} failed: {}", done.describe());
+    assert!(
+        done.status.success(),
+        "pfslab {args:?} failed: {}",
+        done.describe()
+    );
     let truth_path = dir.join(&format!("{name}.truth.json"));
-    assert!(pcap.is_file(), "no capture after {args:?}: {}", done.describe());
-    assert!(truth_path.is_file(), "no answer key after {args:?}: {}", done.describe());
+    assert!(
+        pcap.is_file(),
+        "no capture after {args:?}: {}",
+        done.describe()
+    );
+    assert!(
+        truth_path.is_file(),
+        "no answer key after {args:?}: {}",
+        done.describe()
+    );
     let truth = load_truth(&truth_path);
-    Recording { pcap, truth_path, truth, done }
+    Recording {
+        pcap,
+        truth_path,
+        truth,
+        done,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,7 +189,10 @@ pub fn decode_as(port: u16) -> Vec<String> {
 
 pub fn with_rsa_key(key: &Path) -> Vec<String> {
     let abs = std::fs::canonicalize(key).unwrap_or_else(|e| panic!("{}: {e}", key.display()));
-    vec!["-o".into(), format!("uat:rsa_keys:\"{}\",\"\"", path_str(&abs))]
+    vec![
+        "-o".into(),
+        format!("uat:rsa_keys:\"{}\",\"\"", path_str(&abs)),
+    ]
 }
 
 pub fn with_keylog(keylog: &Path) -> Vec<String> {
@@ -157,7 +206,12 @@ pub fn tshark(cap: &Path, opts: &[String], args: &[&str]) -> String {
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-r").arg(cap).args(opts).args(args);
     let done = run(cmd, b"");
-    assert!(done.status.success(), "tshark -r {} {opts:?} {args:?}: {}", cap.display(), done.describe());
+    assert!(
+        done.status.success(),
+        "tshark -r {} {opts:?} {args:?}: {}",
+        cap.display(),
+        done.describe()
+    );
     done.stdout
 }
 
@@ -208,7 +262,11 @@ const OVERVIEW_FIELDS: [&str; 13] = [
 ];
 
 fn list<T: std::str::FromStr>(field: &str) -> Vec<T> {
-    field.split(',').filter(|s| !s.trim().is_empty()).filter_map(|s| s.trim().parse().ok()).collect()
+    field
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
 }
 
 fn truthy(field: &str) -> bool {
@@ -217,7 +275,16 @@ fn truthy(field: &str) -> bool {
 
 /// Dissects `cap` once with `opts` (decode-as, keys) and returns every packet.
 pub fn overview(cap: &Path, opts: &[String]) -> Overview {
-    let mut args: Vec<&str> = vec!["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"];
+    let mut args: Vec<&str> = vec![
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ];
     for f in OVERVIEW_FIELDS {
         args.extend_from_slice(&["-e", f]);
     }
@@ -227,10 +294,16 @@ pub fn overview(cap: &Path, opts: &[String]) -> Overview {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            assert!(f.len() >= OVERVIEW_FIELDS.len() - 1, "bad tshark line {l:?}");
+            assert!(
+                f.len() >= OVERVIEW_FIELDS.len() - 1,
+                "bad tshark line {l:?}"
+            );
             let get = |i: usize| f.get(i).copied().unwrap_or("");
             PacketRow {
-                frame: get(0).trim().parse().unwrap_or_else(|_| panic!("bad tshark line {l:?}")),
+                frame: get(0)
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad tshark line {l:?}")),
                 stream: get(1).trim().parse().ok(),
                 dst_port: get(2).trim().parse().ok(),
                 syn: truthy(get(3)) && !truthy(get(4)),
@@ -241,7 +314,11 @@ pub fn overview(cap: &Path, opts: &[String]) -> Overview {
                     .filter(|s| !s.trim().is_empty())
                     .map(|s| s.trim().replace(':', "").to_ascii_lowercase())
                     .collect(),
-                cipher_suites: get(8).split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_ascii_lowercase()).collect(),
+                cipher_suites: get(8)
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .collect(),
                 http_request: !get(9).trim().is_empty(),
                 malformed: !get(10).trim().is_empty(),
                 severities: list(get(11)),
@@ -255,7 +332,11 @@ pub fn overview(cap: &Path, opts: &[String]) -> Overview {
 impl Overview {
     /// No malformed packet and no expert info of severity Warning or Error.
     pub fn assert_clean(&self, what: &str) {
-        let bad: Vec<&PacketRow> = self.rows.iter().filter(|r| r.malformed || r.severities.iter().any(|s| *s >= PI_WARN)).collect();
+        let bad: Vec<&PacketRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.malformed || r.severities.iter().any(|s| *s >= PI_WARN))
+            .collect();
         assert!(bad.is_empty(), "tshark flags packets of {what}:\n{bad:#?}");
     }
 
@@ -275,7 +356,12 @@ impl Overview {
     }
 
     pub fn streams_where(&self, pred: impl Fn(&PacketRow) -> bool) -> Vec<u64> {
-        let mut v: Vec<u64> = self.rows.iter().filter(|r| pred(r)).filter_map(|r| r.stream).collect();
+        let mut v: Vec<u64> = self
+            .rows
+            .iter()
+            .filter(|r| pred(r))
+            .filter_map(|r| r.stream)
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -287,7 +373,10 @@ impl Overview {
             .iter()
             .filter(|r| r.handshake_types.contains(&1))
             .map(|r| {
-                let random = r.handshake_randoms.first().unwrap_or_else(|| panic!("ClientHello without a random: {r:?}"));
+                let random = r
+                    .handshake_randoms
+                    .first()
+                    .unwrap_or_else(|| panic!("ClientHello without a random: {r:?}"));
                 (r.stream.expect("TLS over TCP"), random.clone())
             })
             .collect()
@@ -299,7 +388,10 @@ impl Overview {
             .iter()
             .filter(|r| r.handshake_types.contains(&2))
             .map(|r| {
-                let suite = r.cipher_suites.last().unwrap_or_else(|| panic!("ServerHello without a suite: {r:?}"));
+                let suite = r
+                    .cipher_suites
+                    .last()
+                    .unwrap_or_else(|| panic!("ServerHello without a suite: {r:?}"));
                 (r.stream.expect("TLS over TCP"), suite.clone())
             })
             .collect()
@@ -307,7 +399,11 @@ impl Overview {
 
     /// Destination ports of the connection attempts (SYN without ACK).
     pub fn syn_ports(&self) -> Vec<u16> {
-        self.rows.iter().filter(|r| r.syn).filter_map(|r| r.dst_port).collect()
+        self.rows
+            .iter()
+            .filter(|r| r.syn)
+            .filter_map(|r| r.dst_port)
+            .collect()
     }
 }
 
@@ -339,7 +435,12 @@ pub fn follow_tls(cap: &Path, opts: &[String], streams: &[u64]) -> BTreeMap<u64,
 }
 
 /// `tshark -z follow,PROTO,raw,N` for every stream in `streams`, one run for all.
-pub fn follow(cap: &Path, opts: &[String], proto: &str, streams: &[u64]) -> BTreeMap<u64, Followed> {
+pub fn follow(
+    cap: &Path,
+    opts: &[String],
+    proto: &str,
+    streams: &[u64],
+) -> BTreeMap<u64, Followed> {
     let mut args: Vec<String> = vec!["-q".into()];
     for s in streams {
         args.push("-z".into());
@@ -351,7 +452,12 @@ pub fn follow(cap: &Path, opts: &[String], proto: &str, streams: &[u64]) -> BTre
     let mut current: Option<(u64, Followed)> = None;
     for line in out.lines() {
         if let Some(n) = line.strip_prefix("Filter: tcp.stream eq ") {
-            current = Some((n.trim().parse().unwrap_or_else(|_| panic!("bad follow header {line:?}")), Followed::default()));
+            current = Some((
+                n.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad follow header {line:?}")),
+                Followed::default(),
+            ));
         } else if line.starts_with("=====") {
             if let Some((n, f)) = current.take() {
                 result.insert(n, f);
@@ -359,7 +465,10 @@ pub fn follow(cap: &Path, opts: &[String], proto: &str, streams: &[u64]) -> BTre
         } else if let Some((_, f)) = current.as_mut() {
             if let Some(addr) = line.strip_prefix("Node 0: ") {
                 f.first_addr = addr.trim().to_string();
-            } else if line.starts_with("Node 1: ") || line.starts_with("Follow: ") || line.trim().is_empty() {
+            } else if line.starts_with("Node 1: ")
+                || line.starts_with("Follow: ")
+                || line.trim().is_empty()
+            {
             } else if let Some(hex) = line.strip_prefix('\t') {
                 f.second.extend(hex_decode(hex));
             } else {
@@ -368,7 +477,10 @@ pub fn follow(cap: &Path, opts: &[String], proto: &str, streams: &[u64]) -> BTre
         }
     }
     for s in streams {
-        assert!(result.contains_key(s), "tshark printed no follow block for stream {s}:\n{out}");
+        assert!(
+            result.contains_key(s),
+            "tshark printed no follow block for stream {s}:\n{out}"
+        );
     }
     result
 }
@@ -387,13 +499,23 @@ impl Tap {
     pub fn start(upstream_port: u16, write: &Path, connections: Option<u32>) -> Tap {
         let upstream = format!("127.0.0.1:{upstream_port}");
         let n = connections.map(|n| n.to_string());
-        let mut args = vec!["tap", "--listen", "127.0.0.1:0", "--upstream", &upstream, "--write", path_str(write)];
+        let mut args = vec![
+            "tap",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "--write",
+            path_str(write),
+        ];
         if let Some(n) = &n {
             args.extend_from_slice(&["--connections", n]);
         }
         let proc = Proc::spawn(pfslab(&args));
         let port = proc.wait_stdout("'pfslab tap listening on' line", READY_TIMEOUT, |out| {
-            let line = out.lines().find(|l| l.starts_with("pfslab tap listening on "))?;
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("pfslab tap listening on "))?;
             if !out.contains('\n') {
                 return None;
             }
@@ -402,15 +524,28 @@ impl Tap {
             port.parse::<u16>().ok()
         });
         assert!(port != 0);
-        Tap { proc, port, write: write.to_path_buf() }
+        Tap {
+            proc,
+            port,
+            write: write.to_path_buf(),
+        }
     }
 
     /// Waits for the tap to stop by itself (`--connections`) and checks it wrote its file.
     pub fn finish(self) -> Finished {
         let write = self.write.clone();
         let done = self.proc.finish(RUN_TIMEOUT);
-        assert!(done.status.success(), "pfslab tap failed: {}", done.describe());
-        assert!(write.is_file(), "tap did not leave {}: {}", write.display(), done.describe());
+        assert!(
+            done.status.success(),
+            "pfslab tap failed: {}",
+            done.describe()
+        );
+        assert!(
+            write.is_file(),
+            "tap did not leave {}: {}",
+            write.display(),
+            done.describe()
+        );
         let partial = PathBuf::from(format!("{}.partial", path_str(&write)));
         assert!(!partial.exists(), "tap left {} behind", partial.display());
         done
@@ -454,23 +589,43 @@ pub fn attack_json(args: &[&str]) -> (Vec<Verdict>, Finished) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let done = attack(&all);
-    assert!(done.status.success(), "pfslab attack {all:?}: {}", done.describe());
-    assert!(!done.stderr.contains("panicked"), "pfslab attack panicked: {}", done.describe());
-    let v: Value = serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("attack --json printed no JSON ({e}): {}", done.describe()));
-    let sessions = v["sessions"].as_array().unwrap_or_else(|| panic!("no sessions array: {}", done.describe()));
+    assert!(
+        done.status.success(),
+        "pfslab attack {all:?}: {}",
+        done.describe()
+    );
+    assert!(
+        !done.stderr.contains("panicked"),
+        "pfslab attack panicked: {}",
+        done.describe()
+    );
+    let v: Value = serde_json::from_str(&done.stdout)
+        .unwrap_or_else(|e| panic!("attack --json printed no JSON ({e}): {}", done.describe()));
+    let sessions = v["sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sessions array: {}", done.describe()));
     let verdicts = sessions
         .iter()
         .map(|s| Verdict {
             raw: s.clone(),
             capture: str_field(s, "capture"),
-            stream: s["stream"].as_u64().unwrap_or_else(|| panic!("no stream in {s}")),
+            stream: s["stream"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no stream in {s}")),
             client: str_field(s, "client"),
             server: str_field(s, "server"),
             key_exchange: str_field(s, "key_exchange"),
             cipher_suite: str_field(s, "cipher_suite"),
             verdict: str_field(s, "verdict"),
             reason: str_field(s, "reason"),
-            notes: s["notes"].as_array().map(|a| a.iter().map(|n| n.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default(),
+            notes: s["notes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|n| n.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
             client_random: str_field(s, "client_random").to_ascii_lowercase(),
             client_data: s["client_data"].as_str().unwrap_or_default().to_string(),
             server_data: s["server_data"].as_str().unwrap_or_default().to_string(),
@@ -495,19 +650,40 @@ pub fn no_ems_openssl_conf(dir: &TestDir) -> PathBuf {
 
 /// `openssl s_server -www` offering RSA transport and ECDHE on an OS-assigned port, writing its
 /// key log to `keylog`; `conf` is an OPENSSL_CONF (e.g. EMS off).
-pub fn openssl_s_server(dir: &TestDir, key: &Path, cert: &Path, keylog: &Path, conf: Option<&Path>) -> (Proc, u16) {
+pub fn openssl_s_server(
+    dir: &TestDir,
+    key: &Path,
+    cert: &Path,
+    keylog: &Path,
+    conf: Option<&Path>,
+) -> (Proc, u16) {
     require_tool("openssl", "openssl");
     let mut cmd = Command::new("openssl");
     cmd.current_dir(&dir.path)
-        .args(["s_server", "-accept", "127.0.0.1:0", "-key", path_str(key), "-cert", path_str(cert), "-www"])
-        .args(["-tls1_2", "-cipher", &format!("{}:{}", RSA.openssl, ECDHE.openssl)])
+        .args([
+            "s_server",
+            "-accept",
+            "127.0.0.1:0",
+            "-key",
+            path_str(key),
+            "-cert",
+            path_str(cert),
+            "-www",
+        ])
+        .args([
+            "-tls1_2",
+            "-cipher",
+            &format!("{}:{}", RSA.openssl, ECDHE.openssl),
+        ])
         .args(["-keylogfile", path_str(keylog)]);
     if let Some(conf) = conf {
         cmd.env("OPENSSL_CONF", conf);
     }
     let proc = Proc::spawn(cmd);
     let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
-        let rest = out.lines().find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
+        let rest = out
+            .lines()
+            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
         rest.trim().parse::<u16>().ok()
     });
     (proc, port)
@@ -519,14 +695,20 @@ pub fn openssl_s_client(port: u16, cipher: &str, request: &str, conf: Option<&Pa
     require_tool("openssl", "openssl");
     let connect = format!("127.0.0.1:{port}");
     let mut cmd = Command::new("openssl");
-    cmd.args(["s_client", "-connect", &connect, "-tls1_2", "-cipher", cipher, "-ign_eof", "-quiet"]);
+    cmd.args([
+        "s_client", "-connect", &connect, "-tls1_2", "-cipher", cipher, "-ign_eof", "-quiet",
+    ]);
     if let Some(conf) = conf {
         cmd.env("OPENSSL_CONF", conf);
     }
     let mut p = Proc::spawn(cmd);
     p.write_stdin(request.as_bytes());
     let done = p.finish(RUN_TIMEOUT);
-    assert!(done.status.success(), "openssl s_client {cipher}: {}", done.describe());
+    assert!(
+        done.status.success(),
+        "openssl s_client {cipher}: {}",
+        done.describe()
+    );
     done
 }
 
@@ -540,11 +722,22 @@ pub fn gnutls_cli(port: u16, kx: &str, ems: bool, request: &str) -> Finished {
     );
     let port = port.to_string();
     let mut cmd = Command::new("gnutls-cli");
-    cmd.args(["--insecure", "--port", &port, "--priority", &priority, "127.0.0.1"]);
+    cmd.args([
+        "--insecure",
+        "--port",
+        &port,
+        "--priority",
+        &priority,
+        "127.0.0.1",
+    ]);
     let mut p = Proc::spawn(cmd);
     p.write_stdin(request.as_bytes());
     let done = p.finish(RUN_TIMEOUT);
-    assert!(done.status.success(), "gnutls-cli {kx}: {}", done.describe());
+    assert!(
+        done.status.success(),
+        "gnutls-cli {kx}: {}",
+        done.describe()
+    );
     done
 }
 
@@ -569,8 +762,10 @@ pub fn echo_server(connections: usize) -> u16 {
 
 /// Sends `data` to 127.0.0.1:port, half-closes, and reads everything back (bounded).
 pub fn tcp_exchange(port: u16, data: &[u8]) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("set_read_timeout");
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set_read_timeout");
     s.write_all(data).expect("write");
     s.shutdown(std::net::Shutdown::Write).expect("shutdown");
     let mut back = Vec::new();
@@ -622,7 +817,11 @@ impl Pcap {
                 u32::from_le_bytes(a)
             }
         };
-        assert_eq!(u32_at(&bytes[20..24]), 1, "these helpers read Ethernet captures only");
+        assert_eq!(
+            u32_at(&bytes[20..24]),
+            1,
+            "these helpers read Ethernet captures only"
+        );
         let mut records = Vec::new();
         let mut off = 24;
         while off < bytes.len() {
@@ -631,10 +830,18 @@ impl Pcap {
             assert!(off + 16 + incl <= bytes.len(), "record data cut at {off}");
             let mut header = [0u8; 16];
             header.copy_from_slice(&bytes[off..off + 16]);
-            records.push(PcapRecord { offset: off, header, data: bytes[off + 16..off + 16 + incl].to_vec() });
+            records.push(PcapRecord {
+                offset: off,
+                header,
+                data: bytes[off + 16..off + 16 + incl].to_vec(),
+            });
             off += 16 + incl;
         }
-        Pcap { header: bytes[..24].to_vec(), big_endian, records }
+        Pcap {
+            header: bytes[..24].to_vec(),
+            big_endian,
+            records,
+        }
     }
 
     pub fn load(path: &Path) -> Pcap {
@@ -656,7 +863,11 @@ impl Pcap {
 
     /// Index of the first record whose TCP view satisfies `pred`.
     pub fn find(&self, mut pred: impl FnMut(&TcpView, &[u8]) -> bool) -> Option<usize> {
-        self.records.iter().position(|r| tcp_view(&r.data).map(|t| pred(&t, &r.data[t.payload.clone()])).unwrap_or(false))
+        self.records.iter().position(|r| {
+            tcp_view(&r.data)
+                .map(|t| pred(&t, &r.data[t.payload.clone()]))
+                .unwrap_or(false)
+        })
     }
 }
 
@@ -695,7 +906,10 @@ pub fn keylog_masters(path: &Path) -> BTreeMap<String, String> {
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             (f.next()? == "CLIENT_RANDOM").then_some(())?;
-            Some((f.next()?.to_ascii_lowercase(), f.next()?.to_ascii_lowercase()))
+            Some((
+                f.next()?.to_ascii_lowercase(),
+                f.next()?.to_ascii_lowercase(),
+            ))
         })
         .collect()
 }
