@@ -259,52 +259,34 @@ pub fn master_from_premaster(
 }
 
 /// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
+/// With `fast`, the variable-time CRT path decrypts (the attacker works offline; the server never
+/// uses it); otherwise the rsa crate's constant-time one.
 pub fn decrypt_premaster(
-    key: &rsa::PrivateKey,
-    obs: &ObservedSession,
-    encrypted: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, String> {
-    let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
-    if encrypted.len() != modulus_len {
-        return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
-    }
-    let plain = Zeroizing::new(pki::rsa_decrypt_pkcs1(key, encrypted).map_err(|e| e.to_string())?);
-    let version = obs
-        .client_hello
-        .as_ref()
-        .map(|c| c.client_version)
-        .unwrap_or(0x0303)
-        .to_be_bytes();
-    // rsa 0.10 uses implicit rejection: a wrong key yields a random-looking message instead of
-    // an error, so only the expected shape counts as success.
-    if plain.len() != 48 || plain[..2] != version {
-        return Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into());
-    }
-    Ok(plain)
-}
-
-/// As `decrypt_premaster`, through the variable-time CRT path when it is available (the attacker
-/// works offline; the server never uses it).
-pub fn decrypt_premaster_fast(
     key: &rsa::PrivateKey,
     fast: Option<&crate::fast_rsa::FastRsaKey>,
     obs: &ObservedSession,
     encrypted: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, String> {
-    let Some(fast) = fast else {
-        return decrypt_premaster(key, obs, encrypted);
-    };
-    let modulus_len = pki::modulus_bits(&rsa::PublicKey::from(key)).div_ceil(8);
+    use rsa::traits::PublicKeyParts;
+    let modulus_len = key.size();
     if encrypted.len() != modulus_len {
         return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
     }
+    // rsa 0.10 uses implicit rejection (a wrong key yields a random-looking message instead of
+    // an error) and the fast path may fail padding; either way only the expected shape counts.
+    let plain = match fast {
+        Some(f) => f.decrypt_pkcs1v15(encrypted).map(Zeroizing::new),
+        None => pki::rsa_decrypt_pkcs1(key, encrypted)
+            .ok()
+            .map(Zeroizing::new),
+    };
     let version = obs
         .client_hello
         .as_ref()
         .map(|c| c.client_version)
         .unwrap_or(0x0303)
         .to_be_bytes();
-    match fast.decrypt_pkcs1v15(encrypted).map(Zeroizing::new) {
+    match plain {
         Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),
         _ => Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into()),
     }
@@ -501,7 +483,7 @@ pub fn analyse(
     if candidate.is_none() {
         match (&obs.wire_key_exchange, &loot.key) {
             (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
-                match decrypt_premaster_fast(key, loot.fast_key.as_ref(), obs, enc) {
+                match decrypt_premaster(key, loot.fast_key.as_ref(), obs, enc) {
                     Ok(pms) => {
                         candidate = master_from_premaster(obs, &suite, &pms)
                             .map(|m| (m, SecretSource::StolenKey))

@@ -393,7 +393,7 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
         match (&s.wire_key_exchange, &loot.key) {
             (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
                 let _ = writeln!(out, "premaster secret {}", style.computed());
-                match decrypt_premaster(key, s, enc) {
+                match decrypt_premaster(key, loot.fast_key.as_ref(), s, enc) {
                     Ok(pms) => {
                         text(
                             out,

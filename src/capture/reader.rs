@@ -373,42 +373,36 @@ impl<R: Read> CaptureReader<R> {
         Ok(())
     }
 
+    /// Enhanced Packet Block (32-bit interface ID).
     fn parse_epb(&mut self, be: bool, start: u64, blen: u32) -> Result<Meta, CaptureError> {
-        if blen < 32 {
-            return Err(self.malformed_at(start, "enhanced packet block too short".into()));
-        }
         let iface_id = self.u32_at(8, be);
-        let units = (u64::from(self.u32_at(12, be)) << 32) | u64::from(self.u32_at(16, be));
-        let caplen = self.u32_at(20, be);
-        let orig = self.u32_at(24, be);
-        let end = 28 + caplen as usize;
-        if end > blen as usize - 4 {
-            return Err(self.malformed_at(
-                start,
-                format!("captured length {caplen} overruns the block"),
-            ));
-        }
-        let iface = self.interface(iface_id, start)?;
-        Ok(Meta {
-            ts: iface.ts(units),
-            link: iface.link,
-            interface: iface_id,
-            orig_len: orig,
-            data_start: 28,
-            data_end: end,
-        })
+        self.parse_timestamped_block(be, start, blen, iface_id, "enhanced packet block")
     }
 
+    /// Obsolete Packet Block: a 16-bit interface ID and a drops count, otherwise laid out as
+    /// an Enhanced Packet Block.
     fn parse_packet_block(
         &mut self,
         be: bool,
         start: u64,
         blen: u32,
     ) -> Result<Meta, CaptureError> {
-        if blen < 32 {
-            return Err(self.malformed_at(start, "packet block too short".into()));
-        }
         let iface_id = u32::from(u16_from(self.buf.get(8..10).unwrap_or(&[0, 0]), be));
+        self.parse_timestamped_block(be, start, blen, iface_id, "packet block")
+    }
+
+    /// The shared body of both: timestamp, captured and original lengths, data.
+    fn parse_timestamped_block(
+        &mut self,
+        be: bool,
+        start: u64,
+        blen: u32,
+        iface_id: u32,
+        what: &str,
+    ) -> Result<Meta, CaptureError> {
+        if blen < 32 {
+            return Err(self.malformed_at(start, format!("{what} too short")));
+        }
         let units = (u64::from(self.u32_at(12, be)) << 32) | u64::from(self.u32_at(16, be));
         let caplen = self.u32_at(20, be);
         let orig = self.u32_at(24, be);

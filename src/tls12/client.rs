@@ -255,7 +255,6 @@ impl State for ExpectCertificate {
         let mut transcript = self.transcript;
         transcript.add(&msg);
         let next = AfterCertificate {
-            config: self.config,
             suite: self.suite,
             client_random: self.client_random,
             server_random: self.server_random,
@@ -276,7 +275,6 @@ impl State for ExpectCertificate {
 
 /// Everything known once the certificate is accepted.
 struct AfterCertificate {
-    config: Arc<ClientConfig>,
     suite: Suite,
     client_random: [u8; 32],
     server_random: [u8; 32],
@@ -406,7 +404,6 @@ impl State for ExpectServerHelloDone {
         let finished = finished_for(&s.suite, &master, Side::Client, &s.transcript).encode();
         cx.send_handshake(&finished);
         s.transcript.add(&finished);
-        let _ = &s.config;
         Ok(Box::new(ExpectChangeCipherSpec {
             suite: s.suite,
             client_random: s.client_random,
