@@ -23,7 +23,7 @@ use crate::tls13::key_schedule::TrafficSecret;
 pub struct Loot {
     pub key: Option<rsa::PrivateKey>,
     pub keylog: Option<KeyLog>,
-    /// The stolen key prepared for fast, variable-time CRT decryption (offline only).
+    /// The stolen key loaded into AWS-LC for fast decryption, when AWS-LC takes it.
     pub fast_key: Option<crate::fast_rsa::FastRsaKey>,
 }
 
@@ -259,8 +259,8 @@ pub fn master_from_premaster(
 }
 
 /// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
-/// With `fast`, the variable-time CRT path decrypts (the attacker works offline; the server never
-/// uses it); otherwise the rsa crate's constant-time one.
+/// With `fast`, AWS-LC decrypts (`crate::fast_rsa`, ~3× faster; the server keeps the rsa
+/// crate); otherwise the rsa crate does.
 pub fn decrypt_premaster(
     key: &rsa::PrivateKey,
     fast: Option<&crate::fast_rsa::FastRsaKey>,
@@ -329,26 +329,83 @@ impl SessionReport {
 }
 
 /// Secrets recovered so far, for sessions that resume them.
-#[derive(Default)]
+///
+/// Bounded, so memory stays flat however long the capture: the most recent
+/// [`ResumptionCache::MAX_ENTRIES`] session IDs and tickets (OpenSSL's default server session
+/// cache size, `SSL_SESSION_CACHE_MAX_SIZE_DEFAULT`) within [`ResumptionCache::MAX_BYTES`] of
+/// IDs and tickets; the oldest are forgotten first.
 pub struct ResumptionCache {
-    by_session_id: HashMap<Vec<u8>, (u64, Zeroizing<Vec<u8>>)>,
-    by_ticket: HashMap<Vec<u8>, (u64, Zeroizing<Vec<u8>>)>,
+    by_session_id: HashMap<Vec<u8>, (u64, MasterSecret)>,
+    by_ticket: HashMap<Vec<u8>, (u64, MasterSecret)>,
+    /// Keys in the order they were first remembered: `true` for a ticket.
+    order: std::collections::VecDeque<(bool, Vec<u8>)>,
+    key_bytes: usize,
+    forgotten: u64,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Default for ResumptionCache {
+    fn default() -> Self {
+        Self::with_limits(Self::MAX_ENTRIES, Self::MAX_BYTES)
+    }
 }
 
 impl ResumptionCache {
+    pub const MAX_ENTRIES: usize = 20 * 1024;
+    pub const MAX_BYTES: usize = 16 << 20;
+
+    /// A cache of at most `max_entries` IDs and tickets totalling at most `max_bytes`.
+    pub fn with_limits(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            by_session_id: HashMap::new(),
+            by_ticket: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            key_bytes: 0,
+            forgotten: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
     pub fn remember(&mut self, stream: u64, obs: &ObservedSession, master: &MasterSecret) {
         if let Some(sh) = &obs.server_hello {
             if !sh.session_id.is_empty() {
-                self.by_session_id.insert(
-                    sh.session_id.clone(),
-                    (stream, Zeroizing::new(master.0.to_vec())),
-                );
+                self.insert(false, &sh.session_id, stream, master);
             }
         }
         if let Some(t) = &obs.new_ticket {
-            self.by_ticket
-                .insert(t.clone(), (stream, Zeroizing::new(master.0.to_vec())));
+            self.insert(true, t, stream, master);
         }
+    }
+
+    fn insert(&mut self, ticket: bool, key: &[u8], stream: u64, master: &MasterSecret) {
+        let map = if ticket {
+            &mut self.by_ticket
+        } else {
+            &mut self.by_session_id
+        };
+        if map.insert(key.to_vec(), (stream, master.clone())).is_none() {
+            self.order.push_back((ticket, key.to_vec()));
+            self.key_bytes += key.len();
+        }
+        while self.order.len() > self.max_entries || self.key_bytes > self.max_bytes {
+            let Some((ticket, oldest)) = self.order.pop_front() else {
+                break;
+            };
+            self.key_bytes -= oldest.len();
+            self.forgotten += 1;
+            if ticket {
+                self.by_ticket.remove(&oldest);
+            } else {
+                self.by_session_id.remove(&oldest);
+            }
+        }
+    }
+
+    /// How many IDs and tickets were forgotten to keep the cache bounded.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     fn lookup(&self, r: &Resumption) -> Option<(u64, MasterSecret)> {
@@ -356,8 +413,7 @@ impl ResumptionCache {
             Resumption::SessionId(id) => self.by_session_id.get(id)?,
             Resumption::Ticket(t) => self.by_ticket.get(t)?,
         };
-        let arr: [u8; 48] = m.as_slice().try_into().ok()?;
-        Some((*stream, MasterSecret(arr)))
+        Some((*stream, m.clone()))
     }
 }
 
@@ -468,8 +524,13 @@ pub fn analyse(
                 }
                 None => {
                     report.reason = format!(
-                        "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures",
-                        report.resumed.clone().unwrap_or_default()
+                        "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures{}",
+                        report.resumed.clone().unwrap_or_default(),
+                        if cache.forgotten() > 0 {
+                            format!(" (or was older than the {} most recent sessions the attacker remembers)", cache.max_entries)
+                        } else {
+                            String::new()
+                        }
                     );
                     if suite.key_exchange.is_forward_secret() {
                         report.verdict = Verdict::ForwardSecret;
@@ -958,4 +1019,82 @@ fn tls13_reason(obs: &ObservedSession) -> String {
 /// Hash used by a suite, for display.
 pub fn suite_hash(suite: &Suite) -> HashAlg {
     suite.hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master(byte: u8) -> MasterSecret {
+        MasterSecret([byte; 48])
+    }
+
+    fn found(cache: &ResumptionCache, r: &Resumption) -> Option<(u64, u8)> {
+        cache.lookup(r).map(|(stream, m)| (stream, m.0[0]))
+    }
+
+    #[test]
+    fn resumption_cache_forgets_the_oldest_beyond_its_entry_bound() {
+        let mut cache = ResumptionCache::with_limits(3, 1 << 20);
+        for i in 0..5u8 {
+            cache.insert(i % 2 == 1, &[i; 32], u64::from(i), &master(i));
+        }
+        // 0 and 1 were forgotten; 2 (an ID), 3 (a ticket) and 4 (an ID) remain.
+        assert_eq!(cache.forgotten(), 2);
+        assert_eq!(found(&cache, &Resumption::SessionId(vec![0; 32])), None);
+        assert_eq!(found(&cache, &Resumption::Ticket(vec![1; 32])), None);
+        assert_eq!(
+            found(&cache, &Resumption::SessionId(vec![2; 32])),
+            Some((2, 2))
+        );
+        assert_eq!(
+            found(&cache, &Resumption::Ticket(vec![3; 32])),
+            Some((3, 3))
+        );
+        assert_eq!(
+            found(&cache, &Resumption::SessionId(vec![4; 32])),
+            Some((4, 4))
+        );
+        // An ID is not a ticket.
+        assert_eq!(found(&cache, &Resumption::Ticket(vec![4; 32])), None);
+        // Remembering a key again updates it without taking a second place.
+        cache.insert(false, &[2; 32], 9, &master(9));
+        assert_eq!(
+            found(&cache, &Resumption::SessionId(vec![2; 32])),
+            Some((9, 9))
+        );
+        assert_eq!((cache.order.len(), cache.forgotten()), (3, 2));
+    }
+
+    #[test]
+    fn resumption_cache_forgets_the_oldest_beyond_its_byte_bound() {
+        let mut cache = ResumptionCache::with_limits(100, 1000);
+        cache.insert(true, &[1; 600], 1, &master(1));
+        cache.insert(true, &[2; 300], 2, &master(2));
+        assert_eq!(cache.forgotten(), 0);
+        cache.insert(true, &[3; 200], 3, &master(3));
+        assert_eq!(cache.forgotten(), 1);
+        assert_eq!(found(&cache, &Resumption::Ticket(vec![1; 600])), None);
+        assert_eq!(
+            found(&cache, &Resumption::Ticket(vec![3; 200])),
+            Some((3, 3))
+        );
+        assert_eq!(cache.key_bytes, 500);
+        // A ticket larger than the whole bound pushes everything out, itself last.
+        cache.insert(true, &[4; 1200], 4, &master(4));
+        assert_eq!(found(&cache, &Resumption::Ticket(vec![4; 1200])), None);
+        assert_eq!(cache.key_bytes, 0);
+    }
+
+    #[test]
+    fn default_resumption_cache_has_openssl_server_cache_size() {
+        let mut cache = ResumptionCache::default();
+        for i in 0..(ResumptionCache::MAX_ENTRIES as u32 + 10) {
+            cache.insert(false, &i.to_be_bytes(), u64::from(i), &master(1));
+        }
+        assert_eq!(cache.forgotten(), 10);
+        assert_eq!(cache.order.len(), 20 * 1024);
+        assert!(found(&cache, &Resumption::SessionId(9u32.to_be_bytes().to_vec())).is_none());
+        assert!(found(&cache, &Resumption::SessionId(10u32.to_be_bytes().to_vec())).is_some());
+    }
 }

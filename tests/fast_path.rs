@@ -1,4 +1,4 @@
-//! The attacker's fast variable-time RSA path gives exactly what the rsa crate's constant-time
+//! The attacker's fast RSA path (AWS-LC) gives exactly what the rsa crate's constant-time
 //! path gives: same verdicts, same bytes, session by session.
 
 use std::process::Command;
@@ -35,7 +35,7 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
     let fast = Loot::new(Some(key.clone()), None);
     assert!(
         fast.fast_key.is_some(),
-        "a two-prime key must get the fast path"
+        "a 2048-bit two-prime key must get the fast path"
     );
     let slow = Loot {
         key: Some(key),
