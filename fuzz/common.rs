@@ -251,6 +251,7 @@ pub mod reassembly {
         };
         let mut asm = Reassembler::new(ReassemblyConfig {
             max_out_of_order: cap,
+            ..ReassemblyConfig::default()
         });
         let server: SocketAddr = "10.0.0.2:443".parse().unwrap();
         let mut payload = vec![0u8; MAX_LEN];

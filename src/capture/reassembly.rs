@@ -23,12 +23,19 @@ use super::packet::TcpSegment;
 pub struct ReassemblyConfig {
     /// Out-of-order bytes held per direction before the oldest hole becomes a gap.
     pub max_out_of_order: usize,
+    /// How long (capture time) a closed connection's 4-tuple is remembered, so trailing ACKs
+    /// and retransmissions stay with it instead of starting a new stream. Forgetting it keeps
+    /// memory flat however long the capture.
+    pub closed_linger: Duration,
 }
 
 impl Default for ReassemblyConfig {
     fn default() -> Self {
         ReassemblyConfig {
             max_out_of_order: 4 << 20,
+            // Linux's TIME-WAIT (TCP_TIMEWAIT_LEN): after it the peers themselves no longer
+            // take a segment as part of the old connection.
+            closed_linger: Duration::from_secs(60),
         }
     }
 }
@@ -337,6 +344,7 @@ impl Connection {
 struct Closed {
     client: SocketAddr,
     isn: [Option<u32>; 2],
+    stream: u64,
 }
 
 enum Entry {
@@ -359,6 +367,10 @@ pub struct Reassembler {
     cfg: ReassemblyConfig,
     conns: HashMap<(SocketAddr, SocketAddr), Entry>,
     finished: VecDeque<Connection>,
+    /// Closed entries by closing time, oldest first, to be forgotten after `closed_linger`.
+    closed_order: VecDeque<(Duration, (SocketAddr, SocketAddr), u64)>,
+    /// The latest timestamp seen (captures need not be in time order).
+    clock: Duration,
     stats: ReassemblyStats,
 }
 
@@ -374,6 +386,8 @@ impl Reassembler {
             cfg,
             conns: HashMap::new(),
             finished: VecDeque::new(),
+            closed_order: VecDeque::new(),
+            clock: Duration::ZERO,
             stats: ReassemblyStats::default(),
         }
     }
@@ -393,6 +407,8 @@ impl Reassembler {
     /// Feeds one segment.
     pub fn push(&mut self, seg: &TcpSegment<'_>) {
         self.stats.segments += 1;
+        self.clock = self.clock.max(seg.ts);
+        self.forget_closed();
         let key = if seg.src <= seg.dst {
             (seg.src, seg.dst)
         } else {
@@ -489,9 +505,32 @@ impl Reassembler {
         let closed = Closed {
             client: c.client,
             isn: [known_isn(&c.to_server), known_isn(&c.to_client)],
+            stream: c.stream,
         };
         self.conns.insert(key, Entry::Closed(closed));
+        self.closed_order.push_back((self.clock, key, c.stream));
         self.finished.push_back(*c);
+    }
+
+    /// Drops closed 4-tuples older than `closed_linger`, unless reused since.
+    fn forget_closed(&mut self) {
+        while let Some(&(closed_at, key, stream)) = self.closed_order.front() {
+            if self.clock.saturating_sub(closed_at) <= self.cfg.closed_linger {
+                break;
+            }
+            self.closed_order.pop_front();
+            if matches!(self.conns.get(&key), Some(Entry::Closed(c)) if c.stream == stream) {
+                self.conns.remove(&key);
+            }
+        }
+    }
+
+    /// 4-tuples of closed connections still remembered (for trailing segments).
+    pub fn remembered_closed(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|e| matches!(e, Entry::Closed(_)))
+            .count()
     }
 }
 

@@ -892,6 +892,7 @@ fn out_of_order_cap_gives_up_the_hole() {
     segs.remove(0);
     let mut asm = Reassembler::new(ReassemblyConfig {
         max_out_of_order: 2500,
+        ..ReassemblyConfig::default()
     });
     let mut all = vec![Seg {
         from_client: true,
@@ -1385,6 +1386,7 @@ fn random_segments_never_panic_the_reassembler() {
     let mut rng = Rng(7);
     let mut asm = Reassembler::new(ReassemblyConfig {
         max_out_of_order: 3000,
+        ..ReassemblyConfig::default()
     });
     for round in 0..20_000u64 {
         let len = (rng.next() % 1600) as usize;
@@ -1518,4 +1520,81 @@ fn partial_file_is_readable_while_writing_and_never_renamed_without_finish() {
         let i = u32::from(c.client.port() - 2000);
         assert_eq!(c.to_server.contiguous(), &pattern(2000, i)[..]);
     }
+}
+
+#[test]
+fn closed_tuples_are_forgotten_after_the_linger_time() {
+    let mut asm = Reassembler::new(ReassemblyConfig {
+        closed_linger: Duration::from_secs(60),
+        ..ReassemblyConfig::default()
+    });
+    let seg = |from_client: bool, seq: u32, flags: u8, data: &[u8]| Seg {
+        from_client,
+        seq,
+        flags,
+        data: data.to_vec(),
+    };
+    let conversation = vec![
+        seg(true, 100, SYN, b""),
+        seg(false, 7, SYN | ACK, b""),
+        seg(true, 101, ACK, b"hello"),
+        seg(true, 106, FIN, b""),
+        seg(false, 8, FIN, b""),
+    ];
+    let done = feed(&mut asm, &conversation, 0);
+    assert_eq!(done.len(), 1);
+    assert_eq!(asm.remembered_closed(), 1);
+    // A trailing ACK 30 s later still belongs to the closed connection.
+    assert!(feed(&mut asm, &[seg(true, 107, ACK, b"")], 30_000).is_empty());
+    assert_eq!(asm.stats().after_close, 1);
+    assert_eq!(asm.remembered_closed(), 1);
+    // Another connection's packet 61 s after the close lets the first 4-tuple go.
+    let other = TcpSegment {
+        number: 99,
+        ts: Duration::from_secs(61),
+        src: "10.9.9.9:1000".parse().expect("addr"),
+        dst: sa(S),
+        seq: 1,
+        ack: 0,
+        flags: TcpFlags(SYN),
+        window: 65535,
+        options: &[],
+        payload: &[],
+    };
+    asm.push(&other);
+    assert_eq!(asm.remembered_closed(), 0);
+    // A stray segment on the old 4-tuple now opens a new stream, as it would for the peers.
+    assert!(feed(&mut asm, &[seg(true, 107, ACK, b"")], 62_000).is_empty());
+    assert_eq!(asm.stats().after_close, 1);
+    assert_eq!(asm.stats().connections, 3);
+    assert_eq!(asm.live(), 2);
+}
+
+#[test]
+fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
+    let mut asm = Reassembler::new(ReassemblyConfig {
+        closed_linger: Duration::from_millis(2),
+        ..ReassemblyConfig::default()
+    });
+    let seg = |from_client: bool, seq: u32, flags: u8| Seg {
+        from_client,
+        seq,
+        flags,
+        data: Vec::new(),
+    };
+    let first = vec![
+        seg(true, 100, SYN),
+        seg(false, 7, SYN | ACK),
+        seg(true, 101, FIN),
+        seg(false, 8, FIN),
+    ];
+    assert_eq!(feed(&mut asm, &first, 0).len(), 1);
+    // A new connection on the same 4-tuple, long after: open while the old close expires.
+    let second = vec![seg(true, 5000, SYN), seg(false, 70, SYN | ACK)];
+    assert!(feed(&mut asm, &second, 1000).is_empty());
+    assert_eq!(asm.live(), 1);
+    let end = asm.end_of_capture();
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].stream, 1);
+    assert_eq!(end[0].packets, 2);
 }
