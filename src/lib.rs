@@ -25,6 +25,7 @@ pub mod record_protect;
 pub mod report;
 pub mod rng;
 pub mod server;
+pub mod spool;
 pub mod stream;
 pub mod suites;
 pub mod tls12;

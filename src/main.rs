@@ -516,19 +516,26 @@ fn run_record(a: RecordArgs) -> Result<()> {
 }
 
 fn run_inspect(a: InspectArgs) -> Result<()> {
-    let mut rows = Vec::new();
+    // Rows are held in a spool (memory, then a temporary file) until every capture is read, so
+    // memory does not grow with the capture.
+    let show_capture = a.captures.len() > 1;
+    let mut table = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
+    let mut spool_error = None;
     for path in &a.captures {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| {
-            rows.push(pfslab::report::InspectRow {
-                capture: name.clone(),
-                conn,
-            })
+            let row = pfslab::report::inspect_table_row(&name, &conn, show_capture);
+            if let Err(e) = table.append(row.as_bytes()) {
+                spool_error.get_or_insert(e);
+            }
         })
         .with_context(|| format!("cannot read {}", path.display()))?;
+        if let Some(e) = spool_error.take() {
+            bail!("cannot hold the table in a temporary file: {e}");
+        }
         eprintln!(
             "{}: {} packets, {} TCP connections, {} TLS sessions, {} other",
             path.display(),
@@ -541,7 +548,17 @@ fn run_inspect(a: InspectArgs) -> Result<()> {
             eprintln!("warning: {t}; the packets before it were used");
         }
     }
-    print_or_broken_pipe(&pfslab::report::inspect_table(&rows, a.captures.len() > 1))
+    let mut out = std::io::stdout().lock();
+    let written = std::io::Write::write_all(
+        &mut out,
+        pfslab::report::inspect_table_header(show_capture).as_bytes(),
+    )
+    .and_then(|_| table.copy_to(&mut out))
+    .and_then(|_| std::io::Write::flush(&mut out));
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn print_or_broken_pipe(text: &str) -> Result<()> {
@@ -599,7 +616,11 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     let finished = std::sync::atomic::AtomicBool::new(false);
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !a.quiet;
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut reports = Vec::new();
+    // The table and conversations are printed once every session is in; held in spools (memory,
+    // then a temporary file) so memory does not grow with the capture.
+    let show_capture = a.captures.len() > 1;
+    let mut table = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
+    let mut conversations = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
     let mut counts = [0usize; 3];
     let mut first = true;
     let mut write_error: Option<std::io::Error> = None;
@@ -635,7 +656,19 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                     write_error.get_or_insert(e);
                 }
             } else {
-                reports.push(report);
+                let row = pfslab::report::attack_table_row(&report, show_capture);
+                let mut spooled = table.append(row.as_bytes());
+                if !a.table_only {
+                    spooled = spooled.and_then(|_| {
+                        conversations.append(pfslab::report::conversation(&report).as_bytes())
+                    });
+                }
+                if let Err(e) = spooled {
+                    write_error.get_or_insert(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot hold the report in a temporary file: {e}"),
+                    ));
+                }
             }
         });
         finished.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -666,19 +699,22 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     }
     if a.json {
         let _ = stdout.write_all(if first { b"]}\n" as &[u8] } else { b"\n]}\n" });
-    } else {
-        let mut text = pfslab::report::attack_table(&reports, a.captures.len() > 1);
-        text.push_str(&format!(
+    } else if write_error.is_none() {
+        let summary = format!(
             "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
-            reports.len(),
+            counts.iter().sum::<usize>(),
             counts[0],
             counts[1],
             counts[2]
-        ));
-        if !a.table_only {
-            text.push_str(&pfslab::report::conversations(&reports));
+        );
+        let written = stdout
+            .write_all(pfslab::report::attack_table_header(show_capture).as_bytes())
+            .and_then(|_| table.copy_to(&mut stdout))
+            .and_then(|_| stdout.write_all(summary.as_bytes()))
+            .and_then(|_| conversations.copy_to(&mut stdout));
+        if let Err(e) = written {
+            write_error.get_or_insert(e);
         }
-        let _ = stdout.write_all(text.as_bytes());
     }
     match stdout.flush().err().or(write_error) {
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
@@ -728,11 +764,7 @@ fn run_explain(a: ExplainArgs) -> Result<()> {
             if streams.is_empty() {
                 "none".to_string()
             } else {
-                streams
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                pfslab::report::number_ranges(&streams)
             }
         );
     };

@@ -16,6 +16,32 @@ pub fn abbrev(bytes: &[u8]) -> String {
     }
 }
 
+/// Sorted numbers, runs of three or more as ranges: `0–3, 5, 7, 8`.
+pub fn number_ranges(numbers: &[u64]) -> String {
+    let mut sorted = numbers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = sorted.get(i) {
+        let mut end = start;
+        while end
+            .checked_add(1)
+            .is_some_and(|next| sorted.get(i + 1) == Some(&next))
+        {
+            end += 1;
+            i += 1;
+        }
+        match end - start {
+            0 => parts.push(start.to_string()),
+            1 => parts.extend([start.to_string(), end.to_string()]),
+            _ => parts.push(format!("{start}–{end}")),
+        }
+        i += 1;
+    }
+    parts.join(", ")
+}
+
 /// Pads to `width` characters (not bytes), cutting with … when longer.
 pub fn cell(text: &str, width: usize) -> String {
     let count = text.chars().count();
@@ -63,6 +89,15 @@ pub struct InspectRow {
 }
 
 pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
+    let mut out = inspect_table_header(show_capture);
+    for r in rows {
+        out.push_str(&inspect_table_row(&r.capture, &r.conn, show_capture));
+    }
+    out
+}
+
+/// The inspect table's heading line.
+pub fn inspect_table_header(show_capture: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -81,19 +116,25 @@ pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
         cell("SNI", 12),
         cell("app data c→s / s→c", 19),
     );
-    for r in rows {
-        let s = &r.conn.session;
+    out
+}
+
+/// One connection's line of the inspect table, with its notes.
+pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool) -> String {
+    let mut out = String::new();
+    {
+        let s = &conn.session;
         let (c2s, s2c) = s.app_bytes();
         let _ = writeln!(
             out,
             "{}{} {} {} {} {} {} {} {}  {}",
             if show_capture {
-                cell(&r.capture, 16) + " "
+                cell(capture, 16) + " "
             } else {
                 String::new()
             },
-            cell(&r.conn.stream.to_string(), 3),
-            cell(&format!("{} → {}", r.conn.client, r.conn.server), 44),
+            cell(&conn.stream.to_string(), 3),
+            cell(&format!("{} → {}", conn.client, conn.server), 44),
             cell(&s.version_name(), 7),
             cell(
                 &s.suite_id
@@ -105,9 +146,9 @@ pub fn inspect_table(rows: &[InspectRow], show_capture: bool) -> String {
             cell(if s.ems { "yes" } else { "no" }, 3),
             cell(s.sni.as_deref().unwrap_or("-"), 12),
             cell(&format!("{c2s} / {s2c} B"), 19),
-            wire_summary(&r.conn)
+            wire_summary(conn)
         );
-        for note in r.conn.notes.iter().chain(s.notes.iter()) {
+        for note in conn.notes.iter().chain(s.notes.iter()) {
             let _ = writeln!(out, "      note: {note}");
         }
         if let Some(res) = &s.resumed {
@@ -126,6 +167,15 @@ fn verdict_label(v: Verdict) -> &'static str {
 }
 
 pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
+    let mut out = attack_table_header(show_capture);
+    for r in reports {
+        out.push_str(&attack_table_row(r, show_capture));
+    }
+    out
+}
+
+/// The attack table's heading line.
+pub fn attack_table_header(show_capture: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -141,34 +191,40 @@ pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
         cell("kx", 5),
         cell("verdict", 14),
     );
-    for r in reports {
-        let detail = match r.verdict {
-            Verdict::Decrypted => format!("\"{}\"", r.first_line()),
-            _ => r.reason.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "{}{} {} {} {} {}  {}",
-            if show_capture {
-                cell(&r.capture, 16) + " "
-            } else {
-                String::new()
-            },
-            cell(&r.stream.to_string(), 3),
-            cell(&format!("{} → {}", r.client, r.server), 44),
-            cell(&r.cipher_suite, 38),
-            cell(&r.key_exchange, 5),
-            cell(verdict_label(r.verdict), 14),
-            detail
-        );
-    }
     out
+}
+
+/// One session's line of the attack table.
+pub fn attack_table_row(r: &SessionReport, show_capture: bool) -> String {
+    let detail = match r.verdict {
+        Verdict::Decrypted => format!("\"{}\"", r.first_line()),
+        _ => r.reason.clone(),
+    };
+    format!(
+        "{}{} {} {} {} {}  {}\n",
+        if show_capture {
+            cell(&r.capture, 16) + " "
+        } else {
+            String::new()
+        },
+        cell(&r.stream.to_string(), 3),
+        cell(&format!("{} → {}", r.client, r.server), 44),
+        cell(&r.cipher_suite, 38),
+        cell(&r.key_exchange, 5),
+        cell(verdict_label(r.verdict), 14),
+        detail
+    )
 }
 
 /// The recovered conversations, both directions, after the table.
 pub fn conversations(reports: &[SessionReport]) -> String {
+    reports.iter().map(conversation).collect()
+}
+
+/// One decrypted session's conversation (empty for a session that was not decrypted).
+pub fn conversation(r: &SessionReport) -> String {
     let mut out = String::new();
-    for r in reports.iter().filter(|r| r.verdict == Verdict::Decrypted) {
+    if r.verdict == Verdict::Decrypted {
         let _ = writeln!(
             out,
             "=== {} session {}: {} → {} ({}) ===",
@@ -240,4 +296,26 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "server_data": String::from_utf8_lossy(&r.server_data),
         "notes": r.notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_ranges_collapse_runs() {
+        assert_eq!(number_ranges(&[]), "");
+        assert_eq!(number_ranges(&[4]), "4");
+        assert_eq!(number_ranges(&[0, 1]), "0, 1");
+        assert_eq!(
+            number_ranges(&[0, 1, 2, 3, 5, 7, 8, 10, 11, 12]),
+            "0–3, 5, 7, 8, 10–12"
+        );
+        assert_eq!(number_ranges(&[9, 8, 7, 7, 0]), "0, 7–9");
+        let top = [u64::MAX - 2, u64::MAX - 1, u64::MAX];
+        assert_eq!(
+            number_ranges(&top),
+            format!("{}–{}", u64::MAX - 2, u64::MAX)
+        );
+    }
 }
