@@ -162,8 +162,9 @@ impl Tap {
         if let TapMode::Deterministic(d) = &cfg.mode {
             writer.set_virtual_clock(d.start, d.step);
         }
+        // accept() blocks (no polling while idle); stopping wakes it with a connection.
         listener
-            .set_nonblocking(true)
+            .set_nonblocking(false)
             .map_err(|e| CaptureError::io(local.to_string(), "set_nonblocking", e))?;
         let shared = Arc::new(Shared {
             writer: writer.shared(),
@@ -241,7 +242,12 @@ impl Tap {
         let sh = &self.shared;
         sh.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.accept.take() {
-            let _ = h.join();
+            // Wake the blocked accept() with a connection of our own; should that fail, the
+            // thread stays parked in accept() (it holds nothing but the listener) rather than
+            // hanging the stop.
+            if wake_listener(self.local, self.shared.connect_timeout) {
+                let _ = h.join();
+            }
         }
         let accepted = self.accepted();
         if !self.wait_idle(accepted, self.stop_grace) {
@@ -292,9 +298,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Connects to the tap's own listener so a blocked accept() returns and sees the stop flag.
+fn wake_listener(local: SocketAddr, timeout: Duration) -> bool {
+    let mut addr = local;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    TcpStream::connect_timeout(&addr, timeout.max(Duration::from_millis(100))).is_ok()
+}
+
 fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
-    while !sh.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
+    loop {
+        let accepted = listener.accept();
+        if sh.stop.load(Ordering::SeqCst) {
+            // The wake-up connection from `shutdown`, or a client arriving as the tap stops:
+            // neither is relayed nor recorded.
+            return;
+        }
+        match accepted {
             Ok((client, peer)) => {
                 let index = {
                     let mut c = lock(&sh.counts);
@@ -307,15 +331,17 @@ fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
                     .name(format!("tap-conn-{index}"))
                     .spawn(move || connection(&s, index, client, peer));
                 match spawned {
-                    Ok(h) => lock(&sh.handles).push(h),
+                    Ok(h) => {
+                        let mut handles = lock(&sh.handles);
+                        // Finished relays need no join: keep the list as long as the live ones.
+                        handles.retain(|h| !h.is_finished());
+                        handles.push(h);
+                    }
                     Err(e) => {
                         eprintln!("tap: cannot start a thread for connection {index}: {e}");
                         end_connection(sh, false);
                     }
                 }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(5))
             }
             Err(e) => {
                 eprintln!("tap: accept failed: {e}");
