@@ -623,7 +623,11 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     let mut conversations = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
     let mut counts = [0usize; 3];
     let mut first = true;
+    // Kept apart: a broken pipe on stdout is a reader that has seen enough; on the key log, or
+    // in the spools, it is a failure.
     let mut write_error: Option<std::io::Error> = None;
+    let mut keylog_error: Option<std::io::Error> = None;
+    let mut spool_error: Option<std::io::Error> = None;
     if a.json {
         let _ = stdout.write_all(b"{\"sessions\": [");
     }
@@ -641,7 +645,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                 (&keylog_out, &report.client_random, &report.master_secret)
             {
                 if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
-                    write_error.get_or_insert(e);
+                    keylog_error.get_or_insert(e);
                 }
             }
             if a.json {
@@ -664,10 +668,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
                     });
                 }
                 if let Err(e) = spooled {
-                    write_error.get_or_insert(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot hold the report in a temporary file: {e}"),
-                    ));
+                    spool_error.get_or_insert(e);
                 }
             }
         });
@@ -699,7 +700,7 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     }
     if a.json {
         let _ = stdout.write_all(if first { b"]}\n" as &[u8] } else { b"\n]}\n" });
-    } else if write_error.is_none() {
+    } else if spool_error.is_none() {
         let summary = format!(
             "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
             counts.iter().sum::<usize>(),
@@ -716,13 +717,27 @@ fn run_attack(a: AttackArgs) -> Result<()> {
             write_error.get_or_insert(e);
         }
     }
+    let mut errors: Vec<String> = Vec::new();
     match stdout.flush().err().or(write_error) {
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Some(e) => return Err(e.into()),
+        Some(e) => errors.push(format!("cannot write the report: {e}")),
         None => {}
     }
-    if let Some(f) = failure {
-        bail!("{f}");
+    if let Some(e) = spool_error {
+        errors.push(format!(
+            "cannot hold the report in a temporary file (in {}): {e}; nothing was printed",
+            std::env::temp_dir().display()
+        ));
+    }
+    if let (Some(e), Some(path)) = (keylog_error, &a.keylog_out) {
+        errors.push(format!("cannot write {}: {e}", path.display()));
+    }
+    errors.extend(failure);
+    if let Some((last, earlier)) = errors.split_last() {
+        for e in earlier {
+            eprintln!("pfslab: error: {e}");
+        }
+        bail!("{last}");
     }
     Ok(())
 }

@@ -706,3 +706,32 @@ fn attack_with_a_missing_key_file_fails_naming_it() {
         missing.display()
     );
 }
+
+#[test]
+fn a_key_log_that_cannot_be_written_fails_the_run_but_loses_no_report() {
+    let key = fixture("fixture-server.key");
+    let pcap = fixture("openssl-rsa.pcap");
+    let fine = run(
+        pfslab(&["attack", "--key", path_str(&key), path_str(&pcap)]),
+        b"",
+    );
+    assert!(fine.status.success(), "{}", fine.describe());
+    // /dev/full takes the open and refuses every write (ENOSPC).
+    let full = run(
+        pfslab(&[
+            "attack",
+            "--key",
+            path_str(&key),
+            "--keylog-out",
+            "/dev/full",
+            path_str(&pcap),
+        ]),
+        b"",
+    );
+    assert_eq!(full.stdout, fine.stdout, "the report is printed whole");
+    let line = single_error_line(&full);
+    assert!(
+        line.contains("cannot write /dev/full") && line.contains("No space left"),
+        "{line}"
+    );
+}
