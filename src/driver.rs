@@ -56,7 +56,8 @@ pub fn run(
     let (job_tx, job_rx) = sync_channel::<Job>(threads * 4);
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 4);
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let cache = Mutex::new(ResumptionCache::default());
+    // Only the in-order emitter touches it (see `worker`).
+    let mut cache = ResumptionCache::default();
     let stop = AtomicBool::new(false);
     let mut outcomes = Vec::new();
 
@@ -106,8 +107,8 @@ pub fn run(
 
         // Workers: RSA decryption and record decryption, independent per session.
         for _ in 0..threads {
-            let (job_rx, done_tx, cache) = (job_rx.clone(), done_tx.clone(), &cache);
-            scope.spawn(move || worker(&job_rx, done_tx, loot, cache));
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || worker(&job_rx, done_tx, loot));
         }
         drop(done_tx);
 
@@ -116,11 +117,10 @@ pub fn run(
         let mut next = 0u64;
         let mut handle = |done: Done, next: &mut u64| {
             let mut report = done.report;
-            // A resumption analysed before its original was emitted gets a second look now
-            // that every earlier session is in the cache.
+            // A resumption the worker could not open is looked up now, with every earlier
+            // session (and no later one) in the cache.
             if report.verdict != Verdict::Decrypted {
-                if let Some(conn) = &done.conn {
-                    let c = cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(conn) = done.conn.as_ref().filter(|c| c.session.resumed.is_some()) {
                     report = with_notes(
                         analyse(
                             &report.capture,
@@ -129,7 +129,7 @@ pub fn run(
                             conn.server.to_string(),
                             &conn.session,
                             loot,
-                            &c,
+                            &cache,
                         ),
                         conn,
                     );
@@ -137,11 +137,7 @@ pub fn run(
             }
             if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {
                 if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
-                    cache.lock().unwrap_or_else(|p| p.into_inner()).remember(
-                        conn.stream,
-                        &conn.session,
-                        &MasterSecret(arr),
-                    );
+                    cache.remember(conn.stream, &conn.session, &MasterSecret(arr));
                 }
             }
             if report.verdict == Verdict::Decrypted {
@@ -171,12 +167,7 @@ fn with_notes(mut report: SessionReport, conn: &TlsConnection) -> SessionReport 
     report
 }
 
-fn worker(
-    jobs: &Mutex<Receiver<Job>>,
-    done: std::sync::mpsc::SyncSender<Done>,
-    loot: &Loot,
-    cache: &Mutex<ResumptionCache>,
-) {
+fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, loot: &Loot) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -186,31 +177,18 @@ fn worker(
             }
         };
         let conn = job.conn;
-        let report = {
-            // Resumptions read the cache; everything else never blocks on it.
-            if conn.session.resumed.is_some() {
-                let c = cache.lock().unwrap_or_else(|p| p.into_inner());
-                analyse(
-                    &job.capture,
-                    conn.stream,
-                    conn.client.to_string(),
-                    conn.server.to_string(),
-                    &conn.session,
-                    loot,
-                    &c,
-                )
-            } else {
-                analyse(
-                    &job.capture,
-                    conn.stream,
-                    conn.client.to_string(),
-                    conn.server.to_string(),
-                    &conn.session,
-                    loot,
-                    &ResumptionCache::default(),
-                )
-            }
-        };
+        // Workers never read the resumption cache: what it holds depends on how far the
+        // in-order emitter has got, so a resumption that needs it is looked up again there, in
+        // session order, and the verdict does not depend on thread timing.
+        let report = analyse(
+            &job.capture,
+            conn.stream,
+            conn.client.to_string(),
+            conn.server.to_string(),
+            &conn.session,
+            loot,
+            &ResumptionCache::with_limits(0, 0),
+        );
         let report = with_notes(report, &conn);
         // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
         // those and of resumptions, drop the rest now.
