@@ -275,7 +275,7 @@ pub fn decrypt_premaster(
     // rsa 0.10 uses implicit rejection (a wrong key yields a random-looking message instead of
     // an error) and the fast path may fail padding; either way only the expected shape counts.
     let plain = match fast {
-        Some(f) => f.decrypt_pkcs1v15(encrypted).map(Zeroizing::new),
+        Some(f) => f.decrypt_pkcs1v15(encrypted),
         None => pki::rsa_decrypt_pkcs1(key, encrypted)
             .ok()
             .map(Zeroizing::new),
@@ -330,19 +330,27 @@ impl SessionReport {
 
 /// Secrets recovered so far, for sessions that resume them.
 ///
-/// Bounded, so memory stays flat however long the capture: the most recent
-/// [`ResumptionCache::MAX_ENTRIES`] session IDs and tickets (OpenSSL's default server session
-/// cache size, `SSL_SESSION_CACHE_MAX_SIZE_DEFAULT`) within [`ResumptionCache::MAX_BYTES`] of
-/// IDs and tickets; the oldest are forgotten first.
+/// Bounded, so memory stays flat however long the capture: the
+/// [`ResumptionCache::MAX_ENTRIES`] session IDs and tickets remembered or used most recently
+/// (OpenSSL's default server session cache size, `SSL_SESSION_CACHE_MAX_SIZE_DEFAULT`), within
+/// [`ResumptionCache::MAX_BYTES`] of IDs and tickets; the least recent are forgotten first.
 pub struct ResumptionCache {
-    by_session_id: HashMap<Vec<u8>, (u64, MasterSecret)>,
-    by_ticket: HashMap<Vec<u8>, (u64, MasterSecret)>,
-    /// Keys in the order they were first remembered: `true` for a ticket.
-    order: std::collections::VecDeque<(bool, Vec<u8>)>,
+    by_session_id: HashMap<Vec<u8>, CachedSecret>,
+    by_ticket: HashMap<Vec<u8>, CachedSecret>,
+    /// (generation, is a ticket, key), oldest first. An entry whose generation no longer
+    /// matches the map's was remembered again later and is skipped.
+    order: std::collections::VecDeque<(u64, bool, Vec<u8>)>,
+    next_generation: u64,
     key_bytes: usize,
     forgotten: u64,
     max_entries: usize,
     max_bytes: usize,
+}
+
+struct CachedSecret {
+    generation: u64,
+    stream: u64,
+    master: MasterSecret,
 }
 
 impl Default for ResumptionCache {
@@ -361,6 +369,7 @@ impl ResumptionCache {
             by_session_id: HashMap::new(),
             by_ticket: HashMap::new(),
             order: std::collections::VecDeque::new(),
+            next_generation: 0,
             key_bytes: 0,
             forgotten: 0,
             max_entries,
@@ -379,27 +388,54 @@ impl ResumptionCache {
         }
     }
 
-    fn insert(&mut self, ticket: bool, key: &[u8], stream: u64, master: &MasterSecret) {
-        let map = if ticket {
+    fn map(&mut self, ticket: bool) -> &mut HashMap<Vec<u8>, CachedSecret> {
+        if ticket {
             &mut self.by_ticket
         } else {
             &mut self.by_session_id
+        }
+    }
+
+    /// IDs and tickets held.
+    pub fn len(&self) -> usize {
+        self.by_session_id.len() + self.by_ticket.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Remembers `key`, or remembers it again (it becomes the most recent).
+    fn insert(&mut self, ticket: bool, key: &[u8], stream: u64, master: &MasterSecret) {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let entry = CachedSecret {
+            generation,
+            stream,
+            master: master.clone(),
         };
-        if map.insert(key.to_vec(), (stream, master.clone())).is_none() {
-            self.order.push_back((ticket, key.to_vec()));
+        if self.map(ticket).insert(key.to_vec(), entry).is_none() {
             self.key_bytes += key.len();
         }
-        while self.order.len() > self.max_entries || self.key_bytes > self.max_bytes {
-            let Some((ticket, oldest)) = self.order.pop_front() else {
+        self.order.push_back((generation, ticket, key.to_vec()));
+        while self.len() > self.max_entries || self.key_bytes > self.max_bytes {
+            let Some((generation, ticket, oldest)) = self.order.pop_front() else {
                 break;
             };
-            self.key_bytes -= oldest.len();
-            self.forgotten += 1;
-            if ticket {
-                self.by_ticket.remove(&oldest);
-            } else {
-                self.by_session_id.remove(&oldest);
+            let map = self.map(ticket);
+            if map.get(&oldest).is_some_and(|e| e.generation == generation) {
+                map.remove(&oldest);
+                self.key_bytes -= oldest.len();
+                self.forgotten += 1;
             }
+        }
+        // Keys remembered again leave stale places behind; drop them before they add up.
+        if self.order.len() > 2 * self.len() + 64 {
+            let (ids, tickets) = (&self.by_session_id, &self.by_ticket);
+            self.order.retain(|(generation, ticket, key)| {
+                let map = if *ticket { tickets } else { ids };
+                map.get(key).is_some_and(|e| e.generation == *generation)
+            });
         }
     }
 
@@ -409,11 +445,11 @@ impl ResumptionCache {
     }
 
     fn lookup(&self, r: &Resumption) -> Option<(u64, MasterSecret)> {
-        let (stream, m) = match r {
+        let e = match r {
             Resumption::SessionId(id) => self.by_session_id.get(id)?,
             Resumption::Ticket(t) => self.by_ticket.get(t)?,
         };
-        Some((*stream, m.clone()))
+        Some((e.stream, e.master.clone()))
     }
 }
 
@@ -527,7 +563,7 @@ pub fn analyse(
                         "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures{}",
                         report.resumed.clone().unwrap_or_default(),
                         if cache.forgotten() > 0 {
-                            format!(" (or was older than the {} most recent sessions the attacker remembers)", cache.max_entries)
+                            format!(" (or was forgotten: the attacker keeps only the latest {} session IDs and tickets)", cache.max_entries)
                         } else {
                             String::new()
                         }
@@ -1057,13 +1093,20 @@ mod tests {
         );
         // An ID is not a ticket.
         assert_eq!(found(&cache, &Resumption::Ticket(vec![4; 32])), None);
-        // Remembering a key again updates it without taking a second place.
+        // Remembering a key again updates it and makes it the most recent: 2 now outlives 3.
         cache.insert(false, &[2; 32], 9, &master(9));
         assert_eq!(
             found(&cache, &Resumption::SessionId(vec![2; 32])),
             Some((9, 9))
         );
-        assert_eq!((cache.order.len(), cache.forgotten()), (3, 2));
+        assert_eq!((cache.len(), cache.forgotten()), (3, 2));
+        cache.insert(true, &[5; 32], 5, &master(5));
+        assert_eq!(found(&cache, &Resumption::Ticket(vec![3; 32])), None);
+        assert_eq!(
+            found(&cache, &Resumption::SessionId(vec![2; 32])),
+            Some((9, 9))
+        );
+        assert_eq!((cache.len(), cache.forgotten()), (3, 3));
     }
 
     #[test]
@@ -1087,13 +1130,33 @@ mod tests {
     }
 
     #[test]
+    fn a_key_remembered_again_and_again_leaves_no_trail() {
+        let mut cache = ResumptionCache::with_limits(4, 1 << 20);
+        for i in 0..4u8 {
+            cache.insert(false, &[i; 32], u64::from(i), &master(i));
+        }
+        for round in 0..10_000u64 {
+            cache.insert(false, &[1; 32], round, &master(1));
+        }
+        assert_eq!((cache.len(), cache.forgotten()), (4, 0));
+        assert!(cache.order.len() <= 2 * 4 + 64, "{}", cache.order.len());
+        assert_eq!(cache.key_bytes, 4 * 32);
+        // Oldest first among the others: 0, 2, 3, then 1.
+        for (next, gone) in [(10u8, 0u8), (11, 2), (12, 3), (13, 1)] {
+            cache.insert(false, &[next; 32], 0, &master(next));
+            assert_eq!(found(&cache, &Resumption::SessionId(vec![gone; 32])), None);
+        }
+        assert_eq!((cache.len(), cache.forgotten()), (4, 4));
+    }
+
+    #[test]
     fn default_resumption_cache_has_openssl_server_cache_size() {
         let mut cache = ResumptionCache::default();
         for i in 0..(ResumptionCache::MAX_ENTRIES as u32 + 10) {
             cache.insert(false, &i.to_be_bytes(), u64::from(i), &master(1));
         }
         assert_eq!(cache.forgotten(), 10);
-        assert_eq!(cache.order.len(), 20 * 1024);
+        assert_eq!(cache.len(), 20 * 1024);
         assert!(found(&cache, &Resumption::SessionId(9u32.to_be_bytes().to_vec())).is_none());
         assert!(found(&cache, &Resumption::SessionId(10u32.to_be_bytes().to_vec())).is_some());
     }
