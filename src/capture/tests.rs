@@ -1573,7 +1573,7 @@ fn closed_tuples_are_forgotten_after_the_linger_time() {
 #[test]
 fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
     let mut asm = Reassembler::new(ReassemblyConfig {
-        closed_linger: Duration::from_millis(2),
+        closed_linger: Duration::from_millis(10),
         ..ReassemblyConfig::default()
     });
     let seg = |from_client: bool, seq: u32, flags: u8| Seg {
@@ -1582,6 +1582,7 @@ fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
         flags,
         data: Vec::new(),
     };
+    // Closed at 3 ms.
     let first = vec![
         seg(true, 100, SYN),
         seg(false, 7, SYN | ACK),
@@ -1589,12 +1590,55 @@ fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
         seg(false, 8, FIN),
     ];
     assert_eq!(feed(&mut asm, &first, 0).len(), 1);
-    // A new connection on the same 4-tuple, long after: open while the old close expires.
+    // Reused inside the linger (5–6 ms): a new connection on the same 4-tuple.
     let second = vec![seg(true, 5000, SYN), seg(false, 70, SYN | ACK)];
-    assert!(feed(&mut asm, &second, 1000).is_empty());
+    assert!(feed(&mut asm, &second, 5).is_empty());
     assert_eq!(asm.live(), 1);
+    // Another connection at 30 ms moves the clock past the old close: the live connection
+    // that reused the 4-tuple must stay.
+    let other = TcpSegment {
+        number: 99,
+        ts: Duration::from_millis(30),
+        src: "10.9.9.9:1000".parse().expect("addr"),
+        dst: sa(S),
+        seq: 1,
+        ack: 0,
+        flags: TcpFlags(SYN),
+        window: 65535,
+        options: &[],
+        payload: &[],
+    };
+    asm.push(&other);
+    assert_eq!(asm.live(), 2);
     let end = asm.end_of_capture();
-    assert_eq!(end.len(), 1);
-    assert_eq!(end[0].stream, 1);
-    assert_eq!(end[0].packets, 2);
+    let streams: Vec<(u64, u64)> = end.iter().map(|c| (c.stream, c.packets)).collect();
+    assert_eq!(streams, vec![(1, 2), (2, 1)]);
+}
+
+#[test]
+fn a_closed_tuple_is_remembered_for_exactly_the_linger_time() {
+    let mut asm = Reassembler::new(ReassemblyConfig {
+        closed_linger: Duration::from_millis(10),
+        ..ReassemblyConfig::default()
+    });
+    let seg = |from_client: bool, seq: u32, flags: u8| Seg {
+        from_client,
+        seq,
+        flags,
+        data: Vec::new(),
+    };
+    let conversation = vec![
+        seg(true, 100, SYN),
+        seg(false, 7, SYN | ACK),
+        seg(true, 101, FIN),
+        seg(false, 8, FIN),
+    ];
+    // Closed at 3 ms; a trailing ACK at exactly 13 ms still belongs to it.
+    assert_eq!(feed(&mut asm, &conversation, 0).len(), 1);
+    assert!(feed(&mut asm, &[seg(true, 102, ACK)], 13).is_empty());
+    assert_eq!((asm.stats().after_close, asm.remembered_closed()), (1, 1));
+    // At 14 ms it is forgotten.
+    assert!(feed(&mut asm, &[seg(true, 102, ACK)], 14).is_empty());
+    assert_eq!((asm.stats().after_close, asm.remembered_closed()), (1, 0));
+    assert_eq!(asm.live(), 1);
 }
