@@ -58,14 +58,14 @@ impl FastRsaKey {
     /// ciphertext, or `None` when the ciphertext is not `k` bytes, is not below the modulus,
     /// or does not decrypt to `00 02 PS(≥ 8 nonzero bytes) 00 M`.
     ///
-    /// The message is secret (a premaster): wrap it in `Zeroizing` as the rsa crate's is.
-    pub fn decrypt_pkcs1v15(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
+    /// The message is secret (a premaster), so it comes back zeroized on drop.
+    pub fn decrypt_pkcs1v15(&self, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         if ciphertext.len() != self.k {
             return None;
         }
         let mut out = Zeroizing::new(vec![0u8; self.k]);
         let message = self.key.decrypt(ciphertext, &mut out).ok()?;
-        Some(message.to_vec())
+        Some(Zeroizing::new(message.to_vec()))
     }
 }
 
@@ -80,6 +80,11 @@ mod tests {
     use rsa::BoxedUint;
 
     use crate::rng::{from_seed, LabRng};
+
+    /// The decrypted message as a plain vector, for comparisons.
+    fn plain(fast: &FastRsaKey, ct: &[u8]) -> Option<Vec<u8>> {
+        fast.decrypt_pkcs1v15(ct).map(|m| m.to_vec())
+    }
 
     /// c = m^e mod n for an arbitrary encoded message (RSAEP, RFC 8017 §5.1.1), so tests can
     /// build paddings the rsa crate would never produce.
@@ -166,7 +171,7 @@ mod tests {
                 .pkcs1v15_encrypt_with_rng(rng, &msg)
                 .expect("encrypt");
             assert_eq!(key.pkcs1v15_decrypt(&ct).expect("rsa decrypts"), msg);
-            assert_eq!(fast.decrypt_pkcs1v15(&ct), Some(msg), "{len}-byte message");
+            assert_eq!(plain(&fast, &ct), Some(msg), "{len}-byte message");
         }
 
         // Crafted paddings: the shortest allowed PS (8 bytes) passes, 7 bytes and every other
@@ -207,7 +212,7 @@ mod tests {
             );
             let ct = raw_encrypt(key, &em);
             assert_eq!(raw_decrypt(key, &ct), em);
-            let ours = fast.decrypt_pkcs1v15(&ct);
+            let ours = plain(&fast, &ct);
             let theirs = key.pkcs1v15_decrypt(&ct).expect("implicit rejection is Ok");
             assert_eq!(ours, expected, "EM {}", crate::codec::hex(&em[..12]));
             if let Some(m) = &ours {
@@ -220,7 +225,7 @@ mod tests {
         for _ in 0..randoms {
             let ct = random_below_n(rng, key);
             let em = raw_decrypt(key, &ct);
-            let ours = fast.decrypt_pkcs1v15(&ct);
+            let ours = plain(&fast, &ct);
             assert_eq!(ours, type2_message(&em));
             if let Some(m) = ours {
                 assert_eq!(m, key.pkcs1v15_decrypt(&ct).expect("Ok"));
@@ -237,10 +242,10 @@ mod tests {
         let mut unit = vec![0u8; k];
         unit[k - 1] = 1;
         for own_root in [&mut zero, &mut unit] {
-            assert_eq!(fast.decrypt_pkcs1v15(own_root), None);
+            assert_eq!(plain(&fast, own_root), None);
         }
         assert_eq!(raw_decrypt(key, &n_minus_1), n_minus_1);
-        assert_eq!(fast.decrypt_pkcs1v15(&n_minus_1), None);
+        assert_eq!(plain(&fast, &n_minus_1), None);
         for bad in [
             n_bytes,
             n_plus_1,
@@ -249,7 +254,7 @@ mod tests {
             vec![0x00; k + 1],
             Vec::new(),
         ] {
-            assert_eq!(fast.decrypt_pkcs1v15(&bad), None);
+            assert_eq!(plain(&fast, &bad), None);
             assert!(key.pkcs1v15_decrypt(&bad).is_err());
         }
     }
@@ -314,8 +319,8 @@ mod tests {
                 .ok()
                 .filter(|c| c < wrong.n().as_ref())
                 .and_then(|_| type2_message(&raw_decrypt(&wrong, &ct)));
-            assert_eq!(fast_wrong.decrypt_pkcs1v15(&ct), expected);
-            assert_ne!(fast_wrong.decrypt_pkcs1v15(&ct), Some(pms));
+            assert_eq!(plain(&fast_wrong, &ct), expected);
+            assert_ne!(plain(&fast_wrong, &ct), Some(pms));
         }
         assert!(
             fakes > 0,
@@ -389,12 +394,10 @@ mod tests {
                     ],
                 );
                 let ct = std::fs::read(dir.0.join("ct")).expect("read");
+                let fast = FastRsaKey::new(&key).expect("fast");
                 assert_eq!(
-                    FastRsaKey::new(&key)
-                        .expect("fast")
-                        .decrypt_pkcs1v15(&ct)
-                        .as_deref(),
-                    Some(pms.as_slice()),
+                    plain(&fast, &ct),
+                    Some(pms.clone()),
                     "{bits}-bit OpenSSL key"
                 );
             }
