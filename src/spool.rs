@@ -4,11 +4,11 @@
 //! closed (created readable by its owner only: conversations hold recovered passwords).
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
 pub struct Spool {
     memory: Vec<u8>,
-    file: Option<File>,
+    file: Option<BufWriter<File>>,
     limit: usize,
     len: u64,
 }
@@ -28,7 +28,7 @@ impl Spool {
 
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + bytes.len() > self.limit {
-            let mut file = tempfile::tempfile()?;
+            let mut file = BufWriter::with_capacity(64 << 10, tempfile::tempfile()?);
             file.write_all(&self.memory)?;
             self.memory = Vec::new();
             self.file = Some(file);
@@ -59,6 +59,8 @@ impl Spool {
     pub fn copy_to(&mut self, out: &mut impl Write) -> io::Result<()> {
         match &mut self.file {
             Some(file) => {
+                file.flush()?;
+                let file = file.get_mut();
                 file.seek(SeekFrom::Start(0))?;
                 let copied = io::copy(file, out)?;
                 if copied != self.len {
