@@ -25,6 +25,9 @@ pub struct Loot {
     pub keylog: Option<KeyLog>,
     /// The stolen key loaded into AWS-LC for fast decryption, when AWS-LC takes it.
     pub fast_key: Option<crate::fast_rsa::FastRsaKey>,
+    /// The last certificate checked against the key, and the answer: a capture usually shows
+    /// one server certificate thousands of times, and parsing it is not free.
+    last_key_check: std::sync::Mutex<Option<(Vec<u8>, KeyCheck)>>,
 }
 
 impl Loot {
@@ -34,6 +37,16 @@ impl Loot {
             key,
             keylog,
             fast_key,
+            last_key_check: Default::default(),
+        }
+    }
+
+    /// The same loot decrypting premasters with the rsa crate only (to compare the paths).
+    pub fn without_fast_path(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
+        Self {
+            key,
+            keylog,
+            ..Self::default()
         }
     }
 }
@@ -977,6 +990,22 @@ pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyC
     let Some(leaf) = obs.certificates.first() else {
         return KeyCheck::NoCertificate;
     };
+    let lock = || {
+        loot.last_key_check
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some((cert, answer)) = lock().as_ref() {
+        if cert == leaf {
+            return answer.clone();
+        }
+    }
+    let answer = check_key_against(key, leaf);
+    *lock() = Some((leaf.clone(), answer.clone()));
+    answer
+}
+
+fn check_key_against(key: &rsa::PrivateKey, leaf: &[u8]) -> KeyCheck {
     match pki::parse_certificate(leaf) {
         Ok(info) if pki::key_matches_certificate(key, &info) => KeyCheck::Matches,
         Ok(info) => Mismatch(format!("the stolen key is not this server's key: the certificate ({}) holds a different RSA public key", info.subject)),

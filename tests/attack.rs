@@ -735,3 +735,35 @@ fn a_key_log_that_cannot_be_written_fails_the_run_but_loses_no_report() {
         "{line}"
     );
 }
+
+#[test]
+fn one_key_against_two_servers_opens_only_its_own_server_in_either_order() {
+    // The attacker checks the key against each session's certificate (and remembers the last
+    // answer): captures of two servers, in both orders, and with the captures alternating.
+    let dir = TestDir::new("attack-two-servers");
+    let (rec, _, _) = seeded(&dir);
+    let key = fixture("fixture-server.key");
+    let fixture_pcap = fixture("openssl-rsa.pcap");
+    let orders: [Vec<&Path>; 3] = [
+        vec![&fixture_pcap, &rec.pcap],
+        vec![&rec.pcap, &fixture_pcap],
+        vec![&fixture_pcap, &rec.pcap, &fixture_pcap],
+    ];
+    for order in orders {
+        let mut args = vec!["--key", path_str(&key)];
+        args.extend(order.iter().map(|p| path_str(p)));
+        let (verdicts, _) = attack_json(&args);
+        let fixture_runs = order.iter().filter(|p| **p == fixture_pcap).count();
+        assert_eq!(verdicts.len(), rec.truth.len() + fixture_runs, "{order:?}");
+        for v in &verdicts {
+            if v.capture.ends_with("openssl-rsa.pcap") {
+                assert_eq!(v.verdict, "decrypted", "{v:#?}");
+            } else if v.key_exchange == "rsa" {
+                assert_eq!(v.verdict, "not-decrypted", "{v:#?}");
+                assert!(v.reason.contains("not this server's key"), "{v:#?}");
+            } else {
+                assert_eq!(v.verdict, "forward-secret", "{v:#?}");
+            }
+        }
+    }
+}

@@ -37,11 +37,7 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
         fast.fast_key.is_some(),
         "a 2048-bit two-prime key must get the fast path"
     );
-    let slow = Loot {
-        key: Some(key),
-        keylog: None,
-        fast_key: None,
-    };
+    let slow = Loot::without_fast_path(Some(key), None);
     let cache = ResumptionCache::default();
     let mut compared = 0;
     for_each_tls_connection(&pcap, |c| {
@@ -75,11 +71,7 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
     let mut r = pfslab::rng::from_seed(5, "other key");
     let other = pfslab::pki::generate_key(&mut r, 2048).unwrap();
     let fast = Loot::new(Some(other.clone()), None);
-    let slow = Loot {
-        key: Some(other),
-        keylog: None,
-        fast_key: None,
-    };
+    let slow = Loot::without_fast_path(Some(other), None);
     for_each_tls_connection(&pcap, |c| {
         let a = pfslab::attack::analyse(
             "lab",
