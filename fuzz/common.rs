@@ -479,7 +479,7 @@ pub mod attack_pipeline {
 
     use std::sync::OnceLock;
 
-    use pfslab::attack::{self, Loot, ResumptionCache};
+    use pfslab::attack::{Loot, ResumptionCache};
     use pfslab::explain::{self, Style};
     use pfslab::pipeline;
     use pfslab::report::{self, InspectRow};
@@ -504,15 +504,7 @@ pub mod attack_pipeline {
         let mut caches = [ResumptionCache::default(), ResumptionCache::default()];
         let result = pipeline::for_each_tls_connection(&path, |conn| {
             for (loot, cache) in [&no_key, with_key].into_iter().zip(caches.iter_mut()) {
-                let r = attack::analyse(
-                    "fuzz.pcap",
-                    conn.stream,
-                    conn.client.to_string(),
-                    conn.server.to_string(),
-                    &conn.session,
-                    loot,
-                    cache,
-                );
+                let r = pfslab::driver::analyse_connection("fuzz.pcap", &conn, loot, cache);
                 if let Some(ms) = &r.master_secret {
                     if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
                         cache.remember(conn.stream, &conn.session, &MasterSecret(arr));

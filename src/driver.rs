@@ -121,18 +121,7 @@ pub fn run(
             // session (and no later one) in the cache.
             if report.verdict != Verdict::Decrypted {
                 if let Some(conn) = done.conn.as_ref().filter(|c| c.session.resumed.is_some()) {
-                    report = with_notes(
-                        analyse(
-                            &report.capture,
-                            conn.stream,
-                            conn.client.to_string(),
-                            conn.server.to_string(),
-                            &conn.session,
-                            loot,
-                            &cache,
-                        ),
-                        conn,
-                    );
+                    report = analyse_connection(&report.capture, conn, loot, &cache);
                 }
             }
             if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {
@@ -162,7 +151,22 @@ pub fn run(
     outcomes
 }
 
-fn with_notes(mut report: SessionReport, conn: &TlsConnection) -> SessionReport {
+/// One connection analysed, with the reassembler's notes on it.
+pub fn analyse_connection(
+    capture: &str,
+    conn: &TlsConnection,
+    loot: &Loot,
+    cache: &ResumptionCache,
+) -> SessionReport {
+    let mut report = analyse(
+        capture,
+        conn.stream,
+        conn.client.to_string(),
+        conn.server.to_string(),
+        &conn.session,
+        loot,
+        cache,
+    );
     report.notes.extend(conn.notes.iter().cloned());
     report
 }
@@ -180,16 +184,12 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
         // Workers never read the resumption cache: what it holds depends on how far the
         // in-order emitter has got, so a resumption that needs it is looked up again there, in
         // session order, and the verdict does not depend on thread timing.
-        let report = analyse(
+        let report = analyse_connection(
             &job.capture,
-            conn.stream,
-            conn.client.to_string(),
-            conn.server.to_string(),
-            &conn.session,
+            &conn,
             loot,
             &ResumptionCache::with_limits(0, 0),
         );
-        let report = with_notes(report, &conn);
         // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
         // those and of resumptions, drop the rest now.
         let keep = conn.session.resumed.is_some()

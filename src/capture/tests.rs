@@ -1549,19 +1549,7 @@ fn closed_tuples_are_forgotten_after_the_linger_time() {
     assert_eq!(asm.stats().after_close, 1);
     assert_eq!(asm.remembered_closed(), 1);
     // Another connection's packet 61 s after the close lets the first 4-tuple go.
-    let other = TcpSegment {
-        number: 99,
-        ts: Duration::from_secs(61),
-        src: "10.9.9.9:1000".parse().expect("addr"),
-        dst: sa(S),
-        seq: 1,
-        ack: 0,
-        flags: TcpFlags(SYN),
-        window: 65535,
-        options: &[],
-        payload: &[],
-    };
-    asm.push(&other);
+    asm.push(&syn_of_another_connection(Duration::from_secs(61)));
     assert_eq!(asm.remembered_closed(), 0);
     // A stray segment on the old 4-tuple now opens a new stream, as it would for the peers.
     assert!(feed(&mut asm, &[seg(true, 107, ACK, b"")], 62_000).is_empty());
@@ -1570,35 +1558,11 @@ fn closed_tuples_are_forgotten_after_the_linger_time() {
     assert_eq!(asm.live(), 2);
 }
 
-#[test]
-fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
-    let mut asm = Reassembler::new(ReassemblyConfig {
-        closed_linger: Duration::from_millis(10),
-        ..ReassemblyConfig::default()
-    });
-    let seg = |from_client: bool, seq: u32, flags: u8| Seg {
-        from_client,
-        seq,
-        flags,
-        data: Vec::new(),
-    };
-    // Closed at 3 ms.
-    let first = vec![
-        seg(true, 100, SYN),
-        seg(false, 7, SYN | ACK),
-        seg(true, 101, FIN),
-        seg(false, 8, FIN),
-    ];
-    assert_eq!(feed(&mut asm, &first, 0).len(), 1);
-    // Reused inside the linger (5–6 ms): a new connection on the same 4-tuple.
-    let second = vec![seg(true, 5000, SYN), seg(false, 70, SYN | ACK)];
-    assert!(feed(&mut asm, &second, 5).is_empty());
-    assert_eq!(asm.live(), 1);
-    // Another connection at 30 ms moves the clock past the old close: the live connection
-    // that reused the 4-tuple must stay.
-    let other = TcpSegment {
+/// A SYN on an unrelated 4-tuple at `ts`: moves the reassembler's clock.
+fn syn_of_another_connection(ts: Duration) -> TcpSegment<'static> {
+    TcpSegment {
         number: 99,
-        ts: Duration::from_millis(30),
+        ts,
         src: "10.9.9.9:1000".parse().expect("addr"),
         dst: sa(S),
         seq: 1,
@@ -1607,8 +1571,44 @@ fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
         window: 65535,
         options: &[],
         payload: &[],
-    };
-    asm.push(&other);
+    }
+}
+
+/// An empty segment.
+fn bare(from_client: bool, seq: u32, flags: u8) -> Seg {
+    Seg {
+        from_client,
+        seq,
+        flags,
+        data: Vec::new(),
+    }
+}
+
+/// A connection opened and closed with no data; fed from 0 ms it closes at 3 ms.
+fn closed_at_3_ms() -> Vec<Seg> {
+    vec![
+        bare(true, 100, SYN),
+        bare(false, 7, SYN | ACK),
+        bare(true, 101, FIN),
+        bare(false, 8, FIN),
+    ]
+}
+
+#[test]
+fn a_reused_tuple_is_not_forgotten_by_its_old_close() {
+    let mut asm = Reassembler::new(ReassemblyConfig {
+        closed_linger: Duration::from_millis(10),
+        ..ReassemblyConfig::default()
+    });
+    // Closed at 3 ms.
+    assert_eq!(feed(&mut asm, &closed_at_3_ms(), 0).len(), 1);
+    // Reused inside the linger (5–6 ms): a new connection on the same 4-tuple.
+    let second = vec![bare(true, 5000, SYN), bare(false, 70, SYN | ACK)];
+    assert!(feed(&mut asm, &second, 5).is_empty());
+    assert_eq!(asm.live(), 1);
+    // Another connection at 30 ms moves the clock past the old close: the live connection
+    // that reused the 4-tuple must stay.
+    asm.push(&syn_of_another_connection(Duration::from_millis(30)));
     assert_eq!(asm.live(), 2);
     let end = asm.end_of_capture();
     let streams: Vec<(u64, u64)> = end.iter().map(|c| (c.stream, c.packets)).collect();
@@ -1621,24 +1621,12 @@ fn a_closed_tuple_is_remembered_for_exactly_the_linger_time() {
         closed_linger: Duration::from_millis(10),
         ..ReassemblyConfig::default()
     });
-    let seg = |from_client: bool, seq: u32, flags: u8| Seg {
-        from_client,
-        seq,
-        flags,
-        data: Vec::new(),
-    };
-    let conversation = vec![
-        seg(true, 100, SYN),
-        seg(false, 7, SYN | ACK),
-        seg(true, 101, FIN),
-        seg(false, 8, FIN),
-    ];
     // Closed at 3 ms; a trailing ACK at exactly 13 ms still belongs to it.
-    assert_eq!(feed(&mut asm, &conversation, 0).len(), 1);
-    assert!(feed(&mut asm, &[seg(true, 102, ACK)], 13).is_empty());
+    assert_eq!(feed(&mut asm, &closed_at_3_ms(), 0).len(), 1);
+    assert!(feed(&mut asm, &[bare(true, 102, ACK)], 13).is_empty());
     assert_eq!((asm.stats().after_close, asm.remembered_closed()), (1, 1));
     // At 14 ms it is forgotten.
-    assert!(feed(&mut asm, &[seg(true, 102, ACK)], 14).is_empty());
+    assert!(feed(&mut asm, &[bare(true, 102, ACK)], 14).is_empty());
     assert_eq!((asm.stats().after_close, asm.remembered_closed()), (1, 0));
     assert_eq!(asm.live(), 1);
 }
