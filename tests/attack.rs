@@ -189,7 +189,8 @@ fn real_peers_through_the_tap(test: &str, peer: Peer, ems: bool) {
     let (key, cert) = keygen(&dir, "keys");
     let keylog = dir.join("s_server.keylog");
     let conf = (!ems && matches!(peer, Peer::OpensslClient)).then(|| no_ems_openssl_conf(&dir));
-    let (_server, server_port) = openssl_s_server(&dir, &key, &cert, &keylog, conf.as_deref());
+    let (_server, server_port) =
+        openssl_s_server_logging(&dir, &key, &cert, &keylog, conf.as_deref());
     let cap = dir.join("tap.pcap");
     let tap = Tap::start(server_port, &cap, Some(2));
 

@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -220,42 +221,19 @@ fn gnutls_cli_without_ems_to_pfslab_server_ecdhe() {
 // ---------------------------------------------------------------------------------------------
 // pfslab client -> openssl s_server
 
-/// `openssl s_server` on an OS-assigned port: `mode` is `-www` (a status page naming the
-/// session's cipher) or `-WWW` (serves files from `dir/www`, which holds no keys).
-fn openssl_s_server(
-    dir: &TestDir,
-    key: &std::path::Path,
-    cert: &std::path::Path,
-    mode: &str,
-) -> (Proc, u16) {
-    require_tool("openssl", "openssl");
+/// `openssl s_server -tls1_2` with the lab's two suites, serving from `dir/www` (no keys
+/// there): `mode` is `-www` (a status page naming the session's cipher) or `-WWW` (files).
+fn openssl_s_server12(dir: &TestDir, key: &Path, cert: &Path, mode: &str) -> (Proc, u16) {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).expect("mkdir www");
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(&www)
-        .args([
-            "s_server",
-            "-accept",
-            "127.0.0.1:0",
-            "-key",
-            path_str(key),
-            "-cert",
-            path_str(cert),
-            mode,
-        ])
-        .args([
-            "-tls1_2",
-            "-cipher",
-            &format!("{}:{}", RSA.openssl, ECDHE.openssl),
-        ]);
-    let proc = Proc::spawn(cmd);
-    let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
-        let rest = out
-            .lines()
-            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
-        rest.trim().parse::<u16>().ok()
-    });
-    (proc, port)
+    let suites = format!("{}:{}", RSA.openssl, ECDHE.openssl);
+    openssl_s_server(
+        &www,
+        key,
+        cert,
+        &[mode, "-tls1_2", "-cipher", &suites],
+        None,
+    )
 }
 
 fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
@@ -275,7 +253,7 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     }
 
     // 1. The status page: the cipher OpenSSL chose, from its side.
-    let (status_server, port) = openssl_s_server(&dir, &key, &cert, "-www");
+    let (status_server, port) = openssl_s_server12(&dir, &key, &cert, "-www");
     let done = pfslab_client(port, &args);
     let why = || {
         format!(
@@ -319,7 +297,7 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
         format!("s_server file for {token}\n"),
     )
     .expect("write served file");
-    let (file_server, port) = openssl_s_server(&dir, &key, &cert, "-WWW");
+    let (file_server, port) = openssl_s_server12(&dir, &key, &cert, "-WWW");
     let request = format!("GET /{file_name} HTTP/1.0");
     let mut args2 = args.clone();
     args2.extend(["--request", request.as_str()]);
@@ -364,53 +342,13 @@ fn pfslab_client_without_ems_to_openssl_s_server_rsa() {
 // ---------------------------------------------------------------------------------------------
 // pfslab client -> gnutls-serv
 
-/// `gnutls-serv --http` on a port picked here (it cannot report its own), retried when another
-/// process takes the port first. gnutls-serv has no listen-address option: it binds the
-/// wildcard addresses; the tests only connect to 127.0.0.1. `extra` adds options such as `-a`
-/// (do not ask for a client certificate).
-fn gnutls_serv(key: &std::path::Path, cert: &std::path::Path, extra: &[&str]) -> (Proc, u16) {
-    require_tool("gnutls-serv", "gnutls-bin");
-    let mut last = String::new();
-    for _attempt in 0..5 {
-        let port = free_port();
-        let mut cmd = Command::new("gnutls-serv");
-        cmd.args([
-            "--http",
-            "--priority",
-            "NORMAL:+RSA",
-            "-p",
-            &port.to_string(),
-        ])
-        .args([
-            "--x509keyfile",
-            path_str(key),
-            "--x509certfile",
-            path_str(cert),
-        ])
-        .args(extra);
-        let proc = Proc::spawn(cmd);
-        let ready = format!("IPv4 0.0.0.0 port {port}...done");
-        let outcome = proc.wait_output("listening line", READY_TIMEOUT, |out| {
-            if out.contains(&ready) {
-                Some(true)
-            } else if out.contains("bind() failed") {
-                Some(false)
-            } else {
-                None
-            }
-        });
-        if outcome {
-            return (proc, port);
-        }
-        last = proc.describe();
-    }
-    panic!("gnutls-serv could not listen after 5 ports: {last}");
-}
+/// gnutls-serv's priority for the TLS 1.2 tests: its defaults plus RSA key transport.
+const GNUTLS_TLS12: &str = "NORMAL:+RSA";
 
 fn pfslab_client_to_gnutls_serv(test: &str, suite: SuiteNames, ems: bool) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let (server, port) = gnutls_serv(&key, &cert, &["-a"]);
+    let (server, port) = gnutls_serv(&key, &cert, GNUTLS_TLS12, &["-a"]);
 
     let token = unique_token(test);
     // A whole request (pfslab turns the \r\n escapes into CRLF); gnutls-serv's page repeats
@@ -515,7 +453,7 @@ fn pfslab_client_without_ems_to_gnutls_serv_ecdhe() {
 fn pfslab_client_answers_optional_certificate_request() {
     let dir = TestDir::new("gnutls-serv-certreq");
     let (key, cert) = keygen(&dir, "keys");
-    let (server, port) = gnutls_serv(&key, &cert, &[]);
+    let (server, port) = gnutls_serv(&key, &cert, GNUTLS_TLS12, &[]);
     let done = pfslab_client(
         port,
         &[

@@ -414,7 +414,7 @@ fn tap_records_openssl_s_server_and_s_client_and_tshark_decrypts_the_rsa_session
     let dir = TestDir::new("tap-openssl");
     let (key, cert) = keygen(&dir, "keys");
     let keylog = dir.join("s_server.keylog");
-    let (_server, server_port) = openssl_s_server(&dir, &key, &cert, &keylog, None);
+    let (_server, server_port) = openssl_s_server_logging(&dir, &key, &cert, &keylog, None);
     let cap = dir.join("tap.pcap");
     let tap = Tap::start(server_port, &cap, Some(2));
 

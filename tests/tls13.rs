@@ -461,7 +461,7 @@ fn gnutls_cli_p384_share_hello_retry_to_pfslab_server_aes256() {
 // ---------------------------------------------------------------------------------------------
 // 3. pfslab client -> openssl s_server
 
-/// `openssl s_server -tls1_3` on an OS-assigned port serving from `dir/www` (no keys there).
+/// `openssl s_server -tls1_3` with `ciphersuites`, serving from `dir/www` (no keys there).
 /// `mode` is `-www` (status page) or `-WWW` (files); `extra` adds options such as
 /// `-keylogfile`.
 fn openssl_s_server13(
@@ -474,28 +474,9 @@ fn openssl_s_server13(
 ) -> (Proc, u16) {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).expect("mkdir www");
-    let mut cmd = openssl_cmd();
-    cmd.current_dir(&www)
-        .args([
-            "s_server",
-            "-accept",
-            "127.0.0.1:0",
-            "-key",
-            path_str(key),
-            "-cert",
-            path_str(cert),
-            mode,
-        ])
-        .args(["-tls1_3", "-ciphersuites", ciphersuites])
-        .args(extra);
-    let proc = Proc::spawn(cmd);
-    let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
-        let rest = complete_lines(out)
-            .lines()
-            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
-        rest.trim().parse::<u16>().ok()
-    });
-    (proc, port)
+    let mut args = vec![mode, "-tls1_3", "-ciphersuites", ciphersuites];
+    args.extend_from_slice(extra);
+    openssl_s_server(&www, key, cert, &args, None)
 }
 
 fn pfslab_client_to_openssl_s_server(test: &str, suite: Suite13) {
@@ -656,47 +637,13 @@ fn pfslab_client_tls_version_13_offers_both_suites_to_openssl_s_server() {
 // ---------------------------------------------------------------------------------------------
 // 4. pfslab client -> gnutls-serv
 
-/// `gnutls-serv --http` with a TLS 1.3-only priority allowing both AES-GCM suites, on a port
-/// picked here (it cannot report its own) and retried when another process takes it first.
-/// gnutls-serv binds the wildcard addresses; the tests only connect to 127.0.0.1.
-fn gnutls_serv13(key: &Path, cert: &Path, extra: &[&str]) -> (Proc, u16) {
-    require_tool("gnutls-serv", "gnutls-bin");
-    let priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM";
-    let mut last = String::new();
-    for _attempt in 0..5 {
-        let port = free_port();
-        let mut cmd = Command::new("gnutls-serv");
-        cmd.args(["--http", "--priority", priority, "-p", &port.to_string()])
-            .args([
-                "--x509keyfile",
-                path_str(key),
-                "--x509certfile",
-                path_str(cert),
-            ])
-            .args(extra);
-        let proc = Proc::spawn(cmd);
-        let ready = format!("IPv4 0.0.0.0 port {port}...done");
-        let outcome = proc.wait_output("listening line", READY_TIMEOUT, |out| {
-            if out.contains(&ready) {
-                Some(true)
-            } else if out.contains("bind() failed") {
-                Some(false)
-            } else {
-                None
-            }
-        });
-        if outcome {
-            return (proc, port);
-        }
-        last = proc.describe();
-    }
-    panic!("gnutls-serv could not listen after 5 ports: {last}");
-}
+/// gnutls-serv's priority for the TLS 1.3 tests: TLS 1.3 only, both AES-GCM suites.
+const GNUTLS_TLS13: &str = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM";
 
 fn pfslab_client_to_gnutls_serv(test: &str, suite: Suite13, extra: &[&str]) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let (server, port) = gnutls_serv13(&key, &cert, extra);
+    let (server, port) = gnutls_serv(&key, &cert, GNUTLS_TLS13, extra);
 
     let token = unique_token(test);
     // gnutls-serv's page repeats the request headers: the token crosses both ways.

@@ -411,6 +411,71 @@ pub fn path_str(p: &Path) -> &str {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Peer servers
+
+/// `openssl s_server` on an OS-assigned port of 127.0.0.1, run in `cwd` (with `-WWW` it serves
+/// files from there, so keep keys out of it). `args` names the rest: mode, version, suites,
+/// key log. `conf` is an `OPENSSL_CONF` file.
+pub fn openssl_s_server(
+    cwd: &Path,
+    key: &Path,
+    cert: &Path,
+    args: &[&str],
+    conf: Option<&Path>,
+) -> (Proc, u16) {
+    require_tool("openssl", "openssl");
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(cwd)
+        .args(["s_server", "-accept", "127.0.0.1:0"])
+        .args(["-key", path_str(key), "-cert", path_str(cert)])
+        .args(args);
+    if let Some(conf) = conf {
+        cmd.env("OPENSSL_CONF", conf);
+    }
+    let proc = Proc::spawn(cmd);
+    let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
+        let rest = complete_lines(out)
+            .lines()
+            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
+        rest.trim().parse::<u16>().ok()
+    });
+    (proc, port)
+}
+
+/// `gnutls-serv --http` with `priority` on a free port, retried when another process takes the
+/// port first (gnutls-serv cannot pick its own). It binds the wildcard addresses; the tests
+/// only connect to 127.0.0.1. `extra` adds options such as `-a` (no client certificate
+/// request).
+pub fn gnutls_serv(key: &Path, cert: &Path, priority: &str, extra: &[&str]) -> (Proc, u16) {
+    require_tool("gnutls-serv", "gnutls-bin");
+    let mut last = String::new();
+    for _attempt in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new("gnutls-serv");
+        cmd.args(["--http", "--priority", priority, "-p", &port.to_string()])
+            .args(["--x509keyfile", path_str(key)])
+            .args(["--x509certfile", path_str(cert)])
+            .args(extra);
+        let proc = Proc::spawn(cmd);
+        let ready = format!("IPv4 0.0.0.0 port {port}...done");
+        let outcome = proc.wait_output("listening line", READY_TIMEOUT, |out| {
+            if out.contains(&ready) {
+                Some(true)
+            } else if out.contains("bind() failed") {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        if outcome {
+            return (proc, port);
+        }
+        last = proc.describe();
+    }
+    panic!("gnutls-serv could not listen after 5 ports: {last}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // pfslab itself
 
 /// `pfslab keygen --out-dir dir/name`, returning (key, certificate).

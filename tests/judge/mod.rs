@@ -648,45 +648,24 @@ pub fn no_ems_openssl_conf(dir: &TestDir) -> PathBuf {
     conf
 }
 
-/// `openssl s_server -www` offering RSA transport and ECDHE on an OS-assigned port, writing its
-/// key log to `keylog`; `conf` is an OPENSSL_CONF (e.g. EMS off).
-pub fn openssl_s_server(
+/// `openssl s_server -tls1_2 -www` with the lab's two suites, writing its key log.
+pub fn openssl_s_server_logging(
     dir: &TestDir,
     key: &Path,
     cert: &Path,
     keylog: &Path,
     conf: Option<&Path>,
 ) -> (Proc, u16) {
-    require_tool("openssl", "openssl");
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(&dir.path)
-        .args([
-            "s_server",
-            "-accept",
-            "127.0.0.1:0",
-            "-key",
-            path_str(key),
-            "-cert",
-            path_str(cert),
-            "-www",
-        ])
-        .args([
-            "-tls1_2",
-            "-cipher",
-            &format!("{}:{}", RSA.openssl, ECDHE.openssl),
-        ])
-        .args(["-keylogfile", path_str(keylog)]);
-    if let Some(conf) = conf {
-        cmd.env("OPENSSL_CONF", conf);
-    }
-    let proc = Proc::spawn(cmd);
-    let port = proc.wait_stdout("ACCEPT line", READY_TIMEOUT, |out| {
-        let rest = out
-            .lines()
-            .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))?;
-        rest.trim().parse::<u16>().ok()
-    });
-    (proc, port)
+    let suites = format!("{}:{}", RSA.openssl, ECDHE.openssl);
+    let args = [
+        "-www",
+        "-tls1_2",
+        "-cipher",
+        &suites,
+        "-keylogfile",
+        path_str(keylog),
+    ];
+    openssl_s_server(&dir.path, key, cert, &args, conf)
 }
 
 /// `openssl s_client -quiet` with one suite sends `request` and prints only what the server
