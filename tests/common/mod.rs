@@ -545,6 +545,40 @@ impl PfslabServer {
 }
 
 /// Runs `pfslab client` with `args` after the common `--connect 127.0.0.1:PORT`.
+/// A request to the bank for `/token` with a cookie, so both directions can be checked
+/// (see [`assert_bank_round_trip`]).
+pub fn bank_request_with_cookie(token: &str) -> String {
+    format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\nCookie: session={token}-cookie\r\n\r\n")
+}
+
+/// The bank's reply to [`bank_request_with_cookie`] is in the client's output (path and cookie
+/// came back), and the server logged the decrypted request line ending in
+/// `{log_prefix} "GET /token HTTP/1.0" 200` (log_prefix: suite and EMS or version).
+pub fn assert_bank_round_trip(
+    client_output: &str,
+    server: &PfslabServer,
+    token: &str,
+    log_prefix: &str,
+    why: impl Fn() -> String,
+) {
+    assert!(
+        client_output.contains(&format!("pfslab bank: you asked for GET /{token}\n")),
+        "{}",
+        why()
+    );
+    assert!(
+        client_output.contains(&format!("your cookie: session={token}-cookie")),
+        "{}",
+        why()
+    );
+    let line = server.wait_log_line(&format!("\"GET /{token} HTTP/1.0\""));
+    let expected = format!("{log_prefix} \"GET /{token} HTTP/1.0\" 200");
+    assert!(
+        line.ends_with(&expected),
+        "server log line {line:?}, expected it to end with {expected:?}"
+    );
+}
+
 pub fn pfslab_client(port: u16, args: &[&str]) -> Finished {
     let connect = format!("127.0.0.1:{port}");
     let mut all = vec!["client", "--connect", connect.as_str()];
