@@ -73,13 +73,11 @@ impl FastRsaKey {
 mod tests {
     use super::*;
 
-    use std::path::PathBuf;
-    use std::process::Command;
-
     use rand::Rng;
     use rsa::BoxedUint;
 
     use crate::rng::{from_seed, LabRng};
+    use crate::test_support::{openssl, TempDir};
 
     /// The decrypted message as a plain vector, for comparisons.
     fn plain(fast: &FastRsaKey, ct: &[u8]) -> Option<Vec<u8>> {
@@ -328,44 +326,9 @@ mod tests {
         );
     }
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> Self {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let dir = std::env::temp_dir()
-                .join(format!("pfslab-fast-rsa-{}-{nanos}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn openssl(dir: &TempDir, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&dir.0)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     #[test]
     fn openssl_keys_and_ciphertexts() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("fast-rsa");
         let mut rng = from_seed(9, "fast_rsa openssl");
         for bits in ["2048", "3072", "4096"] {
             openssl(&dir, &["genrsa", "-out", "key.pem", bits]);
@@ -373,10 +336,10 @@ mod tests {
                 &dir,
                 &["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"],
             );
-            let key = crate::pki::load_private_key(&dir.0.join("key.pem")).expect("load");
+            let key = crate::pki::load_private_key(&dir.path("key.pem")).expect("load");
             for _ in 0..3 {
                 let pms = [&[0x03, 0x03][..], &random_bytes(&mut rng, 46)].concat();
-                std::fs::write(dir.0.join("pms"), &pms).expect("write");
+                std::fs::write(dir.path("pms"), &pms).expect("write");
                 openssl(
                     &dir,
                     &[
@@ -393,7 +356,7 @@ mod tests {
                         "ct",
                     ],
                 );
-                let ct = std::fs::read(dir.0.join("ct")).expect("read");
+                let ct = std::fs::read(dir.path("ct")).expect("read");
                 let fast = FastRsaKey::new(&key).expect("fast");
                 assert_eq!(
                     plain(&fast, &ct),

@@ -30,3 +30,6 @@ pub mod stream;
 pub mod suites;
 pub mod tls12;
 pub mod tls13;
+
+#[cfg(test)]
+mod test_support;
