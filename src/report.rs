@@ -42,6 +42,15 @@ pub fn number_ranges(numbers: &[u64]) -> String {
     parts.join(", ")
 }
 
+/// The capture column of a table (shown when several captures are read), with its gap.
+fn capture_column(show_capture: bool, text: &str) -> String {
+    if show_capture {
+        cell(text, 16) + " "
+    } else {
+        String::new()
+    }
+}
+
 /// Pads to `width` characters (not bytes), cutting with … when longer.
 pub fn cell(text: &str, width: usize) -> String {
     let count = text.chars().count();
@@ -102,11 +111,7 @@ pub fn inspect_table_header(show_capture: bool) -> String {
     let _ = writeln!(
         out,
         "{}{} {} {} {} {} {} {} {}  on the wire",
-        if show_capture {
-            cell("capture", 16) + " "
-        } else {
-            String::new()
-        },
+        capture_column(show_capture, "capture"),
         cell("#", 3),
         cell("client → server", 44),
         cell("version", 7),
@@ -122,38 +127,32 @@ pub fn inspect_table_header(show_capture: bool) -> String {
 /// One connection's line of the inspect table, with its notes.
 pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool) -> String {
     let mut out = String::new();
-    {
-        let s = &conn.session;
-        let (c2s, s2c) = s.app_bytes();
-        let _ = writeln!(
-            out,
-            "{}{} {} {} {} {} {} {} {}  {}",
-            if show_capture {
-                cell(capture, 16) + " "
-            } else {
-                String::new()
-            },
-            cell(&conn.stream.to_string(), 3),
-            cell(&format!("{} → {}", conn.client, conn.server), 44),
-            cell(&s.version_name(), 7),
-            cell(
-                &s.suite_id
-                    .map(crate::suites::suite_name)
-                    .unwrap_or_else(|| "?".into()),
-                38
-            ),
-            cell(s.key_exchange.map(|k| k.short()).unwrap_or("?"), 5),
-            cell(if s.ems { "yes" } else { "no" }, 3),
-            cell(s.sni.as_deref().unwrap_or("-"), 12),
-            cell(&format!("{c2s} / {s2c} B"), 19),
-            wire_summary(conn)
-        );
-        for note in conn.notes.iter().chain(s.notes.iter()) {
-            let _ = writeln!(out, "      note: {note}");
-        }
-        if let Some(res) = &s.resumed {
-            let _ = writeln!(out, "      resumed: {res:?}");
-        }
+    let s = &conn.session;
+    let (c2s, s2c) = s.app_bytes();
+    let _ = writeln!(
+        out,
+        "{}{} {} {} {} {} {} {} {}  {}",
+        capture_column(show_capture, capture),
+        cell(&conn.stream.to_string(), 3),
+        cell(&format!("{} → {}", conn.client, conn.server), 44),
+        cell(&s.version_name(), 7),
+        cell(
+            &s.suite_id
+                .map(crate::suites::suite_name)
+                .unwrap_or_else(|| "?".into()),
+            38
+        ),
+        cell(s.key_exchange.map(|k| k.short()).unwrap_or("?"), 5),
+        cell(if s.ems { "yes" } else { "no" }, 3),
+        cell(s.sni.as_deref().unwrap_or("-"), 12),
+        cell(&format!("{c2s} / {s2c} B"), 19),
+        wire_summary(conn)
+    );
+    for note in conn.notes.iter().chain(s.notes.iter()) {
+        let _ = writeln!(out, "      note: {note}");
+    }
+    if let Some(res) = &s.resumed {
+        let _ = writeln!(out, "      resumed: {res:?}");
     }
     out
 }
@@ -180,11 +179,7 @@ pub fn attack_table_header(show_capture: bool) -> String {
     let _ = writeln!(
         out,
         "{}{} {} {} {} {}  reason / first line recovered",
-        if show_capture {
-            cell("capture", 16) + " "
-        } else {
-            String::new()
-        },
+        capture_column(show_capture, "capture"),
         cell("#", 3),
         cell("client → server", 44),
         cell("suite", 38),
@@ -202,11 +197,7 @@ pub fn attack_table_row(r: &SessionReport, show_capture: bool) -> String {
     };
     format!(
         "{}{} {} {} {} {}  {}\n",
-        if show_capture {
-            cell(&r.capture, 16) + " "
-        } else {
-            String::new()
-        },
+        capture_column(show_capture, &r.capture),
         cell(&r.stream.to_string(), 3),
         cell(&format!("{} → {}", r.client, r.server), 44),
         cell(&r.cipher_suite, 38),
@@ -223,35 +214,36 @@ pub fn conversations(reports: &[SessionReport]) -> String {
 
 /// One decrypted session's conversation (empty for a session that was not decrypted).
 pub fn conversation(r: &SessionReport) -> String {
-    let mut out = String::new();
-    if r.verdict == Verdict::Decrypted {
-        let _ = writeln!(
-            out,
-            "=== {} session {}: {} → {} ({}) ===",
-            r.capture, r.stream, r.client, r.server, r.cipher_suite
-        );
-        let _ = writeln!(out, "how: {}", r.reason);
-        if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
-            let _ = writeln!(out, "client random  {}", hex(cr));
-            let _ = writeln!(out, "master secret  {}", hex(ms));
-        }
-        for note in &r.notes {
-            let _ = writeln!(out, "note: {note}");
-        }
-        let _ = writeln!(
-            out,
-            "--- client → server ({} bytes) ---",
-            r.client_data.len()
-        );
-        out.push_str(&printable(&r.client_data));
-        let _ = writeln!(
-            out,
-            "\n--- server → client ({} bytes) ---",
-            r.server_data.len()
-        );
-        out.push_str(&printable(&r.server_data));
-        out.push_str("\n\n");
+    if r.verdict != Verdict::Decrypted {
+        return String::new();
     }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "=== {} session {}: {} → {} ({}) ===",
+        r.capture, r.stream, r.client, r.server, r.cipher_suite
+    );
+    let _ = writeln!(out, "how: {}", r.reason);
+    if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
+        let _ = writeln!(out, "client random  {}", hex(cr));
+        let _ = writeln!(out, "master secret  {}", hex(ms));
+    }
+    for note in &r.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let _ = writeln!(
+        out,
+        "--- client → server ({} bytes) ---",
+        r.client_data.len()
+    );
+    out.push_str(&printable(&r.client_data));
+    let _ = writeln!(
+        out,
+        "\n--- server → client ({} bytes) ---",
+        r.server_data.len()
+    );
+    out.push_str(&printable(&r.server_data));
+    out.push_str("\n\n");
     out
 }
 
