@@ -1,10 +1,30 @@
 //! The attacker's fast RSA path (AWS-LC) gives exactly what the rsa crate's constant-time
 //! path gives: same verdicts, same bytes, session by session.
 
+use std::path::Path;
 use std::process::Command;
 
-use pfslab::attack::{Loot, ResumptionCache};
+use pfslab::attack::{Loot, ResumptionCache, SessionReport};
+use pfslab::driver::analyse_connection;
 use pfslab::pipeline::for_each_tls_connection;
+
+/// Every session of `pcap` analysed with loot `a` and with loot `b`.
+fn for_each_session_on_both(
+    pcap: &Path,
+    a: &Loot,
+    b: &Loot,
+    mut check: impl FnMut(u64, SessionReport, SessionReport),
+) {
+    let cache = ResumptionCache::default();
+    for_each_tls_connection(pcap, |c| {
+        check(
+            c.stream,
+            analyse_connection("lab", &c, a, &cache),
+            analyse_connection("lab", &c, b, &cache),
+        )
+    })
+    .unwrap();
+}
 
 #[test]
 fn fast_and_constant_time_paths_agree_on_every_session() {
@@ -38,62 +58,23 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
         "a 2048-bit two-prime key must get the fast path"
     );
     let slow = Loot::without_fast_path(Some(key), None);
-    let cache = ResumptionCache::default();
     let mut compared = 0;
-    for_each_tls_connection(&pcap, |c| {
-        let a = pfslab::attack::analyse(
-            "lab",
-            c.stream,
-            String::new(),
-            String::new(),
-            &c.session,
-            &fast,
-            &cache,
-        );
-        let b = pfslab::attack::analyse(
-            "lab",
-            c.stream,
-            String::new(),
-            String::new(),
-            &c.session,
-            &slow,
-            &cache,
-        );
-        assert_eq!(a.verdict, b.verdict, "session {}", c.stream);
+    for_each_session_on_both(&pcap, &fast, &slow, |stream, a, b| {
+        assert_eq!(a.verdict, b.verdict, "session {stream}");
         assert_eq!(a.client_data, b.client_data);
         assert_eq!(a.server_data, b.server_data);
         assert_eq!(a.master_secret.as_deref(), b.master_secret.as_deref());
         compared += 1;
-    })
-    .unwrap();
+    });
     assert_eq!(compared, 10);
     // And a foreign key fails the same way on both paths.
     let mut r = pfslab::rng::from_seed(5, "other key");
     let other = pfslab::pki::generate_key(&mut r, 2048).unwrap();
     let fast = Loot::new(Some(other.clone()), None);
     let slow = Loot::without_fast_path(Some(other), None);
-    for_each_tls_connection(&pcap, |c| {
-        let a = pfslab::attack::analyse(
-            "lab",
-            c.stream,
-            String::new(),
-            String::new(),
-            &c.session,
-            &fast,
-            &cache,
-        );
-        let b = pfslab::attack::analyse(
-            "lab",
-            c.stream,
-            String::new(),
-            String::new(),
-            &c.session,
-            &slow,
-            &cache,
-        );
+    for_each_session_on_both(&pcap, &fast, &slow, |_, a, b| {
         assert_eq!(a.verdict, b.verdict);
         assert_eq!(a.reason, b.reason);
-    })
-    .unwrap();
+    });
     std::fs::remove_dir_all(&dir).unwrap();
 }
