@@ -25,39 +25,15 @@ fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
 
     let token = unique_token(test);
     let request = bank_request_with_cookie(&token);
-    let connect = format!("127.0.0.1:{}", server.port());
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "s_client",
-        "-connect",
-        &connect,
-        "-tls1_2",
-        "-cipher",
-        suite.openssl,
-    ])
-    .args([
-        "-servername",
-        "localhost",
-        "-verify_hostname",
-        "localhost",
-        "-verify_return_error",
-    ])
-    .args(["-CAfile", path_str(&cert), "-ign_eof"]);
-    if !ems {
-        // OpenSSL 3.0's s_client has no -no_ems switch; the SSL_CONF option does the same.
-        let conf = dir.join("no-ems.cnf");
-        std::fs::write(
-            &conf,
-            "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
-             system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
-        )
-        .expect("write openssl config");
-        cmd.env("OPENSSL_CONF", &conf);
-    }
-    // stdin stays open: s_client leaves when the server sends close_notify.
-    let mut client = Proc::spawn(cmd);
-    client.write_stdin(request.as_bytes());
-    let done = client.finish(RUN_TIMEOUT);
+    // OpenSSL 3.0's s_client has no -no_ems switch; an SSL_CONF option does the same.
+    let conf = (!ems).then(|| no_ems_openssl_conf(&dir));
+    let done = openssl_s_client_verified(
+        server.addr.port(),
+        &cert,
+        &["-tls1_2", "-cipher", suite.openssl],
+        &request,
+        conf.as_deref(),
+    );
     let out = &done.stdout;
     let why = || {
         format!(

@@ -179,31 +179,11 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
 
     let token = unique_token(test);
     let request = bank_request_with_cookie(&token);
-    let connect = format!("127.0.0.1:{}", server.port());
-    let mut cmd = openssl_cmd();
-    cmd.args([
-        "s_client",
-        "-connect",
-        &connect,
-        "-tls1_3",
-        "-ciphersuites",
-        suite.iana,
-    ])
-    .args([
-        "-servername",
-        "localhost",
-        "-verify_hostname",
-        "localhost",
-        "-verify_return_error",
-    ])
-    .args(["-CAfile", path_str(&cert), "-ign_eof", "-msg"]);
+    let mut args = vec!["-tls1_3", "-ciphersuites", suite.iana, "-msg"];
     if p256_only {
-        cmd.args(["-groups", "P-256"]);
+        args.extend(["-groups", "P-256"]);
     }
-    // stdin stays open: s_client leaves when the server closes the session.
-    let mut client = Proc::spawn(cmd);
-    client.write_stdin(request.as_bytes());
-    let done = client.finish(RUN_TIMEOUT);
+    let done = openssl_s_client_verified(server.addr.port(), &cert, &args, &request, None);
     let out = &done.stdout;
     let why = || {
         format!(
@@ -1446,27 +1426,13 @@ fn tls12_clients_of_the_tls13_server_get_tls12_with_the_downgrade_marker() {
     // OpenSSL with TLS 1.2 only: the marker as OpenSSL received it.
     let token = unique_token(test);
     let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let connect = format!("127.0.0.1:{port}");
-    let mut cmd = openssl_cmd();
-    cmd.args([
-        "s_client",
-        "-connect",
-        &connect,
-        "-tls1_2",
-        "-cipher",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-    ])
-    .args([
-        "-servername",
-        "localhost",
-        "-verify_hostname",
-        "localhost",
-        "-verify_return_error",
-    ])
-    .args(["-CAfile", path_str(&cert), "-ign_eof", "-msg"]);
-    let mut client = Proc::spawn(cmd);
-    client.write_stdin(request.as_bytes());
-    let done = client.finish(RUN_TIMEOUT);
+    let done = openssl_s_client_verified(
+        port,
+        &cert,
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-msg"],
+        &request,
+        None,
+    );
     let why = || {
         format!(
             "openssl s_client: {}\n--- server ---\n{}",
@@ -1570,22 +1536,7 @@ fn server_without_tls13_sends_no_downgrade_marker() {
     // OpenSSL's default client offers TLS 1.3 and 1.2 and checks the marker.
     let token = unique_token(test);
     let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let connect = format!("127.0.0.1:{port}");
-    let mut cmd = openssl_cmd();
-    cmd.args([
-        "s_client",
-        "-connect",
-        &connect,
-        "-servername",
-        "localhost",
-        "-verify_hostname",
-        "localhost",
-        "-verify_return_error",
-    ])
-    .args(["-CAfile", path_str(&cert), "-ign_eof"]);
-    let mut client = Proc::spawn(cmd);
-    client.write_stdin(request.as_bytes());
-    let done = client.finish(RUN_TIMEOUT);
+    let done = openssl_s_client_verified(port, &cert, &[], &request, None);
     let why = || {
         format!(
             "openssl s_client: {}\n--- server ---\n{}",

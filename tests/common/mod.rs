@@ -442,6 +442,43 @@ pub fn openssl_s_server(
     (proc, port)
 }
 
+/// An OpenSSL config file that turns extended master secret off (OpenSSL 3.0 has no -no_ems).
+pub fn no_ems_openssl_conf(dir: &TestDir) -> PathBuf {
+    let conf = dir.join("no-ems.cnf");
+    std::fs::write(
+        &conf,
+        "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
+         system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
+    )
+    .expect("write openssl config");
+    conf
+}
+
+/// `openssl s_client` to 127.0.0.1:`port` checking the certificate for `localhost` against
+/// `ca`, plus `args` (version, suites, `-msg`, …); sends `request` and leaves stdin open, so
+/// s_client leaves when the server closes the session. `conf` is an `OPENSSL_CONF` file.
+pub fn openssl_s_client_verified(
+    port: u16,
+    ca: &Path,
+    args: &[&str],
+    request: &str,
+    conf: Option<&Path>,
+) -> Finished {
+    require_tool("openssl", "openssl");
+    let connect = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &connect])
+        .args(["-servername", "localhost", "-verify_hostname", "localhost"])
+        .args(["-verify_return_error", "-CAfile", path_str(ca), "-ign_eof"])
+        .args(args);
+    if let Some(conf) = conf {
+        cmd.env("OPENSSL_CONF", conf);
+    }
+    let mut client = Proc::spawn(cmd);
+    client.write_stdin(request.as_bytes());
+    client.finish(RUN_TIMEOUT)
+}
+
 /// `gnutls-serv --http` with `priority` on a free port, retried when another process takes the
 /// port first (gnutls-serv cannot pick its own). It binds the wildcard addresses; the tests
 /// only connect to 127.0.0.1. `extra` adds options such as `-a` (no client certificate

@@ -637,17 +637,6 @@ pub fn attack_json(args: &[&str]) -> (Vec<Verdict>, Finished) {
 // ---------------------------------------------------------------------------------------------
 // Real peers
 
-/// An OpenSSL config file that turns extended master secret off (OpenSSL 3.0 has no -no_ems).
-pub fn no_ems_openssl_conf(dir: &TestDir) -> PathBuf {
-    let conf = dir.join("no-ems.cnf");
-    write(
-        &conf,
-        b"openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n[ssl_sect]\n\
-          system_default = system_default_sect\n[system_default_sect]\nOptions = -ExtendedMasterSecret\n",
-    );
-    conf
-}
-
 /// `openssl s_server -tls1_2 -www` with the lab's two suites, writing its key log.
 pub fn openssl_s_server_logging(
     dir: &TestDir,
