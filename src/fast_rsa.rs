@@ -77,7 +77,7 @@ mod tests {
     use rsa::BoxedUint;
 
     use crate::rng::{from_seed, LabRng};
-    use crate::test_support::{openssl, TempDir};
+    use crate::test_support::{openssl, openssl_encrypt_pkcs1, TempDir};
 
     /// The decrypted message as a plain vector, for comparisons.
     fn plain(fast: &FastRsaKey, ct: &[u8]) -> Option<Vec<u8>> {
@@ -339,24 +339,7 @@ mod tests {
             let key = crate::pki::load_private_key(&dir.path("key.pem")).expect("load");
             for _ in 0..3 {
                 let pms = [&[0x03, 0x03][..], &random_bytes(&mut rng, 46)].concat();
-                std::fs::write(dir.path("pms"), &pms).expect("write");
-                openssl(
-                    &dir,
-                    &[
-                        "pkeyutl",
-                        "-encrypt",
-                        "-pubin",
-                        "-inkey",
-                        "pub.pem",
-                        "-pkeyopt",
-                        "rsa_padding_mode:pkcs1",
-                        "-in",
-                        "pms",
-                        "-out",
-                        "ct",
-                    ],
-                );
-                let ct = std::fs::read(dir.path("ct")).expect("read");
+                let ct = openssl_encrypt_pkcs1(&dir, "pub.pem", &pms);
                 let fast = FastRsaKey::new(&key).expect("fast");
                 assert_eq!(
                     plain(&fast, &ct),

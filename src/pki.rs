@@ -1327,7 +1327,7 @@ mod tests {
     use rand::rngs::ChaCha20Rng;
     use rand::{Rng, SeedableRng};
 
-    use crate::test_support::{openssl, TempDir};
+    use crate::test_support::{openssl, openssl_encrypt_pkcs1, TempDir};
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
@@ -2246,24 +2246,7 @@ mod tests {
                 .expect("pem"),
         )
         .expect("w");
-        fs::write(dir.path("pms"), [0x03u8; 48]).expect("w");
-        openssl(
-            &dir,
-            &[
-                "pkeyutl",
-                "-encrypt",
-                "-pubin",
-                "-inkey",
-                "pub.pem",
-                "-pkeyopt",
-                "rsa_padding_mode:pkcs1",
-                "-in",
-                "pms",
-                "-out",
-                "ct",
-            ],
-        );
-        let ct = fs::read(dir.path("ct")).expect("r");
+        let ct = openssl_encrypt_pkcs1(&dir, "pub.pem", &[0x03u8; 48]);
         assert_eq!(
             rsa_decrypt_pkcs1(&key, &ct).expect("decrypt"),
             vec![0x03u8; 48]

@@ -51,3 +51,26 @@ pub fn openssl(dir: &TempDir, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `message` encrypted by `openssl pkeyutl` with the public key file `public_pem` in `dir`,
+/// PKCS#1 v1.5 padding (RFC 8017 §7.2.1).
+pub fn openssl_encrypt_pkcs1(dir: &TempDir, public_pem: &str, message: &[u8]) -> Vec<u8> {
+    fs::write(dir.path("message"), message).expect("write the message");
+    openssl(
+        dir,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            public_pem,
+            "-pkeyopt",
+            "rsa_padding_mode:pkcs1",
+            "-in",
+            "message",
+            "-out",
+            "ciphertext",
+        ],
+    );
+    fs::read(dir.path("ciphertext")).expect("read the ciphertext")
+}
