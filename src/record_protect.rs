@@ -19,6 +19,17 @@ enum GcmCipher {
     Aes256(Box<Aes256Gcm>),
 }
 
+impl GcmCipher {
+    /// AES-128-GCM or AES-256-GCM by key length; `None` for any other length.
+    fn new(key: &[u8]) -> Option<Self> {
+        match key.len() {
+            16 => Some(Self::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?))),
+            32 => Some(Self::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?))),
+            _ => None,
+        }
+    }
+}
+
 /// Authentication failed: wrong key, wrong sequence number, or a tampered record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecordMac;
@@ -50,11 +61,7 @@ impl Tls12GcmProtector {
     /// `key` must be 16 or 32 bytes and `salt` 4 bytes; anything else is a programming error
     /// caught at key-block cutting, reported here as `None`.
     pub fn new(key: &[u8], salt: &[u8]) -> Option<Self> {
-        let cipher = match key.len() {
-            16 => GcmCipher::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
-            32 => GcmCipher::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
-            _ => return None,
-        };
+        let cipher = GcmCipher::new(key)?;
         let salt: [u8; 4] = salt.try_into().ok()?;
         Some(Self {
             cipher,
@@ -154,11 +161,7 @@ pub fn tls13_header(ciphertext_len: usize) -> [u8; 5] {
 
 impl Tls13Protector {
     pub fn new(key: &[u8], iv: &[u8]) -> Option<Self> {
-        let cipher = match key.len() {
-            16 => GcmCipher::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
-            32 => GcmCipher::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
-            _ => return None,
-        };
+        let cipher = GcmCipher::new(key)?;
         let iv: [u8; 12] = iv.try_into().ok()?;
         Some(Self {
             cipher,
