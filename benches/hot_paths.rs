@@ -15,10 +15,10 @@ use rand::Rng;
 
 use pfslab::attack::{analyse, Loot, ResumptionCache};
 use pfslab::capture::{Reassembler, ReassemblyConfig, SegmentReader};
-use pfslab::fast_rsa::FastRsaKey;
+use pfslab::crypto::fast_rsa::FastRsaKey;
+use pfslab::crypto::rng::from_seed;
 use pfslab::msgs::enums::ContentType;
 use pfslab::record_protect::Tls12GcmProtector;
-use pfslab::rng::from_seed;
 use pfslab::suites::TLS_RSA_WITH_AES_128_GCM_SHA256;
 use pfslab::tls12::keys::{derive_master_secret, key_block};
 
@@ -119,9 +119,9 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hot_paths");
     let _ = std::fs::remove_dir_all(&dir);
     let out = dir.join("lab.pcap");
-    let summary = pfslab::record::record(pfslab::record::RecordOptions {
+    let summary = pfslab::lab::recording::record(pfslab::lab::recording::RecordOptions {
         out: out.clone(),
-        sessions: pfslab::record::parse_sessions(&format!(
+        sessions: pfslab::lab::recording::parse_sessions(&format!(
             "rsa={RSA_SESSIONS},ecdhe={ECDHE_SESSIONS}"
         ))
         .expect("sessions"),
@@ -132,8 +132,8 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
         progress: None,
     })
     .expect("record");
-    let key =
-        pfslab::pki::load_private_key(&pfslab::lab::key_path(&dir.join("keys"))).expect("key");
+    let key = pfslab::pki::load_private_key(&pfslab::lab::identity::key_path(&dir.join("keys")))
+        .expect("key");
     (summary.capture, key)
 }
 
@@ -167,7 +167,7 @@ fn capture_paths(c: &mut Criterion) {
         b.iter(|| {
             let cache = ResumptionCache::default();
             let mut decrypted = 0usize;
-            pfslab::pipeline::for_each_tls_connection(&path, |conn| {
+            pfslab::attack::pipeline::for_each_tls_connection(&path, |conn| {
                 let r = analyse(
                     "lab.pcap",
                     conn.stream,

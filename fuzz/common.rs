@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use pfslab::lab::{self, Identity};
+use pfslab::crypto::rng::{self, LabRng};
+use pfslab::endpoint::server::tls12::ServerConfig;
+use pfslab::lab::identity::{self, Identity};
 use pfslab::pki;
-use pfslab::rng::{self, LabRng};
 use pfslab::suites;
-use pfslab::tls12::server::ServerConfig;
 
 /// `--seed` of the fixed identity.
 pub const KEY_SEED: u64 = 8;
@@ -25,7 +25,7 @@ pub fn identity() -> &'static Identity {
     ID.get_or_init(|| {
         let mut r = rng::from_seed(KEY_SEED, "keygen");
         let key = pki::generate_key(&mut r, KEY_BITS).expect("generate the fuzz key");
-        let params = pki::CertParams::lab_default(lab::cert_not_before(Some(KEY_SEED)));
+        let params = pki::CertParams::lab_default(identity::cert_not_before(Some(KEY_SEED)));
         let cert = pki::self_signed_cert(&key, &params, &mut r).expect("self-sign the fuzz key");
         let leaf = pki::parse_certificate(&cert).expect("parse the fuzz certificate");
         Identity {
@@ -336,6 +336,7 @@ pub mod tls_messages {
     //!
     //! Whatever a reader accepts must encode back to something it reads as the same value.
 
+    use pfslab::attack::observe::ObservedSession;
     use pfslab::msgs::alert::Alert;
     use pfslab::msgs::enums::{ContentType, ExtensionType, HandshakeType};
     use pfslab::msgs::handshake::{
@@ -346,7 +347,6 @@ pub mod tls_messages {
     use pfslab::msgs::record::{
         Deframer, HandshakeJoiner, HandshakeMessage, MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE,
     };
-    use pfslab::observe::ObservedSession;
 
     fn extensions(exts: &[Extension]) {
         for e in exts {
@@ -479,9 +479,9 @@ pub mod attack_pipeline {
 
     use std::sync::OnceLock;
 
+    use pfslab::attack::pipeline;
     use pfslab::attack::{Loot, ResumptionCache};
     use pfslab::explain::{self, Style};
-    use pfslab::pipeline;
     use pfslab::report::{self, InspectRow};
     use pfslab::tls12::keys::MasterSecret;
 
@@ -504,7 +504,7 @@ pub mod attack_pipeline {
         let mut caches = [ResumptionCache::default(), ResumptionCache::default()];
         let result = pipeline::for_each_tls_connection(&path, |conn| {
             for (loot, cache) in [&no_key, with_key].into_iter().zip(caches.iter_mut()) {
-                let r = pfslab::driver::analyse_connection("fuzz.pcap", &conn, loot, cache);
+                let r = pfslab::attack::driver::analyse_connection("fuzz.pcap", &conn, loot, cache);
                 if let Some(ms) = &r.master_secret {
                     if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
                         cache.remember(conn.stream, &conn.session, &MasterSecret(arr));
@@ -557,7 +557,7 @@ pub mod server_handshake {
     //! Checks besides "no panic": the output is whole records; a failed connection stays failed
     //! and says nothing more; what it sent last is at most one fatal alert.
 
-    use pfslab::conn::Closed;
+    use pfslab::endpoint::conn::Closed;
     use pfslab::msgs::record::Deframer;
 
     use super::*;
@@ -579,8 +579,9 @@ pub mod server_handshake {
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
-        let mut server = pfslab::tls12::server::server_connection(server_config(), server_rng())
-            .expect("server connection");
+        let mut server =
+            pfslab::endpoint::server::tls12::server_connection(server_config(), server_rng())
+                .expect("server connection");
         let mut total_out = 0usize;
         let mut failed = false;
         for flight in split_chunks(data, 64) {

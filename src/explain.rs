@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::pipeline::TlsConnection;
 use crate::attack::{decrypt_premaster, master_from_premaster, Loot};
 use crate::codec::hex;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
-use crate::observe::{KeyExchangeOnWire, ObservedSession};
-use crate::pipeline::TlsConnection;
 use crate::pki;
 use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
 use crate::suites::{suite_name, KeyExchange, Suite};

@@ -11,15 +11,17 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
-use pfslab::client::{build_request, exchange, resolve};
+mod cli;
+
 use pfslab::codec::hex;
+use pfslab::crypto::rng;
+use pfslab::endpoint::client::tls12::{ClientConfig, ServerVerification};
+use pfslab::endpoint::server::tls12::ServerConfig;
 use pfslab::keylog::KeyLogWriter;
-use pfslab::lab;
+use pfslab::lab::bank_client::{build_request, exchange, resolve};
+use pfslab::lab::bank_server::{self, ServerOptions};
+use pfslab::lab::identity;
 use pfslab::pki;
-use pfslab::rng;
-use pfslab::server::{self, ServerOptions};
-use pfslab::tls12::client::{ClientConfig, ServerVerification};
-use pfslab::tls12::server::ServerConfig;
 
 #[derive(Parser)]
 #[command(
@@ -102,7 +104,7 @@ struct RecordArgs {
     #[arg(long)]
     keylog: Option<PathBuf>,
     /// Directory with server.key and server.crt (generated if missing).
-    #[arg(long, default_value = lab::DEFAULT_KEY_DIR)]
+    #[arg(long, default_value = identity::DEFAULT_KEY_DIR)]
     keys: PathBuf,
     /// Clients do not offer the extended master secret.
     #[arg(long)]
@@ -147,7 +149,7 @@ struct AttackArgs {
 #[derive(Args)]
 struct KeygenArgs {
     /// Directory for server.key and server.crt.
-    #[arg(long, default_value = lab::DEFAULT_KEY_DIR)]
+    #[arg(long, default_value = identity::DEFAULT_KEY_DIR)]
     out_dir: PathBuf,
     /// RSA modulus size in bits.
     #[arg(long, default_value_t = 2048)]
@@ -259,7 +261,7 @@ fn keygen(a: KeygenArgs) -> Result<()> {
         bail!("--bits must be between 1024 and 8192");
     }
     let (key, cert, info) =
-        lab::keygen(&a.out_dir, a.bits, a.seed, a.force).context("keygen failed")?;
+        identity::keygen(&a.out_dir, a.bits, a.seed, a.force).context("keygen failed")?;
     println!("wrote {} (private key, mode 0600)", key.display());
     println!(
         "wrote {} (self-signed certificate, {} bits)",
@@ -292,8 +294,8 @@ fn open_keylog(path: &Option<PathBuf>) -> Result<Option<Arc<KeyLogWriter>>> {
 }
 
 fn run_server(a: ServerArgs) -> Result<()> {
-    let suites = lab::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
-    let id = lab::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
+    let suites = identity::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
+    let id = identity::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
     let keylog = open_keylog(&a.keylog)?;
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
@@ -320,9 +322,9 @@ fn run_server(a: ServerArgs) -> Result<()> {
         max_connections: a.max_connections.max(1),
         seed: a.seed,
     };
-    let report: Arc<dyn Fn(&server::ConnectionReport) + Send + Sync> =
+    let report: Arc<dyn Fn(&bank_server::ConnectionReport) + Send + Sync> =
         Arc::new(|r| eprintln!("{r}"));
-    server::serve(
+    bank_server::serve(
         listener,
         options,
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -336,7 +338,7 @@ fn run_client(a: ClientArgs) -> Result<()> {
         Some("1.3") => "tls13",
         _ => "ecdhe",
     };
-    let mut suites = lab::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite))
+    let mut suites = identity::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite))
         .map_err(anyhow::Error::msg)?;
     if let Some(v) = &a.tls_version {
         let want13 = v == "1.3";
@@ -423,9 +425,9 @@ fn run_tap(a: TapArgs) -> Result<()> {
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    let mut cfg = pfslab::capture::TapConfig::new(addr, upstream, &a.write);
+    let mut cfg = pfslab::lab::TapConfig::new(addr, upstream, &a.write);
     cfg.stop_grace = Duration::from_secs(2);
-    let tap = pfslab::capture::Tap::with_listener(listener, cfg)
+    let tap = pfslab::lab::Tap::with_listener(listener, cfg)
         .with_context(|| format!("cannot record to {}", a.write.display()))?;
     println!(
         "pfslab tap listening on {addr}, relaying to {upstream}, recording to {}",
@@ -459,7 +461,8 @@ fn run_tap(a: TapArgs) -> Result<()> {
 }
 
 fn run_record(a: RecordArgs) -> Result<()> {
-    let sessions = pfslab::record::parse_sessions(&a.sessions).map_err(anyhow::Error::msg)?;
+    let sessions =
+        pfslab::lab::recording::parse_sessions(&a.sessions).map_err(anyhow::Error::msg)?;
     let total: usize = sessions.iter().map(|(_, n)| n).sum();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress: Option<Box<dyn Fn(usize, usize)>> = if interactive && total > 1 {
@@ -472,7 +475,7 @@ fn run_record(a: RecordArgs) -> Result<()> {
     } else {
         None
     };
-    let summary = pfslab::record::record(pfslab::record::RecordOptions {
+    let summary = pfslab::lab::recording::record(pfslab::lab::recording::RecordOptions {
         out: a.out.clone(),
         sessions,
         seed: a.seed,
@@ -485,8 +488,8 @@ fn run_record(a: RecordArgs) -> Result<()> {
     if summary.generated_keys {
         println!(
             "generated {} and {}",
-            lab::key_path(&a.keys).display(),
-            lab::cert_path(&a.keys).display()
+            identity::key_path(&a.keys).display(),
+            identity::cert_path(&a.keys).display()
         );
     }
     println!(
@@ -519,14 +522,14 @@ fn run_inspect(a: InspectArgs) -> Result<()> {
     // Rows are held in a spool (memory, then a temporary file) until every capture is read, so
     // memory does not grow with the capture.
     let show_capture = a.captures.len() > 1;
-    let mut table = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
+    let mut table = cli::spool::Spool::new(cli::spool::Spool::DEFAULT_LIMIT);
     let mut spool_error = None;
     for path in &a.captures {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let summary = pfslab::pipeline::for_each_tls_connection(path, |conn| {
+        let summary = pfslab::attack::pipeline::for_each_tls_connection(path, |conn| {
             let row = pfslab::report::inspect_table_row(&name, &conn, show_capture);
             if let Err(e) = table.append(row.as_bytes()) {
                 spool_error.get_or_insert(e);
@@ -612,15 +615,15 @@ fn run_attack(a: AttackArgs) -> Result<()> {
             .unwrap_or(1)
     });
 
-    let progress = pfslab::driver::Progress::default();
+    let progress = pfslab::attack::driver::Progress::default();
     let finished = std::sync::atomic::AtomicBool::new(false);
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !a.quiet;
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     // The table and conversations are printed once every session is in; held in spools (memory,
     // then a temporary file) so memory does not grow with the capture.
     let show_capture = a.captures.len() > 1;
-    let mut table = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
-    let mut conversations = pfslab::spool::Spool::new(pfslab::spool::Spool::DEFAULT_LIMIT);
+    let mut table = cli::spool::Spool::new(cli::spool::Spool::DEFAULT_LIMIT);
+    let mut conversations = cli::spool::Spool::new(cli::spool::Spool::DEFAULT_LIMIT);
     let mut counts = [0usize; 3];
     let mut first = true;
     // Kept apart: a broken pipe on stdout is a reader that has seen enough; on the key log, or
@@ -633,45 +636,46 @@ fn run_attack(a: AttackArgs) -> Result<()> {
     }
     let outcomes = std::thread::scope(|scope| {
         if show {
-            scope.spawn(|| pfslab::driver::show_progress(&progress, &finished));
+            scope.spawn(|| pfslab::attack::driver::show_progress(&progress, &finished));
         }
-        let outcomes = pfslab::driver::run(&a.captures, &loot, threads, &progress, |report| {
-            counts[match report.verdict {
-                pfslab::attack::Verdict::Decrypted => 0,
-                pfslab::attack::Verdict::ForwardSecret => 1,
-                pfslab::attack::Verdict::NotDecrypted => 2,
-            }] += 1;
-            if let (Some(w), Some(cr), Some(ms)) =
-                (&keylog_out, &report.client_random, &report.master_secret)
-            {
-                if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
-                    keylog_error.get_or_insert(e);
-                }
-            }
-            if a.json {
-                let text = serde_json::to_string_pretty(&pfslab::report::session_json(&report))
-                    .unwrap_or_default();
-                let sep = if first { "\n" } else { ",\n" };
-                first = false;
-                if let Err(e) = stdout
-                    .write_all(sep.as_bytes())
-                    .and_then(|_| stdout.write_all(text.as_bytes()))
+        let outcomes =
+            pfslab::attack::driver::run(&a.captures, &loot, threads, &progress, |report| {
+                counts[match report.verdict {
+                    pfslab::attack::Verdict::Decrypted => 0,
+                    pfslab::attack::Verdict::ForwardSecret => 1,
+                    pfslab::attack::Verdict::NotDecrypted => 2,
+                }] += 1;
+                if let (Some(w), Some(cr), Some(ms)) =
+                    (&keylog_out, &report.client_random, &report.master_secret)
                 {
-                    write_error.get_or_insert(e);
+                    if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
+                        keylog_error.get_or_insert(e);
+                    }
                 }
-            } else {
-                let row = pfslab::report::attack_table_row(&report, show_capture);
-                let mut spooled = table.append(row.as_bytes());
-                if !a.table_only {
-                    spooled = spooled.and_then(|_| {
-                        conversations.append(pfslab::report::conversation(&report).as_bytes())
-                    });
+                if a.json {
+                    let text = serde_json::to_string_pretty(&pfslab::report::session_json(&report))
+                        .unwrap_or_default();
+                    let sep = if first { "\n" } else { ",\n" };
+                    first = false;
+                    if let Err(e) = stdout
+                        .write_all(sep.as_bytes())
+                        .and_then(|_| stdout.write_all(text.as_bytes()))
+                    {
+                        write_error.get_or_insert(e);
+                    }
+                } else {
+                    let row = pfslab::report::attack_table_row(&report, show_capture);
+                    let mut spooled = table.append(row.as_bytes());
+                    if !a.table_only {
+                        spooled = spooled.and_then(|_| {
+                            conversations.append(pfslab::report::conversation(&report).as_bytes())
+                        });
+                    }
+                    if let Err(e) = spooled {
+                        spool_error.get_or_insert(e);
+                    }
                 }
-                if let Err(e) = spooled {
-                    spool_error.get_or_insert(e);
-                }
-            }
-        });
+            });
         finished.store(true, std::sync::atomic::Ordering::Relaxed);
         outcomes
     });
@@ -764,7 +768,7 @@ fn run_explain(a: ExplainArgs) -> Result<()> {
         .unwrap_or_default();
     let mut found = None;
     let mut streams = Vec::new();
-    pfslab::pipeline::for_each_tls_connection(&a.capture, |conn| {
+    pfslab::attack::pipeline::for_each_tls_connection(&a.capture, |conn| {
         streams.push(conn.stream);
         if conn.stream == a.session {
             found = Some(conn);

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::attack::observe::KeyExchangeOnWire;
+use crate::attack::pipeline::TlsConnection;
 use crate::attack::{SessionReport, Verdict};
 use crate::codec::hex;
-use crate::observe::KeyExchangeOnWire;
-use crate::pipeline::TlsConnection;
 
 /// Shortens long hex for tables: first and last bytes with the length.
 pub fn abbrev(bytes: &[u8]) -> String {

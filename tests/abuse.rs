@@ -1,7 +1,7 @@
 //! The server under abuse and load (issue 8): many concurrent clients, stalled clients,
 //! hostile bytes, oversized claims, and the RFC 5246 §7.4.7.1 Bleichenbacher countermeasure.
 //!
-//! The load, stall and Bleichenbacher tests run an in-process server (`pfslab::server::spawn`
+//! The load, stall and Bleichenbacher tests run an in-process server (`pfslab::lab::bank_server::spawn`
 //! on 127.0.0.1:0); the hostile-input test runs the `pfslab server` binary so its peak memory
 //! (VmHWM) can be read from /proc without other tests' allocations mixed in. Every wait is
 //! bounded; servers and children stop when the test ends.
@@ -17,21 +17,21 @@ use rand::{Rng, RngExt, SeedableRng};
 use rsa::traits::PublicKeyParts;
 use rsa::BoxedUint;
 
-use pfslab::client::{build_request, exchange};
+use pfslab::crypto::rng;
+use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::server::tls12::ServerConfig;
+use pfslab::endpoint::stream::TlsStream;
+use pfslab::lab::bank_client::{build_request, exchange};
+use pfslab::lab::bank_server::{self, ServerHandle, ServerOptions};
 use pfslab::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use pfslab::msgs::handshake::{
     ClientHello, Extension, Finished, RsaClientKeyExchange, ServerHello,
 };
 use pfslab::msgs::record::{encode_record, Deframer, HandshakeJoiner};
 use pfslab::pki;
-use pfslab::rng;
-use pfslab::server::{self, ServerHandle, ServerOptions};
-use pfslab::stream::TlsStream;
 use pfslab::suites::{self, Suite};
-use pfslab::tls12::client::{client_connection, ClientConfig, ServerVerification};
 use pfslab::tls12::keys::{derive_master_secret, verify_data, Side};
 use pfslab::tls12::protectors;
-use pfslab::tls12::server::ServerConfig;
 
 use common::{keygen, PfslabServer, TestDir};
 
@@ -75,7 +75,7 @@ fn start_server(timeout: Duration, max_connections: usize) -> ServerHandle {
         keylog: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    server::spawn(
+    bank_server::spawn(
         listener,
         ServerOptions {
             config,

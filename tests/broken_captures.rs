@@ -3,7 +3,7 @@
 //! anywhere, and 100,000 tiny sessions. Each must end in a clear error or a verdict, in
 //! bounded time and memory, without a panic.
 //!
-//! The in-process checks go through `pfslab::driver::run`, the code `pfslab attack` runs; the
+//! The in-process checks go through `pfslab::attack::driver::run`, the code `pfslab attack` runs; the
 //! binary checks run `pfslab attack` itself on a copy of a capture that `pfslab record` made.
 
 mod common;
@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 
+use pfslab::attack::driver::{self, Progress};
+use pfslab::attack::pipeline::CaptureSummary;
 use pfslab::attack::{Loot, SessionReport, Verdict};
 use pfslab::capture::{Direction, PcapWriter, TcpConversation};
-use pfslab::driver::{self, Progress};
-use pfslab::pipeline::CaptureSummary;
 use pfslab::pki;
 
 use common::{path_str, pfslab, run, Finished, Proc, TestDir};

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use pfslab::attack::driver::analyse_connection;
+use pfslab::attack::pipeline::for_each_tls_connection;
 use pfslab::attack::{Loot, ResumptionCache, SessionReport};
-use pfslab::driver::analyse_connection;
-use pfslab::pipeline::for_each_tls_connection;
 
 /// Every session of `pcap` analysed with loot `a` and with loot `b`.
 fn for_each_session_on_both(
@@ -68,7 +68,7 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
     });
     assert_eq!(compared, 10);
     // And a foreign key fails the same way on both paths.
-    let mut r = pfslab::rng::from_seed(5, "other key");
+    let mut r = pfslab::crypto::rng::from_seed(5, "other key");
     let other = pfslab::pki::generate_key(&mut r, 2048).unwrap();
     let fast = Loot::new(Some(other.clone()), None);
     let slow = Loot::without_fast_path(Some(other), None);

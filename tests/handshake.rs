@@ -3,15 +3,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use pfslab::conn::{Closed, Connection};
+use pfslab::crypto::rng;
+use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::conn::{Closed, Connection};
+use pfslab::endpoint::server::tls12::{server_connection, ServerConfig};
 use pfslab::error::Error;
 use pfslab::keylog::{KeyLog, KeyLogWriter};
 use pfslab::msgs::enums::AlertDescription;
 use pfslab::pki;
-use pfslab::rng;
 use pfslab::suites::{self, Suite};
-use pfslab::tls12::client::{client_connection, ClientConfig, ServerVerification};
-use pfslab::tls12::server::{server_connection, ServerConfig};
 
 struct Identity {
     key: Arc<rsa::PrivateKey>,

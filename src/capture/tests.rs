@@ -1046,6 +1046,7 @@ fn reused_tuple_matches_tshark_stream_numbers() {
 
 // ---------------------------------------------------------------- tap
 
+use crate::lab::tap::*;
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;

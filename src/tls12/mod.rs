@@ -1,13 +1,10 @@
 //! TLS 1.2: the PRF and key schedule (pure, shared with the attacker) and the client and
 //! server handshakes.
 
-pub mod client;
-pub mod ecdh;
 pub mod keys;
 pub mod prf;
-pub mod server;
 
-use crate::conn::{Message, Transcript};
+use crate::endpoint::conn::{Message, Transcript};
 use crate::error::Error;
 use crate::msgs::enums::HandshakeType;
 use crate::msgs::handshake::Finished;

@@ -1,11 +1,9 @@
 //! TLS 1.3 (RFC 8446): the HKDF key schedule (shared by the endpoints and the attacker), the
 //! server and client handshakes, and the post-handshake traffic state.
 
-pub mod client;
 pub mod key_schedule;
-pub mod server;
 
-use crate::conn::{Context, Message, State};
+use crate::endpoint::conn::{Context, Message, State};
 use crate::error::Error;
 use crate::msgs::enums::HandshakeType;
 use crate::msgs::handshake13::{key_update, read_key_update, NewSessionTicket13};

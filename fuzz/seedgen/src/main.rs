@@ -8,12 +8,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pfslab::conn::Connection;
-use pfslab::record::{record, RecordOptions};
-use pfslab::rng;
+use pfslab::endpoint::conn::Connection;
+use pfslab::lab::recording::{record, RecordOptions};
+use pfslab::crypto::rng;
 use pfslab::suites::{self, Suite};
-use pfslab::tls12::client::{client_connection, ClientConfig, ServerVerification};
-use pfslab::tls12::server::server_connection;
+use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::server::tls12::server_connection;
 
 fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
     let d = dir.join(target);
@@ -103,7 +103,7 @@ fn main() {
 
     // 1. A recorded capture under the fuzzers' key (`pfslab keygen --bits 1024 --seed 8`).
     let keys = tmp.join("keys");
-    pfslab::lab::keygen(&keys, common::KEY_BITS, Some(common::KEY_SEED), true).expect("keygen");
+    pfslab::lab::identity::keygen(&keys, common::KEY_BITS, Some(common::KEY_SEED), true).expect("keygen");
     let pcap = tmp.join("lab.pcap");
     record(RecordOptions {
         out: pcap.clone(),

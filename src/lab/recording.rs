@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::capture::{DeterministicConfig, Tap, TapConfig, TapMode};
-use crate::client::exchange;
 use crate::codec::hex;
+use crate::crypto::rng;
+use crate::endpoint::client::tls12::{ClientConfig, ServerVerification};
+use crate::endpoint::server::tls12::ServerConfig;
 use crate::keylog::KeyLogWriter;
-use crate::lab;
-use crate::rng;
-use crate::server::{self, ServerOptions};
+use crate::lab::bank_client::exchange;
+use crate::lab::bank_server::{self, ServerOptions};
+use crate::lab::identity;
+use crate::lab::tap::{DeterministicConfig, Tap, TapConfig, TapMode};
 use crate::suites::Suite;
-use crate::tls12::client::{ClientConfig, ServerVerification};
-use crate::tls12::server::ServerConfig;
 
 pub struct RecordOptions {
     pub out: PathBuf,
@@ -123,7 +123,7 @@ pub fn parse_sessions(spec: &str) -> Result<Vec<(Suite, usize)>, String> {
         let (name, count) = part
             .split_once('=')
             .ok_or_else(|| format!("'{part}' should be SUITE=COUNT, e.g. rsa=3"))?;
-        let suite = lab::parse_suite(name)?;
+        let suite = identity::parse_suite(name)?;
         let count: usize = count
             .trim()
             .parse()
@@ -148,14 +148,17 @@ pub fn truth_path(capture: &Path) -> PathBuf {
 
 pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     // 1. Keys: make them if missing (seeded when the recording is).
-    let (key_file, cert_file) = (lab::key_path(&opts.key_dir), lab::cert_path(&opts.key_dir));
+    let (key_file, cert_file) = (
+        identity::key_path(&opts.key_dir),
+        identity::cert_path(&opts.key_dir),
+    );
     let generated_keys = !key_file.exists() && !cert_file.exists();
     if generated_keys {
-        lab::keygen(&opts.key_dir, 2048, opts.seed, false)
+        identity::keygen(&opts.key_dir, 2048, opts.seed, false)
             .map_err(|e| RecordError::Keys(e.to_string()))?;
     }
-    let id =
-        lab::load_identity(&key_file, &cert_file).map_err(|e| RecordError::Keys(e.to_string()))?;
+    let id = identity::load_identity(&key_file, &cert_file)
+        .map_err(|e| RecordError::Keys(e.to_string()))?;
     let anchor = id
         .chain
         .first()
@@ -193,7 +196,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         what: "cannot bind the lab server".into(),
         source: e,
     })?;
-    let server = server::spawn(
+    let server = bank_server::spawn(
         server_listener,
         ServerOptions {
             config,

@@ -9,9 +9,11 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::attack::pipeline::{
+    for_each_tls_connection_with_progress, CaptureSummary, TlsConnection,
+};
 use crate::attack::{analyse, Loot, ResumptionCache, SessionReport, Verdict};
 use crate::capture::CaptureError;
-use crate::pipeline::{for_each_tls_connection_with_progress, CaptureSummary, TlsConnection};
 use crate::tls12::keys::MasterSecret;
 
 /// One capture's outcome besides its sessions.

@@ -1,5 +1,9 @@
 //! Hash and HMAC helpers over the two hashes TLS 1.2 suites use here.
 
+pub mod ecdh;
+pub mod fast_rsa;
+pub mod rng;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha384};
 

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::conn::{Context, Message, State, Transcript};
+use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::rng::random_array;
+use crate::endpoint::conn::{Context, Message, State, Transcript};
+use crate::endpoint::server::tls12::ServerConfig;
 use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
@@ -14,11 +17,8 @@ use crate::msgs::handshake13::{
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
-use crate::rng::random_array;
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::ecdh::EphemeralKey;
 use crate::tls12::require_handshake;
-use crate::tls12::server::ServerConfig;
 use crate::tls13::key_schedule::{EarlySecret, TrafficSecret};
 use crate::tls13::{log_secret, protector, Traffic13};
 

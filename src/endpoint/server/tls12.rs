@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use crate::conn::{Connection, Context, Message, State, Traffic, Transcript};
+use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::rng::{random_array, LabRng};
+use crate::endpoint::conn::{Connection, Context, Message, State, Traffic, Transcript};
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{
@@ -18,9 +20,7 @@ use crate::msgs::handshake::{
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
-use crate::rng::{random_array, LabRng};
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::ecdh::EphemeralKey;
 use crate::tls12::keys::{MasterSecret, Side};
 use crate::tls12::{finished_for, protectors, require_handshake};
 
@@ -86,9 +86,10 @@ impl State for ExpectClientHello {
             .suites
             .iter()
             .any(|s| s.key_exchange == KeyExchange::Tls13);
-        if crate::tls13::server::offers_tls13(&hello)? {
-            if let Some(suite) = crate::tls13::server::choose_suite(&self.config, &hello) {
-                return crate::tls13::server::handle_client_hello(
+        if crate::endpoint::server::tls13::offers_tls13(&hello)? {
+            if let Some(suite) = crate::endpoint::server::tls13::choose_suite(&self.config, &hello)
+            {
+                return crate::endpoint::server::tls13::handle_client_hello(
                     self.config,
                     cx,
                     msg,

@@ -42,15 +42,18 @@ impl Spool {
     }
 
     /// Bytes appended so far.
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Whether the spool has moved to a temporary file.
+    #[cfg(test)]
     pub fn spilled(&self) -> bool {
         self.file.is_some()
     }

@@ -2,6 +2,7 @@
 //! chain of state values (`tls12::client`, `tls12::server`); this module owns the record layer
 //! they share.
 
+use crate::crypto::rng::LabRng;
 use crate::crypto::HashAlg;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
@@ -11,7 +12,6 @@ use crate::msgs::record::{
     encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT,
 };
 use crate::record_protect::{Tls12GcmProtector, Tls13Protector};
-use crate::rng::LabRng;
 use crate::suites::Suite;
 
 /// What the record layer hands to a handshake state.

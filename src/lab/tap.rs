@@ -22,8 +22,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::writer::{Direction, PcapWriter, SharedPcapWriter, TcpConversation};
-use super::CaptureError;
+use crate::capture::writer::{Direction, PcapWriter, SharedPcapWriter, TcpConversation};
+use crate::capture::CaptureError;
 
 /// Gives the (client, server) addresses written for connection `i` (0-based, in
 /// accept order) in deterministic mode.

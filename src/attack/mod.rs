@@ -2,16 +2,20 @@
 //! RSA key, a key log), recover what can be recovered — with the endpoints' own key schedule
 //! and record protection — and say precisely why the rest cannot be.
 
+pub mod driver;
+pub mod observe;
+pub mod pipeline;
+
 use std::collections::HashMap;
 
 use zeroize::Zeroizing;
 
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::codec::hex;
 use crate::crypto::HashAlg;
 use crate::keylog::KeyLog;
 use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
 use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
-use crate::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls12::keys::{derive_master_secret, verify_data, MasterSecret, Side};
@@ -24,7 +28,7 @@ pub struct Loot {
     pub key: Option<rsa::PrivateKey>,
     pub keylog: Option<KeyLog>,
     /// The stolen key loaded into AWS-LC for fast decryption, when AWS-LC takes it.
-    pub fast_key: Option<crate::fast_rsa::FastRsaKey>,
+    pub fast_key: Option<crate::crypto::fast_rsa::FastRsaKey>,
     /// The last certificate checked against the key, and the answer: a capture usually shows
     /// one server certificate thousands of times, and parsing it is not free.
     last_key_check: std::sync::Mutex<Option<(Vec<u8>, KeyCheck)>>,
@@ -32,7 +36,9 @@ pub struct Loot {
 
 impl Loot {
     pub fn new(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
-        let fast_key = key.as_ref().and_then(crate::fast_rsa::FastRsaKey::new);
+        let fast_key = key
+            .as_ref()
+            .and_then(crate::crypto::fast_rsa::FastRsaKey::new);
         Self {
             key,
             keylog,
@@ -272,11 +278,11 @@ pub fn master_from_premaster(
 }
 
 /// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
-/// With `fast`, AWS-LC decrypts (`crate::fast_rsa`, ~4× faster; the server keeps the rsa
+/// With `fast`, AWS-LC decrypts (`crate::crypto::fast_rsa`, ~4× faster; the server keeps the rsa
 /// crate); otherwise the rsa crate does.
 pub fn decrypt_premaster(
     key: &rsa::PrivateKey,
-    fast: Option<&crate::fast_rsa::FastRsaKey>,
+    fast: Option<&crate::crypto::fast_rsa::FastRsaKey>,
     obs: &ObservedSession,
     encrypted: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, String> {

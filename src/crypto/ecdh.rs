@@ -6,7 +6,7 @@
 use p256::{PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
-use crate::rng::LabRng;
+use crate::crypto::rng::LabRng;
 
 /// Uncompressed SEC1 point: 0x04 ‖ X(32) ‖ Y(32).
 pub const POINT_LEN: usize = 65;
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn both_sides_agree_and_bad_points_fail() {
-        let mut rng = crate::rng::from_seed(1, "ecdh");
+        let mut rng = crate::crypto::rng::from_seed(1, "ecdh");
         let a = EphemeralKey::generate(&mut rng);
         let b = EphemeralKey::generate(&mut rng);
         assert_eq!(a.public_sec1().len(), POINT_LEN);

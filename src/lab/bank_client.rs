@@ -4,11 +4,11 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::conn::SessionSummary;
+use crate::crypto::rng::LabRng;
+use crate::endpoint::client::tls12::{client_connection, ClientConfig};
+use crate::endpoint::conn::SessionSummary;
+use crate::endpoint::stream::TlsStream;
 use crate::error::Error;
-use crate::rng::LabRng;
-use crate::stream::TlsStream;
-use crate::tls12::client::{client_connection, ClientConfig};
 
 /// The result of one exchange.
 pub struct Exchange {

@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::conn::{Closed, Connection};
+use crate::endpoint::conn::{Closed, Connection};
 use crate::error::Error;
 
 /// A socket that can bound how long one read waits.

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::crypto::rng;
 use crate::pki::{self, PkiError};
-use crate::rng;
 use crate::suites::{self, Suite};
 
 /// Where `keygen` writes and other commands look by default.

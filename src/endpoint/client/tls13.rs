@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::conn::{Context, Message, State, Transcript};
+use crate::crypto::ecdh::EphemeralKey;
+use crate::endpoint::client::tls12::{verify_server_certificate, ClientConfig};
+use crate::endpoint::conn::{Context, Message, State, Transcript};
+use crate::endpoint::server::tls13::PSS_SCHEMES;
 use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, ServerHello};
@@ -15,11 +18,8 @@ use crate::msgs::handshake13::{
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::client::{verify_server_certificate, ClientConfig};
-use crate::tls12::ecdh::EphemeralKey;
 use crate::tls12::require_handshake;
 use crate::tls13::key_schedule::{EarlySecret, HandshakeSecret, TrafficSecret};
-use crate::tls13::server::PSS_SCHEMES;
 use crate::tls13::{log_secret, protector, Traffic13};
 
 pub struct ExpectServerHello13 {

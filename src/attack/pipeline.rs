@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::attack::observe::{looks_like_tls, ObservedSession};
 use crate::capture::{
     CaptureError, Connection, Reassembler, ReassemblyConfig, SegmentReader, SkipStats,
 };
-use crate::observe::{looks_like_tls, ObservedSession};
 
 /// One TCP connection that carried TLS.
 pub struct TlsConnection {

@@ -76,7 +76,7 @@ mod tests {
     use rand::Rng;
     use rsa::BoxedUint;
 
-    use crate::rng::{from_seed, LabRng};
+    use crate::crypto::rng::{from_seed, LabRng};
     use crate::test_support::{openssl, openssl_encrypt_pkcs1, TempDir};
 
     /// The decrypted message as a plain vector, for comparisons.

@@ -8,7 +8,11 @@ use std::time::SystemTime;
 use rand::Rng;
 use zeroize::Zeroizing;
 
-use crate::conn::{Connection, Context, Message, State, Traffic, Transcript};
+use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::rng::{random_array, LabRng};
+use crate::endpoint::client::tls13::ExpectServerHello13;
+use crate::endpoint::conn::{Connection, Context, Message, State, Traffic, Transcript};
+use crate::endpoint::server::tls12::derive_master;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{
@@ -22,13 +26,9 @@ use crate::msgs::handshake::{
 use crate::msgs::handshake13::KeyShareEntry;
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
-use crate::rng::{random_array, LabRng};
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::ecdh::EphemeralKey;
 use crate::tls12::keys::{MasterSecret, Side};
-use crate::tls12::server::derive_master;
 use crate::tls12::{finished_for, protectors, require_handshake};
-use crate::tls13::client::ExpectServerHello13;
 
 /// How the client decides to trust the server's certificate.
 #[derive(Clone)]
@@ -315,7 +315,7 @@ impl State for ExpectServerKeyExchange {
                 "ServerKeyExchange signature does not verify with the certificate's key: {e}"
             ))
         })?;
-        crate::tls12::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
+        crate::crypto::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
         cx.summary.signature_scheme = Some(ske.signature_scheme);
         inner.transcript.add(&msg);
         Ok(Box::new(ExpectServerHelloDone {

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::app;
+use crate::crypto::rng::{self, LabRng};
+use crate::endpoint::server::tls12::{server_connection, ServerConfig};
+use crate::endpoint::stream::TlsStream;
 use crate::error::Error;
-use crate::rng::{self, LabRng};
-use crate::stream::TlsStream;
-use crate::tls12::server::{server_connection, ServerConfig};
+use crate::lab::bank;
 
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -61,12 +61,12 @@ pub fn serve_connection(
     tls.handshake()?;
     let summary = tls.conn.summary().clone();
     tls.set_deadline(options.timeout, "waiting for the client's request");
-    let request = tls.read_until(app::MAX_REQUEST, app::request_complete)?;
+    let request = tls.read_until(bank::MAX_REQUEST, bank::request_complete)?;
     let first_line =
         String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default())
             .trim()
             .to_string();
-    let response = app::respond(&request);
+    let response = bank::respond(&request);
     let status = String::from_utf8_lossy(response.get(9..12).unwrap_or_default()).into_owned();
     tls.write_all(&response)?;
     tls.close()?;

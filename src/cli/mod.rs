@@ -1,0 +1,3 @@
+//! The commands behind `pfslab`: everything that prints lives here.
+
+pub mod spool;

@@ -1,0 +1,4 @@
+//! The client handshake.
+
+pub mod tls12;
+pub mod tls13;
