@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use pfslab::crypto::rng::{self, LabRng};
-use pfslab::endpoint::server::tls12::ServerConfig;
+use pfslab::endpoint::server::ServerConfig;
 use pfslab::lab::identity::{self, Identity};
 use pfslab::pki;
 use pfslab::suites;
@@ -579,9 +579,8 @@ pub mod server_handshake {
 
     /// One fuzz input.
     pub fn run(data: &[u8]) {
-        let mut server =
-            pfslab::endpoint::server::tls12::server_connection(server_config(), server_rng())
-                .expect("server connection");
+        let mut server = pfslab::endpoint::server::server_connection(server_config(), server_rng())
+            .expect("server connection");
         let mut total_out = 0usize;
         let mut failed = false;
         for flight in split_chunks(data, 64) {

@@ -15,8 +15,8 @@ mod cli;
 
 use pfslab::codec::hex;
 use pfslab::crypto::rng;
-use pfslab::endpoint::client::tls12::{ClientConfig, ServerVerification};
-use pfslab::endpoint::server::tls12::ServerConfig;
+use pfslab::endpoint::client::{ClientConfig, ServerVerification};
+use pfslab::endpoint::server::ServerConfig;
 use pfslab::keylog::KeyLogWriter;
 use pfslab::lab::bank_client::{build_request, exchange, resolve};
 use pfslab::lab::bank_server::{self, ServerOptions};

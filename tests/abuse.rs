@@ -18,8 +18,8 @@ use rsa::traits::PublicKeyParts;
 use rsa::BoxedUint;
 
 use pfslab::crypto::rng;
-use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
-use pfslab::endpoint::server::tls12::ServerConfig;
+use pfslab::endpoint::client::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::server::ServerConfig;
 use pfslab::endpoint::stream::TlsStream;
 use pfslab::lab::bank_client::{build_request, exchange};
 use pfslab::lab::bank_server::{self, ServerHandle, ServerOptions};

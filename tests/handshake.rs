@@ -4,9 +4,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use pfslab::crypto::rng;
-use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::client::{client_connection, ClientConfig, ServerVerification};
 use pfslab::endpoint::conn::{Closed, Connection};
-use pfslab::endpoint::server::tls12::{server_connection, ServerConfig};
+use pfslab::endpoint::server::{server_connection, ServerConfig};
 use pfslab::error::Error;
 use pfslab::keylog::{KeyLog, KeyLogWriter};
 use pfslab::msgs::enums::AlertDescription;

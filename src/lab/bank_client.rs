@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crypto::rng::LabRng;
-use crate::endpoint::client::tls12::{client_connection, ClientConfig};
+use crate::endpoint::client::{client_connection, ClientConfig};
 use crate::endpoint::conn::SessionSummary;
 use crate::endpoint::stream::TlsStream;
 use crate::error::Error;

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::crypto::rng::{self, LabRng};
-use crate::endpoint::server::tls12::{server_connection, ServerConfig};
+use crate::endpoint::server::{server_connection, ServerConfig};
 use crate::endpoint::stream::TlsStream;
 use crate::error::Error;
 use crate::lab::bank;

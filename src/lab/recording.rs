@@ -10,8 +10,8 @@ use rand::Rng;
 
 use crate::codec::hex;
 use crate::crypto::rng;
-use crate::endpoint::client::tls12::{ClientConfig, ServerVerification};
-use crate::endpoint::server::tls12::ServerConfig;
+use crate::endpoint::client::{ClientConfig, ServerVerification};
+use crate::endpoint::server::ServerConfig;
 use crate::keylog::KeyLogWriter;
 use crate::lab::bank_client::exchange;
 use crate::lab::bank_server::{self, ServerOptions};

@@ -66,6 +66,13 @@ pub const RSA_SCHEMES: &[u16] = &[
     RSA_PKCS1_SHA1,
 ];
 
+/// The PSS schemes a TLS 1.3 RSA CertificateVerify may use (RFC 8446 §4.2.3), in preference.
+pub const PSS_SCHEMES: &[u16] = &[
+    RSA_PSS_RSAE_SHA256,
+    RSA_PSS_RSAE_SHA384,
+    RSA_PSS_RSAE_SHA512,
+];
+
 /// rsa_pkcs1_sha1 (RFC 8446 §4.2.3; TLS 1.2 {sha1, rsa} = 0x02, 0x01).
 pub const RSA_PKCS1_SHA1: u16 = 0x0201;
 /// rsa_pkcs1_sha256 (RFC 8446 §4.2.3).

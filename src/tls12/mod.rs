@@ -1,45 +1,14 @@
-//! TLS 1.2: the PRF and key schedule (pure, shared with the attacker) and the client and
-//! server handshakes.
+//! TLS 1.2 key schedule (RFC 5246 §6.3, §7.4.9, RFC 7627): the PRF, the master secret, the key
+//! block and Finished. Pure: shared by the endpoints, the attacker and explain.
 
 pub mod keys;
 pub mod prf;
 
-use crate::endpoint::conn::{Message, Transcript};
 use crate::error::Error;
-use crate::msgs::enums::HandshakeType;
 use crate::msgs::handshake::Finished;
-use crate::msgs::record::HandshakeMessage;
 use crate::record_protect::Tls12GcmProtector;
 use crate::suites::Suite;
 use keys::{key_block, verify_data, MasterSecret, Side};
-
-/// The message must be a handshake message of type `want`; anything else is
-/// unexpected_message.
-pub(crate) fn require_handshake(
-    msg: Message,
-    want: HandshakeType,
-) -> Result<HandshakeMessage, Error> {
-    match msg {
-        Message::Handshake(m) if m.typ == want => Ok(m),
-        other => Err(Error::UnexpectedMessage {
-            expected: handshake_name(want),
-            got: other.describe(),
-        }),
-    }
-}
-
-fn handshake_name(t: HandshakeType) -> &'static str {
-    match t {
-        HandshakeType::ClientHello => "ClientHello",
-        HandshakeType::ServerHello => "ServerHello",
-        HandshakeType::Certificate => "Certificate",
-        HandshakeType::ServerKeyExchange => "ServerKeyExchange",
-        HandshakeType::ServerHelloDone => "ServerHelloDone",
-        HandshakeType::ClientKeyExchange => "ClientKeyExchange",
-        HandshakeType::Finished => "Finished",
-        _ => "a handshake message",
-    }
-}
 
 /// Client-write and server-write record protection cut from the key block (RFC 5246 §6.3).
 pub fn protectors(
@@ -60,15 +29,15 @@ pub fn protectors(
     }
 }
 
-/// The Finished message `sender` must send after `transcript` (RFC 5246 §7.4.9).
+/// The Finished message `sender` must send after the handshake messages hashed to
+/// `handshake_hash` (RFC 5246 §7.4.9).
 pub fn finished_for(
     suite: &Suite,
     master: &MasterSecret,
     sender: Side,
-    transcript: &Transcript,
+    handshake_hash: &[u8],
 ) -> Finished {
-    let hash = transcript.hash(suite.hash);
     Finished {
-        verify_data: verify_data(suite, master, sender, &hash).to_vec(),
+        verify_data: verify_data(suite, master, sender, handshake_hash).to_vec(),
     }
 }

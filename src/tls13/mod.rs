@@ -1,12 +1,9 @@
-//! TLS 1.3 (RFC 8446): the HKDF key schedule (shared by the endpoints and the attacker), the
-//! server and client handshakes, and the post-handshake traffic state.
+//! TLS 1.3 key schedule (RFC 8446 §7): HKDF stages, traffic secrets, Finished keys. Pure: shared
+//! by the endpoints, the attacker and explain.
 
 pub mod key_schedule;
 
-use crate::endpoint::conn::{Context, Message, State};
 use crate::error::Error;
-use crate::msgs::enums::HandshakeType;
-use crate::msgs::handshake13::{key_update, read_key_update, NewSessionTicket13};
 use crate::record_protect::Tls13Protector;
 use crate::suites::Suite;
 use key_schedule::TrafficSecret;
@@ -16,61 +13,4 @@ pub fn protector(suite: &Suite, secret: &TrafficSecret) -> Result<Tls13Protector
     let (key, iv) = secret.record_keys(suite.enc_key_len);
     Tls13Protector::new(&key, &iv)
         .ok_or_else(|| Error::Internal(format!("{} has no AES-GCM key shape", suite.name)))
-}
-
-pub(crate) fn log_secret(
-    cx: &Context,
-    label: &str,
-    client_random: &[u8; 32],
-    secret: &TrafficSecret,
-) -> Result<(), Error> {
-    cx.log_secret(label, client_random, secret.secret())
-}
-
-/// Application data flows; post-handshake messages are handled here (RFC 8446 §4.6).
-pub struct Traffic13 {
-    pub suite: Suite,
-    pub read_secret: TrafficSecret,
-    pub write_secret: TrafficSecret,
-}
-
-impl State for Traffic13 {
-    fn handle(
-        mut self: Box<Self>,
-        cx: &mut Context,
-        msg: Message,
-    ) -> Result<Box<dyn State>, Error> {
-        let Message::Handshake(m) = msg else {
-            return Err(Error::unexpected("application data", msg.describe()));
-        };
-        match m.typ {
-            // Tickets are for resumption, which pfslab does not do: read and ignore them.
-            HandshakeType::NewSessionTicket => {
-                NewSessionTicket13::read(m.body())?;
-            }
-            HandshakeType::KeyUpdate => {
-                let requested = read_key_update(m.body())?;
-                self.read_secret = self.read_secret.next_generation();
-                cx.set_read_keys(protector(&self.suite, &self.read_secret)?)?;
-                if requested {
-                    cx.send_handshake(&key_update(false));
-                    self.write_secret = self.write_secret.next_generation();
-                    cx.set_write_keys(protector(&self.suite, &self.write_secret)?);
-                }
-            }
-            other => return Err(Error::unexpected("application data", other.name())),
-        }
-        Ok(self)
-    }
-
-    fn is_traffic(&self) -> bool {
-        true
-    }
-
-    fn initiate_key_update(&mut self, cx: &mut Context) -> Result<(), Error> {
-        cx.send_handshake(&key_update(true));
-        self.write_secret = self.write_secret.next_generation();
-        cx.set_write_keys(protector(&self.suite, &self.write_secret)?);
-        Ok(())
-    }
 }

@@ -12,8 +12,8 @@ use pfslab::endpoint::conn::Connection;
 use pfslab::lab::recording::{record, RecordOptions};
 use pfslab::crypto::rng;
 use pfslab::suites::{self, Suite};
-use pfslab::endpoint::client::tls12::{client_connection, ClientConfig, ServerVerification};
-use pfslab::endpoint::server::tls12::server_connection;
+use pfslab::endpoint::client::{client_connection, ClientConfig, ServerVerification};
+use pfslab::endpoint::server::server_connection;
 
 fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
     let d = dir.join(target);

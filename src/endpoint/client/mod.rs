@@ -1,4 +1,210 @@
-//! The client handshake.
+//! The client handshake's front (rustls' `client/hs.rs` shape): write the ClientHello, read the
+//! ServerHello, choose the version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
-pub mod tls12;
-pub mod tls13;
+mod tls12;
+mod tls13;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::rng::{random_array, LabRng};
+use crate::endpoint::conn::{Connection, Context, Message, State, Transcript};
+use crate::endpoint::require_handshake;
+use crate::error::Error;
+use crate::keylog::KeyLogWriter;
+use crate::msgs::enums::{
+    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+};
+use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
+use crate::msgs::handshake13::{KeyShareEntry, DOWNGRADE_TLS12};
+use crate::pki;
+use crate::suites::{KeyExchange, Suite};
+
+/// How the client decides to trust the server's certificate.
+#[derive(Clone)]
+pub enum ServerVerification {
+    /// Accept any certificate (the ServerKeyExchange signature is still checked against it).
+    Insecure,
+    /// The leaf must be this certificate or be signed by it, and name `server_name`.
+    TrustAnchor(Vec<u8>),
+}
+
+pub struct ClientConfig {
+    /// Offered, in order.
+    pub suites: Vec<Suite>,
+    /// Sent as SNI when it is a DNS name, and checked against the certificate.
+    pub server_name: String,
+    pub verification: ServerVerification,
+    /// Offer extended_master_secret (RFC 7627).
+    pub offer_ems: bool,
+    pub keylog: Option<Arc<KeyLogWriter>>,
+}
+
+/// A client connection whose ClientHello is already queued for sending.
+pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Connection, Error> {
+    let keylog = config.keylog.clone();
+    Connection::new(rng, keylog, |cx| {
+        let random: [u8; 32] = random_array(&mut cx.rng);
+        let offers_tls13 = config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange == KeyExchange::Tls13);
+        let offers_tls12 = config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange != KeyExchange::Tls13);
+        let mut cipher_suites: Vec<u16> = config.suites.iter().map(|s| s.id).collect();
+        if offers_tls12 {
+            cipher_suites.push(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+        }
+        let mut extensions = Vec::new();
+        // RFC 6066 §3: literal IP addresses are not sent as SNI.
+        if config.server_name.parse::<std::net::IpAddr>().is_err() && !config.server_name.is_empty()
+        {
+            extensions.push(Extension::server_name(&config.server_name));
+        }
+        if config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange != KeyExchange::Rsa)
+        {
+            extensions.push(Extension::u16_list(
+                ExtensionType::SupportedGroups,
+                &[NamedGroup::Secp256r1.to_wire()],
+            ));
+            extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
+        }
+        extensions.push(Extension::u16_list(
+            ExtensionType::SignatureAlgorithms,
+            pki::RSA_SCHEMES,
+        ));
+        if config.offer_ems && offers_tls12 {
+            extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+        }
+        // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
+        // session ID so middleboxes see a resumption-looking hello (§D.4).
+        let mut session_id = Vec::new();
+        let mut key = None;
+        if offers_tls13 {
+            let versions: &[u16] = if offers_tls12 {
+                &[0x0304, 0x0303]
+            } else {
+                &[0x0304]
+            };
+            extensions.push(Extension::supported_versions_client(versions));
+            let k = EphemeralKey::generate(&mut cx.rng);
+            extensions.push(Extension::key_share_client(&[KeyShareEntry {
+                group: NamedGroup::Secp256r1.to_wire(),
+                key_exchange: k.public_sec1(),
+            }]));
+            key = Some(k);
+            session_id = random_array::<32>(&mut cx.rng).to_vec();
+        }
+        let hello = ClientHello {
+            client_version: 0x0303,
+            random,
+            session_id,
+            cipher_suites,
+            compression_methods: vec![0],
+            extensions,
+        };
+        let msg = hello.encode();
+        cx.send_handshake(&msg);
+        cx.summary.client_random = random;
+        let mut transcript = Transcript::default();
+        transcript.add(&msg);
+        Ok(Box::new(ExpectServerHello {
+            config,
+            hello,
+            transcript,
+            key,
+            offers_tls12,
+        }))
+    })
+}
+
+/// The ClientHello is sent; the ServerHello decides the version.
+struct ExpectServerHello {
+    config: Arc<ClientConfig>,
+    hello: ClientHello,
+    transcript: Transcript,
+    /// The P-256 key share, when TLS 1.3 was offered.
+    key: Option<EphemeralKey>,
+    offers_tls12: bool,
+}
+
+impl State for ExpectServerHello {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let msg = require_handshake(msg, HandshakeType::ServerHello)?;
+        let sh = ServerHello::read(msg.body())?;
+        let Some(key) = self.key else {
+            return tls12::handle_server_hello(
+                self.config,
+                &self.hello,
+                self.transcript,
+                cx,
+                msg,
+                sh,
+            );
+        };
+        let version = match sh.extension(ExtensionType::SupportedVersions) {
+            Some(ext) => ext.parse_supported_versions_server()?,
+            None => sh.server_version,
+        };
+        if version == 0x0304 {
+            return tls13::handle_server_hello(
+                self.config,
+                &self.hello,
+                self.transcript,
+                key,
+                cx,
+                msg,
+                sh,
+            );
+        }
+        // RFC 8446 §4.1.3: a TLS 1.3 server that negotiates 1.2 marks its random.
+        if sh.random[24..] == DOWNGRADE_TLS12 {
+            return Err(Error::IllegalParameter(
+                "the server's random carries the TLS 1.2 downgrade marker".into(),
+            ));
+        }
+        if !self.offers_tls12 {
+            return Err(Error::ProtocolVersion(format!(
+                "server chose 0x{version:04x}; TLS 1.3 was required"
+            )));
+        }
+        tls12::handle_server_hello(self.config, &self.hello, self.transcript, cx, msg, sh)
+    }
+}
+
+/// Checks the chain against the configured trust, returns the leaf's public key.
+fn verify_server_certificate(
+    config: &ClientConfig,
+    chain: &[Vec<u8>],
+) -> Result<rsa::PublicKey, Error> {
+    let leaf_der = chain
+        .first()
+        .ok_or_else(|| Error::BadCertificate("server sent an empty certificate chain".into()))?;
+    let leaf =
+        pki::parse_certificate(leaf_der).map_err(|e| Error::BadCertificate(e.to_string()))?;
+    if let ServerVerification::TrustAnchor(anchor) = &config.verification {
+        let trusted = leaf_der == anchor || pki::verify_issued_by(leaf_der, anchor).is_ok();
+        if !trusted {
+            return Err(Error::UnknownCa(format!(
+                "certificate for '{}' is not the trusted certificate and not signed by it",
+                leaf.subject
+            )));
+        }
+        pki::check_validity(leaf_der, SystemTime::now())
+            .map_err(|e| Error::CertificateExpired(e.to_string()))?;
+        if !pki::matches_server_name(&leaf, &config.server_name) {
+            return Err(Error::BadCertificate(format!(
+                "certificate names {:?} {:?}, not '{}'",
+                leaf.dns_names, leaf.ip_addrs, config.server_name
+            )));
+        }
+    }
+    Ok(leaf.public_key)
+}

@@ -1,211 +1,91 @@
 //! The TLS 1.2 client handshake, one type per state (RFC 5246 §7.3):
-//! ExpectServerHello → ExpectCertificate → [ExpectServerKeyExchange] → ExpectServerHelloDone →
+//! (the front reads the ServerHello) → ExpectCertificate → [ExpectServerKeyExchange] → ExpectServerHelloDone →
 //! ExpectChangeCipherSpec → ExpectFinished → Traffic.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use super::{verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
-use crate::crypto::rng::{random_array, LabRng};
-use crate::endpoint::client::tls13::ExpectServerHello13;
-use crate::endpoint::conn::{Connection, Context, Message, State, Traffic, Transcript};
-use crate::endpoint::server::tls12::derive_master;
+use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
+use crate::endpoint::require_handshake;
 use crate::error::Error;
-use crate::keylog::KeyLogWriter;
-use crate::msgs::enums::{
-    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
-    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
-};
+use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{
     read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
-    Extension, Finished, RsaClientKeyExchange, ServerHello,
+    Finished, RsaClientKeyExchange, ServerHello,
 };
-use crate::msgs::handshake13::KeyShareEntry;
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
+use crate::tls12::keys::derive_master_secret;
 use crate::tls12::keys::{MasterSecret, Side};
-use crate::tls12::{finished_for, protectors, require_handshake};
+use crate::tls12::{finished_for, protectors};
 
-/// How the client decides to trust the server's certificate.
-#[derive(Clone)]
-pub enum ServerVerification {
-    /// Accept any certificate (the ServerKeyExchange signature is still checked against it).
-    Insecure,
-    /// The leaf must be this certificate or be signed by it, and name `server_name`.
-    TrustAnchor(Vec<u8>),
-}
-
-pub struct ClientConfig {
-    /// Offered, in order.
-    pub suites: Vec<Suite>,
-    /// Sent as SNI when it is a DNS name, and checked against the certificate.
-    pub server_name: String,
-    pub verification: ServerVerification,
-    /// Offer extended_master_secret (RFC 7627).
-    pub offer_ems: bool,
-    pub keylog: Option<Arc<KeyLogWriter>>,
-}
-
-/// A client connection whose ClientHello is already queued for sending.
-pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Connection, Error> {
-    let keylog = config.keylog.clone();
-    Connection::new(rng, keylog, |cx| {
-        let random: [u8; 32] = random_array(&mut cx.rng);
-        let offers_tls13 = config
-            .suites
-            .iter()
-            .any(|s| s.key_exchange == KeyExchange::Tls13);
-        let offers_tls12 = config
-            .suites
-            .iter()
-            .any(|s| s.key_exchange != KeyExchange::Tls13);
-        let mut cipher_suites: Vec<u16> = config.suites.iter().map(|s| s.id).collect();
-        if offers_tls12 {
-            cipher_suites.push(TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
-        }
-        let mut extensions = Vec::new();
-        // RFC 6066 §3: literal IP addresses are not sent as SNI.
-        if config.server_name.parse::<std::net::IpAddr>().is_err() && !config.server_name.is_empty()
-        {
-            extensions.push(Extension::server_name(&config.server_name));
-        }
-        if config
-            .suites
-            .iter()
-            .any(|s| s.key_exchange != KeyExchange::Rsa)
-        {
-            extensions.push(Extension::u16_list(
-                ExtensionType::SupportedGroups,
-                &[NamedGroup::Secp256r1.to_wire()],
-            ));
-            extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
-        }
-        extensions.push(Extension::u16_list(
-            ExtensionType::SignatureAlgorithms,
-            pki::RSA_SCHEMES,
-        ));
-        if config.offer_ems && offers_tls12 {
-            extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
-        }
-        // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
-        // session ID so middleboxes see a resumption-looking hello (§D.4).
-        let mut session_id = Vec::new();
-        let mut key = None;
-        if offers_tls13 {
-            let versions: &[u16] = if offers_tls12 {
-                &[0x0304, 0x0303]
-            } else {
-                &[0x0304]
-            };
-            extensions.push(Extension::supported_versions_client(versions));
-            let k = EphemeralKey::generate(&mut cx.rng);
-            extensions.push(Extension::key_share_client(&[KeyShareEntry {
-                group: NamedGroup::Secp256r1.to_wire(),
-                key_exchange: k.public_sec1(),
-            }]));
-            key = Some(k);
-            session_id = random_array::<32>(&mut cx.rng).to_vec();
-        }
-        let hello = ClientHello {
-            client_version: 0x0303,
-            random,
-            session_id,
-            cipher_suites,
-            compression_methods: vec![0],
-            extensions,
-        };
-        let msg = hello.encode();
-        cx.send_handshake(&msg);
-        cx.summary.client_random = random;
-        let mut transcript = Transcript::default();
-        transcript.add(&msg);
-        let tls12: Box<dyn State> = Box::new(ExpectServerHello {
-            config: config.clone(),
-            hello: hello.clone(),
-            transcript: transcript.clone(),
-        });
-        Ok(match key {
-            Some(key) => Box::new(ExpectServerHello13 {
-                config,
-                hello,
-                transcript,
-                key,
-                tls12_fallback: offers_tls12.then_some(tls12),
-            }),
-            None => tls12,
-        })
-    })
-}
-
-struct ExpectServerHello {
+/// Continues a handshake whose ServerHello chose TLS 1.2 (RFC 5246 §7.4.1.3).
+pub(super) fn handle_server_hello(
     config: Arc<ClientConfig>,
-    hello: ClientHello,
+    hello: &ClientHello,
     transcript: Transcript,
-}
-
-impl State for ExpectServerHello {
-    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
-        let msg = require_handshake(msg, HandshakeType::ServerHello)?;
-        let sh = ServerHello::read(msg.body())?;
-        if sh.server_version != 0x0303 {
-            return Err(Error::ProtocolVersion(format!(
-                "server chose 0x{:04x}, pfslab speaks TLS 1.2 (0x0303)",
-                sh.server_version
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    sh: ServerHello,
+) -> Result<Box<dyn State>, Error> {
+    if sh.server_version != 0x0303 {
+        return Err(Error::ProtocolVersion(format!(
+            "server chose 0x{:04x}, pfslab speaks TLS 1.2 (0x0303)",
+            sh.server_version
+        )));
+    }
+    let suite = config
+        .suites
+        .iter()
+        .copied()
+        .find(|s| s.id == sh.cipher_suite)
+        .ok_or_else(|| {
+            Error::IllegalParameter(format!(
+                "server chose {} which was not offered",
+                crate::suites::suite_name(sh.cipher_suite)
+            ))
+        })?;
+    if sh.compression_method != 0 {
+        return Err(Error::IllegalParameter("server chose compression".into()));
+    }
+    // RFC 5246 §7.4.1.4: only extensions the client offered may come back.
+    for ext in &sh.extensions {
+        let offered =
+            hello.extension(ext.typ).is_some() || ext.typ == ExtensionType::RenegotiationInfo;
+        if !offered {
+            return Err(Error::UnsupportedExtension(format!(
+                "server sent {} which was not offered",
+                ext.typ
             )));
         }
-        let suite = self
-            .config
-            .suites
-            .iter()
-            .copied()
-            .find(|s| s.id == sh.cipher_suite)
-            .ok_or_else(|| {
-                Error::IllegalParameter(format!(
-                    "server chose {} which was not offered",
-                    crate::suites::suite_name(sh.cipher_suite)
-                ))
-            })?;
-        if sh.compression_method != 0 {
-            return Err(Error::IllegalParameter("server chose compression".into()));
-        }
-        // RFC 5246 §7.4.1.4: only extensions the client offered may come back.
-        for ext in &sh.extensions {
-            let offered = self.hello.extension(ext.typ).is_some()
-                || ext.typ == ExtensionType::RenegotiationInfo;
-            if !offered {
-                return Err(Error::UnsupportedExtension(format!(
-                    "server sent {} which was not offered",
-                    ext.typ
-                )));
-            }
-        }
-        if let Some(ext) = sh.extension(ExtensionType::RenegotiationInfo) {
-            if !ext.parse_u8_list("renegotiation_info")?.is_empty() {
-                return Err(Error::HandshakeFailure(
-                    "non-empty renegotiation_info on an initial handshake".into(),
-                ));
-            }
-            cx.summary.secure_renegotiation = true;
-        }
-        let ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
-        cx.summary.suite = Some(suite);
-        cx.summary.server_random = sh.random;
-        cx.summary.extended_master_secret = ems;
-        let mut transcript = self.transcript;
-        transcript.add(&msg);
-        Ok(Box::new(ExpectCertificate {
-            config: self.config,
-            suite,
-            client_random: self.hello.random,
-            server_random: sh.random,
-            ems,
-            transcript,
-        }))
     }
+    if let Some(ext) = sh.extension(ExtensionType::RenegotiationInfo) {
+        if !ext.parse_u8_list("renegotiation_info")?.is_empty() {
+            return Err(Error::HandshakeFailure(
+                "non-empty renegotiation_info on an initial handshake".into(),
+            ));
+        }
+        cx.summary.secure_renegotiation = true;
+    }
+    let ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
+    cx.summary.suite = Some(suite);
+    cx.summary.server_random = sh.random;
+    cx.summary.extended_master_secret = ems;
+    let mut transcript = transcript;
+    transcript.add(&msg);
+    Ok(Box::new(ExpectCertificate {
+        config: config,
+        suite,
+        client_random: hello.random,
+        server_random: sh.random,
+        ems,
+        transcript,
+    }))
 }
 
 struct ExpectCertificate {
@@ -215,36 +95,6 @@ struct ExpectCertificate {
     server_random: [u8; 32],
     ems: bool,
     transcript: Transcript,
-}
-
-/// Checks the chain against the configured trust, returns the leaf's public key.
-pub(crate) fn verify_server_certificate(
-    config: &ClientConfig,
-    chain: &[Vec<u8>],
-) -> Result<rsa::PublicKey, Error> {
-    let leaf_der = chain
-        .first()
-        .ok_or_else(|| Error::BadCertificate("server sent an empty certificate chain".into()))?;
-    let leaf =
-        pki::parse_certificate(leaf_der).map_err(|e| Error::BadCertificate(e.to_string()))?;
-    if let ServerVerification::TrustAnchor(anchor) = &config.verification {
-        let trusted = leaf_der == anchor || pki::verify_issued_by(leaf_der, anchor).is_ok();
-        if !trusted {
-            return Err(Error::UnknownCa(format!(
-                "certificate for '{}' is not the trusted certificate and not signed by it",
-                leaf.subject
-            )));
-        }
-        pki::check_validity(leaf_der, SystemTime::now())
-            .map_err(|e| Error::CertificateExpired(e.to_string()))?;
-        if !pki::matches_server_name(&leaf, &config.server_name) {
-            return Err(Error::BadCertificate(format!(
-                "certificate names {:?} {:?}, not '{}'",
-                leaf.dns_names, leaf.ip_addrs, config.server_name
-            )));
-        }
-    }
-    Ok(leaf.public_key)
 }
 
 impl State for ExpectCertificate {
@@ -390,18 +240,24 @@ impl State for ExpectServerHelloDone {
         s.transcript.add(&cke);
 
         // 2. Master secret and keys; ChangeCipherSpec; Finished under the new keys.
-        let master = derive_master(
+        let master = derive_master_secret(
             &s.suite,
             &premaster,
             s.ems,
             &s.client_random,
             &s.server_random,
-            &s.transcript,
+            s.transcript.bytes(),
         );
         cx.log_secret("CLIENT_RANDOM", &s.client_random, &master.0)?;
         let (client_write, _) = protectors(&s.suite, &master, &s.client_random, &s.server_random)?;
         cx.send_change_cipher_spec(client_write);
-        let finished = finished_for(&s.suite, &master, Side::Client, &s.transcript).encode();
+        let finished = finished_for(
+            &s.suite,
+            &master,
+            Side::Client,
+            &s.transcript.hash(s.suite.hash),
+        )
+        .encode();
         cx.send_handshake(&finished);
         s.transcript.add(&finished);
         Ok(Box::new(ExpectChangeCipherSpec {
@@ -455,7 +311,12 @@ impl State for ExpectFinished {
     fn handle(self: Box<Self>, _cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
         let finished = Finished::read(msg.body())?;
-        let expected = finished_for(&self.suite, &self.master, Side::Server, &self.transcript);
+        let expected = finished_for(
+            &self.suite,
+            &self.master,
+            Side::Server,
+            &self.transcript.hash(self.suite.hash),
+        );
         if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
             return Err(Error::DecryptError("server Finished does not match".into()));
         }

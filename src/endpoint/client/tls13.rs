@@ -1,125 +1,100 @@
 //! The TLS 1.3 client handshake (RFC 8446 §2): ExpectServerHello → ExpectEncryptedExtensions →
-//! ExpectCertificate → ExpectCertificateVerify → ExpectFinished → Traffic13. A ServerHello
-//! that selects TLS 1.2 is handed to the TLS 1.2 client states.
+//! ExpectCertificate → ExpectCertificateVerify → ExpectFinished → Traffic13. The front
+//! (`mod.rs`) reads the ServerHello and hands a TLS 1.3 one here.
 
 use std::sync::Arc;
 
+use super::{verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
-use crate::endpoint::client::tls12::{verify_server_certificate, ClientConfig};
 use crate::endpoint::conn::{Context, Message, State, Transcript};
-use crate::endpoint::server::tls13::PSS_SCHEMES;
+use crate::endpoint::require_handshake;
+use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, ServerHello};
 use crate::msgs::handshake13::{
-    Certificate13, CertificateVerify, EncryptedExtensions, DOWNGRADE_TLS12,
-    HELLO_RETRY_REQUEST_RANDOM,
+    Certificate13, CertificateVerify, EncryptedExtensions, HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::require_handshake;
 use crate::tls13::key_schedule::{EarlySecret, HandshakeSecret, TrafficSecret};
-use crate::tls13::{log_secret, protector, Traffic13};
+use crate::tls13::protector;
 
-pub struct ExpectServerHello13 {
-    pub config: Arc<ClientConfig>,
-    pub hello: ClientHello,
-    pub transcript: Transcript,
-    pub key: EphemeralKey,
-    /// The TLS 1.2 states, for a server that does not speak TLS 1.3.
-    pub tls12_fallback: Option<Box<dyn State>>,
-}
-
-impl State for ExpectServerHello13 {
-    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
-        let msg = require_handshake(msg, HandshakeType::ServerHello)?;
-        let sh = ServerHello::read(msg.body())?;
-        let version = match sh.extension(ExtensionType::SupportedVersions) {
-            Some(ext) => ext.parse_supported_versions_server()?,
-            None => sh.server_version,
-        };
-        if version != 0x0304 {
-            // RFC 8446 §4.1.3: a TLS 1.3 server that negotiates 1.2 marks its random.
-            if sh.random[24..] == DOWNGRADE_TLS12 {
-                return Err(Error::IllegalParameter(
-                    "the server's random carries the TLS 1.2 downgrade marker".into(),
-                ));
-            }
-            let Some(fallback) = self.tls12_fallback else {
-                return Err(Error::ProtocolVersion(format!(
-                    "server chose 0x{version:04x}; TLS 1.3 was required"
-                )));
-            };
-            return fallback.handle(cx, Message::Handshake(msg));
-        }
-        if sh.random == HELLO_RETRY_REQUEST_RANDOM {
-            return Err(Error::IllegalParameter(
-                "HelloRetryRequest although the secp256r1 key share was already sent".into(),
-            ));
-        }
-        let suite = self
-            .config
-            .suites
-            .iter()
-            .copied()
-            .find(|s| s.id == sh.cipher_suite && s.key_exchange == KeyExchange::Tls13)
-            .ok_or_else(|| {
-                Error::IllegalParameter(format!(
-                    "server chose {}, which was not offered",
-                    crate::suites::suite_name(sh.cipher_suite)
-                ))
-            })?;
-        if sh.session_id != self.hello.session_id {
-            return Err(Error::IllegalParameter(
-                "legacy_session_id_echo does not match".into(),
-            ));
-        }
-        let share = sh
-            .extension(ExtensionType::KeyShare)
-            .ok_or_else(|| Error::MissingExtension("TLS 1.3 ServerHello without key_share".into()))?
-            .parse_key_share_server()?;
-        if share.group != NamedGroup::Secp256r1.to_wire() {
-            return Err(Error::IllegalParameter(
-                "server key share is not on secp256r1".into(),
-            ));
-        }
-        let shared = self
-            .key
-            .agree(&share.key_exchange)
-            .map_err(Error::IllegalParameter)?;
-        cx.tls13 = true;
-        cx.summary.suite = Some(suite);
-        cx.summary.server_random = sh.random;
-        let mut transcript = self.transcript;
-        transcript.add(&msg);
-        let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
-        let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
-        log_secret(
-            cx,
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-            &self.hello.random,
-            &client_hs,
-        )?;
-        log_secret(
-            cx,
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-            &self.hello.random,
-            &server_hs,
-        )?;
-        cx.set_read_keys(protector(&suite, &server_hs)?)?;
-        Ok(Box::new(ExpectEncryptedExtensions(Handshake13 {
-            config: self.config,
-            suite,
-            client_random: self.hello.random,
-            handshake,
-            client_hs,
-            server_hs,
-            transcript,
-            server_key: None,
-            certificate_requested: None,
-        })))
+/// Continues a handshake whose ServerHello chose TLS 1.3 (RFC 8446 §4.1.3).
+pub(super) fn handle_server_hello(
+    config: Arc<ClientConfig>,
+    hello: &ClientHello,
+    transcript: Transcript,
+    key: EphemeralKey,
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    sh: ServerHello,
+) -> Result<Box<dyn State>, Error> {
+    if sh.random == HELLO_RETRY_REQUEST_RANDOM {
+        return Err(Error::IllegalParameter(
+            "HelloRetryRequest although the secp256r1 key share was already sent".into(),
+        ));
     }
+    let suite = config
+        .suites
+        .iter()
+        .copied()
+        .find(|s| s.id == sh.cipher_suite && s.key_exchange == KeyExchange::Tls13)
+        .ok_or_else(|| {
+            Error::IllegalParameter(format!(
+                "server chose {}, which was not offered",
+                crate::suites::suite_name(sh.cipher_suite)
+            ))
+        })?;
+    if sh.session_id != hello.session_id {
+        return Err(Error::IllegalParameter(
+            "legacy_session_id_echo does not match".into(),
+        ));
+    }
+    let share = sh
+        .extension(ExtensionType::KeyShare)
+        .ok_or_else(|| Error::MissingExtension("TLS 1.3 ServerHello without key_share".into()))?
+        .parse_key_share_server()?;
+    if share.group != NamedGroup::Secp256r1.to_wire() {
+        return Err(Error::IllegalParameter(
+            "server key share is not on secp256r1".into(),
+        ));
+    }
+    let shared = key
+        .agree(&share.key_exchange)
+        .map_err(Error::IllegalParameter)?;
+    cx.tls13 = true;
+    cx.summary.suite = Some(suite);
+    cx.summary.server_random = sh.random;
+    let mut transcript = transcript;
+    transcript.add(&msg);
+    let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
+    let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
+    log_secret(
+        cx,
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        &hello.random,
+        &client_hs,
+    )?;
+    log_secret(
+        cx,
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        &hello.random,
+        &server_hs,
+    )?;
+    cx.set_read_keys(protector(&suite, &server_hs)?)?;
+    Ok(Box::new(ExpectEncryptedExtensions(Handshake13 {
+        config: config,
+        suite,
+        client_random: hello.random,
+        handshake,
+        client_hs,
+        server_hs,
+        transcript,
+        server_key: None,
+        certificate_requested: None,
+    })))
 }
 
 /// What the client knows between ServerHello and its Finished.
@@ -178,7 +153,7 @@ impl State for ExpectCertificateVerify {
         let msg = require_handshake(msg, HandshakeType::CertificateVerify)?;
         let mut hs = self.0;
         let cv = CertificateVerify::read(msg.body())?;
-        if !PSS_SCHEMES.contains(&cv.scheme) {
+        if !pki::PSS_SCHEMES.contains(&cv.scheme) {
             return Err(Error::IllegalParameter(format!(
                 "CertificateVerify uses scheme 0x{:04x}; TLS 1.3 RSA keys sign with RSA-PSS",
                 cv.scheme

@@ -1,15 +1,16 @@
 //! The TLS 1.2 server handshake, one type per state (RFC 5246 §7.3):
-//! ExpectClientHello → ExpectClientKeyExchange → ExpectChangeCipherSpec → ExpectFinished → Traffic.
+//! (the front reads the ClientHello) → ExpectClientKeyExchange → ExpectChangeCipherSpec → ExpectFinished → Traffic.
 
 use std::sync::Arc;
 
 use rand::Rng;
 
+use super::ServerConfig;
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng::{random_array, LabRng};
-use crate::endpoint::conn::{Connection, Context, Message, State, Traffic, Transcript};
+use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
+use crate::endpoint::require_handshake;
 use crate::error::Error;
-use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{
     ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -22,27 +23,7 @@ use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls12::keys::{MasterSecret, Side};
-use crate::tls12::{finished_for, protectors, require_handshake};
-
-/// What a server needs: its identity and what it is willing to negotiate.
-pub struct ServerConfig {
-    pub key: Arc<rsa::PrivateKey>,
-    /// DER certificates, leaf first.
-    pub cert_chain: Vec<Vec<u8>>,
-    /// In preference order.
-    pub suites: Vec<Suite>,
-    pub keylog: Option<Arc<KeyLogWriter>>,
-}
-
-/// A server-side connection waiting for a ClientHello.
-pub fn server_connection(config: Arc<ServerConfig>, rng: LabRng) -> Result<Connection, Error> {
-    let keylog = config.keylog.clone();
-    Connection::new(rng, keylog, |_| Ok(Box::new(ExpectClientHello { config })))
-}
-
-struct ExpectClientHello {
-    config: Arc<ServerConfig>,
-}
+use crate::tls12::{finished_for, protectors};
 
 /// Picks the signature scheme for the ServerKeyExchange from what the client offered
 /// (RFC 5246 §7.4.1.4.1: without the extension, {sha1, rsa} is assumed).
@@ -75,177 +56,163 @@ fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
     Ok(groups_ok && formats_ok)
 }
 
-impl State for ExpectClientHello {
-    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
-        let msg = require_handshake(msg, HandshakeType::ClientHello)?;
-        let hello = ClientHello::read(msg.body())?;
+/// Continues a handshake whose ClientHello did not choose TLS 1.3 (RFC 5246 §7.4.1.2).
+pub(super) fn handle_client_hello(
+    config: Arc<ServerConfig>,
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    hello: ClientHello,
+) -> Result<Box<dyn State>, Error> {
+    // 0. A TLS 1.3-capable server that settles for 1.2 marks its random (RFC 8446 §4.1.3).
+    let supports_tls13 = config
+        .suites
+        .iter()
+        .any(|s| s.key_exchange == KeyExchange::Tls13);
 
-        // 0. TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
-        let supports_tls13 = self
-            .config
-            .suites
-            .iter()
-            .any(|s| s.key_exchange == KeyExchange::Tls13);
-        if crate::endpoint::server::tls13::offers_tls13(&hello)? {
-            if let Some(suite) = crate::endpoint::server::tls13::choose_suite(&self.config, &hello)
-            {
-                return crate::endpoint::server::tls13::handle_client_hello(
-                    self.config,
-                    cx,
-                    msg,
-                    hello,
-                    suite,
-                    None,
-                );
-            }
-        }
+    // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
+    if hello.client_version < 0x0303 {
+        return Err(Error::ProtocolVersion(format!(
+            "client offers at most 0x{:04x}; pfslab needs TLS 1.2",
+            hello.client_version
+        )));
+    }
+    if !hello.compression_methods.contains(&0) {
+        return Err(Error::IllegalParameter(
+            "client does not offer null compression".into(),
+        ));
+    }
 
-        // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
-        if hello.client_version < 0x0303 {
-            return Err(Error::ProtocolVersion(format!(
-                "client offers at most 0x{:04x}; pfslab needs TLS 1.2",
-                hello.client_version
-            )));
-        }
-        if !hello.compression_methods.contains(&0) {
-            return Err(Error::IllegalParameter(
-                "client does not offer null compression".into(),
+    // 2. Secure renegotiation (RFC 5746 §3.6): SCSV or an empty renegotiation_info.
+    let reneg_ext = hello.extension(ExtensionType::RenegotiationInfo);
+    if let Some(ext) = reneg_ext {
+        if ext.parse_u8_list("renegotiation_info")?.len() != 0 {
+            return Err(Error::HandshakeFailure(
+                "non-empty renegotiation_info on an initial handshake".into(),
             ));
         }
-
-        // 2. Secure renegotiation (RFC 5746 §3.6): SCSV or an empty renegotiation_info.
-        let reneg_ext = hello.extension(ExtensionType::RenegotiationInfo);
-        if let Some(ext) = reneg_ext {
-            if ext.parse_u8_list("renegotiation_info")?.len() != 0 {
-                return Err(Error::HandshakeFailure(
-                    "non-empty renegotiation_info on an initial handshake".into(),
-                ));
-            }
-        }
-        let secure_reneg = reneg_ext.is_some()
-            || hello
-                .cipher_suites
-                .contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
-
-        // 3. Suite, in the server's order of preference.
-        let p256_ok = client_supports_p256(&hello)?;
-        let scheme = choose_signature_scheme(&hello)?;
-        let suite = self
-            .config
-            .suites
-            .iter()
-            .copied()
-            .find(|s| {
-                hello.cipher_suites.contains(&s.id)
-                    && match s.key_exchange {
-                        KeyExchange::Rsa => true,
-                        KeyExchange::EcdheRsa => p256_ok && scheme.is_some(),
-                        KeyExchange::Tls13 => false,
-                    }
-            })
-            .ok_or_else(|| {
-                let offered: Vec<String> = hello
-                    .cipher_suites
-                    .iter()
-                    .map(|s| crate::suites::suite_name(*s))
-                    .collect();
-                let ours: Vec<&str> = self.config.suites.iter().map(|s| s.name).collect();
-                Error::HandshakeFailure(format!(
-                    "no shared cipher suite: client offered [{}], server allows [{}]",
-                    offered.join(", "),
-                    ours.join(", ")
-                ))
-            })?;
-        let ems = hello
-            .extension(ExtensionType::ExtendedMasterSecret)
-            .is_some();
-        let server_name = match hello.extension(ExtensionType::ServerName) {
-            Some(ext) => ext.parse_server_name()?,
-            None => None,
-        };
-
-        // 4. ServerHello with the extensions we honour.
-        let mut server_random: [u8; 32] = random_array(&mut cx.rng);
-        if supports_tls13 {
-            // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 says so.
-            server_random[24..].copy_from_slice(&crate::msgs::handshake13::DOWNGRADE_TLS12);
-        }
-        let mut extensions = Vec::new();
-        if secure_reneg {
-            extensions.push(Extension::renegotiation_info(&[]));
-        }
-        if ems {
-            extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
-        }
-        if suite.key_exchange == KeyExchange::EcdheRsa
-            && hello.extension(ExtensionType::EcPointFormats).is_some()
-        {
-            extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
-        }
-        let server_hello = ServerHello {
-            server_version: 0x0303,
-            random: server_random,
-            session_id: Vec::new(),
-            cipher_suite: suite.id,
-            compression_method: 0,
-            extensions,
-        };
-        cx.summary.suite = Some(suite);
-        cx.summary.client_random = hello.random;
-        cx.summary.server_random = server_random;
-        cx.summary.extended_master_secret = ems;
-        cx.summary.server_name = server_name;
-        cx.summary.secure_renegotiation = secure_reneg;
-
-        let mut transcript = Transcript::default();
-        transcript.add(&msg);
-        let mut flight: Vec<HandshakeMessage> = vec![
-            server_hello.encode(),
-            CertificateMsg {
-                chain: self.config.cert_chain.clone(),
-            }
-            .encode(),
-        ];
-
-        // 5. ECDHE: a fresh P-256 key, its public point signed with the long-term RSA key
-        //    (RFC 8422 §5.4). This signature is all the RSA key does in an ECDHE handshake.
-        let ephemeral = match suite.key_exchange {
-            KeyExchange::EcdheRsa => {
-                let scheme = scheme.ok_or_else(|| {
-                    Error::HandshakeFailure("no RSA signature scheme in common".into())
-                })?;
-                let key = EphemeralKey::generate(&mut cx.rng);
-                let mut ske = EcdheServerKeyExchange {
-                    named_group: NamedGroup::Secp256r1.to_wire(),
-                    public: key.public_sec1(),
-                    signature_scheme: scheme,
-                    signature: Vec::new(),
-                };
-                let signed = ske.signed_message(&hello.random, &server_random);
-                ske.signature = pki::sign(&self.config.key, scheme, &signed, &mut cx.rng)
-                    .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
-                cx.summary.signature_scheme = Some(scheme);
-                flight.push(ske.encode());
-                Some(key)
-            }
-            _ => None,
-        };
-        flight.push(HandshakeMessage::new(HandshakeType::ServerHelloDone, &[]));
-        for m in &flight {
-            transcript.add(m);
-            cx.send_handshake(m);
-        }
-        Ok(Box::new(ExpectClientKeyExchange {
-            config: self.config,
-            suite,
-            client_version: hello.client_version,
-            client_random: hello.random,
-            server_random,
-            ems,
-            ephemeral,
-            transcript,
-        }))
     }
+    let secure_reneg = reneg_ext.is_some()
+        || hello
+            .cipher_suites
+            .contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
+
+    // 3. Suite, in the server's order of preference.
+    let p256_ok = client_supports_p256(&hello)?;
+    let scheme = choose_signature_scheme(&hello)?;
+    let suite = config
+        .suites
+        .iter()
+        .copied()
+        .find(|s| {
+            hello.cipher_suites.contains(&s.id)
+                && match s.key_exchange {
+                    KeyExchange::Rsa => true,
+                    KeyExchange::EcdheRsa => p256_ok && scheme.is_some(),
+                    KeyExchange::Tls13 => false,
+                }
+        })
+        .ok_or_else(|| {
+            let offered: Vec<String> = hello
+                .cipher_suites
+                .iter()
+                .map(|s| crate::suites::suite_name(*s))
+                .collect();
+            let ours: Vec<&str> = config.suites.iter().map(|s| s.name).collect();
+            Error::HandshakeFailure(format!(
+                "no shared cipher suite: client offered [{}], server allows [{}]",
+                offered.join(", "),
+                ours.join(", ")
+            ))
+        })?;
+    let ems = hello
+        .extension(ExtensionType::ExtendedMasterSecret)
+        .is_some();
+    let server_name = match hello.extension(ExtensionType::ServerName) {
+        Some(ext) => ext.parse_server_name()?,
+        None => None,
+    };
+
+    // 4. ServerHello with the extensions we honour.
+    let mut server_random: [u8; 32] = random_array(&mut cx.rng);
+    if supports_tls13 {
+        // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 says so.
+        server_random[24..].copy_from_slice(&crate::msgs::handshake13::DOWNGRADE_TLS12);
+    }
+    let mut extensions = Vec::new();
+    if secure_reneg {
+        extensions.push(Extension::renegotiation_info(&[]));
+    }
+    if ems {
+        extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+    }
+    if suite.key_exchange == KeyExchange::EcdheRsa
+        && hello.extension(ExtensionType::EcPointFormats).is_some()
+    {
+        extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
+    }
+    let server_hello = ServerHello {
+        server_version: 0x0303,
+        random: server_random,
+        session_id: Vec::new(),
+        cipher_suite: suite.id,
+        compression_method: 0,
+        extensions,
+    };
+    cx.summary.suite = Some(suite);
+    cx.summary.client_random = hello.random;
+    cx.summary.server_random = server_random;
+    cx.summary.extended_master_secret = ems;
+    cx.summary.server_name = server_name;
+    cx.summary.secure_renegotiation = secure_reneg;
+
+    let mut transcript = Transcript::default();
+    transcript.add(&msg);
+    let mut flight: Vec<HandshakeMessage> = vec![
+        server_hello.encode(),
+        CertificateMsg {
+            chain: config.cert_chain.clone(),
+        }
+        .encode(),
+    ];
+
+    // 5. ECDHE: a fresh P-256 key, its public point signed with the long-term RSA key
+    //    (RFC 8422 §5.4). This signature is all the RSA key does in an ECDHE handshake.
+    let ephemeral = match suite.key_exchange {
+        KeyExchange::EcdheRsa => {
+            let scheme = scheme.ok_or_else(|| {
+                Error::HandshakeFailure("no RSA signature scheme in common".into())
+            })?;
+            let key = EphemeralKey::generate(&mut cx.rng);
+            let mut ske = EcdheServerKeyExchange {
+                named_group: NamedGroup::Secp256r1.to_wire(),
+                public: key.public_sec1(),
+                signature_scheme: scheme,
+                signature: Vec::new(),
+            };
+            let signed = ske.signed_message(&hello.random, &server_random);
+            ske.signature = pki::sign(&config.key, scheme, &signed, &mut cx.rng)
+                .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
+            cx.summary.signature_scheme = Some(scheme);
+            flight.push(ske.encode());
+            Some(key)
+        }
+        _ => None,
+    };
+    flight.push(HandshakeMessage::new(HandshakeType::ServerHelloDone, &[]));
+    for m in &flight {
+        transcript.add(m);
+        cx.send_handshake(m);
+    }
+    Ok(Box::new(ExpectClientKeyExchange {
+        config,
+        suite,
+        client_version: hello.client_version,
+        client_random: hello.random,
+        server_random,
+        ems,
+        ephemeral,
+        transcript,
+    }))
 }
 
 struct ExpectClientKeyExchange {
@@ -319,7 +286,7 @@ impl State for ExpectClientKeyExchange {
 }
 
 /// The master secret for this handshake (shared derivation in `keys`).
-pub(crate) fn derive_master(
+fn derive_master(
     suite: &Suite,
     premaster: &[u8],
     ems: bool,
@@ -382,7 +349,12 @@ impl State for ExpectFinished {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
         let finished = Finished::read(msg.body())?;
         let mut transcript = self.transcript;
-        let expected = finished_for(&self.suite, &self.master, Side::Client, &transcript);
+        let expected = finished_for(
+            &self.suite,
+            &self.master,
+            Side::Client,
+            &transcript.hash(self.suite.hash),
+        );
         if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
             return Err(Error::DecryptError(
                 "client Finished does not match (wrong premaster or tampered handshake)".into(),
@@ -396,7 +368,12 @@ impl State for ExpectFinished {
             &self.server_random,
         )?;
         cx.send_change_cipher_spec(server_write);
-        let ours = finished_for(&self.suite, &self.master, Side::Server, &transcript);
+        let ours = finished_for(
+            &self.suite,
+            &self.master,
+            Side::Server,
+            &transcript.hash(self.suite.hash),
+        );
         cx.send_handshake(&ours.encode());
         Ok(Box::new(Traffic))
     }

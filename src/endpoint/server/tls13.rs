@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use super::{offers_tls13, ServerConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng::random_array;
 use crate::endpoint::conn::{Context, Message, State, Transcript};
-use crate::endpoint::server::tls12::ServerConfig;
+use crate::endpoint::require_handshake;
+use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
@@ -17,33 +19,12 @@ use crate::msgs::handshake13::{
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
-use crate::suites::{KeyExchange, Suite};
-use crate::tls12::require_handshake;
+use crate::suites::Suite;
 use crate::tls13::key_schedule::{EarlySecret, TrafficSecret};
-use crate::tls13::{log_secret, protector, Traffic13};
-
-/// The PSS schemes a TLS 1.3 RSA CertificateVerify may use (RFC 8446 §4.2.3), in preference.
-pub const PSS_SCHEMES: &[u16] = &[0x0804, 0x0805, 0x0806];
-
-/// Whether this ClientHello asks for TLS 1.3 (supported_versions lists 0x0304).
-pub fn offers_tls13(hello: &ClientHello) -> Result<bool, Error> {
-    match hello.extension(ExtensionType::SupportedVersions) {
-        Some(ext) => Ok(ext.parse_supported_versions_client()?.contains(&0x0304)),
-        None => Ok(false),
-    }
-}
-
-/// The TLS 1.3 suite both sides accept, in the server's order.
-pub fn choose_suite(config: &ServerConfig, hello: &ClientHello) -> Option<Suite> {
-    config
-        .suites
-        .iter()
-        .copied()
-        .find(|s| s.key_exchange == KeyExchange::Tls13 && hello.cipher_suites.contains(&s.id))
-}
+use crate::tls13::protector;
 
 /// Continues a handshake whose ClientHello chose TLS 1.3.
-pub fn handle_client_hello(
+pub(super) fn handle_client_hello(
     config: Arc<ServerConfig>,
     cx: &mut Context,
     msg: HandshakeMessage,
@@ -61,7 +42,7 @@ pub fn handle_client_hello(
             ))
         }
     };
-    let scheme = PSS_SCHEMES
+    let scheme = pki::PSS_SCHEMES
         .iter()
         .copied()
         .find(|s| offered.contains(s))
