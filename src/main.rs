@@ -55,6 +55,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli::logger::install();
     let result = match cli.command {
         Command::Keygen(a) => cli::keygen::run(a),
         Command::Server(a) => cli::server::run(a),

@@ -5,6 +5,7 @@ pub mod client;
 pub mod explain;
 pub mod inspect;
 pub mod keygen;
+pub mod logger;
 pub mod output;
 pub mod progress;
 pub mod record;
