@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crate::attack::pipeline::{
     for_each_tls_connection_with_progress, CaptureSummary, TlsConnection,
@@ -22,7 +21,7 @@ pub struct CaptureOutcome {
     pub result: Result<CaptureSummary, CaptureError>,
 }
 
-/// What the run saw, for progress and the final summary.
+/// What the run saw so far, for a progress display: [`run`] updates the counters as it goes.
 #[derive(Default)]
 pub struct Progress {
     pub bytes_read: AtomicU64,
@@ -211,37 +210,5 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
         {
             return;
         }
-    }
-}
-
-/// A one-line progress display on stderr, refreshed until `finished` is set.
-pub fn show_progress(progress: &Progress, finished: &AtomicBool) {
-    let start = Instant::now();
-    while !finished.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        if start.elapsed() < Duration::from_millis(600) {
-            continue;
-        }
-        let (read, total) = (
-            progress.bytes_read.load(Ordering::Relaxed),
-            progress.bytes_total.load(Ordering::Relaxed).max(1),
-        );
-        let pct = (read as f64 / total as f64 * 100.0).min(100.0);
-        let width = 24;
-        let filled = ((pct / 100.0) * width as f64) as usize;
-        eprint!(
-            "\r[{}{}] {:5.1}%  {} MB / {} MB  sessions: {} found, {} analysed, {} decrypted ",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            pct,
-            read / 1_000_000,
-            total / 1_000_000,
-            progress.sessions_found.load(Ordering::Relaxed),
-            progress.sessions_done.load(Ordering::Relaxed),
-            progress.sessions_decrypted.load(Ordering::Relaxed)
-        );
-    }
-    if start.elapsed() >= Duration::from_millis(600) {
-        eprint!("\r{}\r", " ".repeat(110));
     }
 }

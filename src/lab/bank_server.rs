@@ -143,7 +143,7 @@ pub fn serve(
         let sock = match incoming {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("pfslab server: accept failed: {e}");
+                log::warn!("pfslab server: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
@@ -182,12 +182,13 @@ pub fn serve(
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
-            eprintln!("pfslab server: cannot start a thread for connection {this}: {e}");
+            log::error!("pfslab server: cannot start a thread for connection {this}: {e}");
         }
     }
 }
 
-/// Starts a server on `listener` in the background.
+/// Starts a server on `listener` in the background; each connection's line goes to
+/// [`ServerHandle::log`] and, with `echo_log`, to the `log` facade too.
 pub fn spawn(
     listener: TcpListener,
     options: ServerOptions,
@@ -201,7 +202,7 @@ pub fn spawn(
         Arc::new(move |r: &ConnectionReport| {
             let line = r.to_string();
             if echo_log {
-                eprintln!("{line}");
+                log::info!("{line}");
             }
             log2.lock().unwrap_or_else(|p| p.into_inner()).push(line);
         });

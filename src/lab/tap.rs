@@ -8,7 +8,7 @@
 //! (`shutdown(Write)`); a read error such as ECONNRESET records a RST from that side and
 //! closes both sockets (std cannot set SO_LINGER 0, so the other peer sees a FIN). A
 //! failed forward records a RST from the side that could not be written. A refused
-//! upstream closes the client, logs one line on stderr and records nothing. On
+//! upstream closes the client, logs one line (the `log` facade, a warning) and records nothing. On
 //! [`Tap::stop`] connections still open after the grace period are closed by the tap
 //! and recorded as FINs from both sides.
 
@@ -338,13 +338,13 @@ fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
                         handles.push(h);
                     }
                     Err(e) => {
-                        eprintln!("tap: cannot start a thread for connection {index}: {e}");
+                        log::error!("tap: cannot start a thread for connection {index}: {e}");
                         end_connection(sh, false);
                     }
                 }
             }
             Err(e) => {
-                eprintln!("tap: accept failed: {e}");
+                log::warn!("tap: accept failed: {e}");
                 thread::sleep(Duration::from_millis(20));
             }
         }
@@ -373,7 +373,7 @@ fn connection(sh: &Arc<Shared>, index: u64, client: TcpStream, peer: SocketAddr)
     let server = match TcpStream::connect_timeout(&sh.upstream, sh.connect_timeout) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
+            log::warn!(
                 "tap: connection {index} from {peer}: upstream {} failed: {e}; closing client",
                 sh.upstream
             );
@@ -412,7 +412,7 @@ fn connection(sh: &Arc<Shared>, index: u64, client: TcpStream, peer: SocketAddr)
     let (c2, s2) = match setup {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("tap: connection {index}: socket setup failed: {e}");
+            log::warn!("tap: connection {index}: socket setup failed: {e}");
             end_connection(sh, true);
             return;
         }
@@ -432,7 +432,7 @@ fn connection(sh: &Arc<Shared>, index: u64, client: TcpStream, peer: SocketAddr)
     match spawned {
         Ok(h) => lock(&sh.handles).push(h),
         Err(e) => {
-            eprintln!("tap: connection {index}: cannot start a thread: {e}");
+            log::error!("tap: connection {index}: cannot start a thread: {e}");
             conn.pump_done();
         }
     }
@@ -476,7 +476,7 @@ impl Conn {
         if let Err(e) = res {
             let mut slot = lock(&self.sh.error);
             if slot.is_none() {
-                eprintln!("tap: recording failed: {e}");
+                log::error!("tap: recording failed: {e}");
                 *slot = Some(e);
             }
         }

@@ -1,0 +1,263 @@
+//! `pfslab attack`: decrypt what a stolen server key or a leaked key log opens, and say why the
+//! rest stays closed.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use pfslab::attack::driver::{self, CaptureOutcome, Progress};
+use pfslab::attack::{Loot, SessionReport, Verdict};
+use pfslab::keylog::{KeyLog, KeyLogWriter};
+use pfslab::{pki, report};
+
+use crate::cli::output::Stdout;
+use crate::cli::progress;
+use crate::cli::spool::Spool;
+
+#[derive(Args)]
+pub struct AttackArgs {
+    /// The stolen server private key (PKCS#1 or PKCS#8, PEM or DER).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM, RSA and TLS 1.3 secret lines.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
+    #[arg(long)]
+    keylog_out: Option<PathBuf>,
+    /// Print {"sessions": [...]} instead of the table and conversations.
+    #[arg(long)]
+    json: bool,
+    /// Print only the table, not the recovered conversations.
+    #[arg(long)]
+    table_only: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    quiet: bool,
+    /// pcap or pcapng files.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+}
+
+pub fn run(a: AttackArgs) -> Result<()> {
+    // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
+    if a.key.is_none() && a.keylog.is_none() {
+        bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
+    }
+    let loot = load_loot(&a)?;
+    for path in &a.captures {
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    }
+    let keylog_out = a
+        .keylog_out
+        .as_ref()
+        .map(|out| {
+            KeyLogWriter::open(out).with_context(|| format!("cannot write {}", out.display()))
+        })
+        .transpose()?;
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+
+    // 2. The run: each session's report goes out (JSON) or into the spools as it comes.
+    let mut reports = Reports::new(&a, keylog_out);
+    let progress = Progress::default();
+    let show = std::io::stderr().is_terminal() && !a.quiet;
+    let outcomes = progress::while_running(show, &progress, || {
+        driver::run(&a.captures, &loot, threads, &progress, |r| reports.add(&r))
+    });
+
+    // 3. What the captures held besides sessions, then the report and every error.
+    let failure = warn_about_captures(&outcomes);
+    let mut errors = reports.finish(a.keylog_out.as_deref());
+    errors.extend(failure);
+    if let Some((last, earlier)) = errors.split_last() {
+        for e in earlier {
+            eprintln!("pfslab: error: {e}");
+        }
+        bail!("{last}");
+    }
+    Ok(())
+}
+
+/// The stolen key and the leaked key log, whichever were given.
+fn load_loot(a: &AttackArgs) -> Result<Loot> {
+    let key = a
+        .key
+        .as_ref()
+        .map(|p| pki::load_private_key(p).context("cannot load the stolen key"))
+        .transpose()?;
+    let keylog = match &a.keylog {
+        Some(p) => {
+            let log =
+                KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))?;
+            for (line, why) in log.skipped.iter().take(5) {
+                eprintln!("warning: {}:{line}: skipped: {why}", p.display());
+            }
+            if log.is_empty() {
+                bail!("{} holds no key log lines (expected CLIENT_RANDOM, RSA or TLS 1.3 secret lines)", p.display());
+            }
+            Some(log)
+        }
+        None => None,
+    };
+    Ok(Loot::new(key, keylog))
+}
+
+/// Warns about truncated captures and captures without TLS; gives the last capture that could
+/// not be read, after printing the ones before it.
+fn warn_about_captures(outcomes: &[CaptureOutcome]) -> Option<String> {
+    let mut failure = None;
+    for o in outcomes {
+        match &o.result {
+            Ok(summary) => {
+                if let Some(t) = &summary.truncated {
+                    eprintln!("warning: {t}; the sessions before it were analysed");
+                }
+                if summary.tls_sessions == 0 {
+                    eprintln!(
+                        "warning: {}: no TLS sessions found ({} TCP connections, {} packets)",
+                        o.path.display(),
+                        summary.tcp_connections,
+                        summary.packets
+                    );
+                }
+            }
+            Err(e) => {
+                if let Some(earlier) = failure.replace(e.to_string()) {
+                    eprintln!("pfslab: error: {earlier}");
+                }
+            }
+        }
+    }
+    failure
+}
+
+/// Where the session reports go. JSON is written as it comes; the table and the conversations
+/// are printed once every session is in, held in spools (memory, then a temporary file) so
+/// memory does not grow with the capture.
+struct Reports {
+    json: bool,
+    table_only: bool,
+    show_capture: bool,
+    stdout: Stdout,
+    table: Spool,
+    conversations: Spool,
+    /// Decrypted, forward-secret, not decrypted.
+    counts: [usize; 3],
+    first: bool,
+    keylog_out: Option<KeyLogWriter>,
+    // Kept apart from stdout's: a broken pipe on stdout is a reader that has seen enough; on
+    // the key log, or in the spools, it is a failure.
+    keylog_error: Option<std::io::Error>,
+    spool_error: Option<std::io::Error>,
+}
+
+impl Reports {
+    fn new(a: &AttackArgs, keylog_out: Option<KeyLogWriter>) -> Self {
+        let mut stdout = Stdout::default();
+        if a.json {
+            stdout.write(b"{\"sessions\": [");
+        }
+        Self {
+            json: a.json,
+            table_only: a.table_only,
+            show_capture: a.captures.len() > 1,
+            stdout,
+            table: Spool::new(Spool::DEFAULT_LIMIT),
+            conversations: Spool::new(Spool::DEFAULT_LIMIT),
+            counts: [0; 3],
+            first: true,
+            keylog_out,
+            keylog_error: None,
+            spool_error: None,
+        }
+    }
+
+    fn add(&mut self, report: &SessionReport) {
+        self.counts[match report.verdict {
+            Verdict::Decrypted => 0,
+            Verdict::ForwardSecret => 1,
+            Verdict::NotDecrypted => 2,
+        }] += 1;
+        if let (Some(w), Some(cr), Some(ms)) = (
+            &self.keylog_out,
+            &report.client_random,
+            &report.master_secret,
+        ) {
+            if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
+                self.keylog_error.get_or_insert(e);
+            }
+        }
+        if self.json {
+            let text =
+                serde_json::to_string_pretty(&report::session_json(report)).unwrap_or_default();
+            let sep = if self.first { "\n" } else { ",\n" };
+            self.first = false;
+            self.stdout.write_with(|out| {
+                out.write_all(sep.as_bytes())?;
+                out.write_all(text.as_bytes())
+            });
+        } else {
+            let row = report::attack_table_row(report, self.show_capture);
+            let mut spooled = self.table.append(row.as_bytes());
+            if !self.table_only {
+                spooled = spooled.and_then(|_| {
+                    self.conversations
+                        .append(report::conversation(report).as_bytes())
+                });
+            }
+            if let Err(e) = spooled {
+                self.spool_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Ends the JSON, or prints the table, the totals and the conversations; gives the errors.
+    fn finish(mut self, keylog_out: Option<&Path>) -> Vec<String> {
+        if self.json {
+            self.stdout.write(if self.first {
+                b"]}\n" as &[u8]
+            } else {
+                b"\n]}\n"
+            });
+        } else if self.spool_error.is_none() {
+            let summary = format!(
+                "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
+                self.counts.iter().sum::<usize>(),
+                self.counts[0],
+                self.counts[1],
+                self.counts[2]
+            );
+            let (table, conversations) = (&mut self.table, &mut self.conversations);
+            let header = report::attack_table_header(self.show_capture);
+            self.stdout.write_with(|out| {
+                out.write_all(header.as_bytes())?;
+                table.copy_to(out)?;
+                out.write_all(summary.as_bytes())?;
+                conversations.copy_to(out)
+            });
+        }
+        let mut errors = Vec::new();
+        if let Err(e) = self.stdout.finish() {
+            errors.push(format!("cannot write the report: {e}"));
+        }
+        if let Some(e) = self.spool_error {
+            errors.push(format!(
+                "cannot hold the report in a temporary file (in {}): {e}; nothing was printed",
+                std::env::temp_dir().display()
+            ));
+        }
+        if let (Some(e), Some(path)) = (self.keylog_error, keylog_out) {
+            errors.push(format!("cannot write {}: {e}", path.display()));
+        }
+        errors
+    }
+}

@@ -1,0 +1,148 @@
+//! `pfslab client`: one TLS session, one request, the response on stdout.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use pfslab::codec::hex;
+use pfslab::crypto::rng;
+use pfslab::endpoint::client::{ClientConfig, ServerVerification};
+use pfslab::lab::bank_client::{build_request, exchange, resolve};
+use pfslab::lab::identity;
+use pfslab::pki;
+use pfslab::suites::{KeyExchange, Suite};
+
+use crate::cli::{open_keylog, output};
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// Server address, host:port.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    connect: String,
+    /// What to offer: rsa, ecdhe, rsa256, ecdhe256 (one TLS 1.2 suite), tls13 (both TLS 1.3
+    /// suites), tls13-aes128, tls13-aes256; or a comma-separated list.
+    #[arg(long, required_unless_present = "tls_version")]
+    suite: Option<String>,
+    /// The protocol version: 1.2 or 1.3 (with no --suite: ecdhe for 1.2, tls13 for 1.3).
+    #[arg(long, value_parser = ["1.2", "1.3"])]
+    tls_version: Option<String>,
+    /// Trust this certificate: the server's must be it or be signed by it, and name the host.
+    #[arg(
+        long,
+        conflicts_with = "insecure",
+        required_unless_present = "insecure"
+    )]
+    ca: Option<PathBuf>,
+    /// Accept any server certificate (the ECDHE signature is still checked against it).
+    #[arg(long)]
+    insecure: bool,
+    /// Name to send as SNI and to check in the certificate (default: the host in --connect).
+    #[arg(long)]
+    server_name: Option<String>,
+    /// The request: a request line (a Host header and blank line are added) or a whole request
+    /// with \r\n escapes.
+    #[arg(long, default_value = "GET / HTTP/1.0")]
+    request: String,
+    /// Do not offer the extended master secret (RFC 7627).
+    #[arg(long)]
+    no_ems: bool,
+    /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the TLS 1.3 secret lines).
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Derive all client randomness from this number.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+pub fn run(a: ClientArgs) -> Result<()> {
+    let suites = offered_suites(&a)?;
+    let addr = resolve(&a.connect)?;
+    let host = a
+        .connect
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(['[', ']']))
+        .unwrap_or(&a.connect)
+        .to_string();
+    let server_name = a.server_name.clone().unwrap_or(host);
+    let verification = match &a.ca {
+        Some(path) => {
+            let chain = pki::load_certificates(path).context("cannot load --ca")?;
+            ServerVerification::TrustAnchor(
+                chain
+                    .into_iter()
+                    .next()
+                    .context("--ca holds no certificate")?,
+            )
+        }
+        None => ServerVerification::Insecure,
+    };
+    let config = Arc::new(ClientConfig {
+        suites,
+        server_name: server_name.clone(),
+        verification,
+        offer_ems: !a.no_ems,
+        keylog: open_keylog(&a.keylog)?,
+    });
+    let request = build_request(&a.request, &server_name);
+    let rng = rng::for_purpose(a.seed, "client");
+    let done = exchange(
+        addr,
+        config,
+        rng,
+        &request,
+        Duration::from_secs(a.timeout.max(1)),
+    )
+    .with_context(|| format!("TLS session with {addr} failed"))?;
+    let s = &done.summary;
+    match s.suite {
+        Some(suite) if suite.key_exchange == KeyExchange::Tls13 => {
+            eprintln!(
+                "connected to {addr}: TLS 1.3, {}, key share secp256r1",
+                suite.name
+            )
+        }
+        _ => eprintln!(
+            "connected to {addr}: TLS 1.2, {}, extended master secret {}",
+            s.suite.map(|s| s.name).unwrap_or("?"),
+            if s.extended_master_secret {
+                "yes"
+            } else {
+                "no"
+            }
+        ),
+    }
+    eprintln!("client random {}", hex(&s.client_random));
+    eprintln!("server random {}", hex(&s.server_random));
+    output::print(&done.response)?;
+    if !done.clean_close {
+        eprintln!("note: the server closed the connection without close_notify");
+    }
+    Ok(())
+}
+
+/// The suites `--suite` names, kept to the `--tls-version` asked for.
+fn offered_suites(a: &ClientArgs) -> Result<Vec<Suite>> {
+    let default_suite = match a.tls_version.as_deref() {
+        Some("1.3") => "tls13",
+        _ => "ecdhe",
+    };
+    let mut suites = identity::parse_suite_list(a.suite.as_deref().unwrap_or(default_suite))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(v) = &a.tls_version {
+        let want13 = v == "1.3";
+        suites.retain(|s| (s.key_exchange == KeyExchange::Tls13) == want13);
+        if suites.is_empty() {
+            bail!(
+                "--suite {} has no suite for TLS {v}",
+                a.suite.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    Ok(suites)
+}

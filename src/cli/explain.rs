@@ -1,0 +1,78 @@
+//! `pfslab explain`: one session byte by byte, with every secret the loot derives.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use pfslab::attack::pipeline::for_each_tls_connection;
+use pfslab::attack::Loot;
+use pfslab::explain::{explain, Style};
+use pfslab::keylog::KeyLog;
+use pfslab::{pki, report};
+
+use crate::cli::output;
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A pcap or pcapng file.
+    capture: PathBuf,
+    /// The session (tcp.stream number, as in inspect and attack).
+    #[arg(long, default_value_t = 0)]
+    session: u64,
+    /// The server's private key: go on to the premaster, master secret and keys.
+    #[arg(long, conflicts_with = "keylog")]
+    key: Option<PathBuf>,
+    /// A key log: go on from the master secret it names.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+}
+
+pub fn run(a: ExplainArgs) -> Result<()> {
+    let key = a
+        .key
+        .as_ref()
+        .map(|p| pki::load_private_key(p).context("cannot load --key"))
+        .transpose()?;
+    let keylog = a
+        .keylog
+        .as_ref()
+        .map(|p| KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display())))
+        .transpose()?;
+    let loot = Loot::new(key, keylog);
+    let name = a
+        .capture
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut found = None;
+    let mut streams = Vec::new();
+    for_each_tls_connection(&a.capture, |conn| {
+        streams.push(conn.stream);
+        if conn.stream == a.session {
+            found = Some(conn);
+        }
+    })
+    .with_context(|| format!("cannot read {}", a.capture.display()))?;
+    let Some(conn) = found else {
+        bail!(
+            "{} has no TLS session {} (TLS sessions: {})",
+            a.capture.display(),
+            a.session,
+            if streams.is_empty() {
+                "none".to_string()
+            } else {
+                report::number_ranges(&streams)
+            }
+        );
+    };
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    Ok(output::print(explain(
+        &conn,
+        &name,
+        &loot,
+        Style { color },
+    ))?)
+}

@@ -1,0 +1,65 @@
+//! The attack's progress bar: drawn on stderr from the driver's counters while it runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use pfslab::attack::driver::Progress;
+
+/// How often the bar is redrawn.
+const TICK: Duration = Duration::from_millis(200);
+/// Runs shorter than this show no bar at all.
+const DELAY: Duration = Duration::from_millis(600);
+
+/// Runs `work`; meanwhile, when `show`, draws `progress` on stderr (cleared at the end).
+pub fn while_running<T>(show: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if show {
+            scope.spawn(|| draw(progress, &finished));
+        }
+        // Set even if `work` panics, so the scope does not wait on the bar forever.
+        let _done = SetOnDrop(&finished);
+        work()
+    })
+}
+
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn draw(progress: &Progress, finished: &AtomicBool) {
+    let start = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(TICK);
+        if start.elapsed() < DELAY {
+            continue;
+        }
+        let bar = bar.get_or_insert_with(new_bar);
+        bar.set_length(progress.bytes_total.load(Ordering::Relaxed).max(1));
+        bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "sessions: {} found, {} analysed, {} decrypted",
+            progress.sessions_found.load(Ordering::Relaxed),
+            progress.sessions_done.load(Ordering::Relaxed),
+            progress.sessions_decrypted.load(Ordering::Relaxed)
+        ));
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
+
+fn new_bar() -> ProgressBar {
+    let style =
+        ProgressStyle::with_template("[{bar:24}] {percent:>3}%  {bytes} / {total_bytes}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("#-");
+    ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr()).with_style(style)
+}

@@ -1,0 +1,102 @@
+//! `pfslab record`: the lab server, the tap and a class's clients; a capture and its answer key.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use pfslab::lab::identity;
+use pfslab::lab::recording::{self, RecordOptions, RecordSummary};
+
+use crate::cli::output;
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// The capture to write; its answer key goes beside it as NAME.truth.json.
+    #[arg(long, default_value = "captures/lab.pcap")]
+    out: PathBuf,
+    /// Sessions per suite, interleaved: e.g. rsa=3,ecdhe=3.
+    #[arg(long, default_value = "rsa=3,ecdhe=3")]
+    sessions: String,
+    /// Make the capture byte-for-byte reproducible (randoms, keys, addresses, timestamps).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Make the server leave an SSLKEYLOGFILE here (a fresh file).
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Directory with server.key and server.crt (generated if missing).
+    #[arg(long, default_value = identity::DEFAULT_KEY_DIR)]
+    keys: PathBuf,
+    /// Clients do not offer the extended master secret.
+    #[arg(long)]
+    no_ems: bool,
+}
+
+pub fn run(a: RecordArgs) -> Result<()> {
+    let sessions = recording::parse_sessions(&a.sessions).map_err(anyhow::Error::msg)?;
+    let total: usize = sessions.iter().map(|(_, n)| n).sum();
+    let progress: Option<Box<dyn Fn(usize, usize)>> =
+        if std::io::stderr().is_terminal() && total > 1 {
+            Some(Box::new(|done, total| {
+                eprint!("\rrecording session {done}/{total}");
+                if done == total {
+                    eprintln!();
+                }
+            }))
+        } else {
+            None
+        };
+    let summary = recording::record(RecordOptions {
+        out: a.out.clone(),
+        sessions,
+        seed: a.seed,
+        keylog: a.keylog.clone(),
+        key_dir: a.keys.clone(),
+        ems: !a.no_ems,
+        progress,
+    })
+    .context("recording failed")?;
+    Ok(output::print(what_was_written(&a, &summary))?)
+}
+
+/// The files written, and each session with its suite and the credentials it carried.
+fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
+    let mut text = String::new();
+    if summary.generated_keys {
+        let _ = writeln!(
+            text,
+            "generated {} and {}",
+            identity::key_path(&a.keys).display(),
+            identity::cert_path(&a.keys).display()
+        );
+    }
+    let _ = writeln!(
+        text,
+        "wrote {} ({} TLS sessions; the server appears as {})",
+        summary.capture.display(),
+        summary.sessions.len(),
+        summary.capture_server
+    );
+    let _ = writeln!(
+        text,
+        "wrote {} (the instructor's answer key; the attacker never reads it)",
+        summary.truth.display()
+    );
+    if let Some(k) = &a.keylog {
+        let _ = writeln!(text, "wrote {} (the server's SSLKEYLOGFILE)", k.display());
+    }
+    for s in &summary.sessions {
+        let _ = writeln!(
+            text,
+            "  session {}: {:<6} {:<40} user {:<8} password {}",
+            s.stream,
+            s.suite.key_exchange.short(),
+            s.suite.name,
+            s.user,
+            s.password
+        );
+    }
+    text
+}
