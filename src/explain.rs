@@ -5,13 +5,14 @@ use std::fmt::Write as _;
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
 use crate::attack::pipeline::TlsConnection;
-use crate::attack::{decrypt_premaster, master_from_premaster, Loot};
+use crate::attack::{Recovery, SecretSource};
 use crate::codec::hex;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use crate::pki;
 use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
 use crate::suites::{suite_name, KeyExchange, Suite};
-use crate::tls12::keys::{key_block, MasterSecret};
+use crate::keylog::SecretKind;
+use crate::tls12::keys::key_block;
 
 /// Terminal styling; plain when piped or with NO_COLOR.
 #[derive(Clone, Copy)]
@@ -20,7 +21,7 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
+    pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -75,8 +76,8 @@ fn text(out: &mut String, label: &str, value: &str) {
     let _ = writeln!(out, "   {label:<w$}{value}", w = LABEL_WIDTH);
 }
 
-/// The walk-through of one session.
-pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -> String {
+/// The walk-through of one session, printing what [`crate::attack::recover`] found for it.
+pub fn explain(conn: &TlsConnection, capture: &str, recovery: &Recovery, style: Style) -> String {
     let s = &conn.session;
     let mut out = String::new();
     let _ = writeln!(
@@ -98,7 +99,7 @@ pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -
     out.push('\n');
     handshake_walk(&mut out, s, style);
     if s.key_exchange == Some(KeyExchange::Tls13) {
-        tls13_walk(&mut out, s, loot, style);
+        tls13_walk(&mut out, s, recovery, style);
         return out;
     }
     let Some(suite) = s.suite else {
@@ -108,7 +109,7 @@ pub fn explain(conn: &TlsConnection, capture: &str, loot: &Loot, style: Style) -
         );
         return out;
     };
-    secrets_walk(&mut out, s, &suite, loot, style);
+    secrets_walk(&mut out, s, &suite, recovery, style);
     out
 }
 
@@ -242,7 +243,7 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
     out.push('\n');
 }
 
-fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) {
+fn tls13_walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, style: Style) {
     let _ = writeln!(
         out,
         "{}",
@@ -293,14 +294,14 @@ fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) 
     let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
     let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
     out.push('\n');
-    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, s.client_random(), s.suite) else {
+    let Some(suite) = s.suite else { return };
+    let Some(secrets) = &recovery.tls13_secrets else {
         let _ = writeln!(
             out,
             "give --keylog with this session's TLS 1.3 lines to go on."
         );
         return;
     };
-    let secrets = crate::attack::Tls13Secrets::from_keylog(log, &cr, &suite);
     if secrets.is_empty() {
         let _ = writeln!(
             out,
@@ -313,28 +314,13 @@ fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) 
         "{}",
         style.heading("Traffic secrets from the key log, and the keys they give (RFC 8446 §7.3)")
     );
-    for (label, secret, records) in [
-        (
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-            &secrets.server_handshake,
-            &s.server_protected.records,
-        ),
-        (
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-            &secrets.client_handshake,
-            &s.client_protected.records,
-        ),
-        (
-            "SERVER_TRAFFIC_SECRET_0",
-            &secrets.server_application,
-            &s.server_protected.records,
-        ),
-        (
-            "CLIENT_TRAFFIC_SECRET_0",
-            &secrets.client_application,
-            &s.client_protected.records,
-        ),
-    ] {
+    for (kind, secret, from_client) in secrets.each() {
+        let label = kind.label();
+        let records = if from_client {
+            &s.client_protected.records
+        } else {
+            &s.server_protected.records
+        };
         let Some(secret) = secret else {
             text(out, label, "(not in the key log)");
             continue;
@@ -368,56 +354,67 @@ fn tls13_walk(out: &mut String, s: &ObservedSession, loot: &Loot, style: Style) 
     }
 }
 
-fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loot, style: Style) {
+fn secrets_walk(
+    out: &mut String,
+    s: &ObservedSession,
+    suite: &Suite,
+    recovery: &Recovery,
+    style: Style,
+) {
     let (Some(cr), Some(sr)) = (s.client_random(), s.server_random()) else {
         return;
     };
     let _ = writeln!(out, "{}", style.heading("The secrets"));
 
-    // The premaster — or why it cannot be had.
-    let mut master: Option<MasterSecret> = None;
-    if let Some(m) = loot
-        .keylog
-        .as_ref()
-        .and_then(|l| l.master_secrets.get(&cr))
-        .and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok())
-    {
-        let _ = writeln!(out, "premaster secret {}", style.computed());
-        text(
-            out,
-            "",
-            "not needed: the key log names this session's master secret directly",
-        );
-        master = Some(MasterSecret(m));
-    } else {
-        match (&s.wire_key_exchange, &loot.key) {
-            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
-                let _ = writeln!(out, "premaster secret {}", style.computed());
-                match decrypt_premaster(key, loot.fast_key.as_ref(), s, enc) {
-                    Ok(pms) => {
-                        text(
-                            out,
-                            "from",
-                            &format!(
-                                "RSA-decrypting the {}-byte ClientKeyExchange with the stolen key",
-                                enc.len()
-                            ),
-                        );
-                        field(out, "premaster (48 bytes)", &pms);
-                        text(out, "", &format!("starts with the client version {:02x}{:02x}; 46 random bytes follow", pms[0], pms[1]));
-                        master = master_from_premaster(s, suite, &pms);
-                    }
-                    Err(e) => text(out, "cannot be had", &e),
-                }
-            }
-            (
-                KeyExchangeOnWire::Ecdhe {
-                    server_public,
-                    client_public,
-                    ..
+    // The premaster — where it came from, or why it cannot be had.
+    match (&recovery.premaster, &recovery.master) {
+        (Some((pms, source)), _) => {
+            let from = match source {
+                SecretSource::KeyLogPremaster => format!(
+                    "the key log's {} line for this ClientKeyExchange",
+                    SecretKind::RsaPremaster
+                ),
+                _ => match &s.wire_key_exchange {
+                    KeyExchangeOnWire::RsaEncryptedPremaster(enc) => format!(
+                        "RSA-decrypting the {}-byte ClientKeyExchange with the stolen key",
+                        enc.len()
+                    ),
+                    _ => source.describe(),
                 },
-                _,
-            ) => {
+            };
+            let _ = writeln!(
+                out,
+                "premaster secret {}",
+                style.paint("33", "[chosen by the client, sent encrypted in the ClientKeyExchange]")
+            );
+            text(out, "from", &from);
+            field(out, "premaster (48 bytes)", pms);
+            if let [major, minor, ..] = pms.as_slice() {
+                text(out, "", &format!("starts with the client version {major:02x}{minor:02x}; 46 random bytes follow"));
+            }
+        }
+        (None, Some((_, SecretSource::KeyLogMaster))) => {
+            let _ = writeln!(out, "premaster secret");
+            text(
+                out,
+                "",
+                "not needed: the key log names this session's master secret directly",
+            );
+        }
+        (None, Some((_, SecretSource::Resumed { from_stream }))) => {
+            let _ = writeln!(out, "premaster secret");
+            text(
+                out,
+                "",
+                &format!("none in this handshake: it resumes session {from_stream} (RFC 5246 §7.3), whose master secret was recovered"),
+            );
+        }
+        _ => match &s.wire_key_exchange {
+            KeyExchangeOnWire::Ecdhe {
+                server_public,
+                client_public,
+                ..
+            } => {
                 let _ = writeln!(
                     out,
                     "premaster secret {}",
@@ -431,15 +428,7 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
                     hex(client_public.get(..6).unwrap_or_default())
                 );
                 let _ = writeln!(out, "   but the ephemeral secrets d_s and d_c never left the peers and were discarded.");
-                if let (Some(key), Some(ske)) = (&loot.key, &s.server_key_exchange) {
-                    let public = rsa::PublicKey::from(key);
-                    let ok = pki::verify(
-                        &public,
-                        ske.signature_scheme,
-                        &ske.signed_message(&cr, &sr),
-                        &ske.signature,
-                    )
-                    .is_ok();
+                if let Some(ok) = recovery.signature_verifies {
                     let _ = writeln!(
                         out,
                         "   The stolen RSA key {} the ServerKeyExchange signature: all it ever did here was sign Q_s.",
@@ -449,24 +438,51 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
                 let _ = writeln!(out, "   Without the premaster there is no master secret, no key block, no plaintext.");
                 return;
             }
-            (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
-                let _ = writeln!(out, "premaster secret: encrypted on the wire; give --key (the server's key) or --keylog to go on.");
-                return;
-            }
+            KeyExchangeOnWire::RsaEncryptedPremaster(_) => match &recovery.premaster_failure {
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "premaster secret {}",
+                        style.paint("33", "[chosen by the client, sent encrypted in the ClientKeyExchange]")
+                    );
+                    text(out, "cannot be had", e);
+                    return;
+                }
+                None => {
+                    let _ = writeln!(out, "premaster secret: encrypted on the wire; give --key (the server's key) or --keylog to go on.");
+                    return;
+                }
+            },
             _ => {
-                let _ = writeln!(
-                    out,
-                    "premaster secret: no key exchange in this capture (resumed or cut short)."
-                );
+                let _ = writeln!(out, "premaster secret: {}.", recovery.reason);
                 return;
             }
-        }
+        },
     }
-    let Some(master) = master else { return };
+    let Some((master, source)) = &recovery.master else {
+        return;
+    };
 
     // Master secret.
-    let _ = writeln!(out, "master secret {}", style.computed());
-    if s.ems {
+    let origin = match source {
+        SecretSource::KeyLogMaster => style.paint("35", "[read from the key log]"),
+        SecretSource::Resumed { .. } => style.paint("35", "[from the session it resumes]"),
+        _ => style.computed(),
+    };
+    let _ = writeln!(out, "master secret {origin}");
+    if let SecretSource::Resumed { from_stream } = source {
+        text(
+            out,
+            "from",
+            &format!("session {from_stream}: an abbreviated handshake reuses the master secret of the session it resumes"),
+        );
+    } else if *source == SecretSource::KeyLogMaster {
+        text(
+            out,
+            "from",
+            &format!("the key log's {} line for this client random", SecretKind::ClientRandom),
+        );
+    } else if s.ems {
         let input = s.transcript_through_client_key_exchange();
         let session_hash = suite.hash.digest(&input);
         text(
@@ -493,7 +509,7 @@ fn secrets_walk(out: &mut String, s: &ObservedSession, suite: &Suite, loot: &Loo
     field(out, "master secret (48 bytes)", &master.0);
 
     // Key block.
-    let kb = key_block(suite, &master, &cr, &sr);
+    let kb = key_block(suite, master, &cr, &sr);
     let _ = writeln!(out, "key block {}", style.computed());
     text(out, "derivation", &format!("PRF(master, \"key expansion\", server random ‖ client random), {} bytes (RFC 5246 §6.3)", kb.raw.len()));
     field(out, "key block", &kb.raw);

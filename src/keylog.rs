@@ -43,8 +43,8 @@ impl KeyLogWriter {
 
     /// Appends one line; whole lines are written under a lock so concurrent writers never
     /// interleave.
-    pub fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) -> std::io::Result<()> {
-        let line = Zeroizing::new(format!("{label} {} {}\n", hex(client_random), hex(secret)));
+    pub fn log(&self, kind: SecretKind, first: &[u8], secret: &[u8]) -> std::io::Result<()> {
+        let line = Zeroizing::new(format!("{kind} {} {}\n", hex(first), hex(secret)));
         let mut file = self
             .file
             .lock()
@@ -61,7 +61,7 @@ pub struct KeyLog {
     pub master_secrets: HashMap<[u8; 32], Zeroizing<Vec<u8>>>,
     /// Premaster secrets by the first 8 bytes of the encrypted premaster.
     pub rsa_premasters: HashMap<[u8; 8], Zeroizing<Vec<u8>>>,
-    /// TLS 1.3 secrets by (label, client random).
+    /// TLS 1.3 secrets by ([`SecretKind::label`], client random).
     pub tls13_secrets: HashMap<(String, [u8; 32]), Zeroizing<Vec<u8>>>,
     /// Lines that were skipped, with their line numbers and why.
     pub skipped: Vec<(usize, String)>,
@@ -79,15 +79,65 @@ impl std::fmt::Debug for KeyLog {
     }
 }
 
-const TLS13_LABELS: &[&str] = &[
-    "CLIENT_EARLY_TRAFFIC_SECRET",
-    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-    "CLIENT_TRAFFIC_SECRET_0",
-    "SERVER_TRAFFIC_SECRET_0",
-    "EXPORTER_SECRET",
-    "EARLY_EXPORTER_SECRET",
-];
+/// Every kind of secret a key log line can carry; the one owner of the NSS labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    /// TLS 1.2 master secret, by client random.
+    ClientRandom,
+    /// TLS 1.2 RSA premaster, by the first 8 bytes of the encrypted premaster.
+    RsaPremaster,
+    ClientEarlyTrafficSecret,
+    ClientHandshakeTrafficSecret,
+    ServerHandshakeTrafficSecret,
+    ClientTrafficSecret0,
+    ServerTrafficSecret0,
+    ExporterSecret,
+    EarlyExporterSecret,
+}
+
+impl SecretKind {
+    pub const ALL: [SecretKind; 9] = [
+        Self::ClientRandom,
+        Self::RsaPremaster,
+        Self::ClientEarlyTrafficSecret,
+        Self::ClientHandshakeTrafficSecret,
+        Self::ServerHandshakeTrafficSecret,
+        Self::ClientTrafficSecret0,
+        Self::ServerTrafficSecret0,
+        Self::ExporterSecret,
+        Self::EarlyExporterSecret,
+    ];
+
+    /// The label that opens the key log line.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ClientRandom => "CLIENT_RANDOM",
+            Self::RsaPremaster => "RSA",
+            Self::ClientEarlyTrafficSecret => "CLIENT_EARLY_TRAFFIC_SECRET",
+            Self::ClientHandshakeTrafficSecret => "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            Self::ServerHandshakeTrafficSecret => "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            Self::ClientTrafficSecret0 => "CLIENT_TRAFFIC_SECRET_0",
+            Self::ServerTrafficSecret0 => "SERVER_TRAFFIC_SECRET_0",
+            Self::ExporterSecret => "EXPORTER_SECRET",
+            Self::EarlyExporterSecret => "EARLY_EXPORTER_SECRET",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.label() == label)
+    }
+
+    /// A TLS 1.3 secret, keyed by client random.
+    pub fn is_tls13(self) -> bool {
+        !matches!(self, Self::ClientRandom | Self::RsaPremaster)
+    }
+}
+
+impl std::fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
 
 impl KeyLog {
     /// Parses key log text. Comments and blank lines are ignored; malformed lines are kept in
@@ -110,8 +160,8 @@ impl KeyLog {
                 continue;
             };
             let secret = Zeroizing::new(secret);
-            match *label {
-                "CLIENT_RANDOM" => match (<[u8; 32]>::try_from(first.as_slice()), secret.len()) {
+            match SecretKind::from_label(label) {
+                Some(SecretKind::ClientRandom) => match (<[u8; 32]>::try_from(first.as_slice()), secret.len()) {
                     (Ok(cr), 48) => {
                         log.master_secrets.insert(cr, secret);
                     }
@@ -120,7 +170,7 @@ impl KeyLog {
                         "CLIENT_RANDOM needs a 32-byte random and a 48-byte master secret".into(),
                     )),
                 },
-                "RSA" => match (<[u8; 8]>::try_from(first.as_slice()), secret.len()) {
+                Some(SecretKind::RsaPremaster) => match (<[u8; 8]>::try_from(first.as_slice()), secret.len()) {
                     (Ok(prefix), 48) => {
                         log.rsa_premasters.insert(prefix, secret);
                     }
@@ -129,17 +179,17 @@ impl KeyLog {
                         "RSA needs 8 bytes of encrypted premaster and a 48-byte premaster".into(),
                     )),
                 },
-                l if TLS13_LABELS.contains(&l) => match <[u8; 32]>::try_from(first.as_slice()) {
+                Some(kind) => match <[u8; 32]>::try_from(first.as_slice()) {
                     Ok(cr) => {
-                        log.tls13_secrets.insert((l.to_string(), cr), secret);
+                        log.tls13_secrets.insert((kind.label().to_string(), cr), secret);
                     }
                     Err(_) => log
                         .skipped
-                        .push((line_no, format!("{l} needs a 32-byte client random"))),
+                        .push((line_no, format!("{kind} needs a 32-byte client random"))),
                 },
-                other => log
+                None => log
                     .skipped
-                    .push((line_no, format!("unknown label {other}"))),
+                    .push((line_no, format!("unknown label {label}"))),
             }
         }
         log
@@ -148,6 +198,13 @@ impl KeyLog {
     pub fn load(path: &Path) -> std::io::Result<Self> {
         let text = std::fs::read_to_string(path)?;
         Ok(Self::parse(&text))
+    }
+
+    /// A TLS 1.3 secret of this session, if the log has it.
+    pub fn tls13_secret(&self, kind: SecretKind, client_random: &[u8; 32]) -> Option<&[u8]> {
+        self.tls13_secrets
+            .get(&(kind.label().to_string(), *client_random))
+            .map(|s| s.as_slice())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,8 +249,8 @@ mod tests {
         let path = dir.join("k.log");
         let _ = std::fs::remove_file(&path);
         let w = KeyLogWriter::open(&path).unwrap();
-        w.log("CLIENT_RANDOM", &[1; 32], &[2; 48]).unwrap();
-        w.log("CLIENT_RANDOM", &[3; 32], &[4; 48]).unwrap();
+        w.log(SecretKind::ClientRandom, &[1; 32], &[2; 48]).unwrap();
+        w.log(SecretKind::ClientRandom, &[3; 32], &[4; 48]).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let log = KeyLog::load(&path).unwrap();

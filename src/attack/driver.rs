@@ -193,13 +193,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
         );
         // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
         // those and of resumptions, drop the rest now.
-        let keep = conn.session.resumed.is_some()
-            || conn.session.new_ticket.is_some()
-            || conn
-                .session
-                .server_hello
-                .as_ref()
-                .is_some_and(|s| !s.session_id.is_empty());
+        let keep = conn.session.resumed.is_some() || conn.session.issues_resumption();
         if done
             .send(Done {
                 index: job.index,

@@ -414,6 +414,15 @@ impl ObservedSession {
         }
     }
 
+    /// Whether a later session could resume this one: it issued a session ID or a ticket.
+    pub fn issues_resumption(&self) -> bool {
+        self.new_ticket.is_some()
+            || self
+                .server_hello
+                .as_ref()
+                .is_some_and(|s| !s.session_id.is_empty())
+    }
+
     pub fn client_random(&self) -> Option<[u8; 32]> {
         self.client_hello.as_ref().map(|c| c.random)
     }

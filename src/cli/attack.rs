@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
+use pfslab::keylog::SecretKind;
 use pfslab::attack::driver::{self, CaptureOutcome, Progress};
 use pfslab::attack::{Loot, SessionReport, Verdict};
 use pfslab::keylog::{KeyLog, KeyLogWriter};
@@ -192,7 +193,7 @@ impl Reports {
             &report.client_random,
             &report.master_secret,
         ) {
-            if let Err(e) = w.log("CLIENT_RANDOM", cr, ms) {
+            if let Err(e) = w.log(SecretKind::ClientRandom, cr, ms) {
                 self.keylog_error.get_or_insert(e);
             }
         }

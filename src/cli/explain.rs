@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use pfslab::attack::pipeline::for_each_tls_connection;
-use pfslab::attack::Loot;
+use pfslab::attack::{recover, Loot, ResumptionCache};
 use pfslab::explain::{explain, Style};
 use pfslab::keylog::KeyLog;
 use pfslab::{pki, report};
@@ -46,16 +46,26 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Sessions before the one asked for are recovered too, in order, when they issue a session
+    // ID or ticket: a resumed session is opened through the session it resumes, as in attack.
+    let mut cache = ResumptionCache::default();
     let mut found = None;
     let mut streams = Vec::new();
     for_each_tls_connection(&a.capture, |conn| {
         streams.push(conn.stream);
+        if found.is_some() {
+            return;
+        }
         if conn.stream == a.session {
-            found = Some(conn);
+            let recovery = recover(&conn.session, &loot, &cache);
+            found = Some((conn, recovery));
+        } else if conn.session.issues_resumption() {
+            let recovery = recover(&conn.session, &loot, &cache);
+            cache.remember_recovered(conn.stream, &conn.session, &recovery);
         }
     })
     .with_context(|| format!("cannot read {}", a.capture.display()))?;
-    let Some(conn) = found else {
+    let Some((conn, recovery)) = found else {
         bail!(
             "{} has no TLS session {} (TLS sessions: {})",
             a.capture.display(),
@@ -72,7 +82,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     Ok(output::print(explain(
         &conn,
         &name,
-        &loot,
+        &recovery,
         Style { color },
     ))?)
 }

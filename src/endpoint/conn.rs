@@ -5,7 +5,7 @@
 use crate::crypto::rng::LabRng;
 use crate::crypto::HashAlg;
 use crate::error::Error;
-use crate::keylog::KeyLogWriter;
+use crate::keylog::{KeyLogWriter, SecretKind};
 use crate::msgs::alert::{Alert, AlertLevel};
 use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
 use crate::msgs::record::{
@@ -212,12 +212,12 @@ impl Context {
 
     pub fn log_secret(
         &self,
-        label: &str,
+        kind: SecretKind,
         client_random: &[u8],
         secret: &[u8],
     ) -> Result<(), Error> {
         if let Some(k) = &self.keylog {
-            k.log(label, client_random, secret).map_err(|e| {
+            k.log(kind, client_random, secret).map_err(|e| {
                 Error::Internal(format!("cannot write key log {}: {e}", k.path().display()))
             })?;
         }

@@ -2,6 +2,7 @@
 
 use crate::endpoint::conn::{Context, Message, State};
 use crate::error::Error;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::HandshakeType;
 use crate::msgs::handshake13::{key_update, read_key_update, NewSessionTicket13};
 use crate::suites::Suite;
@@ -10,11 +11,11 @@ use crate::tls13::protector;
 
 pub(crate) fn log_secret(
     cx: &Context,
-    label: &str,
+    kind: SecretKind,
     client_random: &[u8; 32],
     secret: &TrafficSecret,
 ) -> Result<(), Error> {
-    cx.log_secret(label, client_random, secret.secret())
+    cx.log_secret(kind, client_random, secret.secret())
 }
 
 /// Application data flows; post-handshake messages are handled here (RFC 8446 §4.6).

@@ -12,6 +12,7 @@ use crate::crypto::ecdh::EphemeralKey;
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{
     read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
@@ -248,7 +249,7 @@ impl State for ExpectServerHelloDone {
             &s.server_random,
             s.transcript.bytes(),
         );
-        cx.log_secret("CLIENT_RANDOM", &s.client_random, &master.0)?;
+        cx.log_secret(SecretKind::ClientRandom, &s.client_random, &master.0)?;
         let (client_write, _) = protectors(&s.suite, &master, &s.client_random, &s.server_random)?;
         cx.send_change_cipher_spec(client_write);
         let finished = finished_for(

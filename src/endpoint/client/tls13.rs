@@ -10,6 +10,7 @@ use crate::endpoint::conn::{Context, Message, State, Transcript};
 use crate::endpoint::require_handshake;
 use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, ServerHello};
 use crate::msgs::handshake13::{
@@ -73,13 +74,13 @@ pub(super) fn handle_server_hello(
     let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
     log_secret(
         cx,
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        SecretKind::ClientHandshakeTrafficSecret,
         &hello.random,
         &client_hs,
     )?;
     log_secret(
         cx,
-        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        SecretKind::ServerHandshakeTrafficSecret,
         &hello.random,
         &server_hs,
     )?;
@@ -191,10 +192,10 @@ impl State for ExpectFinished {
         let handshake_hash = hs.transcript.hash(hs.suite.hash);
         let master = hs.handshake.clone().into_master();
         let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
-        log_secret(cx, "CLIENT_TRAFFIC_SECRET_0", &hs.client_random, &client_ap)?;
-        log_secret(cx, "SERVER_TRAFFIC_SECRET_0", &hs.client_random, &server_ap)?;
+        log_secret(cx, SecretKind::ClientTrafficSecret0, &hs.client_random, &client_ap)?;
+        log_secret(cx, SecretKind::ServerTrafficSecret0, &hs.client_random, &server_ap)?;
         cx.log_secret(
-            "EXPORTER_SECRET",
+            SecretKind::ExporterSecret,
             &hs.client_random,
             &master.exporter_secret(&handshake_hash),
         )?;

@@ -11,6 +11,7 @@ use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::{
     ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -274,7 +275,7 @@ impl State for ExpectClientKeyExchange {
             &self.server_random,
             &transcript,
         );
-        cx.log_secret("CLIENT_RANDOM", &self.client_random, &master.0)?;
+        cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0)?;
         Ok(Box::new(ExpectChangeCipherSpec {
             suite: self.suite,
             client_random: self.client_random,

@@ -11,6 +11,7 @@ use crate::endpoint::conn::{Context, Message, State, Transcript};
 use crate::endpoint::require_handshake;
 use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
@@ -124,13 +125,13 @@ pub(super) fn handle_client_hello(
     let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
     log_secret(
         cx,
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        SecretKind::ClientHandshakeTrafficSecret,
         &hello.random,
         &client_hs,
     )?;
     log_secret(
         cx,
-        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        SecretKind::ServerHandshakeTrafficSecret,
         &hello.random,
         &server_hs,
     )?;
@@ -171,10 +172,10 @@ pub(super) fn handle_client_hello(
     let master = handshake.into_master();
     let handshake_hash = transcript.hash(suite.hash);
     let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
-    log_secret(cx, "CLIENT_TRAFFIC_SECRET_0", &hello.random, &client_ap)?;
-    log_secret(cx, "SERVER_TRAFFIC_SECRET_0", &hello.random, &server_ap)?;
+    log_secret(cx, SecretKind::ClientTrafficSecret0, &hello.random, &client_ap)?;
+    log_secret(cx, SecretKind::ServerTrafficSecret0, &hello.random, &server_ap)?;
     cx.log_secret(
-        "EXPORTER_SECRET",
+        SecretKind::ExporterSecret,
         &hello.random,
         &master.exporter_secret(&handshake_hash),
     )?;

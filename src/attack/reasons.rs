@@ -1,0 +1,76 @@
+//! Why a session stayed closed, said in the capture's own terms.
+
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::recovery::KeyCheck;
+use crate::codec::hex;
+use crate::pki;
+
+pub(crate) fn short_hex(bytes: &[u8]) -> String {
+    if bytes.len() <= 12 {
+        hex(bytes)
+    } else {
+        format!(
+            "{}…{} ({} bytes)",
+            hex(&bytes[..6]),
+            hex(&bytes[bytes.len() - 4..]),
+            bytes.len()
+        )
+    }
+}
+
+pub(crate) fn ecdhe_reason(obs: &ObservedSession, key_check: &KeyCheck, signature_verifies: Option<bool>) -> String {
+    let KeyExchangeOnWire::Ecdhe {
+        server_public,
+        client_public,
+        signature_scheme,
+        named_group,
+        ..
+    } = &obs.wire_key_exchange
+    else {
+        return "ECDHE".into();
+    };
+    let signed_by = match (key_check, signature_verifies) {
+        (KeyCheck::Matches, Some(true)) => format!(
+            "the stolen RSA key only signed the ServerKeyExchange ({}; the signature verifies with it, so this is the same server)",
+            pki::scheme_name(*signature_scheme).unwrap_or("?")
+        ),
+        (KeyCheck::Matches, Some(false)) => {
+            "the ServerKeyExchange signature does not verify with the stolen key".into()
+        }
+        (KeyCheck::Mismatch(why), _) => why.clone(),
+        _ => "the server's RSA key only signed the ServerKeyExchange".into(),
+    };
+    format!(
+        "ECDHE on {}: only the ephemeral public points crossed the wire (server {}, client {}); {}; the premaster is the ECDH product of two ephemeral secrets that never left the peers",
+        crate::msgs::enums::NamedGroup::from_wire(*named_group).name(),
+        short_hex(server_public),
+        short_hex(client_public),
+        signed_by
+    )
+}
+
+pub(crate) fn tls13_reason(obs: &ObservedSession) -> String {
+    let shares = match &obs.wire_key_exchange {
+        KeyExchangeOnWire::Tls13KeyShares {
+            server_group: Some(g),
+            client_share,
+            server_share,
+            ..
+        } => format!(
+            "key shares on {}: client {}, server {}",
+            crate::msgs::enums::NamedGroup::from_wire(*g).name(),
+            client_share
+                .as_deref()
+                .map(short_hex)
+                .unwrap_or_else(|| "?".into()),
+            server_share
+                .as_deref()
+                .map(short_hex)
+                .unwrap_or_else(|| "?".into())
+        ),
+        _ => "key shares".into(),
+    };
+    format!(
+        "TLS 1.3: only ephemeral public key shares crossed the wire ({shares}); there is no RSA key transport in TLS 1.3 — the server's RSA key only signed CertificateVerify (itself encrypted); every traffic secret comes from the (EC)DHE shared secret of two ephemeral keys that never left the peers"
+    )
+}

@@ -1,0 +1,419 @@
+//! The one place that finds a session's secrets. [`recover`] walks what the attacker holds (a
+//! stolen key, a key log, earlier sessions) against one observed session and returns a
+//! [`Recovery`]: every secret it found, where each came from, the decryption, the verdict and
+//! its reason. `attack` turns it into a report row; `explain` prints it; neither searches again.
+
+use zeroize::Zeroizing;
+
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
+use crate::attack::reasons::{ecdhe_reason, tls13_reason};
+use crate::attack::resumption::ResumptionCache;
+use crate::attack::tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
+use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
+use crate::attack::{FinishedCheck, Loot, Verdict};
+use crate::codec::hex;
+use crate::keylog::SecretKind;
+use crate::msgs::enums::HandshakeType;
+use crate::pki;
+use crate::suites::KeyExchange;
+use crate::tls12::keys::MasterSecret;
+
+/// Where a recovered TLS 1.2 secret came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The premaster was decrypted from the ClientKeyExchange with the stolen key.
+    StolenKey,
+    /// A `CLIENT_RANDOM` line of the key log.
+    KeyLogMaster,
+    /// An `RSA` line of the key log gave the premaster.
+    KeyLogPremaster,
+    /// The session resumed one recovered earlier (stream number).
+    Resumed { from_stream: u64 },
+}
+
+impl SecretSource {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::StolenKey => {
+                "premaster decrypted from the ClientKeyExchange with the stolen RSA key".into()
+            }
+            Self::KeyLogMaster => format!(
+                "master secret from the key log ({} line)",
+                SecretKind::ClientRandom
+            ),
+            Self::KeyLogPremaster => {
+                format!("premaster from the key log ({} line)", SecretKind::RsaPremaster)
+            }
+            Self::Resumed { from_stream } => {
+                format!("resumes session {from_stream}, whose master secret was recovered")
+            }
+        }
+    }
+}
+
+/// Whether the stolen key belongs to the certificate this session presented.
+#[derive(Debug, Clone)]
+pub enum KeyCheck {
+    NoKey,
+    NoCertificate,
+    Matches,
+    Mismatch(String),
+}
+
+/// Everything the attacker learnt about one session.
+pub struct Recovery {
+    pub verdict: Verdict,
+    pub reason: String,
+    /// Said about the decryption (where it stopped, KeyUpdates, the decrypted certificate).
+    pub notes: Vec<String>,
+    pub key_check: KeyCheck,
+    /// TLS 1.2 RSA key transport: the premaster and where it came from.
+    pub premaster: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
+    /// Why the stolen key gave no premaster.
+    pub premaster_failure: Option<String>,
+    /// ECDHE: whether the ServerKeyExchange signature verifies with the stolen key.
+    pub signature_verifies: Option<bool>,
+    /// TLS 1.2: the master secret and where it came from.
+    pub master: Option<(MasterSecret, SecretSource)>,
+    pub tls12: Option<Decryption>,
+    /// TLS 1.3: the traffic secrets the key log holds for this session (`None`: no key log).
+    pub tls13_secrets: Option<Tls13Secrets>,
+    /// TLS 1.3: (client → server, server → client), opened with those secrets.
+    pub tls13: Option<(Direction13, Direction13)>,
+}
+
+impl Recovery {
+    fn new(key_check: KeyCheck) -> Self {
+        Self {
+            verdict: Verdict::NotDecrypted,
+            reason: String::new(),
+            notes: Vec::new(),
+            key_check,
+            premaster: None,
+            premaster_failure: None,
+            signature_verifies: None,
+            master: None,
+            tls12: None,
+            tls13_secrets: None,
+            tls13: None,
+        }
+    }
+
+    /// The Finished checks (client, server), when decryption got that far.
+    pub fn finished(&self) -> (Option<FinishedCheck>, Option<FinishedCheck>) {
+        if let Some(d) = &self.tls12 {
+            return (
+                Some(d.client_finished.clone()),
+                Some(d.server_finished.clone()),
+            );
+        }
+        match &self.tls13 {
+            Some((c, s)) if self.verdict == Verdict::Decrypted => {
+                (Some(c.finished.clone()), Some(s.finished.clone()))
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// Decrypted application data (client → server, server → client).
+    pub fn into_plaintext(self) -> (Vec<u8>, Vec<u8>) {
+        if self.verdict != Verdict::Decrypted {
+            return (Vec::new(), Vec::new());
+        }
+        match (self.tls12, self.tls13) {
+            (Some(d), _) => (d.client.data, d.server.data),
+            (None, Some((c, s))) => (c.data, s.data),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+}
+
+/// Finds every secret the loot gives for `obs`, and decrypts with them.
+pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> Recovery {
+    let mut r = Recovery::new(check_key_against_certificate(obs, loot));
+    let kx = obs.key_exchange;
+    if obs.server_hello.is_none() {
+        r.reason = "the handshake never reached ServerHello".into();
+        return r;
+    }
+    if kx == Some(KeyExchange::Tls13) {
+        recover_tls13(&mut r, obs, loot);
+        return r;
+    }
+    let Some(suite) = obs.suite else {
+        r.reason = format!(
+            "cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0xC02F, 0xC030)",
+            obs.suite_id
+                .map(crate::suites::suite_name)
+                .unwrap_or_else(|| "?".into())
+        );
+        if kx.is_some_and(|k| k.is_forward_secret()) {
+            r.verdict = Verdict::ForwardSecret;
+        }
+        return r;
+    };
+    if let (KeyExchangeOnWire::Ecdhe { .. }, Some(key)) = (&obs.wire_key_exchange, &loot.key) {
+        r.signature_verifies = server_key_exchange_verifies(obs, key);
+    }
+
+    // 1. A master secret: key log, resumption, or the stolen key.
+    let cr = obs.client_random();
+    if let (Some(log), Some(cr)) = (&loot.keylog, cr) {
+        if let Some(m) = log
+            .master_secrets
+            .get(&cr)
+            .and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok())
+        {
+            r.master = Some((MasterSecret(m), SecretSource::KeyLogMaster));
+        }
+    }
+    if r.master.is_none() {
+        if let (Some(log), KeyExchangeOnWire::RsaEncryptedPremaster(enc)) =
+            (&loot.keylog, &obs.wire_key_exchange)
+        {
+            let prefix: Option<[u8; 8]> = enc.get(..8).and_then(|p| p.try_into().ok());
+            if let Some(pms) = prefix.and_then(|p| log.rsa_premasters.get(&p)) {
+                r.master = master_from_premaster(obs, &suite, pms)
+                    .map(|m| (m, SecretSource::KeyLogPremaster));
+                r.premaster = Some((pms.clone(), SecretSource::KeyLogPremaster));
+            }
+        }
+    }
+    if r.master.is_none() {
+        if let Some(res) = &obs.resumed {
+            let Some((from, m)) = cache.lookup(res) else {
+                r.reason = format!(
+                    "resumed session ({}): the abbreviated handshake carries no key exchange, and the session it resumes was not recovered in these captures{}",
+                    match res {
+                        Resumption::SessionId(_) => "session-id",
+                        Resumption::Ticket(_) => "ticket",
+                    },
+                    if cache.forgotten() > 0 {
+                        format!(" (or was forgotten: the attacker keeps only the latest {} session IDs and tickets)", cache.max_entries())
+                    } else {
+                        String::new()
+                    }
+                );
+                if suite.key_exchange.is_forward_secret() {
+                    r.verdict = Verdict::ForwardSecret;
+                }
+                return r;
+            };
+            r.master = Some((m, SecretSource::Resumed { from_stream: from }));
+        }
+    }
+    if r.master.is_none() {
+        match (&obs.wire_key_exchange, &loot.key) {
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
+                match decrypt_premaster(key, loot.fast_key.as_ref(), obs, enc) {
+                    Ok(pms) => {
+                        r.master = master_from_premaster(obs, &suite, &pms)
+                            .map(|m| (m, SecretSource::StolenKey));
+                        r.premaster = Some((pms, SecretSource::StolenKey));
+                    }
+                    Err(e) => r.premaster_failure = Some(e),
+                }
+            }
+            (KeyExchangeOnWire::Ecdhe { .. }, _) => {
+                r.verdict = Verdict::ForwardSecret;
+                r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
+                return r;
+            }
+            (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
+                r.reason = "RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it".into();
+                return r;
+            }
+            _ => {
+                r.reason =
+                    "the ClientKeyExchange was not captured; without it nothing can be derived"
+                        .into();
+                return r;
+            }
+        }
+    }
+    let Some((master, source)) = r.master.clone() else {
+        r.reason = match (&r.key_check, &r.premaster_failure) {
+            (KeyCheck::Mismatch(why), _) => format!("{why}; so it cannot decrypt the premaster"),
+            (_, Some(e)) => e.clone(),
+            _ => "no secret for this session".into(),
+        };
+        return r;
+    };
+
+    // 2. Decrypt both ways with the endpoints' record protection and verify Finished.
+    let Some(dec) = decrypt_tls12(obs, &suite, &master) else {
+        r.reason = "the handshake is incomplete (missing randoms)".into();
+        return r;
+    };
+    for (who, d) in [("client", &dec.client), ("server", &dec.server)] {
+        if let Some(s) = &d.stopped {
+            r.notes.push(format!(
+                "{who} → {}: {s}",
+                if who == "client" { "server" } else { "client" }
+            ));
+        }
+    }
+    let opened_anything = dec.client.records_opened + dec.server.records_opened > 0;
+    let proof = match (dec.client_finished.clone(), dec.server_finished.clone()) {
+        (FinishedCheck::Verified, FinishedCheck::Verified) => {
+            "both Finished messages verify".to_string()
+        }
+        (c, s) => format!("client Finished {c:?}, server Finished {s:?}").to_lowercase(),
+    };
+    r.tls12 = Some(dec);
+    if !opened_anything {
+        r.reason = match source {
+            SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
+            _ => format!("the {} does not open this session's records", source.describe()),
+        };
+        return r;
+    }
+    r.verdict = Verdict::Decrypted;
+    r.reason = format!("{}; {proof}", source.describe());
+    r
+}
+
+fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
+    r.verdict = Verdict::ForwardSecret;
+    r.reason = tls13_reason(obs);
+    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else {
+        return;
+    };
+    let secrets = Tls13Secrets::from_keylog(log, &cr, &suite);
+    if secrets.is_empty() {
+        r.tls13_secrets = Some(secrets);
+        return;
+    }
+    let (client, server) = decrypt_tls13(obs, &suite, &secrets);
+    let mut opened = Vec::new();
+    let mut closed = Vec::new();
+    let mut describe = |have: bool, what: &str, kind: SecretKind| {
+        if have {
+            opened.push(what.to_string());
+        } else {
+            closed.push(format!("{what} (no {kind})"));
+        }
+    };
+    describe(
+        secrets.server_handshake.is_some() && !server.handshake.is_empty(),
+        "the server's handshake (certificate included)",
+        SecretKind::ServerHandshakeTrafficSecret,
+    );
+    describe(
+        secrets.client_handshake.is_some() && !client.handshake.is_empty(),
+        "the client's handshake records (its Finished)",
+        SecretKind::ClientHandshakeTrafficSecret,
+    );
+    describe(
+        secrets.client_application.is_some() && client.app_opened,
+        "client → server application data",
+        SecretKind::ClientTrafficSecret0,
+    );
+    describe(
+        secrets.server_application.is_some() && server.app_opened,
+        "server → client application data",
+        SecretKind::ServerTrafficSecret0,
+    );
+    r.tls13_secrets = Some(secrets);
+    if opened.is_empty() {
+        r.verdict = Verdict::NotDecrypted;
+        r.reason = "the key log names this session, but its secrets do not open any record (wrong secrets or a tampered capture)".into();
+        r.tls13 = Some((client, server));
+        return;
+    }
+    r.verdict = Verdict::Decrypted;
+    let mut reason = format!(
+        "TLS 1.3 traffic secrets from the key log opened {}",
+        opened.join(", ")
+    );
+    if !closed.is_empty() {
+        reason.push_str(&format!("; still closed: {}", closed.join(", ")));
+    }
+    match server.finished {
+        FinishedCheck::Verified => reason.push_str("; the server Finished verifies"),
+        FinishedCheck::Mismatch => reason.push_str("; the server Finished does NOT verify"),
+        FinishedCheck::NotSeen => {}
+    }
+    if client.finished == FinishedCheck::Verified {
+        reason.push_str(", and so does the client's");
+    }
+    r.reason = reason;
+    if let Some(cert) = server
+        .handshake
+        .iter()
+        .find(|m| m.typ == HandshakeType::Certificate)
+    {
+        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body())
+            .ok()
+            .and_then(|c| c.chain.into_iter().next())
+        {
+            if let Ok(info) = pki::parse_certificate(&leaf) {
+                r.notes.push(format!(
+                    "decrypted server certificate: {} (sha256 {})",
+                    info.subject,
+                    hex(&info.sha256_fingerprint)
+                ));
+            }
+        }
+    }
+    for (who, d) in [("client → server", &client), ("server → client", &server)] {
+        if let Some(s) = &d.stopped {
+            r.notes.push(format!("{who}: {s}"));
+        }
+        if d.key_updates > 0 {
+            r.notes
+                .push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
+        }
+    }
+    r.tls13 = Some((client, server));
+}
+
+/// Whether the ServerKeyExchange signature (RFC 8422 §5.4: over both randoms and the params)
+/// verifies with the stolen key; `None` when the capture lacks what it covers.
+pub fn server_key_exchange_verifies(obs: &ObservedSession, key: &rsa::PrivateKey) -> Option<bool> {
+    let (ske, cr, sr) = (
+        obs.server_key_exchange.as_ref()?,
+        obs.client_random()?,
+        obs.server_random()?,
+    );
+    let public = rsa::PublicKey::from(key);
+    Some(
+        pki::verify(
+            &public,
+            ske.signature_scheme,
+            &ske.signed_message(&cr, &sr),
+            &ske.signature,
+        )
+        .is_ok(),
+    )
+}
+
+pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyCheck {
+    let Some(key) = &loot.key else {
+        return KeyCheck::NoKey;
+    };
+    let Some(leaf) = obs.certificates.first() else {
+        return KeyCheck::NoCertificate;
+    };
+    let lock = || {
+        loot.last_key_check
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some((cert, answer)) = lock().as_ref() {
+        if cert == leaf {
+            return answer.clone();
+        }
+    }
+    let answer = check_key_against(key, leaf);
+    *lock() = Some((leaf.clone(), answer.clone()));
+    answer
+}
+
+fn check_key_against(key: &rsa::PrivateKey, leaf: &[u8]) -> KeyCheck {
+    match pki::parse_certificate(leaf) {
+        Ok(info) if pki::key_matches_certificate(key, &info) => KeyCheck::Matches,
+        Ok(info) => KeyCheck::Mismatch(format!("the stolen key is not this server's key: the certificate ({}) holds a different RSA public key", info.subject)),
+        Err(e) => KeyCheck::Mismatch(format!("the server's certificate cannot be read ({e})")),
+    }
+}

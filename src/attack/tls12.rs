@@ -1,0 +1,214 @@
+//! The attacker's TLS 1.2 road: the premaster from the ClientKeyExchange, the master secret, then
+//! both directions opened with the endpoints' own key schedule and record protection.
+
+use zeroize::Zeroizing;
+
+use crate::attack::observe::ObservedSession;
+use crate::attack::FinishedCheck;
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
+use crate::pki;
+use crate::suites::Suite;
+use crate::tls12::keys::{derive_master_secret, verify_data, MasterSecret, Side};
+use crate::tls12::protectors;
+
+/// The plaintext of one direction and how far decryption went.
+#[derive(Debug, Clone, Default)]
+pub struct DirectionPlaintext {
+    pub data: Vec<u8>,
+    pub records_opened: usize,
+    pub finished: Option<Vec<u8>>,
+    /// Handshake messages after Finished (e.g. NewSessionTicket in TLS 1.3, renegotiation).
+    pub alerts: Vec<String>,
+    /// Why decryption stopped before the end, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Decryption of a TLS 1.2 session with a known master secret.
+#[derive(Debug, Clone)]
+pub struct Decryption {
+    pub client: DirectionPlaintext,
+    pub server: DirectionPlaintext,
+    pub client_finished: FinishedCheck,
+    pub server_finished: FinishedCheck,
+}
+
+impl Decryption {
+    /// The proof the recovery is right: at least one Finished verified and none failed.
+    pub fn proven(&self) -> bool {
+        let checks = [&self.client_finished, &self.server_finished];
+        checks.iter().any(|c| **c == FinishedCheck::Verified)
+            && !checks.iter().any(|c| **c == FinishedCheck::Mismatch)
+    }
+}
+
+/// Opens one direction's records with the endpoints' record protection.
+fn open_direction(
+    records: &[OpaqueRecord],
+    mut protector: crate::record_protect::Tls12GcmProtector,
+) -> DirectionPlaintext {
+    let mut out = DirectionPlaintext::default();
+    let mut joiner = HandshakeJoiner::new();
+    for (i, rec) in records.iter().enumerate() {
+        let plain = match protector.open(rec.content_type, rec.version, &rec.payload) {
+            Ok(p) => p,
+            Err(_) => {
+                out.stopped = Some(format!(
+                    "protected record {} ({}, {} bytes) fails GCM authentication: the keys are wrong or the record was tampered with",
+                    i + 1,
+                    rec.content_type,
+                    rec.payload.len()
+                ));
+                break;
+            }
+        };
+        out.records_opened += 1;
+        match rec.content_type {
+            ContentType::ApplicationData => out.data.extend_from_slice(&plain),
+            ContentType::Handshake => {
+                joiner.push(&plain);
+                while let Ok(Some(m)) = joiner.next_message() {
+                    if m.typ == HandshakeType::Finished && out.finished.is_none() {
+                        out.finished = Some(m.body().to_vec());
+                    }
+                }
+            }
+            ContentType::Alert => {
+                if let Ok(a) = crate::msgs::alert::Alert::read(&plain) {
+                    out.alerts.push(a.description.name());
+                    if a.description != AlertDescription::CloseNotify {
+                        out.stopped = Some(format!("fatal alert {}", a.description));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn concat(msgs: &[&HandshakeMessage]) -> Vec<u8> {
+    msgs.iter()
+        .flat_map(|m| m.encoded.iter().copied())
+        .collect()
+}
+
+/// Decrypts both directions and verifies both Finished messages (RFC 5246 §7.4.9).
+pub fn decrypt_tls12(
+    obs: &ObservedSession,
+    suite: &Suite,
+    master: &MasterSecret,
+) -> Option<Decryption> {
+    let (cr, sr) = (obs.client_random()?, obs.server_random()?);
+    let (client_write, server_write) = protectors(suite, master, &cr, &sr).ok()?;
+    let client = open_direction(&obs.client_protected.records, client_write);
+    let server = open_direction(&obs.server_protected.records, server_write);
+
+    // Transcripts for the two Finished messages, full or abbreviated handshake.
+    let ch: Vec<&HandshakeMessage> = obs.handshake_client.iter().take(1).collect();
+    let server_plain: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ != HandshakeType::NewSessionTicket)
+        .collect();
+    let tickets: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ == HandshakeType::NewSessionTicket)
+        .collect();
+    let client_rest: Vec<&HandshakeMessage> = obs.handshake_client.iter().skip(1).collect();
+    let finished_msg = |body: &[u8]| HandshakeMessage::new(HandshakeType::Finished, body);
+    let (client_hash_input, server_hash_input) = if obs.resumed.is_some() {
+        let base = concat(&[ch.as_slice(), server_plain.as_slice(), tickets.as_slice()].concat());
+        let mut with_server_fin = base.clone();
+        if let Some(f) = &server.finished {
+            with_server_fin.extend_from_slice(&finished_msg(f).encoded);
+        }
+        (with_server_fin, base)
+    } else {
+        let base = concat(
+            &[
+                ch.as_slice(),
+                server_plain.as_slice(),
+                client_rest.as_slice(),
+            ]
+            .concat(),
+        );
+        let mut with_client_fin = base.clone();
+        if let Some(f) = &client.finished {
+            with_client_fin.extend_from_slice(&finished_msg(f).encoded);
+        }
+        with_client_fin.extend_from_slice(&concat(&tickets));
+        (base, with_client_fin)
+    };
+    let check = |sent: &Option<Vec<u8>>, side: Side, input: &[u8]| match sent {
+        None => FinishedCheck::NotSeen,
+        Some(v) => {
+            let expected = verify_data(suite, master, side, &suite.hash.digest(input));
+            if crate::crypto::constant_time_eq(&expected, v) {
+                FinishedCheck::Verified
+            } else {
+                FinishedCheck::Mismatch
+            }
+        }
+    };
+    let client_finished = check(&client.finished, Side::Client, &client_hash_input);
+    let server_finished = check(&server.finished, Side::Server, &server_hash_input);
+    Some(Decryption {
+        client,
+        server,
+        client_finished,
+        server_finished,
+    })
+}
+
+/// The master secret a premaster gives in this session.
+pub fn master_from_premaster(
+    obs: &ObservedSession,
+    suite: &Suite,
+    premaster: &[u8],
+) -> Option<MasterSecret> {
+    let (cr, sr) = (obs.client_random()?, obs.server_random()?);
+    Some(derive_master_secret(
+        suite,
+        premaster,
+        obs.ems,
+        &cr,
+        &sr,
+        &obs.transcript_through_client_key_exchange(),
+    ))
+}
+
+/// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
+/// With `fast`, AWS-LC decrypts (`crate::crypto::fast_rsa`, ~4× faster; the server keeps the rsa
+/// crate); otherwise the rsa crate does.
+pub fn decrypt_premaster(
+    key: &rsa::PrivateKey,
+    fast: Option<&crate::crypto::fast_rsa::FastRsaKey>,
+    obs: &ObservedSession,
+    encrypted: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    use rsa::traits::PublicKeyParts;
+    let modulus_len = key.size();
+    if encrypted.len() != modulus_len {
+        return Err(format!("the encrypted premaster is {} bytes but the stolen key's modulus is {modulus_len}: it was encrypted to another key", encrypted.len()));
+    }
+    // rsa 0.10 uses implicit rejection (a wrong key yields a random-looking message instead of
+    // an error) and the fast path may fail padding; either way only the expected shape counts.
+    let plain = match fast {
+        Some(f) => f.decrypt_pkcs1v15(encrypted),
+        None => pki::rsa_decrypt_pkcs1(key, encrypted)
+            .ok()
+            .map(Zeroizing::new),
+    };
+    let version = obs
+        .client_hello
+        .as_ref()
+        .map(|c| c.client_version)
+        .unwrap_or(0x0303)
+        .to_be_bytes();
+    match plain {
+        Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),
+        _ => Err("the stolen key does not decrypt this premaster (wrong key: the result is not a 48-byte premaster)".into()),
+    }
+}
