@@ -47,6 +47,10 @@ use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoOwned, Subject
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate};
 
+mod pem;
+
+use pem::{decode_pem_block, find, pem_blocks, PEM_BEGIN};
+
 /// Smallest RSA modulus [`generate_key`] accepts, in bits.
 pub const MIN_KEY_BITS: usize = 1024;
 /// Largest RSA modulus [`generate_key`] accepts, in bits.
@@ -87,9 +91,6 @@ pub const RSA_PSS_RSAE_SHA256: u16 = 0x0804;
 pub const RSA_PSS_RSAE_SHA384: u16 = 0x0805;
 /// rsa_pss_rsae_sha512 (RFC 8446 §4.2.3).
 pub const RSA_PSS_RSAE_SHA512: u16 = 0x0806;
-
-const PEM_BEGIN: &[u8] = b"-----BEGIN ";
-const PEM_DASHES: &[u8] = b"-----";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -561,60 +562,6 @@ fn describe_algorithm(alg: &AlgorithmIdentifierRef<'_>) -> String {
         text.push_str(&name);
     }
     text
-}
-
-// ---------------------------------------------------------------------------------------------
-// PEM scanning
-
-/// One `-----BEGIN X----- ... -----END X-----` block of a larger text.
-struct PemBlock<'a> {
-    label: &'a str,
-    text: &'a [u8],
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-/// Splits PEM text into its blocks (RFC 7468 §2); text between blocks is ignored, as
-/// OpenSSL does (certificate files often carry `subject=` lines or comments).
-fn pem_blocks(input: &[u8]) -> Result<Vec<PemBlock<'_>>, PkiError> {
-    let mut blocks = Vec::new();
-    let mut pos = 0;
-    while let Some(start) = find(input, PEM_BEGIN, pos) {
-        let label_start = start + PEM_BEGIN.len();
-        let bad = |detail: &str| malformed("PEM", format!("{detail} at byte {start}"));
-        let label_end =
-            find(input, PEM_DASHES, label_start).ok_or_else(|| bad("unterminated BEGIN line"))?;
-        let label = input
-            .get(label_start..label_end)
-            .and_then(|l| std::str::from_utf8(l).ok())
-            .filter(|l| !l.contains(['\n', '\r']))
-            .ok_or_else(|| bad("invalid BEGIN line"))?;
-        let end_line = format!("-----END {label}-----");
-        let end = find(input, end_line.as_bytes(), label_end)
-            .ok_or_else(|| bad(&format!("no \"{end_line}\" line for the block starting")))?;
-        let stop = end + end_line.len();
-        let text = input
-            .get(start..stop)
-            .ok_or_else(|| bad("truncated block"))?;
-        blocks.push(PemBlock { label, text });
-        pos = stop;
-    }
-    Ok(blocks)
-}
-
-fn decode_pem_block(block: &PemBlock<'_>, what: &'static str) -> Result<Vec<u8>, PkiError> {
-    der::pem::decode_vec(block.text)
-        .map(|(_, der)| der)
-        .map_err(|e| malformed(what, e))
 }
 
 // ---------------------------------------------------------------------------------------------
