@@ -11,7 +11,8 @@ use x509_cert::der::{self, DateTime, Decode, Header, Reader, SliceReader, Tag};
 use x509_cert::spki::AlgorithmIdentifierRef;
 use x509_cert::Certificate;
 
-use super::{describe_algorithm, malformed, rsa_public_key, CertInfo, PkiError};
+use super::cert::rsa_public_key;
+use super::{describe_algorithm, malformed, CertInfo, PkiError};
 
 /// The DER TBSCertificate exactly as it appears inside `cert_der` (RFC 5280 §4.1.1.1: the
 /// signature covers these bytes, so they are not re-encoded).
