@@ -29,8 +29,9 @@ use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoOwned, Subject
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate};
 
+use super::key::describe_algorithm;
 use super::pem::{decode_pem_block, find, pem_blocks, PEM_BEGIN};
-use super::{describe_algorithm, encode_err, in_file, io_err, malformed, PkiError};
+use super::{encode_err, in_file, io_err, malformed, PkiError};
 
 // ---------------------------------------------------------------------------------------------
 // Building

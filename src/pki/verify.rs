@@ -12,7 +12,8 @@ use x509_cert::spki::AlgorithmIdentifierRef;
 use x509_cert::Certificate;
 
 use super::cert::rsa_public_key;
-use super::{describe_algorithm, malformed, CertInfo, PkiError};
+use super::key::describe_algorithm;
+use super::{malformed, CertInfo, PkiError};
 
 /// The DER TBSCertificate exactly as it appears inside `cert_der` (RFC 5280 §4.1.1.1: the
 /// signature covers these bytes, so they are not re-encoded).
