@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::der::oid::AssociatedOid;
 
 use super::{modulus_bits, rsa_err, PkiError};
+use crate::msgs::enums::SignatureScheme;
 
 /// RSA signature schemes in server preference order (RFC 8446 §4.2.3 code points):
 /// PKCS#1 v1.5 with SHA-256/384/512, then RSASSA-PSS (rsae) with SHA-256/384/512, and
@@ -33,19 +34,19 @@ pub const PSS_SCHEMES: &[u16] = &[
 ];
 
 /// rsa_pkcs1_sha1 (RFC 8446 §4.2.3; TLS 1.2 {sha1, rsa} = 0x02, 0x01).
-pub const RSA_PKCS1_SHA1: u16 = 0x0201;
+pub const RSA_PKCS1_SHA1: u16 = SignatureScheme::RsaPkcs1Sha1.to_wire();
 /// rsa_pkcs1_sha256 (RFC 8446 §4.2.3).
-pub const RSA_PKCS1_SHA256: u16 = 0x0401;
+pub const RSA_PKCS1_SHA256: u16 = SignatureScheme::RsaPkcs1Sha256.to_wire();
 /// rsa_pkcs1_sha384 (RFC 8446 §4.2.3).
-pub const RSA_PKCS1_SHA384: u16 = 0x0501;
+pub const RSA_PKCS1_SHA384: u16 = SignatureScheme::RsaPkcs1Sha384.to_wire();
 /// rsa_pkcs1_sha512 (RFC 8446 §4.2.3).
-pub const RSA_PKCS1_SHA512: u16 = 0x0601;
+pub const RSA_PKCS1_SHA512: u16 = SignatureScheme::RsaPkcs1Sha512.to_wire();
 /// rsa_pss_rsae_sha256 (RFC 8446 §4.2.3).
-pub const RSA_PSS_RSAE_SHA256: u16 = 0x0804;
+pub const RSA_PSS_RSAE_SHA256: u16 = SignatureScheme::RsaPssRsaeSha256.to_wire();
 /// rsa_pss_rsae_sha384 (RFC 8446 §4.2.3).
-pub const RSA_PSS_RSAE_SHA384: u16 = 0x0805;
+pub const RSA_PSS_RSAE_SHA384: u16 = SignatureScheme::RsaPssRsaeSha384.to_wire();
 /// rsa_pss_rsae_sha512 (RFC 8446 §4.2.3).
-pub const RSA_PSS_RSAE_SHA512: u16 = 0x0806;
+pub const RSA_PSS_RSAE_SHA512: u16 = SignatureScheme::RsaPssRsaeSha512.to_wire();
 
 #[derive(Clone, Copy)]
 enum Padding {
@@ -62,31 +63,24 @@ enum HashAlg {
 }
 
 fn scheme_parts(scheme: u16) -> Result<(Padding, HashAlg), PkiError> {
-    Ok(match scheme {
-        RSA_PKCS1_SHA1 => (Padding::Pkcs1, HashAlg::Sha1),
-        RSA_PKCS1_SHA256 => (Padding::Pkcs1, HashAlg::Sha256),
-        RSA_PKCS1_SHA384 => (Padding::Pkcs1, HashAlg::Sha384),
-        RSA_PKCS1_SHA512 => (Padding::Pkcs1, HashAlg::Sha512),
-        RSA_PSS_RSAE_SHA256 => (Padding::Pss, HashAlg::Sha256),
-        RSA_PSS_RSAE_SHA384 => (Padding::Pss, HashAlg::Sha384),
-        RSA_PSS_RSAE_SHA512 => (Padding::Pss, HashAlg::Sha512),
-        other => return Err(PkiError::UnknownScheme(other)),
+    use SignatureScheme as S;
+    Ok(match S::from_wire(scheme) {
+        S::RsaPkcs1Sha1 => (Padding::Pkcs1, HashAlg::Sha1),
+        S::RsaPkcs1Sha256 => (Padding::Pkcs1, HashAlg::Sha256),
+        S::RsaPkcs1Sha384 => (Padding::Pkcs1, HashAlg::Sha384),
+        S::RsaPkcs1Sha512 => (Padding::Pkcs1, HashAlg::Sha512),
+        S::RsaPssRsaeSha256 => (Padding::Pss, HashAlg::Sha256),
+        S::RsaPssRsaeSha384 => (Padding::Pss, HashAlg::Sha384),
+        S::RsaPssRsaeSha512 => (Padding::Pss, HashAlg::Sha512),
+        S::Unknown(other) => return Err(PkiError::UnknownScheme(other)),
     })
 }
 
 /// IANA name of an RSA SignatureScheme (RFC 8446 §4.2.3), e.g. `rsa_pss_rsae_sha256`.
 #[must_use]
 pub fn scheme_name(scheme: u16) -> Option<&'static str> {
-    Some(match scheme {
-        RSA_PKCS1_SHA1 => "rsa_pkcs1_sha1",
-        RSA_PKCS1_SHA256 => "rsa_pkcs1_sha256",
-        RSA_PKCS1_SHA384 => "rsa_pkcs1_sha384",
-        RSA_PKCS1_SHA512 => "rsa_pkcs1_sha512",
-        RSA_PSS_RSAE_SHA256 => "rsa_pss_rsae_sha256",
-        RSA_PSS_RSAE_SHA384 => "rsa_pss_rsae_sha384",
-        RSA_PSS_RSAE_SHA512 => "rsa_pss_rsae_sha512",
-        _ => return None,
-    })
+    scheme_parts(scheme).ok()?;
+    SignatureScheme::from_wire(scheme).known_name()
 }
 
 fn sign_with<D, R>(
