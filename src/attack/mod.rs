@@ -14,7 +14,7 @@ use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::codec::hex;
 use crate::crypto::HashAlg;
 use crate::keylog::KeyLog;
-use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolVersion};
 use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
@@ -303,7 +303,7 @@ pub fn decrypt_premaster(
         .client_hello
         .as_ref()
         .map(|c| c.client_version)
-        .unwrap_or(0x0303)
+        .unwrap_or(ProtocolVersion::Tls12.to_wire())
         .to_be_bytes();
     match plain {
         Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),
