@@ -7,11 +7,11 @@ use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
 use crate::attack::pipeline::TlsConnection;
 use crate::attack::{Recovery, SecretSource};
 use crate::codec::hex;
+use crate::keylog::SecretKind;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use crate::pki;
 use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
 use crate::suites::{suite_name, KeyExchange, Suite};
-use crate::keylog::SecretKind;
 use crate::tls12::keys::key_block;
 
 /// Terminal styling; plain when piped or with NO_COLOR.
@@ -385,7 +385,10 @@ fn secrets_walk(
             let _ = writeln!(
                 out,
                 "premaster secret {}",
-                style.paint("33", "[chosen by the client, sent encrypted in the ClientKeyExchange]")
+                style.paint(
+                    "33",
+                    "[chosen by the client, sent encrypted in the ClientKeyExchange]"
+                )
             );
             text(out, "from", &from);
             field(out, "premaster (48 bytes)", pms);
@@ -443,7 +446,10 @@ fn secrets_walk(
                     let _ = writeln!(
                         out,
                         "premaster secret {}",
-                        style.paint("33", "[chosen by the client, sent encrypted in the ClientKeyExchange]")
+                        style.paint(
+                            "33",
+                            "[chosen by the client, sent encrypted in the ClientKeyExchange]"
+                        )
                     );
                     text(out, "cannot be had", e);
                     return;
@@ -480,7 +486,10 @@ fn secrets_walk(
         text(
             out,
             "from",
-            &format!("the key log's {} line for this client random", SecretKind::ClientRandom),
+            &format!(
+                "the key log's {} line for this client random",
+                SecretKind::ClientRandom
+            ),
         );
     } else if s.ems {
         let input = s.transcript_through_client_key_exchange();

@@ -161,27 +161,34 @@ impl KeyLog {
             };
             let secret = Zeroizing::new(secret);
             match SecretKind::from_label(label) {
-                Some(SecretKind::ClientRandom) => match (<[u8; 32]>::try_from(first.as_slice()), secret.len()) {
-                    (Ok(cr), 48) => {
-                        log.master_secrets.insert(cr, secret);
+                Some(SecretKind::ClientRandom) => {
+                    match (<[u8; 32]>::try_from(first.as_slice()), secret.len()) {
+                        (Ok(cr), 48) => {
+                            log.master_secrets.insert(cr, secret);
+                        }
+                        _ => log.skipped.push((
+                            line_no,
+                            "CLIENT_RANDOM needs a 32-byte random and a 48-byte master secret"
+                                .into(),
+                        )),
                     }
-                    _ => log.skipped.push((
-                        line_no,
-                        "CLIENT_RANDOM needs a 32-byte random and a 48-byte master secret".into(),
-                    )),
-                },
-                Some(SecretKind::RsaPremaster) => match (<[u8; 8]>::try_from(first.as_slice()), secret.len()) {
-                    (Ok(prefix), 48) => {
-                        log.rsa_premasters.insert(prefix, secret);
+                }
+                Some(SecretKind::RsaPremaster) => {
+                    match (<[u8; 8]>::try_from(first.as_slice()), secret.len()) {
+                        (Ok(prefix), 48) => {
+                            log.rsa_premasters.insert(prefix, secret);
+                        }
+                        _ => log.skipped.push((
+                            line_no,
+                            "RSA needs 8 bytes of encrypted premaster and a 48-byte premaster"
+                                .into(),
+                        )),
                     }
-                    _ => log.skipped.push((
-                        line_no,
-                        "RSA needs 8 bytes of encrypted premaster and a 48-byte premaster".into(),
-                    )),
-                },
+                }
                 Some(kind) => match <[u8; 32]>::try_from(first.as_slice()) {
                     Ok(cr) => {
-                        log.tls13_secrets.insert((kind.label().to_string(), cr), secret);
+                        log.tls13_secrets
+                            .insert((kind.label().to_string(), cr), secret);
                     }
                     Err(_) => log
                         .skipped

@@ -139,9 +139,7 @@ pub fn analyse(
     let verdict = recovery.verdict;
     let reason = recovery.reason.clone();
     let (master_secret, source) = match (&recovery.master, verdict) {
-        (Some((m, s)), Verdict::Decrypted) => {
-            (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone()))
-        }
+        (Some((m, s)), Verdict::Decrypted) => (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone())),
         _ => (None, None),
     };
     let (client_data, server_data) = recovery.into_plaintext();

@@ -3,7 +3,7 @@
 //! No keys are needed here; `attack` takes it from there with the endpoints' own key schedule.
 
 use crate::codec::Reader;
-use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
+use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::msgs::handshake::{
     CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
     NewSessionTicket12, RsaClientKeyExchange, ServerHello,
@@ -227,7 +227,7 @@ impl ObservedSession {
             .and_then(|m| ServerHello::read(m.body()).ok());
         let is_tls13 = first_server_hello
             .as_ref()
-            .is_some_and(|sh| selected_version(sh) == 0x0304);
+            .is_some_and(|sh| selected_version(sh) == ProtocolVersion::Tls13.to_wire());
         // After a HelloRetryRequest two hellos each way travel in clear (RFC 8446 §4.1.4).
         let retried = first_server_hello
             .as_ref()
@@ -463,12 +463,12 @@ impl ObservedSession {
     }
 
     pub fn version_name(&self) -> String {
-        match self.version {
-            Some(0x0304) => "TLS 1.3".into(),
-            Some(0x0303) => "TLS 1.2".into(),
-            Some(0x0302) => "TLS 1.1".into(),
-            Some(0x0301) => "TLS 1.0".into(),
-            Some(v) => format!("0x{v:04x}"),
+        match self.version.map(ProtocolVersion::from_wire) {
+            Some(ProtocolVersion::Tls13) => "TLS 1.3".into(),
+            Some(ProtocolVersion::Tls12) => "TLS 1.2".into(),
+            Some(ProtocolVersion::Tls11) => "TLS 1.1".into(),
+            Some(ProtocolVersion::Tls10) => "TLS 1.0".into(),
+            Some(v) => format!("0x{:04x}", v.to_wire()),
             None => "?".into(),
         }
     }

@@ -18,7 +18,11 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
     }
 }
 
-pub(crate) fn ecdhe_reason(obs: &ObservedSession, key_check: &KeyCheck, signature_verifies: Option<bool>) -> String {
+pub(crate) fn ecdhe_reason(
+    obs: &ObservedSession,
+    key_check: &KeyCheck,
+    signature_verifies: Option<bool>,
+) -> String {
     let KeyExchangeOnWire::Ecdhe {
         server_public,
         client_public,

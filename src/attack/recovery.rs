@@ -42,7 +42,10 @@ impl SecretSource {
                 SecretKind::ClientRandom
             ),
             Self::KeyLogPremaster => {
-                format!("premaster from the key log ({} line)", SecretKind::RsaPremaster)
+                format!(
+                    "premaster from the key log ({} line)",
+                    SecretKind::RsaPremaster
+                )
             }
             Self::Resumed { from_stream } => {
                 format!("resumes session {from_stream}, whose master secret was recovered")

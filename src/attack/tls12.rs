@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 
 use crate::attack::observe::ObservedSession;
 use crate::attack::FinishedCheck;
-use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolVersion};
 use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::pki;
 use crate::suites::Suite;
@@ -205,7 +205,7 @@ pub fn decrypt_premaster(
         .client_hello
         .as_ref()
         .map(|c| c.client_version)
-        .unwrap_or(0x0303)
+        .unwrap_or(ProtocolVersion::Tls12.to_wire())
         .to_be_bytes();
     match plain {
         Some(plain) if plain.len() == 48 && plain[..2] == version => Ok(plain),

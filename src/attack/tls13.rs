@@ -221,9 +221,7 @@ pub fn decrypt_tls13(
         secrets.client_application.as_ref(),
         &mut client_transcript,
     );
-    if server.finished == FinishedCheck::NotSeen
-        && client.finished != FinishedCheck::NotSeen
-    {
+    if server.finished == FinishedCheck::NotSeen && client.finished != FinishedCheck::NotSeen {
         client.finished = FinishedCheck::NotSeen;
     }
     (client, server)

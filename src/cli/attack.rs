@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
-use pfslab::keylog::SecretKind;
 use pfslab::attack::driver::{self, CaptureOutcome, Progress};
 use pfslab::attack::{Loot, SessionReport, Verdict};
+use pfslab::keylog::SecretKind;
 use pfslab::keylog::{KeyLog, KeyLogWriter};
 use pfslab::{pki, report};
 

@@ -7,7 +7,7 @@ use crate::crypto::HashAlg;
 use crate::error::Error;
 use crate::keylog::{KeyLogWriter, SecretKind};
 use crate::msgs::alert::{Alert, AlertLevel};
-use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType};
+use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolVersion};
 use crate::msgs::record::{
     encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT,
 };
@@ -144,7 +144,7 @@ impl Context {
             rng,
             keylog,
             summary: SessionSummary::default(),
-            record_version: 0x0303,
+            record_version: ProtocolVersion::Tls12.to_wire(),
             read_protector: None,
             write_protector: None,
             tls13: false,

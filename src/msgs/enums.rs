@@ -10,17 +10,25 @@ macro_rules! wire_enum {
         }
 
         impl $name {
-            pub fn to_wire(self) -> $ty {
+            pub const fn to_wire(self) -> $ty {
                 match self {
                     $(Self::$variant => $value,)*
                     Self::Unknown(v) => v,
                 }
             }
 
-            pub fn from_wire(v: $ty) -> Self {
+            pub const fn from_wire(v: $ty) -> Self {
                 match v {
                     $($value => Self::$variant,)*
                     other => Self::Unknown(other),
+                }
+            }
+
+            /// The name the RFCs use, or `None` for a value not listed here.
+            pub const fn known_name(self) -> Option<&'static str> {
+                match self {
+                    $(Self::$variant => Some($label),)*
+                    Self::Unknown(_) => None,
                 }
             }
 
@@ -125,6 +133,21 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// RFC 8446 §4.2.3 SignatureScheme; in TLS 1.2 the {hash, signature} pair of a
+    /// SignatureAndHashAlgorithm read as one u16 (RFC 5246 §7.4.1.4.1). The RSA schemes pfslab
+    /// signs and verifies with.
+    SignatureScheme: u16 {
+        RsaPkcs1Sha1 = 0x0201 => "rsa_pkcs1_sha1",
+        RsaPkcs1Sha256 = 0x0401 => "rsa_pkcs1_sha256",
+        RsaPkcs1Sha384 = 0x0501 => "rsa_pkcs1_sha384",
+        RsaPkcs1Sha512 = 0x0601 => "rsa_pkcs1_sha512",
+        RsaPssRsaeSha256 = 0x0804 => "rsa_pss_rsae_sha256",
+        RsaPssRsaeSha384 = 0x0805 => "rsa_pss_rsae_sha384",
+        RsaPssRsaeSha512 = 0x0806 => "rsa_pss_rsae_sha512",
+    }
+}
+
+wire_enum! {
     /// RFC 5246 §6.2.1 ProtocolVersion.
     ProtocolVersion: u16 {
         Ssl3 = 0x0300 => "SSL 3.0",
@@ -158,5 +181,48 @@ mod tests {
             ExtensionType::RenegotiationInfo
         );
         assert_eq!(HandshakeType::from_wire(3).name(), "unknown(0x3)");
+    }
+
+    #[test]
+    fn signature_scheme_round_trip() {
+        use SignatureScheme as S;
+        for (wire, scheme, name) in [
+            (0x0201, S::RsaPkcs1Sha1, "rsa_pkcs1_sha1"),
+            (0x0401, S::RsaPkcs1Sha256, "rsa_pkcs1_sha256"),
+            (0x0501, S::RsaPkcs1Sha384, "rsa_pkcs1_sha384"),
+            (0x0601, S::RsaPkcs1Sha512, "rsa_pkcs1_sha512"),
+            (0x0804, S::RsaPssRsaeSha256, "rsa_pss_rsae_sha256"),
+            (0x0805, S::RsaPssRsaeSha384, "rsa_pss_rsae_sha384"),
+            (0x0806, S::RsaPssRsaeSha512, "rsa_pss_rsae_sha512"),
+        ] {
+            assert_eq!(S::from_wire(wire), scheme);
+            assert_eq!(S::from_wire(wire).to_wire(), wire);
+            assert_eq!(scheme.known_name(), Some(name));
+        }
+        // ecdsa_secp256r1_sha256 (RFC 8446 §4.2.3): not one pfslab uses, kept as it came.
+        assert_eq!(S::from_wire(0x0403), S::Unknown(0x0403));
+        assert_eq!(S::from_wire(0x0403).to_wire(), 0x0403);
+        assert_eq!(S::from_wire(0x0403).known_name(), None);
+        assert_eq!(S::from_wire(0x0403).name(), "unknown(0x403)");
+    }
+
+    #[test]
+    fn protocol_version_round_trip() {
+        use ProtocolVersion as V;
+        for (wire, version, name) in [
+            (0x0300, V::Ssl3, "SSL 3.0"),
+            (0x0301, V::Tls10, "TLS 1.0"),
+            (0x0302, V::Tls11, "TLS 1.1"),
+            (0x0303, V::Tls12, "TLS 1.2"),
+            (0x0304, V::Tls13, "TLS 1.3"),
+        ] {
+            assert_eq!(V::from_wire(wire), version);
+            assert_eq!(V::from_wire(wire).to_wire(), wire);
+            assert_eq!(version.to_string(), name);
+        }
+        // DTLS 1.2 (RFC 6347 §4.1): not TLS, kept as it came.
+        assert_eq!(V::from_wire(0xfefd), V::Unknown(0xfefd));
+        assert_eq!(V::from_wire(0xfefd).to_wire(), 0xfefd);
+        assert_eq!(V::from_wire(0xfefd).known_name(), None);
     }
 }

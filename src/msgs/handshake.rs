@@ -474,11 +474,11 @@ pub fn read_empty(body: &[u8], what: &'static str) -> Result<(), CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msgs::enums::NamedGroup;
+    use crate::msgs::enums::{NamedGroup, ProtocolVersion, SignatureScheme};
 
     fn sample_client_hello() -> ClientHello {
         ClientHello {
-            client_version: 0x0303,
+            client_version: ProtocolVersion::Tls12.to_wire(),
             random: [0x11; 32],
             session_id: vec![],
             cipher_suites: vec![0x009c, 0x00ff],
@@ -490,7 +490,13 @@ mod tests {
                     &[NamedGroup::Secp256r1.to_wire()],
                 ),
                 Extension::ec_point_formats(&[0]),
-                Extension::u16_list(ExtensionType::SignatureAlgorithms, &[0x0401, 0x0804]),
+                Extension::u16_list(
+                    ExtensionType::SignatureAlgorithms,
+                    &[
+                        SignatureScheme::RsaPkcs1Sha256.to_wire(),
+                        SignatureScheme::RsaPssRsaeSha256.to_wire(),
+                    ],
+                ),
                 Extension::empty(ExtensionType::ExtendedMasterSecret),
                 Extension::renegotiation_info(&[]),
             ],
@@ -499,7 +505,7 @@ mod tests {
 
     fn sample_server_hello() -> ServerHello {
         ServerHello {
-            server_version: 0x0303,
+            server_version: ProtocolVersion::Tls12.to_wire(),
             random: [0x22; 32],
             session_id: vec![5; 32],
             cipher_suite: 0xc02f,
@@ -517,7 +523,7 @@ mod tests {
         EcdheServerKeyExchange {
             named_group: 0x17,
             public,
-            signature_scheme: 0x0401,
+            signature_scheme: SignatureScheme::RsaPkcs1Sha256.to_wire(),
             signature: vec![0x44; 256],
         }
     }

@@ -266,6 +266,7 @@ pub fn message_hash(hash_of_client_hello1: &[u8]) -> HandshakeMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msgs::enums::{ProtocolVersion, SignatureScheme};
 
     fn truncations_fail<T: std::fmt::Debug>(
         full: &[u8],
@@ -295,7 +296,7 @@ mod tests {
         truncations_fail(c.encode().body(), Certificate13::read);
 
         let cv = CertificateVerify {
-            scheme: 0x0804,
+            scheme: SignatureScheme::RsaPssRsaeSha256.to_wire(),
             signature: vec![9; 256],
         };
         assert_eq!(CertificateVerify::read(cv.encode().body()).unwrap(), cv);
@@ -324,13 +325,16 @@ mod tests {
             shares[0]
         );
         assert_eq!(
-            Extension::supported_versions_client(&[0x0304, 0x0303])
-                .parse_supported_versions_client()
-                .unwrap(),
+            Extension::supported_versions_client(&[
+                ProtocolVersion::Tls13.to_wire(),
+                ProtocolVersion::Tls12.to_wire()
+            ])
+            .parse_supported_versions_client()
+            .unwrap(),
             vec![0x0304, 0x0303]
         );
         assert_eq!(
-            Extension::supported_versions_server(0x0304)
+            Extension::supported_versions_server(ProtocolVersion::Tls13.to_wire())
                 .parse_supported_versions_server()
                 .unwrap(),
             0x0304

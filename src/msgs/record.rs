@@ -219,13 +219,18 @@ impl HandshakeJoiner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msgs::enums::ProtocolVersion;
 
     #[test]
     fn deframes_across_arbitrary_splits() {
-        let mut stream = encode_record(ContentType::Handshake, 0x0303, b"abc");
+        let mut stream = encode_record(
+            ContentType::Handshake,
+            ProtocolVersion::Tls12.to_wire(),
+            b"abc",
+        );
         stream.extend(encode_record(
             ContentType::ApplicationData,
-            0x0303,
+            ProtocolVersion::Tls12.to_wire(),
             &[7; 300],
         ));
         for split in 0..stream.len() {

@@ -14,7 +14,7 @@ use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{
-    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
+    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, EC_POINT_FORMAT_UNCOMPRESSED,
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
@@ -89,9 +89,12 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         let mut key = None;
         if offers_tls13 {
             let versions: &[u16] = if offers_tls12 {
-                &[0x0304, 0x0303]
+                &[
+                    ProtocolVersion::Tls13.to_wire(),
+                    ProtocolVersion::Tls12.to_wire(),
+                ]
             } else {
-                &[0x0304]
+                &[ProtocolVersion::Tls13.to_wire()]
             };
             extensions.push(Extension::supported_versions_client(versions));
             let k = EphemeralKey::generate(&mut cx.rng);
@@ -103,7 +106,7 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             session_id = random_array::<32>(&mut cx.rng).to_vec();
         }
         let hello = ClientHello {
-            client_version: 0x0303,
+            client_version: ProtocolVersion::Tls12.to_wire(),
             random,
             session_id,
             cipher_suites,
@@ -153,7 +156,7 @@ impl State for ExpectServerHello {
             Some(ext) => ext.parse_supported_versions_server()?,
             None => sh.server_version,
         };
-        if version == 0x0304 {
+        if version == ProtocolVersion::Tls13.to_wire() {
             return tls13::handle_server_hello(
                 self.config,
                 &self.hello,

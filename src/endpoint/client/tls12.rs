@@ -13,7 +13,7 @@ use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
+use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
 use crate::msgs::handshake::{
     read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
     Finished, RsaClientKeyExchange, ServerHello,
@@ -34,7 +34,7 @@ pub(super) fn handle_server_hello(
     msg: HandshakeMessage,
     sh: ServerHello,
 ) -> Result<Box<dyn State>, Error> {
-    if sh.server_version != 0x0303 {
+    if sh.server_version != ProtocolVersion::Tls12.to_wire() {
         return Err(Error::ProtocolVersion(format!(
             "server chose 0x{:04x}, pfslab speaks TLS 1.2 (0x0303)",
             sh.server_version
@@ -212,7 +212,7 @@ impl State for ExpectServerHelloDone {
             match (&s.suite.key_exchange, &self.server_point) {
                 (KeyExchange::Rsa, _) => {
                     let mut pms = Zeroizing::new(vec![0u8; 48]);
-                    pms[..2].copy_from_slice(&0x0303u16.to_be_bytes());
+                    pms[..2].copy_from_slice(&ProtocolVersion::Tls12.to_wire().to_be_bytes());
                     cx.rng.fill_bytes(&mut pms[2..]);
                     let encrypted = pki::rsa_encrypt_pkcs1(&s.server_key, &pms, &mut cx.rng)
                         .map_err(|e| Error::Internal(format!("encrypting the premaster: {e}")))?;

@@ -192,8 +192,18 @@ impl State for ExpectFinished {
         let handshake_hash = hs.transcript.hash(hs.suite.hash);
         let master = hs.handshake.clone().into_master();
         let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
-        log_secret(cx, SecretKind::ClientTrafficSecret0, &hs.client_random, &client_ap)?;
-        log_secret(cx, SecretKind::ServerTrafficSecret0, &hs.client_random, &server_ap)?;
+        log_secret(
+            cx,
+            SecretKind::ClientTrafficSecret0,
+            &hs.client_random,
+            &client_ap,
+        )?;
+        log_secret(
+            cx,
+            SecretKind::ServerTrafficSecret0,
+            &hs.client_random,
+            &server_ap,
+        )?;
         cx.log_secret(
             SecretKind::ExporterSecret,
             &hs.client_random,

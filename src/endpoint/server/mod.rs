@@ -11,7 +11,7 @@ use crate::endpoint::conn::{Connection, Context, Message, State};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
-use crate::msgs::enums::{ExtensionType, HandshakeType};
+use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion};
 use crate::msgs::handshake::ClientHello;
 use crate::suites::{KeyExchange, Suite};
 
@@ -52,7 +52,9 @@ impl State for ExpectClientHello {
 /// Whether this ClientHello asks for TLS 1.3 (supported_versions lists 0x0304).
 fn offers_tls13(hello: &ClientHello) -> Result<bool, Error> {
     match hello.extension(ExtensionType::SupportedVersions) {
-        Some(ext) => Ok(ext.parse_supported_versions_client()?.contains(&0x0304)),
+        Some(ext) => Ok(ext
+            .parse_supported_versions_client()?
+            .contains(&ProtocolVersion::Tls13.to_wire())),
         None => Ok(false),
     }
 }

@@ -13,8 +13,8 @@ use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::{
-    ExtensionType, HandshakeType, NamedGroup, EC_POINT_FORMAT_UNCOMPRESSED,
-    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme,
+    EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::msgs::handshake::{
     CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange, Extension,
@@ -30,7 +30,7 @@ use crate::tls12::{finished_for, protectors};
 /// (RFC 5246 §7.4.1.4.1: without the extension, {sha1, rsa} is assumed).
 fn choose_signature_scheme(hello: &ClientHello) -> Result<Option<u16>, Error> {
     let Some(ext) = hello.extension(ExtensionType::SignatureAlgorithms) else {
-        return Ok(Some(0x0201));
+        return Ok(Some(SignatureScheme::RsaPkcs1Sha1.to_wire()));
     };
     let offered = ext.parse_u16_list("signature_algorithms")?;
     Ok(pki::RSA_SCHEMES
@@ -71,7 +71,7 @@ pub(super) fn handle_client_hello(
         .any(|s| s.key_exchange == KeyExchange::Tls13);
 
     // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
-    if hello.client_version < 0x0303 {
+    if hello.client_version < ProtocolVersion::Tls12.to_wire() {
         return Err(Error::ProtocolVersion(format!(
             "client offers at most 0x{:04x}; pfslab needs TLS 1.2",
             hello.client_version
@@ -152,7 +152,7 @@ pub(super) fn handle_client_hello(
         extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
     }
     let server_hello = ServerHello {
-        server_version: 0x0303,
+        server_version: ProtocolVersion::Tls12.to_wire(),
         random: server_random,
         session_id: Vec::new(),
         cipher_suite: suite.id,

@@ -12,7 +12,7 @@ use crate::endpoint::require_handshake;
 use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
+use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
     message_hash, Certificate13, CertificateVerify, EncryptedExtensions, KeyShareEntry,
@@ -87,13 +87,13 @@ pub(super) fn handle_client_hello(
         .map_err(Error::IllegalParameter)?;
     let server_random: [u8; 32] = random_array(&mut cx.rng);
     let server_hello = ServerHello {
-        server_version: 0x0303,
+        server_version: ProtocolVersion::Tls12.to_wire(),
         random: server_random,
         session_id: hello.session_id.clone(),
         cipher_suite: suite.id,
         compression_method: 0,
         extensions: vec![
-            Extension::supported_versions_server(0x0304),
+            Extension::supported_versions_server(ProtocolVersion::Tls13.to_wire()),
             Extension::key_share_server(&KeyShareEntry {
                 group: p256,
                 key_exchange: ephemeral.public_sec1(),
@@ -172,8 +172,18 @@ pub(super) fn handle_client_hello(
     let master = handshake.into_master();
     let handshake_hash = transcript.hash(suite.hash);
     let (client_ap, server_ap) = master.traffic_secrets(&handshake_hash);
-    log_secret(cx, SecretKind::ClientTrafficSecret0, &hello.random, &client_ap)?;
-    log_secret(cx, SecretKind::ServerTrafficSecret0, &hello.random, &server_ap)?;
+    log_secret(
+        cx,
+        SecretKind::ClientTrafficSecret0,
+        &hello.random,
+        &client_ap,
+    )?;
+    log_secret(
+        cx,
+        SecretKind::ServerTrafficSecret0,
+        &hello.random,
+        &server_ap,
+    )?;
     cx.log_secret(
         SecretKind::ExporterSecret,
         &hello.random,
@@ -200,13 +210,13 @@ fn send_hello_retry_request(
     let mut transcript = Transcript::default();
     transcript.add(&message_hash(&suite.hash.digest(&msg.encoded)));
     let hrr = ServerHello {
-        server_version: 0x0303,
+        server_version: ProtocolVersion::Tls12.to_wire(),
         random: HELLO_RETRY_REQUEST_RANDOM,
         session_id: hello.session_id.clone(),
         cipher_suite: suite.id,
         compression_method: 0,
         extensions: vec![
-            Extension::supported_versions_server(0x0304),
+            Extension::supported_versions_server(ProtocolVersion::Tls13.to_wire()),
             Extension::key_share_retry(NamedGroup::Secp256r1.to_wire()),
         ],
     }
