@@ -7,7 +7,8 @@
 //!
 //! pcap-file 2.0.0 is not used here: its readers allocate 8 MB per reader, reject
 //! packets whose orig_len exceeds the snaplen (normal for sliced captures) and read
-//! pcapng timestamps as nanoseconds whatever `if_tsresol` says.
+//! pcapng timestamps as nanoseconds whatever `if_tsresol` says. The last two are pinned
+//! by the tests in `reader_vs_pcap_file.rs`.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
