@@ -17,4 +17,6 @@ pub use reassembly::{
 pub use writer::{Direction, PcapWriter, SharedPcapWriter, TcpConversation};
 
 #[cfg(test)]
+mod reader_vs_pcap_file;
+#[cfg(test)]
 mod tests;

@@ -1,20 +1,23 @@
 //! Classic pcap writer (LINKTYPE_ETHERNET, microsecond timestamps) and a TCP
 //! conversation model that synthesises Ethernet/IPv4-or-IPv6/TCP frames.
 //!
-//! The file is written as `<path>.partial` and renamed by [`PcapWriter::finish`], so a
-//! crash never leaves a complete-looking file.
+//! Frames are built with etherparse; the file format (global header, record headers) is
+//! written by pcap-file's `PcapWriter`. The file is written as `<path>.partial` and
+//! renamed by [`PcapWriter::finish`], so a crash never leaves a complete-looking file.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use etherparse::{
     IpHeaders, IpNumber, Ipv4Extensions, Ipv4Header, Ipv6Extensions, Ipv6Header, PacketBuilder,
     TcpHeader,
 };
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter as PcapFileWriter};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
 use super::CaptureError;
 
@@ -33,7 +36,10 @@ pub type SharedPcapWriter = Arc<Mutex<PcapWriter>>;
 pub struct PcapWriter {
     path: PathBuf,
     partial: PathBuf,
-    out: Option<BufWriter<File>>,
+    /// pcap-file's writer over the file; `None` once finished.
+    out: Option<PcapFileWriter<FileSink>>,
+    /// The same buffered file, for flush and fsync.
+    file: FileSink,
     packets: u64,
     frame: Vec<u8>,
     clock: Option<(Duration, Duration)>,
@@ -47,13 +53,14 @@ impl PcapWriter {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = File::create(&partial).map_err(|e| CaptureError::io(&partial, "create", e))?;
-        let mut out = BufWriter::new(file);
-        out.write_all(&global_header())
-            .map_err(|e| CaptureError::io(&partial, "write header", e))?;
+        let file = FileSink::new(file);
+        let out = PcapFileWriter::with_header(file.clone(), global_header())
+            .map_err(|e| pcap_error(&partial, "write header", e))?;
         let mut w = PcapWriter {
             path,
             partial,
             out: Some(out),
+            file,
             packets: 0,
             frame: Vec::with_capacity(1600),
             clock: None,
@@ -107,31 +114,29 @@ impl PcapWriter {
             .ok_or_else(|| CaptureError::WriterUnavailable {
                 path: self.path.clone(),
             })?;
+        // pcap-file checks both too, but with messages of its own: keep ours.
         let len = u32::try_from(frame.len())
             .ok()
             .filter(|l| *l <= SNAPLEN)
             .ok_or_else(|| CaptureError::Build {
                 what: format!("frame of {} bytes exceeds snaplen", frame.len()),
             })?;
-        let secs = u32::try_from(ts.as_secs()).map_err(|_| CaptureError::Build {
-            what: "timestamp after 2106 does not fit classic pcap".into(),
-        })?;
-        let mut rec = [0u8; 16];
-        rec[0..4].copy_from_slice(&secs.to_ne_bytes());
-        rec[4..8].copy_from_slice(&ts.subsec_micros().to_ne_bytes());
-        rec[8..12].copy_from_slice(&len.to_ne_bytes());
-        rec[12..16].copy_from_slice(&len.to_ne_bytes());
-        out.write_all(&rec)
-            .and_then(|()| out.write_all(frame))
-            .map_err(|e| CaptureError::io(&self.partial, "write packet", e))?;
+        if u32::try_from(ts.as_secs()).is_err() {
+            return Err(CaptureError::Build {
+                what: "timestamp after 2106 does not fit classic pcap".into(),
+            });
+        }
+        out.write_packet(&PcapPacket::new(ts, len, frame))
+            .map_err(|e| pcap_error(&self.partial, "write packet", e))?;
         self.packets += 1;
         Ok(())
     }
 
     /// Pushes buffered packets to the file so readers see them.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        if let Some(out) = self.out.as_mut() {
-            out.flush()
+        if self.out.is_some() {
+            self.file
+                .flush()
                 .map_err(|e| CaptureError::io(&self.partial, "flush", e))?;
         }
         Ok(())
@@ -146,7 +151,11 @@ impl PcapWriter {
             .ok_or_else(|| CaptureError::WriterUnavailable {
                 path: self.path.clone(),
             })?;
-        let file = out
+        drop(out);
+        let file = self
+            .file
+            .take()
+            .map_err(|e| CaptureError::io(&self.partial, "flush", e))?
             .into_inner()
             .map_err(|e| CaptureError::io(&self.partial, "flush", e.into_error()))?;
         file.sync_all()
@@ -171,22 +180,83 @@ impl PcapWriter {
 
 /// Classic pcap global header in native byte order: magic a1b2c3d4 (microseconds),
 /// version 2.4, snaplen, LINKTYPE_ETHERNET (1).
-fn global_header() -> [u8; 24] {
-    let mut h = [0u8; 24];
-    h[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_ne_bytes());
-    h[4..6].copy_from_slice(&2u16.to_ne_bytes());
-    h[6..8].copy_from_slice(&4u16.to_ne_bytes());
-    h[16..20].copy_from_slice(&SNAPLEN.to_ne_bytes());
-    h[20..24].copy_from_slice(&1u32.to_ne_bytes());
-    h
+fn global_header() -> PcapHeader {
+    PcapHeader {
+        version_major: 2,
+        version_minor: 4,
+        ts_correction: 0,
+        ts_accuracy: 0,
+        snaplen: SNAPLEN,
+        datalink: DataLink::ETHERNET,
+        ts_resolution: TsResolution::MicroSecond,
+        endianness: Endianness::native(),
+    }
+}
+
+/// pcap-file's I/O errors become ours; anything else is a packet it refused to encode.
+fn pcap_error(path: &Path, op: &'static str, e: PcapError) -> CaptureError {
+    match e {
+        PcapError::IoError(e) => CaptureError::io(path, op, e),
+        e => CaptureError::Build {
+            what: e.to_string(),
+        },
+    }
 }
 
 impl Drop for PcapWriter {
     fn drop(&mut self) {
         // Not finished: leave `<path>.partial` flushed but never renamed.
-        if let Some(out) = self.out.as_mut() {
-            let _ = out.flush();
+        if self.out.is_some() {
+            let _ = self.file.flush();
         }
+    }
+}
+
+/// The buffered `.partial` file, held both by pcap-file's writer and by [`PcapWriter`]:
+/// pcap-file 2.0.0's `PcapWriter` lends out no reference to its writer, and ours must
+/// flush while it keeps writing, and fsync and close the file on finish. Only the holder
+/// of the [`PcapWriter`] takes the lock, so it is never contended.
+#[derive(Clone)]
+struct FileSink(Arc<Mutex<Option<BufWriter<File>>>>);
+
+impl FileSink {
+    fn new(file: File) -> Self {
+        FileSink(Arc::new(Mutex::new(Some(BufWriter::new(file)))))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BufWriter<File>) -> io::Result<T>) -> io::Result<T> {
+        let mut file = self.lock()?;
+        match file.as_mut() {
+            Some(file) => f(file),
+            None => Err(io::Error::other("capture file already closed")),
+        }
+    }
+
+    /// Takes the file out; later writes fail.
+    fn take(&self) -> io::Result<BufWriter<File>> {
+        self.lock()?
+            .take()
+            .ok_or_else(|| io::Error::other("capture file already closed"))
+    }
+
+    fn lock(&self) -> io::Result<MutexGuard<'_, Option<BufWriter<File>>>> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("a thread panicked while writing the capture"))
+    }
+}
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.with(|f| f.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.with(|f| f.write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(|f| f.flush())
     }
 }
 
