@@ -480,7 +480,7 @@ pub mod attack_pipeline {
     use std::sync::OnceLock;
 
     use pfslab::attack::pipeline;
-    use pfslab::attack::{Loot, ResumptionCache};
+    use pfslab::attack::{recover, Loot, ResumptionCache};
     use pfslab::explain::{self, Style};
     use pfslab::report::{self, InspectRow};
     use pfslab::tls12::keys::MasterSecret;
@@ -515,15 +515,17 @@ pub mod attack_pipeline {
             }
             if explained < 2 {
                 explained += 1;
+                let recovered = recover(&conn.session, with_key, &caches[1]);
                 let _ = explain::explain(
                     &conn,
                     "fuzz.pcap",
-                    with_key,
+                    &recovered,
                     Style {
                         color: explained == 2,
                     },
                 );
-                let _ = explain::explain(&conn, "fuzz.pcap", &no_key, Style { color: false });
+                let recovered = recover(&conn.session, &no_key, &caches[0]);
+                let _ = explain::explain(&conn, "fuzz.pcap", &recovered, Style { color: false });
             }
             let _ = report::wire_summary(&conn);
             rows.push(InspectRow {

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::attack::pipeline::TlsConnection;
+use crate::attack::short_hex;
 use crate::attack::{Recovery, SecretSource};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
@@ -165,7 +166,16 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
             text(
                 out,
                 "resumes",
-                &format!("{r:?} (abbreviated handshake: no key exchange of its own)"),
+                &format!(
+                    "{} (abbreviated handshake: no key exchange of its own)",
+                    match r {
+                        Resumption::SessionId(id) => format!("by session ID {}", short_hex(id)),
+                        Resumption::Ticket(t) => format!(
+                            "by ticket {} from an earlier NewSessionTicket",
+                            short_hex(t)
+                        ),
+                    }
+                ),
             );
         }
     }

@@ -5,7 +5,8 @@ use crate::attack::recovery::KeyCheck;
 use crate::codec::hex;
 use crate::pki;
 
-pub(crate) fn short_hex(bytes: &[u8]) -> String {
+/// Bytes for a sentence: whole when short, else first 6 … last 4 and the length.
+pub fn short_hex(bytes: &[u8]) -> String {
     if bytes.len() <= 12 {
         hex(bytes)
     } else {
