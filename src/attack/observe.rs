@@ -186,11 +186,6 @@ fn parse_direction(
     out
 }
 
-/// Whether a stream starts like TLS (a handshake record with a ClientHello).
-pub fn looks_like_tls(client_bytes: &[u8]) -> bool {
-    matches!(client_bytes, [22, 3, 0..=4, _, _, 1, ..])
-}
-
 impl ObservedSession {
     /// Reads a session from the client→server and server→client bytes.
     pub fn observe(to_server: &[u8], to_client: &[u8]) -> Self {

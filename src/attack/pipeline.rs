@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::attack::observe::{looks_like_tls, ObservedSession};
+use crate::attack::observe::ObservedSession;
 use crate::capture::{
     CaptureError, Connection, Reassembler, ReassemblyConfig, SegmentReader, SkipStats,
 };
+use crate::msgs::record::starts_with_client_hello;
 
 /// One TCP connection that carried TLS.
 pub struct TlsConnection {
@@ -49,7 +50,7 @@ fn describe_gaps(conn: &Connection) -> Vec<String> {
 
 fn to_tls(conn: Connection) -> Option<TlsConnection> {
     let to_server = conn.to_server.contiguous();
-    if !looks_like_tls(to_server) {
+    if !starts_with_client_hello(to_server) {
         return None;
     }
     let notes = describe_gaps(&conn);

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::capture::writer::{Direction, PcapWriter, SharedPcapWriter, TcpConversation};
 use crate::capture::CaptureError;
+use crate::msgs::record::{could_begin_record, MAX_CIPHERTEXT, RECORD_HEADER_LEN};
 
 /// Gives the (client, server) addresses written for connection `i` (0-based, in
 /// accept order) in deterministic mode.
@@ -576,10 +577,6 @@ fn forward(conn: &Conn, dir: Direction, mut to: &TcpStream, chunk: &[u8]) -> boo
     true
 }
 
-/// TLS record header (RFC 5246 §6.2.1): type, version, 2-byte length.
-const TLS_HEADER: usize = 5;
-/// Largest TLSCiphertext fragment (2^14 + 2048).
-const TLS_MAX_FRAGMENT: usize = 16384 + 2048;
 /// A partial record older than this is passed on as it is (the peer is not TLS, or
 /// is stalling mid-record).
 const STALL: Duration = Duration::from_millis(500);
@@ -661,18 +658,16 @@ impl Framer {
 /// Whole length of the record at the start of `b`: `None` if more bytes are needed,
 /// `Err` if the bytes cannot start a TLS record.
 fn tls_record_len(b: &[u8]) -> Option<Result<usize, ()>> {
-    let plausible_type = |t: u8| (20..=24).contains(&t);
+    if !could_begin_record(b) {
+        return Some(Err(()));
+    }
     match b {
-        [] => None,
-        [t, ..] if !plausible_type(*t) => Some(Err(())),
-        [_, v, ..] if *v != 3 => Some(Err(())),
-        [_, _, m, ..] if *m > 4 => Some(Err(())),
         [_, _, _, hi, lo, ..] => {
             let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-            if len > TLS_MAX_FRAGMENT {
+            if len > MAX_CIPHERTEXT {
                 Some(Err(()))
             } else {
-                Some(Ok(TLS_HEADER + len))
+                Some(Ok(RECORD_HEADER_LEN + len))
             }
         }
         _ => None,

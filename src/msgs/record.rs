@@ -62,11 +62,22 @@ impl RecordHeader {
             length: usize::from(r.u16("record length")?),
         })
     }
+}
 
-    /// Whether these bytes could begin a TLS record: a known content type and a 3.x version.
-    pub fn plausible(bytes: &[u8]) -> bool {
-        matches!(bytes, [20..=23, 3, 0..=4, ..])
-    }
+/// Whether `bytes` can begin a TLS record (RFC 5246 §6.2.1): a registered content type
+/// (change_cipher_spec 20 … heartbeat 24, RFC 6520) and a 3.x version. Only the bytes present
+/// are judged, so a prefix that may still become a record counts. The one "looks like TLS"
+/// test: the endpoints' deframer, the tap and the attacker all use it.
+pub fn could_begin_record(bytes: &[u8]) -> bool {
+    let mut b = bytes.iter();
+    b.next().is_none_or(|t| (20..=24).contains(t))
+        && b.next().is_none_or(|major| *major == 3)
+        && b.next().is_none_or(|minor| *minor <= 4)
+}
+
+/// Whether a client's stream starts like TLS: a handshake record carrying a ClientHello.
+pub fn starts_with_client_hello(bytes: &[u8]) -> bool {
+    could_begin_record(bytes) && matches!(bytes, [22, _, _, _, _, 1, ..])
 }
 
 /// A record as it crossed the wire, payload still protected (or plaintext before keys).
@@ -129,7 +140,7 @@ impl Deframer {
             Ok(h) => h,
             Err(_) => return Ok(None),
         };
-        if !RecordHeader::plausible(&self.buf) {
+        if !could_begin_record(&self.buf) {
             let mut first_bytes = [0u8; 5];
             first_bytes.copy_from_slice(&self.buf[..5]);
             return Err(RecordError::NotTls { first_bytes });
@@ -249,6 +260,34 @@ mod tests {
             assert_eq!(got[1].payload.len(), 300);
             assert_eq!(d.pending(), 0);
         }
+    }
+
+    #[test]
+    fn one_test_for_the_start_of_tls() {
+        // Every prefix of a record header is judged on the bytes it has.
+        for prefix in [&[][..], &[22], &[22, 3], &[22, 3, 3], &[24, 3, 4, 0, 1]] {
+            assert!(could_begin_record(prefix), "{prefix:?}");
+        }
+        for not_tls in [
+            &b"GET /"[..],
+            &[19],
+            &[25],
+            &[22, 2],
+            &[22, 3, 5],
+            &[0x80, 3, 1],
+        ] {
+            assert!(!could_begin_record(not_tls), "{not_tls:?}");
+        }
+        let hello = HandshakeMessage::new(HandshakeType::ClientHello, &[0; 4]);
+        let record = encode_record(ContentType::Handshake, 0x0301, &hello.encoded);
+        assert!(starts_with_client_hello(&record));
+        let finished = HandshakeMessage::new(HandshakeType::Finished, &[0; 12]);
+        let record = encode_record(ContentType::Handshake, 0x0303, &finished.encoded);
+        assert!(!starts_with_client_hello(&record));
+        assert!(
+            !starts_with_client_hello(&[22, 3, 1]),
+            "too short to show the type"
+        );
     }
 
     #[test]
