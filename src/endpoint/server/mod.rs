@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion};
 use crate::msgs::handshake::ClientHello;
+use crate::msgs::handshake13::DOWNGRADE_TLS12;
 use crate::suites::{KeyExchange, Suite};
 
 /// What a server needs: its identity and what it is willing to negotiate.
@@ -45,7 +46,14 @@ impl State for ExpectClientHello {
                 return tls13::handle_client_hello(self.config, cx, msg, hello, suite, None);
             }
         }
-        tls12::handle_client_hello(self.config, cx, msg, hello)
+        // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 marks its random.
+        let supports_tls13 = self
+            .config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange == KeyExchange::Tls13);
+        let marker = supports_tls13.then_some(DOWNGRADE_TLS12);
+        tls12::handle_client_hello(self.config, cx, msg, hello, marker)
     }
 }
 

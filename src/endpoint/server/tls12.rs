@@ -58,18 +58,14 @@ fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
 }
 
 /// Continues a handshake whose ClientHello did not choose TLS 1.3 (RFC 5246 §7.4.1.2).
+/// `downgrade_marker` ends the server random when the front could have spoken a later version.
 pub(super) fn handle_client_hello(
     config: Arc<ServerConfig>,
     cx: &mut Context,
     msg: HandshakeMessage,
     hello: ClientHello,
+    downgrade_marker: Option<[u8; 8]>,
 ) -> Result<Box<dyn State>, Error> {
-    // 0. A TLS 1.3-capable server that settles for 1.2 marks its random (RFC 8446 §4.1.3).
-    let supports_tls13 = config
-        .suites
-        .iter()
-        .any(|s| s.key_exchange == KeyExchange::Tls13);
-
     // 1. Version: TLS 1.2 (RFC 5246 Appendix E.1).
     if hello.client_version < ProtocolVersion::Tls12.to_wire() {
         return Err(Error::ProtocolVersion(format!(
@@ -135,9 +131,8 @@ pub(super) fn handle_client_hello(
 
     // 4. ServerHello with the extensions we honour.
     let mut server_random: [u8; 32] = random_array(&mut cx.rng);
-    if supports_tls13 {
-        // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 says so.
-        server_random[24..].copy_from_slice(&crate::msgs::handshake13::DOWNGRADE_TLS12);
+    if let Some(marker) = downgrade_marker {
+        server_random[24..].copy_from_slice(&marker);
     }
     let mut extensions = Vec::new();
     if secure_reneg {
