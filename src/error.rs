@@ -33,7 +33,7 @@ pub enum Error {
     UnknownCa(String),
     /// The certificate is outside its validity period (certificate_expired).
     CertificateExpired(String),
-    /// The peer does not speak TLS 1.2 (protocol_version).
+    /// The peer offers or chooses no version the lab speaks (protocol_version).
     ProtocolVersion(String),
     /// The peer sent a fatal alert.
     PeerAlert(AlertDescription),

@@ -22,9 +22,9 @@ use cli::tap::TapArgs;
 #[command(
     name = "pfslab",
     version,
-    about = "A forward-secrecy attack lab: real TLS 1.2, real captures, a real attacker.",
-    long_about = "A forward-secrecy attack lab.\n\nThe lab's TLS 1.2 server and client talk RSA key transport \
-(TLS_RSA_WITH_AES_128_GCM_SHA256) or ephemeral ECDHE (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256). \
+    about = "A forward-secrecy attack lab: real TLS 1.2 and 1.3, real captures, a real attacker.",
+    long_about = "A forward-secrecy attack lab.\n\nThe lab's server and client talk TLS 1.2 with RSA key transport \
+(TLS_RSA_WITH_AES_128_GCM_SHA256) or ephemeral ECDHE (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), and TLS 1.3. \
 Record their traffic, steal the server's RSA key, and see which sessions fall.\n\n\
 Exit codes: 0 success, 1 the command failed, 2 bad usage."
 )]

@@ -1,4 +1,6 @@
-//! Hash and HMAC helpers over the two hashes TLS 1.2 suites use here.
+//! Cryptographic building blocks: the two hashes the lab's suites use (SHA-256, SHA-384) and
+//! HMAC over them, randomness ([`rng`]), ephemeral ECDH ([`ecdh`]) and the attacker's fast RSA
+//! ([`fast_rsa`]).
 
 pub mod ecdh;
 pub mod fast_rsa;

@@ -1,6 +1,6 @@
 //! A sans-I/O TLS connection: bytes in, bytes out, plaintext in between. The handshake is a
-//! chain of state values (`tls12::client`, `tls12::server`); this module owns the record layer
-//! they share.
+//! chain of state values (`endpoint::client`, `endpoint::server` and their `tls12`/`tls13`
+//! states); this module owns the record layer they share, for both versions.
 
 use crate::crypto::rng::LabRng;
 use crate::crypto::HashAlg;
