@@ -11,6 +11,7 @@ use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
 use crate::pki;
+use crate::msgs::record::OpaqueRecord;
 use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
 use crate::suites::{suite_name, KeyExchange, Suite};
 use crate::tls12::keys::key_block;
@@ -38,7 +39,7 @@ impl Style {
     }
     /// Bytes computed by the peers (and by the attacker, if the chain holds).
     fn computed(&self) -> String {
-        self.paint("32", "[computed, never sent]")
+        self.paint("32", "[computed by both peers, never sent]")
     }
     fn broken(&self, t: &str) -> String {
         self.paint("31;1", t)
@@ -153,15 +154,23 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
             "key exchange",
             s.key_exchange.map(|k| k.label()).unwrap_or("?"),
         );
-        text(
-            out,
-            "EMS",
-            if s.ems {
-                "yes: the master secret is bound to the whole handshake"
-            } else {
-                "no: the master secret is bound to the two randoms"
-            },
-        );
+        if s.key_exchange == Some(KeyExchange::Tls13) {
+            text(
+                out,
+                "transcript",
+                "every TLS 1.3 secret is bound to the hash of the handshake so far (RFC 8446 §4.4.1); extended master secret is a TLS 1.2 repair 1.3 has no need of",
+            );
+        } else {
+            text(
+                out,
+                "EMS",
+                if s.ems {
+                    "yes: the master secret is bound to the whole handshake"
+                } else {
+                    "no: the master secret is bound to the two randoms"
+                },
+            );
+        }
         if let Some(r) = &s.resumed {
             text(
                 out,
@@ -239,17 +248,31 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         s.client_protected.records.len(),
         s.server_protected.records.len(),
     );
-    head(
-        out,
-        "ChangeCipherSpec, then protected records",
-        "both ways",
-        &style.seen(),
-    );
-    text(
-        out,
-        "records",
-        &format!("{c} from the client, {sv} from the server; the first of each is its Finished"),
-    );
+    if s.key_exchange == Some(KeyExchange::Tls13) {
+        head(
+            out,
+            "Protected records, right after ServerHello",
+            "both ways",
+            &style.seen(),
+        );
+        text(
+            out,
+            "records",
+            &format!("{c} from the client, {sv} from the server; the server's first is EncryptedExtensions (then Certificate, CertificateVerify, Finished), the client's first is its Finished (RFC 8446 §2)"),
+        );
+    } else {
+        head(
+            out,
+            "ChangeCipherSpec, then protected records",
+            "both ways",
+            &style.seen(),
+        );
+        text(
+            out,
+            "records",
+            &format!("{c} from the client, {sv} from the server; the first of each is its Finished"),
+        );
+    }
     out.push('\n');
 }
 
@@ -397,7 +420,11 @@ fn secrets_walk(
                 "premaster secret {}",
                 style.paint(
                     "33",
-                    "[chosen by the client, sent encrypted in the ClientKeyExchange]"
+                    match source {
+                        SecretSource::KeyLogPremaster =>
+                            "[chosen by the client, sent encrypted; read from the key log]",
+                        _ => "[chosen by the client, sent encrypted; recovered with the stolen key]",
+                    }
                 )
             );
             text(out, "from", &from);
@@ -548,69 +575,95 @@ fn secrets_walk(
     field(out, "server write IV (salt)", &kb.server.fixed_iv);
     out.push('\n');
 
-    // First record of each direction, step by step.
+    // Each direction's first record (its Finished) and first application data, step by step.
     for (who, records, keys) in [
         ("client", &s.client_protected.records, &kb.client),
         ("server", &s.server_protected.records, &kb.server),
     ] {
-        let Some(rec) = records.first() else { continue };
-        let _ = writeln!(
-            out,
-            "{}",
-            style.heading(&format!("first {who} record, decrypted step by step"))
-        );
         let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else {
             continue;
         };
-        if rec.payload.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
-            text(
-                out,
-                "too short",
-                &format!("{} bytes cannot hold a GCM record", rec.payload.len()),
-            );
-            continue;
+        let mut shown_data = false;
+        for (i, rec) in records.iter().enumerate() {
+            let is_data = rec.content_type == ContentType::ApplicationData;
+            let title = match (i, is_data && !shown_data) {
+                (0, _) => format!("first {who} record, decrypted step by step"),
+                (_, true) => format!("first {who} application data, decrypted step by step"),
+                // Records in between are opened only to keep the sequence number (RFC 5246 §6.1).
+                _ => {
+                    let _ = p.open(rec.content_type, rec.version, &rec.payload);
+                    continue;
+                }
+            };
+            shown_data |= is_data;
+            let _ = writeln!(out, "{}", style.heading(&title));
+            tls12_record_walk(out, rec, &mut p, style);
+            if shown_data {
+                break;
+            }
         }
-        let (explicit, rest) = rec.payload.split_at(GCM_EXPLICIT_NONCE_LEN);
-        let (ciphertext, tag) = rest.split_at(rest.len() - GCM_TAG_LEN);
-        let explicit_arr: [u8; 8] = explicit.try_into().unwrap_or_default();
-        let t = p.trace(
-            rec.content_type,
-            rec.version,
-            &explicit_arr,
-            ciphertext.len(),
-        );
+    }
+}
+
+/// One TLS 1.2 AES-GCM record opened in the open (RFC 5288 §3, RFC 5246 §6.2.3.3).
+fn tls12_record_walk(
+    out: &mut String,
+    rec: &OpaqueRecord,
+    p: &mut Tls12GcmProtector,
+    style: Style,
+) {
+    if rec.payload.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
         text(
             out,
-            "record",
-            &format!("{}, {} bytes", rec.content_type, rec.payload.len()),
+            "too short",
+            &format!("{} bytes cannot hold a GCM record", rec.payload.len()),
         );
-        field(out, "explicit nonce", explicit);
-        field(out, "nonce = salt ‖ explicit", &t.nonce);
-        field(out, "AAD = seq‖type‖ver‖len", &t.aad);
-        field(out, "ciphertext", ciphertext);
-        field(out, "tag", tag);
-        match p.open(rec.content_type, rec.version, &rec.payload) {
-            Ok(plain) => {
-                text(
-                    out,
-                    "tag check",
-                    "OK: the keys are right and the record is untouched",
-                );
-                if rec.content_type == ContentType::Handshake
-                    && plain.first() == Some(&HandshakeType::Finished.to_wire())
-                {
-                    field(out, "plaintext: Finished", &plain);
-                    text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
-                } else {
-                    field(out, "plaintext", &plain);
-                }
-            }
-            Err(_) => text(
+        return;
+    }
+    let (explicit, rest) = rec.payload.split_at(GCM_EXPLICIT_NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - GCM_TAG_LEN);
+    let explicit_arr: [u8; 8] = explicit.try_into().unwrap_or_default();
+    let t = p.trace(
+        rec.content_type,
+        rec.version,
+        &explicit_arr,
+        ciphertext.len(),
+    );
+    text(
+        out,
+        "record",
+        &format!("{}, {} bytes", rec.content_type, rec.payload.len()),
+    );
+    field(out, "explicit nonce", explicit);
+    field(out, "nonce = salt ‖ explicit", &t.nonce);
+    field(out, "AAD = seq‖type‖ver‖len", &t.aad);
+    field(out, "ciphertext", ciphertext);
+    field(out, "tag", tag);
+    match p.open(rec.content_type, rec.version, &rec.payload) {
+        Ok(plain) => {
+            text(
                 out,
                 "tag check",
-                &style.broken("FAILED: wrong keys, or a tampered record"),
-            ),
+                "OK: the keys are right and the record is untouched",
+            );
+            if rec.content_type == ContentType::Handshake
+                && plain.first() == Some(&HandshakeType::Finished.to_wire())
+            {
+                field(out, "plaintext: Finished", &plain);
+                text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
+            } else if rec.content_type == ContentType::ApplicationData {
+                field(out, "plaintext (start)", &plain[..plain.len().min(48)]);
+                let first_line = plain.split(|b| *b == b'\n').next().unwrap_or_default();
+                text(out, "as text", &crate::report::printable(first_line));
+            } else {
+                field(out, "plaintext", &plain);
+            }
         }
-        out.push('\n');
+        Err(_) => text(
+            out,
+            "tag check",
+            &style.broken("FAILED: wrong keys, or a tampered record"),
+        ),
     }
+    out.push('\n');
 }

@@ -160,10 +160,14 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
 fn verdict_label(v: Verdict) -> &'static str {
     match v {
         Verdict::Decrypted => "DECRYPTED",
+        Verdict::PartlyDecrypted => "PARTLY-DECRYPTED",
         Verdict::ForwardSecret => "forward-secret",
         Verdict::NotDecrypted => "not-decrypted",
     }
 }
+
+/// The attack table fits a terminal this wide; the full reasons are in `--json` and `explain`.
+pub const TABLE_WIDTH: usize = 100;
 
 pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
     let mut out = attack_table_header(show_capture);
@@ -176,35 +180,48 @@ pub fn attack_table(reports: &[SessionReport], show_capture: bool) -> String {
 /// The attack table's heading line.
 pub fn attack_table_header(show_capture: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}{} {} {} {} {}  reason / first line recovered",
+    let line = format!(
+        "{}{} {} {} {}  why / first line recovered",
         capture_column(show_capture, "capture"),
         cell("#", 3),
-        cell("client → server", 44),
-        cell("suite", 38),
+        cell("client → server", 33),
         cell("kx", 5),
-        cell("verdict", 14),
+        cell("verdict", 16),
     );
+    let _ = writeln!(out, "{}", fit(&line, TABLE_WIDTH));
     out
+}
+
+/// `line` cut with … to `width` characters.
+fn fit(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
 }
 
 /// One session's line of the attack table.
 pub fn attack_table_row(r: &SessionReport, show_capture: bool) -> String {
+    let first = r.first_line();
     let detail = match r.verdict {
-        Verdict::Decrypted => format!("\"{}\"", r.first_line()),
-        _ => r.reason.clone(),
+        Verdict::Decrypted => format!("\"{first}\""),
+        Verdict::PartlyDecrypted if !first.is_empty() => {
+            format!("{}: \"{first}\"", r.short_reason)
+        }
+        _ => r.short_reason.clone(),
     };
-    format!(
-        "{}{} {} {} {} {}  {}\n",
+    let line = format!(
+        "{}{} {} {} {}  {}",
         capture_column(show_capture, &r.capture),
         cell(&r.stream.to_string(), 3),
-        cell(&format!("{} → {}", r.client, r.server), 44),
-        cell(&r.cipher_suite, 38),
+        cell(&format!("{} → {}", r.client, r.server), 33),
         cell(&r.key_exchange, 5),
-        cell(verdict_label(r.verdict), 14),
+        cell(verdict_label(r.verdict), 16),
         detail
-    )
+    );
+    format!("{}\n", fit(&line, TABLE_WIDTH))
 }
 
 /// The recovered conversations, both directions, after the table.
@@ -214,7 +231,7 @@ pub fn conversations(reports: &[SessionReport]) -> String {
 
 /// One decrypted session's conversation (empty for a session that was not decrypted).
 pub fn conversation(r: &SessionReport) -> String {
-    if r.verdict != Verdict::Decrypted {
+    if !r.verdict.opened() {
         return String::new();
     }
     let mut out = String::new();

@@ -120,7 +120,7 @@ pub fn run(
             let mut report = done.report;
             // A resumption the worker could not open is looked up now, with every earlier
             // session (and no later one) in the cache.
-            if report.verdict != Verdict::Decrypted {
+            if !report.verdict.opened() {
                 if let Some(conn) = done.conn.as_ref().filter(|c| c.session.resumed.is_some()) {
                     report = analyse_connection(&report.capture, conn, loot, &cache);
                 }

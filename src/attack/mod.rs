@@ -63,18 +63,36 @@ impl Loot {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every protected record of both directions opened.
     Decrypted,
+    /// The keys are proven (a record opened) but part of the session stayed closed: a direction
+    /// or stage whose secret is missing, records that fail authentication, or no application
+    /// data in the capture. The reason says which.
+    PartlyDecrypted,
     ForwardSecret,
     NotDecrypted,
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Self::Decrypted,
+        Self::PartlyDecrypted,
+        Self::ForwardSecret,
+        Self::NotDecrypted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Decrypted => "decrypted",
+            Self::PartlyDecrypted => "partly-decrypted",
             Self::ForwardSecret => "forward-secret",
             Self::NotDecrypted => "not-decrypted",
         }
+    }
+
+    /// Whether some plaintext was recovered with proven keys.
+    pub fn opened(self) -> bool {
+        matches!(self, Self::Decrypted | Self::PartlyDecrypted)
     }
 }
 
@@ -102,6 +120,8 @@ pub struct SessionReport {
     pub resumed: Option<String>,
     pub verdict: Verdict,
     pub reason: String,
+    /// The reason in a few words, for the table.
+    pub short_reason: String,
     pub source: Option<SecretSource>,
     pub client_random: Option<[u8; 32]>,
     pub master_secret: Option<Zeroizing<Vec<u8>>>,
@@ -139,8 +159,9 @@ pub fn analyse(
     notes.extend(recovery.notes.iter().cloned());
     let verdict = recovery.verdict;
     let reason = recovery.reason.clone();
+    let short_reason = recovery.short.clone();
     let (master_secret, source) = match (&recovery.master, verdict) {
-        (Some((m, s)), Verdict::Decrypted) => (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone())),
+        (Some((m, s)), v) if v.opened() => (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone())),
         _ => (None, None),
     };
     let (client_data, server_data) = recovery.into_plaintext();
@@ -166,6 +187,7 @@ pub fn analyse(
         }),
         verdict,
         reason,
+        short_reason,
         source,
         client_random: obs.client_random(),
         master_secret,

@@ -67,6 +67,8 @@ pub enum KeyCheck {
 pub struct Recovery {
     pub verdict: Verdict,
     pub reason: String,
+    /// The reason in a few words, for a table row.
+    pub short: String,
     /// Said about the decryption (where it stopped, KeyUpdates, the decrypted certificate).
     pub notes: Vec<String>,
     pub key_check: KeyCheck,
@@ -90,6 +92,7 @@ impl Recovery {
         Self {
             verdict: Verdict::NotDecrypted,
             reason: String::new(),
+            short: String::new(),
             notes: Vec::new(),
             key_check,
             premaster: None,
@@ -111,7 +114,7 @@ impl Recovery {
             );
         }
         match &self.tls13 {
-            Some((c, s)) if self.verdict == Verdict::Decrypted => {
+            Some((c, s)) if self.verdict.opened() => {
                 (Some(c.finished.clone()), Some(s.finished.clone()))
             }
             _ => (None, None),
@@ -120,7 +123,7 @@ impl Recovery {
 
     /// Decrypted application data (client → server, server → client).
     pub fn into_plaintext(self) -> (Vec<u8>, Vec<u8>) {
-        if self.verdict != Verdict::Decrypted {
+        if !self.verdict.opened() {
             return (Vec::new(), Vec::new());
         }
         match (self.tls12, self.tls13) {
@@ -137,6 +140,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     let kx = obs.key_exchange;
     if obs.server_hello.is_none() {
         r.reason = "the handshake never reached ServerHello".into();
+        r.short = "no ServerHello in the capture".into();
         return r;
     }
     if kx == Some(KeyExchange::Tls13) {
@@ -150,6 +154,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                 .map(crate::suites::suite_name)
                 .unwrap_or_else(|| "?".into())
         );
+        r.short = "suite not supported".into();
         if kx.is_some_and(|k| k.is_forward_secret()) {
             r.verdict = Verdict::ForwardSecret;
         }
@@ -197,6 +202,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                         String::new()
                     }
                 );
+                r.short = "resumes a session not recovered".into();
                 if suite.key_exchange.is_forward_secret() {
                     r.verdict = Verdict::ForwardSecret;
                 }
@@ -220,16 +226,19 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             (KeyExchangeOnWire::Ecdhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
+                r.short = "ECDHE: premaster never sent".into();
                 return r;
             }
             (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
                 r.reason = "RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it".into();
+                r.short = "premaster encrypted; no key given".into();
                 return r;
             }
             _ => {
                 r.reason =
                     "the ClientKeyExchange was not captured; without it nothing can be derived"
                         .into();
+                r.short = "ClientKeyExchange not captured".into();
                 return r;
             }
         }
@@ -240,12 +249,18 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             (_, Some(e)) => e.clone(),
             _ => "no secret for this session".into(),
         };
+        r.short = match &r.key_check {
+            KeyCheck::Mismatch(_) => "the key is not this server's",
+            _ => "the key gives no premaster",
+        }
+        .into();
         return r;
     };
 
     // 2. Decrypt both ways with the endpoints' record protection and verify Finished.
     let Some(dec) = decrypt_tls12(obs, &suite, &master) else {
         r.reason = "the handshake is incomplete (missing randoms)".into();
+        r.short = "handshake incomplete".into();
         return r;
     };
     for (who, d) in [("client", &dec.client), ("server", &dec.server)] {
@@ -263,22 +278,44 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         }
         (c, s) => format!("client Finished {c:?}, server Finished {s:?}").to_lowercase(),
     };
-    r.tls12 = Some(dec);
     if !opened_anything {
+        r.tls12 = Some(dec);
         r.reason = match source {
             SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
             _ => format!("the {} does not open this session's records", source.describe()),
         };
+        r.short = "the keys open no record".into();
         return r;
     }
-    r.verdict = Verdict::Decrypted;
     r.reason = format!("{}; {proof}", source.describe());
+    let closed: Vec<&str> = [("client → server", &dec.client), ("server → client", &dec.server)]
+        .into_iter()
+        .filter(|(_, d)| d.stopped.is_some())
+        .map(|(who, _)| who)
+        .collect();
+    let no_data = dec.client.data.is_empty() && dec.server.data.is_empty();
+    r.verdict = if closed.is_empty() && !no_data {
+        Verdict::Decrypted
+    } else {
+        Verdict::PartlyDecrypted
+    };
+    if !closed.is_empty() {
+        r.reason
+            .push_str(&format!("; {} stopped opening (see notes)", closed.join(" and ")));
+        r.short = format!("{} not all opened", closed.join(", "));
+    } else if no_data {
+        r.reason
+            .push_str("; but the capture holds no application data to open");
+        r.short = "keys proven; no application data".into();
+    }
+    r.tls12 = Some(dec);
     r
 }
 
 fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
     r.verdict = Verdict::ForwardSecret;
     r.reason = tls13_reason(obs);
+    r.short = "TLS 1.3: (EC)DHE; key only signs".into();
     let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else {
         return;
     };
@@ -317,20 +354,38 @@ fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
         "server → client application data",
         SecretKind::ServerTrafficSecret0,
     );
+    let client_open = secrets.client_application.is_some() && client.app_opened;
+    let server_open = secrets.server_application.is_some() && server.app_opened;
     r.tls13_secrets = Some(secrets);
     if opened.is_empty() {
         r.verdict = Verdict::NotDecrypted;
         r.reason = "the key log names this session, but its secrets do not open any record (wrong secrets or a tampered capture)".into();
+        r.short = "key log secrets open no record".into();
         r.tls13 = Some((client, server));
         return;
     }
-    r.verdict = Verdict::Decrypted;
+    let no_data = client.data.is_empty() && server.data.is_empty();
+    r.verdict = if closed.is_empty() && !no_data {
+        Verdict::Decrypted
+    } else {
+        Verdict::PartlyDecrypted
+    };
+    r.short = match (closed.is_empty(), client_open, server_open) {
+        (true, ..) => "keys proven; no application data",
+        (false, true, true) => "part of the handshake closed",
+        (false, true, false) => "server → client still closed",
+        (false, false, true) => "client → server still closed",
+        (false, false, false) => "application data still closed",
+    }
+    .into();
     let mut reason = format!(
         "TLS 1.3 traffic secrets from the key log opened {}",
         opened.join(", ")
     );
     if !closed.is_empty() {
         reason.push_str(&format!("; still closed: {}", closed.join(", ")));
+    } else if no_data {
+        reason.push_str("; but the capture holds no application data to open");
     }
     match server.finished {
         FinishedCheck::Verified => reason.push_str("; the server Finished verifies"),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::attack::observe::{ObservedSession, Resumption};
-use crate::attack::{Recovery, Verdict};
+use crate::attack::Recovery;
 use crate::tls12::keys::MasterSecret;
 
 /// Secrets recovered so far, for sessions that resume them.
@@ -69,7 +69,7 @@ impl ResumptionCache {
 
     /// Remembers what `recovery` found for `obs`, if it decrypted the session.
     pub fn remember_recovered(&mut self, stream: u64, obs: &ObservedSession, recovery: &Recovery) {
-        if let (Verdict::Decrypted, Some((master, _))) = (recovery.verdict, &recovery.master) {
+        if let (true, Some((master, _))) = (recovery.verdict.opened(), &recovery.master) {
             self.remember(stream, obs, master);
         }
     }

@@ -152,7 +152,7 @@ struct Reports {
     table: Spool,
     conversations: Spool,
     /// Decrypted, forward-secret, not decrypted.
-    counts: [usize; 3],
+    counts: [usize; 4],
     first: bool,
     keylog_out: Option<KeyLogWriter>,
     // Kept apart from stdout's: a broken pipe on stdout is a reader that has seen enough; on
@@ -174,7 +174,7 @@ impl Reports {
             stdout,
             table: Spool::new(Spool::DEFAULT_LIMIT),
             conversations: Spool::new(Spool::DEFAULT_LIMIT),
-            counts: [0; 3],
+            counts: [0; 4],
             first: true,
             keylog_out,
             keylog_error: None,
@@ -185,8 +185,9 @@ impl Reports {
     fn add(&mut self, report: &SessionReport) {
         self.counts[match report.verdict {
             Verdict::Decrypted => 0,
-            Verdict::ForwardSecret => 1,
-            Verdict::NotDecrypted => 2,
+            Verdict::PartlyDecrypted => 1,
+            Verdict::ForwardSecret => 2,
+            Verdict::NotDecrypted => 3,
         }] += 1;
         if let (Some(w), Some(cr), Some(ms)) = (
             &self.keylog_out,
@@ -230,13 +231,20 @@ impl Reports {
                 b"\n]}\n"
             });
         } else if self.spool_error.is_none() {
-            let summary = format!(
-                "\n{} sessions: {} decrypted, {} forward-secret, {} not decrypted\n\n",
+            let [decrypted, partly, forward_secret, not_decrypted] = self.counts;
+            let partly = if partly > 0 {
+                format!(", {partly} partly decrypted")
+            } else {
+                String::new()
+            };
+            let mut summary = format!(
+                "\n{} sessions: {decrypted} decrypted{partly}, {forward_secret} forward-secret, {not_decrypted} not decrypted\n",
                 self.counts.iter().sum::<usize>(),
-                self.counts[0],
-                self.counts[1],
-                self.counts[2]
             );
+            if decrypted < self.counts.iter().sum::<usize>() {
+                summary.push_str("Each session's whole reason: --json, or pfslab explain CAPTURE --session N\n");
+            }
+            summary.push('\n');
             let (table, conversations) = (&mut self.table, &mut self.conversations);
             let header = report::attack_table_header(self.show_capture);
             self.stdout.write_with(|out| {

@@ -17,7 +17,8 @@ pub struct RecordArgs {
     /// The capture to write; its answer key goes beside it as NAME.truth.json.
     #[arg(long, default_value = "captures/lab.pcap")]
     out: PathBuf,
-    /// Sessions per suite, interleaved: e.g. rsa=3,ecdhe=3.
+    /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe (TLS 1.2, AES-128),
+    /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), tls13, tls13-aes256, or an IANA suite name.
     #[arg(long, default_value = "rsa=3,ecdhe=3")]
     sessions: String,
     /// Make the capture byte-for-byte reproducible (randoms, keys, addresses, timestamps).
@@ -32,6 +33,10 @@ pub struct RecordArgs {
     /// Clients do not offer the extended master secret.
     #[arg(long)]
     no_ems: bool,
+    /// Also print each session's user and password (they are always in the answer key,
+    /// NAME.truth.json; printing them spoils the lesson for a class watching the screen).
+    #[arg(long)]
+    show_answers: bool,
 }
 
 pub fn run(a: RecordArgs) -> Result<()> {
@@ -58,6 +63,15 @@ pub fn run(a: RecordArgs) -> Result<()> {
         progress,
     })
     .context("recording failed")?;
+    if let (Some(seed), Some(false)) = (a.seed, summary.keys_match_seed) {
+        eprintln!(
+            "note: {} was not made with --seed {seed} (it was there before, unseeded or from another seed), \
+so this capture can be rebuilt byte for byte only with those key files. For a handout anyone can rebuild \
+from the seed, record with a fresh --keys directory, or first run: pfslab keygen --out-dir {} --seed {seed} --force",
+            identity::key_path(&a.keys).display(),
+            a.keys.display()
+        );
+    }
     Ok(output::print(what_was_written(&a, &summary))?)
 }
 
@@ -88,14 +102,22 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
         let _ = writeln!(text, "wrote {} (the server's SSLKEYLOGFILE)", k.display());
     }
     for s in &summary.sessions {
-        let _ = writeln!(
+        let _ = write!(
             text,
-            "  session {}: {:<6} {:<40} user {:<8} password {}",
+            "  session {}: {:<6} {:<40}",
             s.stream,
             s.suite.key_exchange.short(),
             s.suite.name,
-            s.user,
-            s.password
+        );
+        if a.show_answers {
+            let _ = write!(text, " user {:<8} password {}", s.user, s.password);
+        }
+        text.push('\n');
+    }
+    if !a.show_answers {
+        let _ = writeln!(
+            text,
+            "(users and passwords are in the answer key; --show-answers prints them here)"
         );
     }
     text

@@ -29,13 +29,8 @@ pub fn cert_not_before(seed: Option<u64>) -> SystemTime {
     }
 }
 
-/// Generates a key and a self-signed certificate into `dir`.
-pub fn keygen(
-    dir: &Path,
-    bits: usize,
-    seed: Option<u64>,
-    force: bool,
-) -> Result<(PathBuf, PathBuf, pki::CertInfo), PkiError> {
+/// The key and certificate `keygen` makes for `seed`, in memory.
+fn seeded_identity(bits: usize, seed: Option<u64>) -> Result<(rsa::PrivateKey, Vec<u8>), PkiError> {
     let mut r = rng::for_purpose(seed, "keygen");
     let key = pki::generate_key(&mut r, bits)?;
     let cert = pki::self_signed_cert(
@@ -43,6 +38,25 @@ pub fn keygen(
         &pki::CertParams::lab_default(cert_not_before(seed)),
         &mut r,
     )?;
+    Ok((key, cert))
+}
+
+/// Whether `identity` is the one `keygen --seed seed` makes: only then is a seeded recording
+/// reproducible from the seed alone.
+pub fn made_with_seed(identity: &Identity, seed: u64) -> Result<bool, PkiError> {
+    let bits = pki::modulus_bits(&identity.leaf.public_key);
+    let (_, cert) = seeded_identity(bits, Some(seed))?;
+    Ok(identity.chain.first() == Some(&cert))
+}
+
+/// Generates a key and a self-signed certificate into `dir`.
+pub fn keygen(
+    dir: &Path,
+    bits: usize,
+    seed: Option<u64>,
+    force: bool,
+) -> Result<(PathBuf, PathBuf, pki::CertInfo), PkiError> {
+    let (key, cert) = seeded_identity(bits, seed)?;
     let info = pki::parse_certificate(&cert)?;
     std::fs::create_dir_all(dir).map_err(|e| PkiError::Io {
         action: "create directory",

@@ -49,6 +49,9 @@ pub struct RecordSummary {
     pub truth: PathBuf,
     pub sessions: Vec<TruthSession>,
     pub generated_keys: bool,
+    /// With a seed and keys that were already there: whether `keygen --seed` made them (a
+    /// seeded capture is reproducible from the seed alone only then).
+    pub keys_match_seed: Option<bool>,
     pub server_port: u16,
     pub capture_server: SocketAddr,
 }
@@ -159,6 +162,12 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     }
     let id = identity::load_identity(&key_file, &cert_file)
         .map_err(|e| RecordError::Keys(e.to_string()))?;
+    let keys_match_seed = match (opts.seed, generated_keys) {
+        (Some(seed), false) => Some(
+            identity::made_with_seed(&id, seed).map_err(|e| RecordError::Keys(e.to_string()))?,
+        ),
+        _ => None,
+    };
     let anchor = id
         .chain
         .first()
@@ -260,6 +269,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         truth: truth_file,
         sessions: truth,
         generated_keys,
+        keys_match_seed,
         server_port,
         capture_server,
     })
