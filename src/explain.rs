@@ -105,6 +105,8 @@ pub fn explain(conn: &TlsConnection, capture: &str, recovery: &Recovery, style: 
         return out;
     }
     let Some(suite) = s.suite else {
+        let _ = writeln!(out, "{}", style.heading("The secrets"));
+        let _ = writeln!(out, "{}", recovery.reason);
         let _ = writeln!(
             out,
             "pfslab derives keys for 0x009C, 0x009D, 0xC02F and 0xC030 only; stopping here."

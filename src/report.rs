@@ -79,6 +79,17 @@ pub fn wire_summary(c: &TlsConnection) -> String {
             abbrev(client_public),
             client_public.len()
         ),
+        KeyExchangeOnWire::Dhe {
+            p,
+            server_public,
+            client_public,
+            ..
+        } => format!(
+            "DHE ({}-bit p): server {} , client {}",
+            crate::attack::dh_bits(p),
+            abbrev(server_public),
+            abbrev(client_public)
+        ),
         KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
             "TLS 1.3 key shares ({})",
             server_group

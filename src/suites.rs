@@ -9,6 +9,9 @@ pub enum KeyExchange {
     Rsa,
     /// Both peers send ephemeral P-256 points; the premaster is their ECDH product.
     EcdheRsa,
+    /// Finite-field ephemeral Diffie-Hellman, RSA-signed (RFC 5246 §7.4.3, §8.1.2): the
+    /// premaster is g^ab mod p. Recognised in captures; the lab's endpoints do not offer it yet.
+    DheRsa,
     /// TLS 1.3: always ephemeral (EC)DHE (RFC 8446 §2).
     Tls13,
 }
@@ -18,6 +21,7 @@ impl KeyExchange {
         match self {
             Self::Rsa => "RSA key transport",
             Self::EcdheRsa => "ECDHE, RSA-signed",
+            Self::DheRsa => "finite-field DHE, RSA-signed",
             Self::Tls13 => "TLS 1.3 (EC)DHE",
         }
     }
@@ -27,6 +31,7 @@ impl KeyExchange {
         match self {
             Self::Rsa => "rsa",
             Self::EcdheRsa => "ecdhe",
+            Self::DheRsa => "dhe",
             Self::Tls13 => "tls13",
         }
     }

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::attack::observe::{ObservedSession, Resumption};
 use crate::keylog::KeyLog;
 
-pub use reasons::short_hex;
+pub use reasons::{dh_bits, short_hex};
 pub use recovery::{recover, KeyCheck, Recovery, SecretSource};
 pub use resumption::ResumptionCache;
 pub use tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};

@@ -16,6 +16,13 @@ use crate::suites::{self, KeyExchange, Suite};
 pub enum KeyExchangeOnWire {
     /// RFC 5246 §7.4.7.1: the premaster, encrypted to the server's RSA key.
     RsaEncryptedPremaster(Vec<u8>),
+    /// RFC 5246 §7.4.3: finite-field DHE: the group (p, g) and both public values g^a, g^b.
+    Dhe {
+        p: Vec<u8>,
+        g: Vec<u8>,
+        server_public: Vec<u8>,
+        client_public: Vec<u8>,
+    },
     /// RFC 8422: both ephemeral public points; the premaster is never sent.
     Ecdhe {
         server_public: Vec<u8>,
@@ -286,10 +293,8 @@ impl ObservedSession {
                         Err(e) => s.notes.push(format!("Certificate unreadable: {e}")),
                     }
                 }
-                HandshakeType::ServerKeyExchange => match EcdheServerKeyExchange::read(m.body()) {
-                    Ok(ske) => s.server_key_exchange = Some(ske),
-                    Err(e) => s.notes.push(format!("ServerKeyExchange is not ECDHE: {e}")),
-                },
+                // Read once the suite says which kind it is (below).
+                HandshakeType::ServerKeyExchange => {}
                 HandshakeType::NewSessionTicket => {
                     if let Ok(t) = NewSessionTicket12::read(m.body()) {
                         s.new_ticket = Some(t.ticket);
@@ -337,6 +342,7 @@ impl ObservedSession {
                 .map(|x| x.key_exchange)
                 .or_else(|| guess_key_exchange(id));
             s.detect_resumption(&server.handshake);
+            s.read_server_key_exchange(&server.handshake);
             s.read_client_key_exchange(&client.handshake);
         }
         s.handshake_client = client.handshake;
@@ -368,6 +374,36 @@ impl ObservedSession {
         }
     }
 
+    fn read_server_key_exchange(&mut self, server_msgs: &[HandshakeMessage]) {
+        let Some(ske) = server_msgs
+            .iter()
+            .find(|m| m.typ == HandshakeType::ServerKeyExchange)
+        else {
+            return;
+        };
+        match self.key_exchange {
+            Some(KeyExchange::DheRsa) => match read_dhe_params(ske.body()) {
+                Ok((p, g, server_public)) => {
+                    self.wire_key_exchange = KeyExchangeOnWire::Dhe {
+                        p,
+                        g,
+                        server_public,
+                        client_public: Vec::new(),
+                    }
+                }
+                Err(e) => self
+                    .notes
+                    .push(format!("DHE ServerKeyExchange unreadable: {e}")),
+            },
+            _ => match EcdheServerKeyExchange::read(ske.body()) {
+                Ok(ske) => self.server_key_exchange = Some(ske),
+                Err(e) => self
+                    .notes
+                    .push(format!("ServerKeyExchange is not ECDHE: {e}")),
+            },
+        }
+    }
+
     fn read_client_key_exchange(&mut self, client_msgs: &[HandshakeMessage]) {
         let Some(cke) = client_msgs
             .iter()
@@ -385,6 +421,17 @@ impl ObservedSession {
                     .notes
                     .push(format!("ClientKeyExchange unreadable: {e}")),
             },
+            Some(KeyExchange::DheRsa) => {
+                // ClientDiffieHellmanPublic: dh_Yc<1..2^16-1> (RFC 5246 §7.4.7.2).
+                let yc = Reader::new(cke.body()).vec_u16("dh_Yc").map(|y| y.to_vec());
+                match (yc, &mut self.wire_key_exchange) {
+                    (Ok(y), KeyExchangeOnWire::Dhe { client_public, .. }) => *client_public = y,
+                    (Err(e), _) => self
+                        .notes
+                        .push(format!("ClientKeyExchange unreadable: {e}")),
+                    _ => {}
+                }
+            }
             Some(KeyExchange::EcdheRsa) => match (
                 EcdheClientKeyExchange::read(cke.body()),
                 &self.server_key_exchange,
@@ -475,12 +522,50 @@ fn selected_version(sh: &ServerHello) -> u16 {
         .unwrap_or(sh.server_version)
 }
 
-/// Key exchange of suites pfslab cannot decrypt, from their IANA ranges, for the report.
+/// Key exchange of suites pfslab cannot decrypt, from the IANA registry, for the report.
 fn guess_key_exchange(id: u16) -> Option<KeyExchange> {
     match id {
-        0x0001..=0x003d | 0x009c | 0x009d | 0xc09c..=0xc0a3 => Some(KeyExchange::Rsa),
-        0xc013 | 0xc014 | 0xc027 | 0xc028 | 0xc02f | 0xc030 | 0xcca8 => Some(KeyExchange::EcdheRsa),
+        // TLS_DHE_RSA_WITH_*: 3DES, AES-CBC, Camellia, AES-GCM, AES-CCM, ChaCha20-Poly1305.
+        0x0014..=0x0016
+        | 0x0033
+        | 0x0039
+        | 0x0045
+        | 0x0067
+        | 0x006b
+        | 0x0088
+        | 0x009e
+        | 0x009f
+        | 0xc09e
+        | 0xc09f
+        | 0xc0a2
+        | 0xc0a3
+        | 0xccaa => Some(KeyExchange::DheRsa),
+        // TLS_RSA_WITH_*.
+        0x0001..=0x000a
+        | 0x002f
+        | 0x0035
+        | 0x003b..=0x003d
+        | 0x0041
+        | 0x0084
+        | 0x009c
+        | 0x009d
+        | 0xc09c
+        | 0xc09d
+        | 0xc0a0
+        | 0xc0a1 => Some(KeyExchange::Rsa),
+        0xc010..=0xc014 | 0xc027 | 0xc028 | 0xc02f | 0xc030 | 0xcca8 => {
+            Some(KeyExchange::EcdheRsa)
+        }
         0x1301..=0x1305 => Some(KeyExchange::Tls13),
         _ => None,
     }
+}
+
+/// ServerDHParams and the signature after them (RFC 5246 §7.4.3): p, g, Ys.
+fn read_dhe_params(body: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), crate::codec::CodecError> {
+    let mut r = Reader::new(body);
+    let p = r.vec_u16("dh_p")?.to_vec();
+    let g = r.vec_u16("dh_g")?.to_vec();
+    let ys = r.vec_u16("dh_Ys")?.to_vec();
+    Ok((p, g, ys))
 }

@@ -54,6 +54,33 @@ pub(crate) fn ecdhe_reason(
     )
 }
 
+/// Bits of a big-endian unsigned number (a DH prime).
+pub fn dh_bits(p: &[u8]) -> usize {
+    match p.iter().position(|b| *b != 0) {
+        Some(i) => (p.len() - i) * 8 - p[i].leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+pub(crate) fn dhe_reason(obs: &ObservedSession) -> String {
+    let KeyExchangeOnWire::Dhe {
+        p,
+        g,
+        server_public,
+        client_public,
+    } = &obs.wire_key_exchange
+    else {
+        return "finite-field DHE: the ServerKeyExchange was not captured or not readable".into();
+    };
+    format!(
+        "finite-field DHE on a {}-bit prime p (g = {}): only the public values g^a mod p (server {}) and g^b mod p (client {}) crossed the wire; the server's RSA key only signed them; the premaster g^ab mod p never left the peers (pfslab does not derive DHE sessions' keys yet, even from a key log)",
+        dh_bits(p),
+        hex(g),
+        short_hex(server_public),
+        if client_public.is_empty() { "not captured".to_string() } else { short_hex(client_public) }
+    )
+}
+
 pub(crate) fn tls13_reason(obs: &ObservedSession) -> String {
     let shares = match &obs.wire_key_exchange {
         KeyExchangeOnWire::Tls13KeyShares {

@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
-use crate::attack::reasons::{ecdhe_reason, tls13_reason};
+use crate::attack::reasons::{dhe_reason, ecdhe_reason, tls13_reason};
 use crate::attack::resumption::ResumptionCache;
 use crate::attack::tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
 use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
@@ -145,6 +145,12 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     }
     if kx == Some(KeyExchange::Tls13) {
         recover_tls13(&mut r, obs, loot);
+        return r;
+    }
+    if kx == Some(KeyExchange::DheRsa) {
+        r.verdict = Verdict::ForwardSecret;
+        r.reason = dhe_reason(obs);
+        r.short = "DHE: premaster never sent".into();
         return r;
     }
     let Some(suite) = obs.suite else {

@@ -105,7 +105,7 @@ pub(super) fn handle_client_hello(
                 && match s.key_exchange {
                     KeyExchange::Rsa => true,
                     KeyExchange::EcdheRsa => p256_ok && scheme.is_some(),
-                    KeyExchange::Tls13 => false,
+                    KeyExchange::Tls13 | KeyExchange::DheRsa => false,
                 }
         })
         .ok_or_else(|| {
