@@ -6,9 +6,7 @@
 //! To keep a new crash: `cargo fuzz tmin <target> fuzz/artifacts/<target>/crash-…`, copy the
 //! minimised input here under the next free number, and fix the bug.
 
-#[path = "../fuzz/common.rs"]
-#[allow(dead_code)]
-mod fuzz;
+use crate::fuzz;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

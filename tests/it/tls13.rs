@@ -16,13 +16,11 @@
 //! Needs `openssl`, `gnutls-cli` / `gnutls-serv` (gnutls-bin) and `tshark`; a missing tool fails
 //! the test with the package to install.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// A TLS 1.3 suite under its names in each tool.
 #[derive(Clone, Copy, Debug)]

@@ -6,8 +6,6 @@
 //! (VmHWM) can be read from /proc without other tests' allocations mixed in. Every wait is
 //! bounded; servers and children stop when the test ends.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, OnceLock};
@@ -33,7 +31,7 @@ use pfslab::suites::{self, Suite};
 use pfslab::tls12::keys::{derive_master_secret, verify_data, Side};
 use pfslab::tls12::protectors;
 
-use common::{keygen, PfslabServer, TestDir};
+use crate::common::{keygen, PfslabServer, TestDir};
 
 struct Identity {
     key: Arc<rsa::PrivateKey>,

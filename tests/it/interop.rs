@@ -6,12 +6,10 @@
 //! Needs `openssl` (Debian package openssl) and `gnutls-cli` / `gnutls-serv` (gnutls-bin);
 //! missing tools fail the test with the package to install.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 // ---------------------------------------------------------------------------------------------
 // openssl s_client -> pfslab server

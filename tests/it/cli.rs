@@ -3,8 +3,6 @@
 //!
 //! Uses `openssl` (Debian package openssl) as the judge of keys and certificates.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)

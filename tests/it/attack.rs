@@ -6,13 +6,10 @@
 //!
 //! Judges and peers: tshark (Debian package tshark), openssl, gnutls-cli (gnutls-bin).
 
-mod common;
-mod judge;
-
 use std::path::Path;
 
-use common::*;
-use judge::*;
+use crate::common::*;
+use crate::judge::*;
 
 /// The one `pfslab: error: …` line of a command that failed with exit status 1.
 fn single_error_line(done: &Finished) -> String {

@@ -5,17 +5,14 @@
 //!
 //! Judges and peers: tshark (Debian package tshark), openssl.
 
-mod common;
-mod judge;
-
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
-use judge::*;
+use crate::common::*;
+use crate::judge::*;
 
 /// The non-empty stderr lines of a finished command.
 fn stderr_lines(done: &Finished) -> Vec<String> {

@@ -6,8 +6,6 @@
 //! The in-process checks go through `pfslab::attack::driver::run`, the code `pfslab attack` runs; the
 //! binary checks run `pfslab attack` itself on a copy of a capture that `pfslab record` made.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -21,7 +19,7 @@ use pfslab::attack::{Loot, SessionReport, Verdict};
 use pfslab::capture::{Direction, PcapWriter, TcpConversation};
 use pfslab::pki;
 
-use common::{path_str, pfslab, run, Finished, Proc, TestDir};
+use crate::common::{path_str, pfslab, run, Finished, Proc, TestDir};
 
 /// A capture `pfslab record` made (one RSA and one ECDHE session) and the key that opens it.
 struct Fixture {
@@ -93,7 +91,7 @@ fn attack_binary(path: &Path, key: &Path) -> Finished {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg("ulimit -v 1048576 && exec \"$0\" attack --key \"$1\" --table-only \"$2\"")
-        .arg(common::PFSLAB)
+        .arg(crate::common::PFSLAB)
         .arg(key)
         .arg(path);
     run(cmd, b"")
@@ -732,7 +730,7 @@ fn a_hundred_thousand_tiny_sessions() {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg("set -o pipefail; ulimit -v 1048576 && \"$0\" inspect \"$1\" | wc -l")
-        .arg(common::PFSLAB)
+        .arg(crate::common::PFSLAB)
         .arg(&path);
     let t = Instant::now();
     let done = Proc::spawn(cmd).finish(Duration::from_secs(300));

@@ -1,0 +1,27 @@
+//! The integration tests, one binary (one link of the library and AWS-LC instead of fifteen):
+//! one module per area, and `common`, the one harness they all use.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../judge/mod.rs"]
+mod judge;
+// The fuzz targets' bodies, replayed by `fuzz_regressions`.
+#[path = "../../fuzz/common.rs"]
+#[allow(dead_code)]
+mod fuzz;
+
+mod abuse;
+mod attack;
+mod broken_captures;
+mod cli;
+mod explain;
+mod fast_path;
+mod fuzz_regressions;
+mod handshake;
+mod interop;
+mod proptests;
+mod record;
+mod resumption;
+mod scenarios;
+mod sha384;
+mod tls13;
