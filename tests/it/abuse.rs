@@ -8,8 +8,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use rand::{Rng, RngExt, SeedableRng};
 use rsa::traits::PublicKeyParts;
@@ -17,7 +17,6 @@ use rsa::BoxedUint;
 
 use pfslab::crypto::rng;
 use pfslab::endpoint::client::{client_connection, ClientConfig, ServerVerification};
-use pfslab::endpoint::server::ServerConfig;
 use pfslab::endpoint::stream::TlsStream;
 use pfslab::lab::bank_client::{build_request, exchange};
 use pfslab::lab::bank_server::{self, ServerHandle, ServerOptions};
@@ -31,47 +30,19 @@ use pfslab::suites::{self, Suite};
 use pfslab::tls12::keys::{derive_master_secret, verify_data, Side};
 use pfslab::tls12::protectors;
 
-use crate::common::{keygen, PfslabServer, TestDir};
-
-struct Identity {
-    key: Arc<rsa::PrivateKey>,
-    cert: Vec<u8>,
-}
-
-/// A 2048-bit key like the lab's, generated once per test binary from a fixed seed.
-fn identity() -> &'static Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut r = rng::from_seed(808, "abuse identity");
-        let key = pki::generate_key(&mut r, 2048).expect("key");
-        let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
-            .expect("certificate");
-        Identity {
-            key: Arc::new(key),
-            cert,
-        }
-    })
-}
-
-/// Tests that measure time or load take turns, so they do not skew each other.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::common::{
+    client_config, exclusive, identity, keygen, server_config, PfslabServer, TestDir,
+};
 
 fn start_server(timeout: Duration, max_connections: usize) -> ServerHandle {
-    let id = identity();
-    let config = Arc::new(ServerConfig {
-        key: id.key.clone(),
-        cert_chain: vec![id.cert.clone()],
-        suites: vec![
+    let config = server_config(
+        vec![
             suites::TLS13_AES_128_GCM_SHA256,
             suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
             suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         ],
-        keylog: None,
-    });
+        None,
+    );
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     bank_server::spawn(
         listener,
@@ -86,14 +57,8 @@ fn start_server(timeout: Duration, max_connections: usize) -> ServerHandle {
     .expect("spawn server")
 }
 
-fn client_config(suite: Suite) -> Arc<ClientConfig> {
-    Arc::new(ClientConfig {
-        suites: vec![suite],
-        server_name: "localhost".into(),
-        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
-        offer_ems: true,
-        keylog: None,
-    })
+fn trusting_client(suite: Suite) -> Arc<ClientConfig> {
+    Arc::new(client_config(suite, true, "localhost"))
 }
 
 /// Waits (bounded) until the server's log has `n` lines.
@@ -172,7 +137,7 @@ fn two_hundred_concurrent_clients_all_complete() {
                             sock.set_write_timeout(Some(Duration::from_secs(30)))
                                 .map_err(|e| e.to_string())?;
                             let conn = client_connection(
-                                client_config(suite),
+                                trusting_client(suite),
                                 rng::from_seed(i as u64, "abuse client"),
                             )
                             .map_err(|e| e.to_string())?;
@@ -287,7 +252,7 @@ fn stalled_clients_do_not_block_others_and_are_timed_out() {
     let t = Instant::now();
     let done = exchange(
         addr,
-        client_config(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        trusting_client(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
         rng::from_seed(1, "patient"),
         &build_request("GET / HTTP/1.0", "localhost"),
         Duration::from_secs(10),

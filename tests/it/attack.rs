@@ -9,35 +9,6 @@
 use std::path::Path;
 
 use crate::common::*;
-use crate::judge::*;
-
-/// The one `pfslab: error: …` line of a command that failed with exit status 1.
-fn single_error_line(done: &Finished) -> String {
-    assert_eq!(
-        done.status.code(),
-        Some(1),
-        "expected exit status 1: {}",
-        done.describe()
-    );
-    let lines: Vec<&str> = done
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one stderr line: {}",
-        done.describe()
-    );
-    assert!(
-        lines[0].starts_with("pfslab: error: "),
-        "{}",
-        done.describe()
-    );
-    assert!(!done.stderr.contains("panicked"), "{}", done.describe());
-    lines[0].to_string()
-}
 
 fn verdict_for<'a>(verdicts: &'a [Verdict], random: &str) -> &'a Verdict {
     verdicts
@@ -102,7 +73,7 @@ fn seeded(dir: &TestDir) -> (Recording, std::path::PathBuf, std::path::PathBuf) 
     let keys = dir.join("keys");
     let keylog = dir.join("server.keylog");
     let rec = record(
-        dir,
+        dir.path(),
         "lab",
         &keys,
         &["--seed", "7", "--keylog", path_str(&keylog)],
@@ -196,12 +167,12 @@ fn real_peers_through_the_tap(test: &str, peer: Peer, ems: bool) {
     let ecdhe_request = format!("GET /{token}-ecdhe HTTP/1.0\r\nHost: localhost\r\n\r\n");
     let (rsa_out, ecdhe_out) = match peer {
         Peer::OpensslClient => (
-            openssl_s_client(tap.port, RSA.openssl, &rsa_request, None).stdout,
-            openssl_s_client(tap.port, ECDHE.openssl, &ecdhe_request, None).stdout,
+            openssl_s_client_page(tap.port, RSA.openssl, &rsa_request, None).stdout,
+            openssl_s_client_page(tap.port, ECDHE.openssl, &ecdhe_request, None).stdout,
         ),
         Peer::GnutlsClient => (
-            gnutls_cli(tap.port, RSA.gnutls_kx, ems, &rsa_request).stdout,
-            gnutls_cli(tap.port, ECDHE.gnutls_kx, ems, &ecdhe_request).stdout,
+            gnutls_cli_insecure(tap.port, RSA.gnutls_kx, ems, &rsa_request).stdout,
+            gnutls_cli_insecure(tap.port, ECDHE.gnutls_kx, ems, &ecdhe_request).stdout,
         ),
     };
     let ems_line = format!("Extended master secret: {}", if ems { "yes" } else { "no" });

@@ -19,7 +19,9 @@ use pfslab::attack::{Loot, SessionReport, Verdict};
 use pfslab::capture::{Direction, PcapWriter, TcpConversation};
 use pfslab::pki;
 
-use crate::common::{path_str, pfslab, run, Finished, Proc, TestDir};
+use crate::common::{
+    build_pcap, build_pcapng, exclusive, read, record, run, Finished, Pcap, Proc, TestDir, PFSLAB,
+};
 
 /// A capture `pfslab record` made (one RSA and one ECDHE session) and the key that opens it.
 struct Fixture {
@@ -30,28 +32,19 @@ struct Fixture {
 
 fn fixture(name: &str) -> Fixture {
     let dir = TestDir::new(name);
-    let out = dir.join("lab.pcap");
     let keys = dir.join("keys");
-    let done = run(
-        pfslab(&[
-            "record",
-            "--seed",
-            "1",
-            "--sessions",
-            "rsa=1,ecdhe=1",
-            "--out",
-            path_str(&out),
-            "--keys",
-            path_str(&keys),
-        ]),
-        b"",
+    let rec = record(
+        dir.path(),
+        "lab",
+        &keys,
+        &["--seed", "1", "--sessions", "rsa=1,ecdhe=1"],
     );
-    assert!(
-        done.status.success(),
-        "pfslab record failed: {}",
-        done.describe()
+    let pcap = read(&rec.pcap);
+    assert_eq!(
+        &pcap[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "the recorder writes little-endian microsecond pcap"
     );
-    let pcap = std::fs::read(&out).expect("read the recorded capture");
     Fixture {
         key: keys.join("server.key"),
         pcap,
@@ -91,7 +84,7 @@ fn attack_binary(path: &Path, key: &Path) -> Finished {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg("ulimit -v 1048576 && exec \"$0\" attack --key \"$1\" --table-only \"$2\"")
-        .arg(crate::common::PFSLAB)
+        .arg(PFSLAB)
         .arg(key)
         .arg(path);
     run(cmd, b"")
@@ -129,79 +122,22 @@ fn assert_clean_exit(done: &Finished, what: &str) {
 // ---------------------------------------------------------------------------------------------
 // Capture surgery
 
-/// Byte ranges of a classic little-endian pcap's packet records (header and data).
+/// Byte ranges of a classic pcap's packet records (header and data).
 fn pcap_records(pcap: &[u8]) -> Vec<(usize, usize)> {
-    assert_eq!(
-        &pcap[..4],
-        &[0xd4, 0xc3, 0xb2, 0xa1],
-        "the recorder writes little-endian microsecond pcap"
-    );
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= pcap.len() {
-        let incl = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push((at, at + 16 + incl));
-        at += 16 + incl;
-    }
-    assert_eq!(at, pcap.len());
-    out
+    Pcap::parse(pcap)
+        .records
+        .iter()
+        .map(|r| (r.offset, r.offset + 16 + r.data.len()))
+        .collect()
 }
 
 /// The frames of a pcap, with their original lengths.
 fn frames(pcap: &[u8]) -> Vec<Vec<u8>> {
-    pcap_records(pcap)
+    Pcap::parse(pcap)
+        .records
         .into_iter()
-        .map(|(s, e)| pcap[s + 16..e].to_vec())
+        .map(|r| r.data)
         .collect()
-}
-
-/// A classic pcap of `frames`, each cut to `snap` bytes (orig_len stays the full length).
-fn build_pcap(frames: &[Vec<u8>], snap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    for (i, f) in frames.iter().enumerate() {
-        let incl = f.len().min(snap);
-        for v in [1_700_000_000u32 + i as u32, 0, incl as u32, f.len() as u32] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&f[..incl]);
-    }
-    out
-}
-
-/// The same frames as pcapng (one Ethernet interface, microsecond timestamps); also returns
-/// the offset where each block ends.
-fn build_pcapng(frames: &[Vec<u8>]) -> (Vec<u8>, Vec<usize>) {
-    fn block(out: &mut Vec<u8>, ends: &mut Vec<usize>, typ: u32, body: &[u8]) {
-        let len = (12 + body.len().div_ceil(4) * 4) as u32;
-        out.extend_from_slice(&typ.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(body);
-        out.resize(out.len() + (4 - body.len() % 4) % 4, 0);
-        out.extend_from_slice(&len.to_le_bytes());
-        ends.push(out.len());
-    }
-    let (mut out, mut ends) = (Vec::new(), Vec::new());
-    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
-    shb.extend_from_slice(&[1, 0, 0, 0]);
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    block(&mut out, &mut ends, 0x0a0d_0d0a, &shb);
-    let mut idb = vec![1, 0, 0, 0];
-    idb.extend_from_slice(&65535u32.to_le_bytes());
-    block(&mut out, &mut ends, 1, &idb);
-    for (i, f) in frames.iter().enumerate() {
-        let ts = 1_700_000_000_000_000u64 + i as u64;
-        let mut epb = 0u32.to_le_bytes().to_vec();
-        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ts as u32).to_le_bytes());
-        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        epb.extend_from_slice(f);
-        block(&mut out, &mut ends, 6, &epb);
-    }
-    (out, ends)
 }
 
 fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
@@ -246,19 +182,13 @@ fn non_tcp_frames() -> Vec<Vec<u8>> {
     ]
 }
 
-fn write(dir: &TestDir, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
-    p
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 
 #[test]
 fn the_fixture_decrypts_rsa_and_not_ecdhe() {
     let fx = fixture("broken-fixture");
-    let path = write(&fx.dir, "whole.pcap", &fx.pcap);
+    let path = fx.dir.write("whole.pcap", &fx.pcap);
     let (result, reports) = attack(&path, &loot(&fx.key));
     let summary = result.expect("the recorded capture reads");
     assert!(summary.truncated.is_none());
@@ -283,7 +213,7 @@ fn truncated_at_every_block_boundary() {
         ("pcap", &fx.pcap, &pcap_ends, 24usize),
         ("pcapng", &ng, &ng_ends, ng_ends[0]),
     ] {
-        let (result, reports) = attack(&write(&fx.dir, &format!("whole.{name}"), bytes), &loot);
+        let (result, reports) = attack(&fx.dir.write(&format!("whole.{name}"), bytes), &loot);
         assert!(result.expect("whole capture").truncated.is_none());
         assert_eq!(
             verdicts(&reports),
@@ -297,7 +227,7 @@ fn truncated_at_every_block_boundary() {
         cuts.sort();
         cuts.dedup();
         for (n, &cut) in cuts.iter().enumerate() {
-            let path = write(&fx.dir, &format!("cut.{name}"), &bytes[..cut]);
+            let path = fx.dir.write(&format!("cut.{name}"), &bytes[..cut]);
             let (result, reports) = attack(&path, &loot);
             let on_boundary = ends.contains(&cut);
             match (&result, cut < header) {
@@ -367,7 +297,7 @@ fn wrong_magic_and_non_captures_are_a_clear_error() {
         ("three-bytes", vec![0xd4, 0xc3, 0xb2], "truncated"),
     ];
     for (name, bytes, says) in cases {
-        let path = write(&fx.dir, name, &bytes);
+        let path = fx.dir.write(name, &bytes);
         let (result, reports) = attack(&path, &loot);
         let e = result.expect_err(name);
         assert!(e.contains(says) && e.contains(name), "{name}: {e}");
@@ -442,7 +372,7 @@ fn absurd_lengths_are_errors_not_allocations() {
         b
     }));
     for (i, (name, bytes)) in cases.iter().enumerate() {
-        let path = write(&fx.dir, &format!("absurd-{i}.cap"), bytes);
+        let path = fx.dir.write(&format!("absurd-{i}.cap"), bytes);
         let t = Instant::now();
         let (result, _reports) = attack(&path, &loot);
         assert!(
@@ -481,11 +411,8 @@ fn zero_length_and_snaplen_cut_packets() {
         .flat_map(|f| [Vec::new(), f.clone()])
         .collect();
     let (result, reports) = attack(
-        &write(
-            &fx.dir,
-            "empty-packets.pcap",
-            &build_pcap(&with_empty, 65535),
-        ),
+        &fx.dir
+            .write("empty-packets.pcap", &build_pcap(&with_empty, 65535)),
         &loot,
     );
     let s = result.expect("zero-length packets are readable");
@@ -497,11 +424,9 @@ fn zero_length_and_snaplen_cut_packets() {
     );
 
     for snap in [0usize, 14, 34, 54, 60, 96, 200, 1000, 1400, 65535] {
-        let path = write(
-            &fx.dir,
-            &format!("snap-{snap}.pcap"),
-            &build_pcap(&frames, snap),
-        );
+        let path = fx
+            .dir
+            .write(&format!("snap-{snap}.pcap"), &build_pcap(&frames, snap));
         let (result, reports) = attack(&path, &loot);
         let s = result.unwrap_or_else(|e| panic!("snaplen {snap}: {e}"));
         assert!(s.truncated.is_none(), "snaplen {snap}: {:?}", s.truncated);
@@ -541,7 +466,7 @@ fn non_tcp_traffic_is_skipped() {
         mixed.push(f);
     }
     let inserted = mixed.len() as u64 / 2;
-    let path = write(&fx.dir, "mixed.pcap", &build_pcap(&mixed, 65535));
+    let path = fx.dir.write("mixed.pcap", &build_pcap(&mixed, 65535));
     let (result, reports) = attack(&path, &loot);
     let s = result.expect("mixed capture");
     assert_eq!(s.skipped.total(), inserted, "{:?}", s.skipped);
@@ -555,7 +480,7 @@ fn non_tcp_traffic_is_skipped() {
         [Verdict::Decrypted, Verdict::ForwardSecret]
     );
 
-    let only = write(&fx.dir, "only-other.pcap", &build_pcap(&others, 65535));
+    let only = fx.dir.write("only-other.pcap", &build_pcap(&others, 65535));
     let done = attack_binary(&only, &fx.key);
     assert_eq!(done.status.code(), Some(0), "{}", done.describe());
     assert!(
@@ -564,7 +489,7 @@ fn non_tcp_traffic_is_skipped() {
         done.describe()
     );
     let (ng, _) = build_pcapng(&others);
-    let (result, reports) = attack(&write(&fx.dir, "only-other.pcapng", &ng), &loot);
+    let (result, reports) = attack(&fx.dir.write("only-other.pcapng", &ng), &loot);
     assert_eq!(result.expect("pcapng of other traffic").tls_sessions, 0);
     assert!(reports.is_empty());
 }
@@ -616,7 +541,7 @@ fn bit_flips_anywhere() {
                 *outcomes.entry(kind).or_default() += 1;
             }
             Err(_) => {
-                let kept = write(&fx.dir, &format!("panic-{i}.cap"), bytes);
+                let kept = fx.dir.write(&format!("panic-{i}.cap"), bytes);
                 failures.push(format!(
                     "{name}: panicked (input kept in {})",
                     kept.display()
@@ -657,6 +582,7 @@ fn vm_hwm_kib() -> u64 {
 #[test]
 fn a_hundred_thousand_tiny_sessions() {
     const SESSIONS: u32 = 100_000;
+    let _turn = exclusive(); // measures this process's peak memory
     let dir = TestDir::new("broken-100k");
     let path = dir.join("tiny.pcap");
     let t = Instant::now();
@@ -730,7 +656,7 @@ fn a_hundred_thousand_tiny_sessions() {
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg("set -o pipefail; ulimit -v 1048576 && \"$0\" inspect \"$1\" | wc -l")
-        .arg(crate::common::PFSLAB)
+        .arg(PFSLAB)
         .arg(&path);
     let t = Instant::now();
     let done = Proc::spawn(cmd).finish(Duration::from_secs(300));

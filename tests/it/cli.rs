@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -18,44 +17,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn openssl(args: &[&str]) -> Finished {
-    require_tool("openssl", "openssl");
-    let mut cmd = Command::new("openssl");
-    cmd.args(args);
-    let done = run(cmd, b"");
-    assert!(
-        done.status.success(),
-        "openssl {args:?} failed: {}",
-        done.describe()
-    );
-    done
-}
-
-/// The one `pfslab: error: …` line of a failed command.
-fn single_error_line(done: &Finished) -> String {
-    let lines: Vec<&str> = done
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one stderr line: {}",
-        done.describe()
-    );
-    assert!(
-        lines[0].starts_with("pfslab: error: "),
-        "{}",
-        done.describe()
-    );
-    lines[0].to_string()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 //! traffic: every part of the key block, the premaster and the master secret must agree.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::path::Path;
+
+use crate::common::*;
 
 const CAPTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -12,7 +14,7 @@ const KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/resumption-server.key"
 );
-/// The fixture's s_server listened here (see tests/resumption.rs).
+/// The fixture's s_server listened here (see tests/it/resumption.rs).
 const SERVER_PORT: u16 = 44815;
 
 fn is_hex_group(word: &str) -> bool {
@@ -73,34 +75,22 @@ fn tshark_value(debug: &str, name: &str) -> String {
 
 #[test]
 fn key_block_matches_tshark_derivation_for_an_openssl_session() {
-    let dir = std::env::temp_dir().join(format!("pfslab-explain-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("explain");
     let debug_file = dir.join("tls-debug.txt");
-    let st = Command::new("tshark")
-        .args(["-r", CAPTURE, "-d", &format!("tcp.port=={SERVER_PORT},tls")])
-        .args(["-o", &format!("uat:rsa_keys:\"{KEY}\",\"\"")])
-        .args(["-o", &format!("tls.debug_file:{}", debug_file.display())])
-        .args(["-Y", "tcp.stream==0", "-q"])
-        .output()
-        .expect("tshark is required (make deps installs it)");
-    assert!(
-        st.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let mut opts = decode_as(SERVER_PORT);
+    opts.extend(with_rsa_key(Path::new(KEY)));
+    opts.extend([
+        "-o".to_string(),
+        format!("tls.debug_file:{}", debug_file.display()),
+    ]);
+    tshark(Path::new(CAPTURE), &opts, &["-Y", "tcp.stream==0", "-q"]);
     let debug = std::fs::read_to_string(&debug_file).unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args(["explain", CAPTURE, "--session", "0", "--key", KEY])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let mut cmd = pfslab(&["explain", CAPTURE, "--session", "0", "--key", KEY]);
+    cmd.env("NO_COLOR", "1");
+    let out = run(cmd, b"");
+    assert!(out.status.success(), "{}", out.stderr);
+    let text = out.stdout;
     assert!(!text.contains('\x1b'), "colour must be off when piped");
     let ours = explain_fields(&text);
 
@@ -132,42 +122,24 @@ fn key_block_matches_tshark_derivation_for_an_openssl_session() {
             || text.contains("tag check                 OK"),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn forward_secret_session_shows_where_the_chain_breaks() {
-    let dir = std::env::temp_dir().join(format!("pfslab-explain-fs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let pcap = dir.join("lab.pcap");
+    let dir = TestDir::new("explain-fs");
     let keys = dir.join("keys");
-    let rec = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args([
-            "record",
-            "--sessions",
-            "rsa=1,ecdhe=1",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(&pcap)
-        .arg("--keys")
-        .arg(&keys)
-        .output()
-        .unwrap();
-    assert!(
-        rec.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rec.stderr)
+    let rec = record(
+        dir.path(),
+        "lab",
+        &keys,
+        &["--sessions", "rsa=1,ecdhe=1", "--seed", "3"],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .arg("explain")
-        .arg(&pcap)
-        .args(["--session", "1", "--key"])
-        .arg(keys.join("server.key"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (pcap, key) = (path_str(&rec.pcap), keys.join("server.key"));
+    let out = run(
+        pfslab(&["explain", pcap, "--session", "1", "--key", path_str(&key)]),
+        b"",
+    );
+    let text = &out.stdout;
     assert!(out.status.success());
     assert!(text.contains("ServerKeyExchange"), "{text}");
     assert!(
@@ -183,21 +155,11 @@ fn forward_secret_session_shows_where_the_chain_breaks() {
         "no master secret can be shown for ECDHE:\n{text}"
     );
     // Without a key, the RSA session stops at the encrypted premaster.
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .arg("explain")
-        .arg(&pcap)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = run(pfslab(&["explain", pcap]), b"");
+    let text = &out.stdout;
     assert!(text.contains("encrypted on the wire; give --key"), "{text}");
     // A session that does not exist is an error naming the ones that do.
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .arg("explain")
-        .arg(&pcap)
-        .args(["--session", "7"])
-        .output()
-        .unwrap();
+    let out = run(pfslab(&["explain", pcap, "--session", "7"]), b"");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS sessions: 0, 1"));
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.stderr.contains("TLS sessions: 0, 1"));
 }

@@ -2,11 +2,12 @@
 //! path gives: same verdicts, same bytes, session by session.
 
 use std::path::Path;
-use std::process::Command;
 
 use pfslab::attack::driver::analyse_connection;
 use pfslab::attack::pipeline::for_each_tls_connection;
 use pfslab::attack::{Loot, ResumptionCache, SessionReport};
+
+use crate::common::{record, TestDir};
 
 /// Every session of `pcap` analysed with loot `a` and with loot `b`.
 fn for_each_session_on_both(
@@ -28,29 +29,15 @@ fn for_each_session_on_both(
 
 #[test]
 fn fast_and_constant_time_paths_agree_on_every_session() {
-    let dir = std::env::temp_dir().join(format!("pfslab-fastpath-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let pcap = dir.join("lab.pcap");
+    let dir = TestDir::new("fastpath");
     let keys = dir.join("keys");
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args([
-            "record",
-            "--sessions",
-            "rsa=6,ecdhe=2,rsa256=2",
-            "--seed",
-            "21",
-            "--out",
-        ])
-        .arg(&pcap)
-        .arg("--keys")
-        .arg(&keys)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let pcap = record(
+        dir.path(),
+        "lab",
+        &keys,
+        &["--sessions", "rsa=6,ecdhe=2,rsa256=2", "--seed", "21"],
+    )
+    .pcap;
     let key = pfslab::pki::load_private_key(&keys.join("server.key")).unwrap();
     let fast = Loot::new(Some(key.clone()), None);
     assert!(
@@ -76,5 +63,4 @@ fn fast_and_constant_time_paths_agree_on_every_session() {
         assert_eq!(a.verdict, b.verdict);
         assert_eq!(a.reason, b.reason);
     });
-    std::fs::remove_dir_all(&dir).unwrap();
 }

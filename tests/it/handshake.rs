@@ -1,57 +1,19 @@
 //! Client and server driven against each other in memory, no sockets.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pfslab::crypto::rng;
 use pfslab::endpoint::client::{client_connection, ClientConfig, ServerVerification};
 use pfslab::endpoint::conn::{Closed, Connection};
-use pfslab::endpoint::server::{server_connection, ServerConfig};
+use pfslab::endpoint::server::server_connection;
 use pfslab::error::Error;
 use pfslab::keylog::{KeyLog, KeyLogWriter};
 use pfslab::msgs::enums::AlertDescription;
 use pfslab::pki;
 use pfslab::suites::{self, Suite};
 
-struct Identity {
-    key: Arc<rsa::PrivateKey>,
-    cert: Vec<u8>,
-}
-
-fn identity() -> &'static Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut r = rng::from_seed(42, "test identity");
-        let key = pki::generate_key(&mut r, 2048).unwrap();
-        let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert =
-            pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r).unwrap();
-        Identity {
-            key: Arc::new(key),
-            cert,
-        }
-    })
-}
-
-fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> Arc<ServerConfig> {
-    let id = identity();
-    Arc::new(ServerConfig {
-        key: id.key.clone(),
-        cert_chain: vec![id.cert.clone()],
-        suites,
-        keylog,
-    })
-}
-
-fn client_config(suite: Suite, ems: bool, name: &str) -> Arc<ClientConfig> {
-    Arc::new(ClientConfig {
-        suites: vec![suite],
-        server_name: name.to_string(),
-        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
-        offer_ems: ems,
-        keylog: None,
-    })
-}
+use crate::common::{client_config, server_config, TestDir};
 
 /// Moves bytes both ways until neither side has anything to say; the first error wins.
 fn transfer(client: &mut Connection, server: &mut Connection) -> Result<(), (&'static str, Error)> {
@@ -73,7 +35,7 @@ fn transfer(client: &mut Connection, server: &mut Connection) -> Result<(), (&'s
 
 fn make_pair(suite: Suite, ems: bool) -> (Connection, Connection) {
     let client = client_connection(
-        client_config(suite, ems, "localhost"),
+        Arc::new(client_config(suite, ems, "localhost")),
         rng::from_seed(1, "c"),
     )
     .unwrap();
@@ -136,8 +98,11 @@ fn sha384_suites_work_too() {
         suites::TLS_RSA_WITH_AES_256_GCM_SHA384,
         suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     ] {
-        let mut c =
-            client_connection(client_config(suite, true, "localhost"), rng::from_os()).unwrap();
+        let mut c = client_connection(
+            Arc::new(client_config(suite, true, "localhost")),
+            rng::from_os(),
+        )
+        .unwrap();
         let mut s = server_connection(
             server_config(suites::TLS12_SUITES.to_vec(), None),
             rng::from_os(),
@@ -170,11 +135,11 @@ fn tampered_record_fails_with_bad_record_mac() {
 #[test]
 fn no_shared_suite_is_handshake_failure() {
     let mut c = client_connection(
-        client_config(
+        Arc::new(client_config(
             suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             true,
             "localhost",
-        ),
+        )),
         rng::from_os(),
     )
     .unwrap();
@@ -196,11 +161,11 @@ fn no_shared_suite_is_handshake_failure() {
 #[test]
 fn wrong_server_name_is_rejected_by_client() {
     let mut c = client_connection(
-        client_config(
+        Arc::new(client_config(
             suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
             true,
             "bank.example",
-        ),
+        )),
         rng::from_os(),
     )
     .unwrap();
@@ -263,17 +228,15 @@ fn garbled_premaster_fails_only_at_finished() {
 
 #[test]
 fn keylog_lines_match_on_both_sides() {
-    let dir = std::env::temp_dir().join(format!("pfslab-hs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("hs-keylog");
     let (cpath, spath) = (dir.join("c.log"), dir.join("s.log"));
     let ckl = Arc::new(KeyLogWriter::open(&cpath).unwrap());
     let skl = Arc::new(KeyLogWriter::open(&spath).unwrap());
-    let mut cc = (*client_config(
+    let mut cc = client_config(
         suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         true,
         "localhost",
-    ))
-    .clone_for_test();
+    );
     cc.keylog = Some(ckl);
     let mut c = client_connection(Arc::new(cc), rng::from_os()).unwrap();
     let mut s = server_connection(
@@ -292,33 +255,10 @@ fn keylog_lines_match_on_both_sides() {
         sl.master_secrets.get(&cr).map(|m| m.to_vec())
     );
     assert!(cl.master_secrets.contains_key(&cr));
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-trait CloneForTest {
-    fn clone_for_test(&self) -> ClientConfig;
-}
-
-impl CloneForTest for ClientConfig {
-    fn clone_for_test(&self) -> ClientConfig {
-        ClientConfig {
-            suites: self.suites.clone(),
-            server_name: self.server_name.clone(),
-            verification: self.verification.clone(),
-            offer_ems: self.offer_ems,
-            keylog: self.keylog.clone(),
-        }
-    }
 }
 
 fn tls13_pair(suite: Suite) -> (Connection, Connection) {
-    let config = Arc::new(ClientConfig {
-        suites: vec![suite],
-        server_name: "localhost".into(),
-        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
-        offer_ems: true,
-        keylog: None,
-    });
+    let config = Arc::new(client_config(suite, true, "localhost"));
     let client = client_connection(config, rng::from_seed(2, "c13")).unwrap();
     let all: Vec<Suite> = suites::TLS12_SUITES
         .iter()
@@ -384,11 +324,11 @@ fn tls13_tampered_record_fails_with_bad_record_mac() {
 fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
     // A TLS 1.3-capable server that must fall back to 1.2 sets the RFC 8446 §4.1.3 marker.
     let mut c = client_connection(
-        client_config(
+        Arc::new(client_config(
             suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             true,
             "localhost",
-        ),
+        )),
         rng::from_os(),
     )
     .unwrap();
@@ -401,13 +341,11 @@ fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
     transfer(&mut c, &mut s).unwrap();
     assert_eq!(&s.summary().server_random[24..], b"DOWNGRD\x01");
     // A TLS 1.3 client facing a 1.2-only server refuses: it required TLS 1.3.
-    let config = Arc::new(ClientConfig {
-        suites: vec![suites::TLS13_AES_128_GCM_SHA256],
-        server_name: "localhost".into(),
-        verification: ServerVerification::TrustAnchor(identity().cert.clone()),
-        offer_ems: true,
-        keylog: None,
-    });
+    let config = Arc::new(client_config(
+        suites::TLS13_AES_128_GCM_SHA256,
+        true,
+        "localhost",
+    ));
     let mut c = client_connection(config, rng::from_os()).unwrap();
     let mut s = server_connection(
         server_config(suites::TLS12_SUITES.to_vec(), None),
@@ -425,8 +363,7 @@ fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
 
 #[test]
 fn tls13_keylog_has_all_five_labels() {
-    let dir = std::env::temp_dir().join(format!("pfslab-hs13-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("hs13-keylog");
     let path = dir.join("s.log");
     let writer = Arc::new(KeyLogWriter::open(&path).unwrap());
     let (mut c, _) = tls13_pair(suites::TLS13_AES_128_GCM_SHA256);
@@ -447,5 +384,4 @@ fn tls13_keylog_has_all_five_labels() {
             "missing {label}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,7 +7,6 @@
 //! missing tools fail the test with the package to install.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -101,20 +100,13 @@ fn gnutls_cli_to_pfslab(test: &str, suite: SuiteNames) {
         "NONE:+VERS-TLS1.2:+AES-128-GCM:+AEAD:+{}:+SIGN-ALL:+GROUP-SECP256R1:+COMP-NULL:%NO_SESSION_HASH",
         suite.gnutls_kx
     );
-    let mut cmd = Command::new("gnutls-cli");
-    cmd.args([
-        "--x509cafile",
-        path_str(&cert),
-        "--port",
-        &server.port(),
-        "--priority",
-        &priority,
-        "127.0.0.1",
-    ]);
     // stdin stays open: gnutls-cli leaves when the server closes the session.
-    let mut client = Proc::spawn(cmd);
-    client.write_stdin(request.as_bytes());
-    let done = client.finish(RUN_TIMEOUT);
+    let done = gnutls_cli(
+        server.addr.port(),
+        &priority,
+        &["--x509cafile", path_str(&cert)],
+        &request,
+    );
     let out = format!("{}\n{}", done.stdout, done.stderr); // status lines go to either stream
     let why = || {
         format!(
@@ -170,16 +162,8 @@ fn gnutls_cli_without_ems_to_pfslab_server_ecdhe() {
 /// `openssl s_server -tls1_2` with the lab's two suites, serving from `dir/www` (no keys
 /// there): `mode` is `-www` (a status page naming the session's cipher) or `-WWW` (files).
 fn openssl_s_server12(dir: &TestDir, key: &Path, cert: &Path, mode: &str) -> (Proc, u16) {
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).expect("mkdir www");
     let suites = format!("{}:{}", RSA.openssl, ECDHE.openssl);
-    openssl_s_server(
-        &www,
-        key,
-        cert,
-        &[mode, "-tls1_2", "-cipher", &suites],
-        None,
-    )
+    openssl_s_server_www(dir, key, cert, &[mode, "-tls1_2", "-cipher", &suites])
 }
 
 fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {

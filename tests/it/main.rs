@@ -3,8 +3,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../judge/mod.rs"]
-mod judge;
 // The fuzz targets' bodies, replayed by `fuzz_regressions`.
 #[path = "../../fuzz/common.rs"]
 #[allow(dead_code)]

@@ -12,39 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::judge::*;
-
-/// The non-empty stderr lines of a finished command.
-fn stderr_lines(done: &Finished) -> Vec<String> {
-    done.stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// The one `pfslab: error: …` line of a command that failed with exit status 1.
-fn single_error_line(done: &Finished) -> String {
-    assert_eq!(
-        done.status.code(),
-        Some(1),
-        "expected exit status 1: {}",
-        done.describe()
-    );
-    let lines = stderr_lines(done);
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected exactly one stderr line: {}",
-        done.describe()
-    );
-    assert!(
-        lines[0].starts_with("pfslab: error: "),
-        "{}",
-        done.describe()
-    );
-    lines[0].clone()
-}
 
 /// Every file below `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -198,7 +165,7 @@ fn assert_decrypted_as_truth(got: &Followed, truth: &TruthSession, client_ip: &s
 fn seeded_recording_is_clean_for_tshark_with_every_stream_dissected_as_tls() {
     let dir = TestDir::new("record-seeded-clean");
     let rec = record(
-        &dir,
+        dir.path(),
         "lab",
         &dir.join("keys"),
         &["--seed", "7", "--sessions", "rsa=3,ecdhe=3"],
@@ -270,7 +237,7 @@ fn tshark_decrypts_exactly_the_rsa_sessions_of_a_seeded_recording_with_the_key_a
     let keylog = dir.join("server.keylog");
     let keys = dir.join("keys");
     let rec = record(
-        &dir,
+        dir.path(),
         "lab",
         &keys,
         &["--seed", "7", "--keylog", path_str(&keylog)],
@@ -284,7 +251,7 @@ fn tshark_decrypts_a_recording_without_ems() {
     let keylog = dir.join("server.keylog");
     let keys = dir.join("keys");
     let rec = record(
-        &dir,
+        dir.path(),
         "lab",
         &keys,
         &[
@@ -323,7 +290,7 @@ fn unseeded_recording_on_real_addresses_is_clean_and_decrypts() {
     let keylog = dir.join("server.keylog");
     let keys = dir.join("keys");
     let rec = record(
-        &dir,
+        dir.path(),
         "lab",
         &keys,
         &["--sessions", "rsa=2,ecdhe=2", "--keylog", path_str(&keylog)],
@@ -358,15 +325,15 @@ fn unseeded_recording_on_real_addresses_is_clean_and_decrypts() {
 fn unseeded_recordings_differ_and_seeded_ones_are_byte_identical() {
     let dir = TestDir::new("record-reproducible");
     let keys = dir.join("keys");
-    let seeded_a = record(&dir, "seeded-a", &keys, &["--seed", "7"]);
+    let seeded_a = record(dir.path(), "seeded-a", &keys, &["--seed", "7"]);
     assert!(
         keys.join("server.key").is_file(),
         "record did not generate the missing key"
     );
-    let seeded_b = record(&dir, "seeded-b", &keys, &["--seed", "7"]);
-    let seeded_c = record(&dir, "seeded-c", &keys, &["--seed", "8"]);
-    let free_a = record(&dir, "free-a", &keys, &[]);
-    let free_b = record(&dir, "free-b", &keys, &[]);
+    let seeded_b = record(dir.path(), "seeded-b", &keys, &["--seed", "7"]);
+    let seeded_c = record(dir.path(), "seeded-c", &keys, &["--seed", "8"]);
+    let free_a = record(dir.path(), "free-a", &keys, &[]);
+    let free_b = record(dir.path(), "free-b", &keys, &[]);
 
     assert_eq!(
         sha256_hex(&seeded_a.pcap),
@@ -418,8 +385,8 @@ fn tap_records_openssl_s_server_and_s_client_and_tshark_decrypts_the_rsa_session
     let token = unique_token("tap-openssl");
     let rsa_request = format!("GET /{token}-rsa HTTP/1.0\r\nHost: localhost\r\n\r\n");
     let ecdhe_request = format!("GET /{token}-ecdhe HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let rsa_reply = openssl_s_client(tap.port, RSA.openssl, &rsa_request, None).stdout;
-    let ecdhe_reply = openssl_s_client(tap.port, ECDHE.openssl, &ecdhe_request, None).stdout;
+    let rsa_reply = openssl_s_client_page(tap.port, RSA.openssl, &rsa_request, None).stdout;
+    let ecdhe_reply = openssl_s_client_page(tap.port, ECDHE.openssl, &ecdhe_request, None).stdout;
     assert!(
         rsa_reply.contains(&format!("Cipher is {}", RSA.openssl)),
         "{rsa_reply}"
@@ -528,8 +495,7 @@ fn tap_closes_a_client_when_the_upstream_refuses_and_says_so_in_one_line() {
 #[test]
 fn record_into_a_directory_that_cannot_be_created_fails_with_one_line_and_leaves_no_capture() {
     let dir = TestDir::new("record-bad-out");
-    let blocker = dir.join("a-file");
-    write(&blocker, b"not a directory\n");
+    let blocker = dir.write("a-file", b"not a directory\n");
     let out = blocker.join("x").join("y.pcap");
     let done = run(
         pfslab(&[
@@ -549,7 +515,7 @@ fn record_into_a_directory_that_cannot_be_created_fails_with_one_line_and_leaves
         "the message should name the path: {line}"
     );
     assert!(line.contains("Not a directory"), "{line}");
-    no_capture_left(&dir.path);
+    no_capture_left(dir.path());
 }
 
 #[test]
@@ -578,7 +544,7 @@ fn tap_on_a_port_in_use_fails_with_one_line() {
         "the message should name {addr}: {line}"
     );
     assert!(line.contains("in use"), "{line}");
-    no_capture_left(&dir.path);
+    no_capture_left(dir.path());
     drop(taken);
 }
 
@@ -586,8 +552,7 @@ fn tap_on_a_port_in_use_fails_with_one_line() {
 fn tap_writing_into_an_unwritable_location_fails_and_leaves_no_file() {
     // Under a regular file: unwritable even for root.
     let dir = TestDir::new("tap-unwritable");
-    let blocker = dir.join("a-file");
-    write(&blocker, b"not a directory\n");
+    let blocker = dir.write("a-file", b"not a directory\n");
     let cap = blocker.join("x.pcap");
     let done = run(
         pfslab(&[
@@ -614,7 +579,7 @@ fn tap_writing_into_an_unwritable_location_fails_and_leaves_no_file() {
         "tap listened before it could record: {}",
         done.describe()
     );
-    no_capture_left(&dir.path);
+    no_capture_left(dir.path());
     assert_eq!(
         line.matches("Not a directory").count(),
         1,
@@ -674,7 +639,7 @@ fn tap_stops_on_sigterm_and_renames_its_capture_into_place() {
 fn tshark_judge_flags_a_malformed_handshake_and_a_missing_segment() {
     let dir = TestDir::new("judge-self-test");
     let rec = record(
-        &dir,
+        dir.path(),
         "lab",
         &dir.join("keys"),
         &["--seed", "7", "--sessions", "rsa=1,ecdhe=1"],

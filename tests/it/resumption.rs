@@ -3,22 +3,7 @@
 //! transport): a full handshake, its ticket resumption, a full handshake with -no_ticket, and
 //! its session-ID resumption. The server's key is `tests/data/resumption-server.key`.
 
-use std::process::Command;
-
-fn attack_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .arg("attack")
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "attack failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::common::{attack_sessions, openssl, path_str, TestDir};
 
 const CAPTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -31,8 +16,7 @@ const KEY: &str = concat!(
 
 #[test]
 fn ticket_and_session_id_resumptions_are_decrypted_from_their_originals() {
-    let json = attack_json(&["--key", KEY, CAPTURE]);
-    let sessions = json["sessions"].as_array().unwrap();
+    let sessions = attack_sessions(&["--key", KEY, CAPTURE]);
     assert_eq!(sessions.len(), 4);
     let resumed: Vec<_> = sessions
         .iter()
@@ -42,7 +26,7 @@ fn ticket_and_session_id_resumptions_are_decrypted_from_their_originals() {
         resumed,
         vec![None, Some("ticket".into()), None, Some("session-id".into())]
     );
-    for s in sessions {
+    for s in &sessions {
         assert_eq!(s["verdict"], "decrypted", "{s}");
         assert_eq!(s["client_finished"], "verified", "{s}");
         assert_eq!(s["server_finished"], "verified", "{s}");
@@ -78,23 +62,15 @@ fn resumption_without_its_original_is_explained() {
     // A key log naming only the resumed session's client random is not enough either: the
     // abbreviated handshake has no key exchange of its own; here no secret at all is given
     // for the originals, so only a key log line for them would help.
-    let dir = std::env::temp_dir().join(format!("pfslab-resume-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TestDir::new("resume");
     let other = dir.join("other.key");
-    let st = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&other)
-        .arg("2048")
-        .output()
-        .expect("openssl is required (make deps installs it)");
-    assert!(st.status.success());
-    let json = attack_json(&["--key", other.to_str().unwrap(), CAPTURE]);
-    for s in json["sessions"].as_array().unwrap() {
+    openssl(&["genrsa", "-out", path_str(&other), "2048"]);
+    let sessions = attack_sessions(&["--key", path_str(&other), CAPTURE]);
+    for s in &sessions {
         assert_eq!(s["verdict"], "not-decrypted", "{s}");
     }
-    let reason = json["sessions"][1]["reason"].as_str().unwrap();
+    let reason = sessions[1]["reason"].as_str().unwrap();
     assert!(reason.contains("resumed session"), "{reason}");
-    let reason0 = json["sessions"][0]["reason"].as_str().unwrap();
+    let reason0 = sessions[0]["reason"].as_str().unwrap();
     assert!(reason0.contains("not this server's key"), "{reason0}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

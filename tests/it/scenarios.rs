@@ -1,52 +1,31 @@
 //! Every lesson script runs unattended and its own final check passes.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
+use crate::common::{Proc, TestDir, PFSLAB};
+
+/// Runs `scenarios/SCRIPT` unattended in a fresh lab directory (its background jobs die with
+/// it: the script leads the process group its guard kills).
 fn run_lesson(script: &str) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lab_dir = std::env::temp_dir().join(format!(
-        "pfslab-lesson-{}-{}",
-        script.trim_end_matches(".sh"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&lab_dir);
-    let log = lab_dir.with_extension("log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("bash")
-        .arg(root.join("scenarios").join(script))
-        .env("PFSLAB", env!("CARGO_BIN_EXE_pfslab"))
-        .env("LAB_DIR", &lab_dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{script} did not finish in 120 s; log: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = TestDir::new(&format!("lesson-{}", script.trim_end_matches(".sh")));
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("scenarios").join(script))
+        .env("PFSLAB", PFSLAB)
+        .env("LAB_DIR", dir.join("lab"))
+        .env("NO_COLOR", "1");
+    let mut lesson = Proc::spawn(cmd);
+    lesson.close_stdin();
+    let done = lesson.finish(Duration::from_secs(120));
+    let status = done.status;
+    let output = format!("{}{}", done.stdout, done.stderr);
     assert!(status.success(), "{script} failed ({status}):\n{output}");
     assert!(
         output.contains("LESSON PASSED"),
         "{script} did not report its check:\n{output}"
     );
-    let _ = std::fs::remove_dir_all(&lab_dir);
-    let _ = std::fs::remove_file(&log);
 }
 
 #[test]
