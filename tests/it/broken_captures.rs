@@ -19,6 +19,7 @@ use pfslab::attack::{Loot, SessionReport, Verdict};
 use pfslab::capture::{Direction, PcapWriter, TcpConversation};
 use pfslab::pki;
 
+use crate::capture::fixtures::eth;
 use crate::common::{
     build_pcap, build_pcapng, exclusive, read, record, run, Finished, Pcap, Proc, TestDir, PFSLAB,
 };
@@ -138,13 +139,6 @@ fn frames(pcap: &[u8]) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|r| r.data)
         .collect()
-}
-
-fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
 }
 
 fn ipv4(proto: u8, flags_frag: u16, payload: &[u8]) -> Vec<u8> {

@@ -11,6 +11,7 @@ mod fuzz;
 mod abuse;
 mod attack;
 mod broken_captures;
+mod capture;
 mod cli;
 mod explain;
 mod fast_path;
