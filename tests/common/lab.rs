@@ -123,6 +123,13 @@ pub fn pfslab_client(port: u16, args: &[&str]) -> Finished {
     run(pfslab(&all), b"")
 }
 
+/// [`pfslab_client`] checking the certificate for `localhost` against `ca`, plus `args`.
+pub fn pfslab_client_verified(port: u16, ca: &Path, args: &[&str]) -> Finished {
+    let mut all = vec!["--ca", path_str(ca), "--server-name", "localhost"];
+    all.extend_from_slice(args);
+    pfslab_client(port, &all)
+}
+
 /// The `connected to …` line a successful pfslab client prints.
 pub fn connected_line(port: u16, suite: SuiteNames, ems: bool) -> String {
     format!(

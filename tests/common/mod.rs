@@ -156,6 +156,26 @@ pub fn data_dir() -> PathBuf {
         .join("data")
 }
 
+/// OpenSSL traffic recorded through `pfslab tap`: full TLS 1.2 handshakes and their
+/// resumptions (`resumption.rs` says how); the s_server key that opens it.
+pub const RESUMPTION_CAPTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/openssl-resumption.pcap"
+);
+pub const RESUMPTION_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/resumption-server.key"
+);
+
+/// The NSS key-log labels of a TLS 1.3 session.
+pub const TLS13_KEYLOG_LABELS: [&str; 5] = [
+    "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+    "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    "CLIENT_TRAFFIC_SECRET_0",
+    "SERVER_TRAFFIC_SECRET_0",
+    "EXPORTER_SECRET",
+];
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }

@@ -113,6 +113,15 @@ impl Finished {
             self.status, self.stdout, self.stderr
         )
     }
+
+    /// This run (`what`) beside what a peer has printed so far, for failure messages.
+    pub fn beside(&self, what: &str, peer_name: &str, peer: &Proc) -> String {
+        format!(
+            "{what}: {}\n--- {peer_name} ---\n{}",
+            self.describe(),
+            peer.describe()
+        )
+    }
 }
 
 impl Proc {

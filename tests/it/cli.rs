@@ -305,26 +305,12 @@ fn server_loads_openssl_key(test: &str, form: KeyForm) {
     for suite in [RSA, ECDHE] {
         let path = format!("/{}", unique_token(test));
         let request = format!("GET {path} HTTP/1.0");
-        let done = pfslab_client(
+        let done = pfslab_client_verified(
             server.addr.port(),
-            &[
-                "--suite",
-                suite.cli,
-                "--ca",
-                path_str(&cert),
-                "--server-name",
-                "localhost",
-                "--request",
-                &request,
-            ],
+            &cert,
+            &["--suite", suite.cli, "--request", &request],
         );
-        let why = || {
-            format!(
-                "{}\n--- server ---\n{}",
-                done.describe(),
-                server.proc.describe()
-            )
-        };
+        let why = || done.beside("pfslab client", "server", &server.proc);
         assert!(done.status.success(), "{}", why());
         assert!(
             done.stderr
@@ -462,26 +448,17 @@ fn server_survives_random_bytes_and_serves_the_next_client() {
         );
     }
 
-    let done = pfslab_client(
+    let done = pfslab_client_verified(
         server.addr.port(),
+        &cert,
         &[
             "--suite",
             "ecdhe",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
             "--request",
             "GET /after-garbage HTTP/1.0",
         ],
     );
-    let why = || {
-        format!(
-            "{}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("pfslab client", "server", &server.proc);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stdout.contains("you asked for GET /after-garbage"),
@@ -509,18 +486,10 @@ fn server_times_out_a_silent_client_while_serving_others() {
     let local = silent.local_addr().expect("local_addr").to_string();
 
     // Another client is served while the silent one holds its connection.
-    let done = pfslab_client(
+    let done = pfslab_client_verified(
         server.addr.port(),
-        &[
-            "--suite",
-            "rsa",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-            "--request",
-            "GET /meanwhile HTTP/1.0",
-        ],
+        &cert,
+        &["--suite", "rsa", "--request", "GET /meanwhile HTTP/1.0"],
     );
     assert!(
         done.status.success(),
@@ -600,17 +569,7 @@ fn client_rejects_a_certificate_it_does_not_trust_and_the_server_logs_the_alert(
     let (_, other_cert) = keygen(&dir, "other");
     let server = PfslabServer::start(&key, &cert, &[]);
     for suite in [RSA, ECDHE] {
-        let done = pfslab_client(
-            server.addr.port(),
-            &[
-                "--suite",
-                suite.cli,
-                "--ca",
-                path_str(&other_cert),
-                "--server-name",
-                "localhost",
-            ],
-        );
+        let done = pfslab_client_verified(server.addr.port(), &other_cert, &["--suite", suite.cli]);
         assert_eq!(done.status.code(), Some(1), "{}", done.describe());
         let line = single_error_line(&done);
         assert!(line.contains("untrusted certificate"), "{line}");

@@ -6,14 +6,8 @@ use std::path::Path;
 
 use crate::common::*;
 
-const CAPTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/openssl-resumption.pcap"
-);
-const KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/resumption-server.key"
-);
+const CAPTURE: &str = RESUMPTION_CAPTURE;
+const KEY: &str = RESUMPTION_KEY;
 /// The fixture's s_server listened here (see tests/it/resumption.rs).
 const SERVER_PORT: u16 = 44815;
 

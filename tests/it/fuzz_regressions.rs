@@ -6,6 +6,7 @@
 //! To keep a new crash: `cargo fuzz tmin <target> fuzz/artifacts/<target>/crash-…`, copy the
 //! minimised input here under the next free number, and fix the bug.
 
+use crate::common::RESUMPTION_CAPTURE;
 use crate::fuzz;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -96,10 +97,7 @@ fn every_kept_crash_input_passes_its_target() {
 /// a real capture, without a panic.
 #[test]
 fn every_target_runs_on_fixed_inputs() {
-    let capture = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/openssl-resumption.pcap"),
-    )
-    .expect("fixture capture");
+    let capture = std::fs::read(RESUMPTION_CAPTURE).expect("fixture capture");
     let noise: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();

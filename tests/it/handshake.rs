@@ -13,7 +13,7 @@ use pfslab::msgs::enums::AlertDescription;
 use pfslab::pki;
 use pfslab::suites::{self, Suite};
 
-use crate::common::{client_config, server_config, TestDir};
+use crate::common::{client_config, server_config, TestDir, TLS13_KEYLOG_LABELS};
 
 /// Moves bytes both ways until neither side has anything to say; the first error wins.
 fn transfer(client: &mut Connection, server: &mut Connection) -> Result<(), (&'static str, Error)> {
@@ -372,13 +372,7 @@ fn tls13_keylog_has_all_five_labels() {
     transfer(&mut c, &mut s).unwrap();
     let log = KeyLog::load(&path).unwrap();
     let cr = c.summary().client_random;
-    for label in [
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-        "CLIENT_TRAFFIC_SECRET_0",
-        "SERVER_TRAFFIC_SECRET_0",
-        "EXPORTER_SECRET",
-    ] {
+    for label in TLS13_KEYLOG_LABELS {
         assert!(
             log.tls13_secrets.contains_key(&(label.to_string(), cr)),
             "missing {label}"

@@ -32,13 +32,7 @@ fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
         conf.as_deref(),
     );
     let out = &done.stdout;
-    let why = || {
-        format!(
-            "openssl s_client: {}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("openssl s_client", "server", &server.proc);
 
     assert!(done.status.success(), "{}", why());
     assert!(
@@ -108,13 +102,7 @@ fn gnutls_cli_to_pfslab(test: &str, suite: SuiteNames) {
         &request,
     );
     let out = format!("{}\n{}", done.stdout, done.stderr); // status lines go to either stream
-    let why = || {
-        format!(
-            "gnutls-cli: {}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("gnutls-cli", "server", &server.proc);
 
     assert!(done.status.success(), "{}", why());
     assert!(
@@ -169,29 +157,15 @@ fn openssl_s_server12(dir: &TestDir, key: &Path, cert: &Path, mode: &str) -> (Pr
 fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let ca = path_str(&cert);
-    let mut args = vec![
-        "--suite",
-        suite.cli,
-        "--ca",
-        ca,
-        "--server-name",
-        "localhost",
-    ];
+    let mut args = vec!["--suite", suite.cli];
     if !ems {
         args.push("--no-ems");
     }
 
     // 1. The status page: the cipher OpenSSL chose, from its side.
     let (status_server, port) = openssl_s_server12(&dir, &key, &cert, "-www");
-    let done = pfslab_client(port, &args);
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- s_server ---\n{}",
-            done.describe(),
-            status_server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &args);
+    let why = || done.beside("pfslab client", "s_server", &status_server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line(port, suite, ems)),
@@ -231,14 +205,8 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: SuiteNames, ems: bool) {
     let request = format!("GET /{file_name} HTTP/1.0");
     let mut args2 = args.clone();
     args2.extend(["--request", request.as_str()]);
-    let done = pfslab_client(port, &args2);
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- s_server ---\n{}",
-            done.describe(),
-            file_server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &args2);
+    let why = || done.beside("pfslab client", "s_server", &file_server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line(port, suite, ems)),
@@ -286,27 +254,12 @@ fn pfslab_client_to_gnutls_serv(test: &str, suite: SuiteNames, ems: bool) {
     let request = format!(
         "GET /{token} HTTP/1.0\\r\\nHost: localhost\\r\\nX-Pfslab-Token: {token}\\r\\n\\r\\n"
     );
-    let mut args = vec![
-        "--suite",
-        suite.cli,
-        "--ca",
-        path_str(&cert),
-        "--server-name",
-        "localhost",
-        "--request",
-        &request,
-    ];
+    let mut args = vec!["--suite", suite.cli, "--request", &request];
     if !ems {
         args.push("--no-ems");
     }
-    let done = pfslab_client(port, &args);
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- gnutls-serv ---\n{}",
-            done.describe(),
-            server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &args);
+    let why = || done.beside("pfslab client", "gnutls-serv", &server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line(port, suite, ems)),
@@ -384,24 +337,8 @@ fn pfslab_client_answers_optional_certificate_request() {
     let dir = TestDir::new("gnutls-serv-certreq");
     let (key, cert) = keygen(&dir, "keys");
     let (server, port) = gnutls_serv(&key, &cert, GNUTLS_TLS12, &[]);
-    let done = pfslab_client(
-        port,
-        &[
-            "--suite",
-            "ecdhe",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-        ],
-    );
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- gnutls-serv ---\n{}",
-            done.describe(),
-            server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &["--suite", "ecdhe"]);
+    let why = || done.beside("pfslab client", "gnutls-serv", &server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stdout.contains(&format!(

@@ -3,16 +3,12 @@
 //! transport): a full handshake, its ticket resumption, a full handshake with -no_ticket, and
 //! its session-ID resumption. The server's key is `tests/data/resumption-server.key`.
 
-use crate::common::{attack_sessions, openssl, path_str, TestDir};
+use crate::common::{
+    attack_sessions, openssl, path_str, TestDir, RESUMPTION_CAPTURE, RESUMPTION_KEY,
+};
 
-const CAPTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/openssl-resumption.pcap"
-);
-const KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/resumption-server.key"
-);
+const CAPTURE: &str = RESUMPTION_CAPTURE;
+const KEY: &str = RESUMPTION_KEY;
 
 #[test]
 fn ticket_and_session_id_resumptions_are_decrypted_from_their_originals() {

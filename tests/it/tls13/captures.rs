@@ -52,13 +52,7 @@ fn tshark_decrypts_recorded_tls13_sessions_like_the_attacker_and_the_truth() {
         .collect();
     assert_eq!(tls13_streams.len(), 2, "{truth:#?}");
     let log_text = std::fs::read_to_string(&keylog).expect("key log");
-    for label in [
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-        "CLIENT_TRAFFIC_SECRET_0",
-        "SERVER_TRAFFIC_SECRET_0",
-        "EXPORTER_SECRET",
-    ] {
+    for label in TLS13_KEYLOG_LABELS {
         assert_eq!(
             log_text
                 .lines()
@@ -265,13 +259,7 @@ fn openssl_keylog_opens_tls13_sessions_through_the_tap() {
             args.extend(["-groups", g]);
         }
         let done = openssl_s_client(tap.port, &args, &request, None);
-        let why = || {
-            format!(
-                "openssl s_client: {}\n--- s_server ---\n{}",
-                done.describe(),
-                server.describe()
-            )
-        };
+        let why = || done.beside("openssl s_client", "s_server", &server);
         assert!(done.status.success(), "{}", why());
         assert!(
             done.stdout.contains("New, TLSv1.3, Cipher is TLS_AES_"),

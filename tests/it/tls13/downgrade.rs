@@ -47,22 +47,9 @@ fn tls12_clients_of_the_tls13_server_get_tls12_with_the_downgrade_marker() {
         let path = format!("/{}", unique_token(test));
         let request = format!("GET {path} HTTP/1.0");
         let mut all = args.clone();
-        all.extend([
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-            "--request",
-            &request,
-        ]);
-        let done = pfslab_client(port, &all);
-        let why = || {
-            format!(
-                "pfslab client {args:?}: {}\n--- server ---\n{}",
-                done.describe(),
-                server.proc.describe()
-            )
-        };
+        all.extend(["--request", &request]);
+        let done = pfslab_client_verified(port, &cert, &all);
+        let why = || done.beside(&format!("pfslab client {args:?}"), "server", &server.proc);
         assert!(done.status.success(), "{}", why());
         assert!(
             done.stderr.contains(&format!(
@@ -101,13 +88,7 @@ fn tls12_clients_of_the_tls13_server_get_tls12_with_the_downgrade_marker() {
         &request,
         None,
     );
-    let why = || {
-        format!(
-            "openssl s_client: {}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("openssl s_client", "server", &server.proc);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stdout
@@ -148,17 +129,7 @@ fn tls12_clients_of_the_tls13_server_get_tls12_with_the_downgrade_marker() {
     );
 
     // A TLS 1.3 session carries no marker.
-    let done = pfslab_client(
-        port,
-        &[
-            "--suite",
-            "tls13",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-        ],
-    );
+    let done = pfslab_client_verified(port, &cert, &["--suite", "tls13"]);
     assert!(done.status.success(), "{}", done.describe());
     assert!(
         done.stderr
@@ -183,17 +154,7 @@ fn server_without_tls13_sends_no_downgrade_marker() {
     let server = PfslabServer::start(&key, &cert, &["--suites", "ecdhe,rsa"]);
     let port = server.addr.port();
 
-    let done = pfslab_client(
-        port,
-        &[
-            "--suite",
-            "ecdhe",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-        ],
-    );
+    let done = pfslab_client_verified(port, &cert, &["--suite", "ecdhe"]);
     assert!(done.status.success(), "{}", done.describe());
     let random = server_random(&done.stderr);
     assert!(
@@ -205,13 +166,7 @@ fn server_without_tls13_sends_no_downgrade_marker() {
     let token = unique_token(test);
     let request = format!("GET /{token} HTTP/1.0\r\nHost: localhost\r\n\r\n");
     let done = openssl_s_client_verified(port, &cert, &[], &request, None);
-    let why = || {
-        format!(
-            "openssl s_client: {}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("openssl s_client", "server", &server.proc);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stdout

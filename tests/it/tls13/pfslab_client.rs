@@ -19,26 +19,13 @@ fn connected_line13(port: u16, suite: Suite13) -> String {
 fn pfslab_client_to_openssl_s_server(test: &str, suite: Suite13) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let args = [
-        "--suite",
-        suite.cli,
-        "--ca",
-        path_str(&cert),
-        "--server-name",
-        "localhost",
-    ];
+    let args = ["--suite", suite.cli];
 
     // 1. The status page: OpenSSL allows both suites and reports what it saw pfslab offer.
     let both = format!("{}:{}", AES128.iana, AES256.iana);
     let (status_server, port) = openssl_s_server13(&dir, &key, &cert, "-www", &both, &[]);
-    let done = pfslab_client(port, &args);
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- s_server ---\n{}",
-            done.describe(),
-            status_server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &args);
+    let why = || done.beside("pfslab client", "s_server", &status_server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line13(port, suite)),
@@ -79,14 +66,8 @@ fn pfslab_client_to_openssl_s_server(test: &str, suite: Suite13) {
     let request = format!("GET /{file_name} HTTP/1.0");
     let mut args2 = args.to_vec();
     args2.extend(["--request", request.as_str()]);
-    let done = pfslab_client(port, &args2);
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- s_server ---\n{}",
-            done.describe(),
-            file_server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &args2);
+    let why = || done.beside("pfslab client", "s_server", &file_server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line13(port, suite)),
@@ -123,24 +104,8 @@ fn pfslab_client_tls_version_13_offers_both_suites_to_openssl_s_server() {
     let (key, cert) = keygen(&dir, "keys");
     let both = format!("{}:{}", AES128.iana, AES256.iana);
     let (server, port) = openssl_s_server13(&dir, &key, &cert, "-www", &both, &[]);
-    let done = pfslab_client(
-        port,
-        &[
-            "--tls-version",
-            "1.3",
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-        ],
-    );
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- s_server ---\n{}",
-            done.describe(),
-            server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &["--tls-version", "1.3"]);
+    let why = || done.beside("pfslab client", "s_server", &server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr
@@ -187,26 +152,8 @@ fn pfslab_client_to_gnutls_serv(test: &str, suite: Suite13, extra: &[&str]) {
     let request = format!(
         "GET /{token} HTTP/1.0\\r\\nHost: localhost\\r\\nX-Pfslab-Token: {token}\\r\\n\\r\\n"
     );
-    let done = pfslab_client(
-        port,
-        &[
-            "--suite",
-            suite.cli,
-            "--ca",
-            path_str(&cert),
-            "--server-name",
-            "localhost",
-            "--request",
-            &request,
-        ],
-    );
-    let why = || {
-        format!(
-            "pfslab client: {}\n--- gnutls-serv ---\n{}",
-            done.describe(),
-            server.describe()
-        )
-    };
+    let done = pfslab_client_verified(port, &cert, &["--suite", suite.cli, "--request", &request]);
+    let why = || done.beside("pfslab client", "gnutls-serv", &server);
     assert!(done.status.success(), "{}", why());
     assert!(
         done.stderr.contains(&connected_line13(port, suite)),

@@ -26,13 +26,7 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
     }
     let done = openssl_s_client_verified(server.addr.port(), &cert, &args, &request, None);
     let out = &done.stdout;
-    let why = || {
-        format!(
-            "openssl s_client: {}\n--- server ---\n{}",
-            done.describe(),
-            server.proc.describe()
-        )
-    };
+    let why = || done.beside("openssl s_client", "server", &server.proc);
 
     assert!(done.status.success(), "{}", why());
     assert!(
