@@ -1,5 +1,5 @@
 //! The fuzz targets' bodies, one module each with `run(data)`, and what they, the seed generator
-//! and tests/fuzz_regressions.rs share: the fixed server identity, the input
+//! and tests/it/fuzz_regressions.rs share: the fixed server identity, the input
 //! formats that carry several byte strings in one fuzz input, and the per-process temp file.
 //!
 //! The identity is the one `pfslab keygen --bits 1024 --seed 8` writes (same rng purpose, same
