@@ -14,6 +14,7 @@ mod broken_captures;
 mod capture;
 mod cli;
 mod explain;
+mod explain_recovery;
 mod fast_path;
 mod fuzz_regressions;
 mod handshake;

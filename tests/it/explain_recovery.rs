@@ -2,24 +2,23 @@
 //! log's `RSA` line, and resumed sessions opened through the sessions they resume (real OpenSSL
 //! traffic; the premaster for the key log comes from tshark and `openssl pkeyutl`, not pfslab).
 
-use std::process::Command;
+use std::path::Path;
+
+use crate::common::*;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("command runs");
+/// `pfslab ARGS` without colour, which must succeed; its stdout.
+fn pfslab_ok(args: &[&str]) -> String {
+    let mut cmd = pfslab(args);
+    cmd.env("NO_COLOR", "1");
+    let done = run(cmd, b"");
     assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        done.status.success(),
+        "pfslab {args:?} failed: {}",
+        done.stderr
     );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-fn pfslab(args: &[&str]) -> String {
-    run(Command::new(env!("CARGO_BIN_EXE_pfslab"))
-        .args(args)
-        .env("NO_COLOR", "1"))
+    done.stdout
 }
 
 /// The hex that explain prints under `label` (4-byte groups, continuation lines indented).
@@ -46,57 +45,55 @@ fn explain_field(text: &str, label: &str) -> String {
 
 /// `attack --json`'s master secret for each session, by stream.
 fn attack_masters(args: &[&str]) -> Vec<Option<String>> {
-    let mut all = vec!["attack", "--json"];
-    all.extend_from_slice(args);
-    let json: serde_json::Value = serde_json::from_str(&pfslab(&all)).expect("JSON");
-    json["sessions"]
-        .as_array()
-        .expect("sessions")
+    attack_sessions(args)
         .iter()
         .map(|s| s["master_secret"].as_str().map(str::to_owned))
         .collect()
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 #[test]
 fn explain_opens_a_session_keyed_only_by_an_rsa_keylog_line() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = TestDir::new("explain-rsa-keylog");
     let capture = format!("{DATA}/openssl-rsa.pcap");
     let key = format!("{DATA}/fixture-server.key");
     // The encrypted premaster, as tshark reads it, decrypted by OpenSSL.
-    let epms = run(Command::new("tshark")
-        .args(["-r", &capture, "-d", "tcp.port==39175,tls"])
-        .args(["-Y", "tls.handshake.type==16", "-T", "fields"])
-        .args(["-e", "tls.handshake.epms"]))
+    let epms = tshark(
+        Path::new(&capture),
+        &decode_as(39175),
+        &[
+            "-Y",
+            "tls.handshake.type==16",
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.epms",
+        ],
+    )
     .trim()
     .to_string();
     assert_eq!(epms.len(), 512, "a 2048-bit encrypted premaster: {epms}");
-    let epms_file = dir.path().join("epms.bin");
-    std::fs::write(&epms_file, unhex(&epms)).expect("write");
-    let out = Command::new("openssl")
-        .args(["pkeyutl", "-decrypt", "-inkey", &key])
-        .args(["-pkeyopt", "rsa_padding_mode:pkcs1", "-in"])
-        .arg(&epms_file)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout.len(), 48);
-    let premaster: String = out.stdout.iter().map(|b| format!("{b:02x}")).collect();
+    let epms_file = dir.write("epms.bin", &hex_decode(&epms));
+    let pms_file = dir.join("pms.bin");
+    openssl(&[
+        "pkeyutl",
+        "-decrypt",
+        "-inkey",
+        &key,
+        "-pkeyopt",
+        "rsa_padding_mode:pkcs1",
+        "-in",
+        path_str(&epms_file),
+        "-out",
+        path_str(&pms_file),
+    ]);
+    let pms = read(&pms_file);
+    assert_eq!(pms.len(), 48);
+    let premaster = hex(&pms);
     let keylog = dir.path().join("rsa-only.keylog");
     std::fs::write(&keylog, format!("RSA {} {premaster}\n", &epms[..16])).expect("write");
     let keylog = keylog.to_str().expect("utf-8 path");
 
-    let text = pfslab(&["explain", &capture, "--keylog", keylog]);
+    let text = pfslab_ok(&["explain", &capture, "--keylog", keylog]);
     assert!(text.contains("the key log's RSA line"), "{text}");
     assert_eq!(explain_field(&text, "premaster (48 bytes)"), premaster);
     // The same master secret attack finds with the key log and with the stolen key.
@@ -120,7 +117,7 @@ fn explain_walks_resumed_sessions_through_the_sessions_they_resume() {
     assert_eq!(masters.len(), 4);
     // Session 1 resumes session 0 by ticket; session 3 resumes session 2 by session ID.
     for (resumed, original, how) in [(1usize, 0usize, "by ticket"), (3, 2, "by session ID")] {
-        let text = pfslab(&[
+        let text = pfslab_ok(&[
             "explain",
             &capture,
             "--session",
