@@ -12,7 +12,7 @@ const KEY: &str = RESUMPTION_KEY;
 const SERVER_PORT: u16 = 44815;
 
 fn is_hex_group(word: &str) -> bool {
-    !word.is_empty() && word.len() % 2 == 0 && word.chars().all(|c| c.is_ascii_hexdigit())
+    !word.is_empty() && word.len().is_multiple_of(2) && word.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Labelled hex fields of explain's output: "   label   aabbccdd …" plus continuation lines.

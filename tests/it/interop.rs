@@ -51,7 +51,7 @@ fn openssl_s_client_to_pfslab(test: &str, suite: SuiteNames, ems: bool) {
     assert!(out.contains("HTTP/1.0 200 OK"), "{}", why());
     // Both directions: the reply repeats path and cookie; the server decrypted the request.
     assert_bank_round_trip(
-        &out,
+        out,
         &server,
         &token,
         &format!("{} EMS={}", suite.iana, if ems { "yes" } else { "no" }),

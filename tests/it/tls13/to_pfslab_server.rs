@@ -108,13 +108,7 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
     // Server -> client: the reply repeats the path and the cookie.
     assert!(out.contains("HTTP/1.0 200 OK"), "{}", why());
     // Both directions: the reply repeats path and cookie; the server decrypted the request.
-    assert_bank_round_trip(
-        &out,
-        &server,
-        &token,
-        &format!("{} TLS1.3", suite.iana),
-        why,
-    );
+    assert_bank_round_trip(out, &server, &token, &format!("{} TLS1.3", suite.iana), why);
 }
 
 #[test]
