@@ -608,7 +608,7 @@ fn a_hundred_thousand_tiny_sessions() {
 
     let before = vm_hwm_kib();
     let t = Instant::now();
-    let mut counts = [0usize; 3];
+    let mut counts = [0usize; Verdict::ALL.len()];
     let mut reasons = std::collections::BTreeSet::new();
     let outcomes = driver::run(
         std::slice::from_ref(&path),
