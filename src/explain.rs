@@ -10,8 +10,8 @@ use crate::attack::{Recovery, SecretSource};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType};
-use crate::pki;
 use crate::msgs::record::OpaqueRecord;
+use crate::pki;
 use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
 use crate::suites::{suite_name, KeyExchange, Suite};
 use crate::tls12::keys::key_block;
@@ -272,7 +272,9 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         text(
             out,
             "records",
-            &format!("{c} from the client, {sv} from the server; the first of each is its Finished"),
+            &format!(
+                "{c} from the client, {sv} from the server; the first of each is its Finished"
+            ),
         );
     }
     out.push('\n');
@@ -425,7 +427,8 @@ fn secrets_walk(
                     match source {
                         SecretSource::KeyLogPremaster =>
                             "[chosen by the client, sent encrypted; read from the key log]",
-                        _ => "[chosen by the client, sent encrypted; recovered with the stolen key]",
+                        _ =>
+                            "[chosen by the client, sent encrypted; recovered with the stolen key]",
                     }
                 )
             );

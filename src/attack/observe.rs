@@ -553,9 +553,7 @@ fn guess_key_exchange(id: u16) -> Option<KeyExchange> {
         | 0xc09d
         | 0xc0a0
         | 0xc0a1 => Some(KeyExchange::Rsa),
-        0xc010..=0xc014 | 0xc027 | 0xc028 | 0xc02f | 0xc030 | 0xcca8 => {
-            Some(KeyExchange::EcdheRsa)
-        }
+        0xc010..=0xc014 | 0xc027 | 0xc028 | 0xc02f | 0xc030 | 0xcca8 => Some(KeyExchange::EcdheRsa),
         0x1301..=0x1305 => Some(KeyExchange::Tls13),
         _ => None,
     }

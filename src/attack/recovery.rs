@@ -294,11 +294,14 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         return r;
     }
     r.reason = format!("{}; {proof}", source.describe());
-    let closed: Vec<&str> = [("client → server", &dec.client), ("server → client", &dec.server)]
-        .into_iter()
-        .filter(|(_, d)| d.stopped.is_some())
-        .map(|(who, _)| who)
-        .collect();
+    let closed: Vec<&str> = [
+        ("client → server", &dec.client),
+        ("server → client", &dec.server),
+    ]
+    .into_iter()
+    .filter(|(_, d)| d.stopped.is_some())
+    .map(|(who, _)| who)
+    .collect();
     let no_data = dec.client.data.is_empty() && dec.server.data.is_empty();
     r.verdict = if closed.is_empty() && !no_data {
         Verdict::Decrypted
@@ -306,8 +309,10 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         Verdict::PartlyDecrypted
     };
     if !closed.is_empty() {
-        r.reason
-            .push_str(&format!("; {} stopped opening (see notes)", closed.join(" and ")));
+        r.reason.push_str(&format!(
+            "; {} stopped opening (see notes)",
+            closed.join(" and ")
+        ));
         r.short = format!("{} not all opened", closed.join(", "));
     } else if no_data {
         r.reason

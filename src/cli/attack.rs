@@ -242,7 +242,9 @@ impl Reports {
                 self.counts.iter().sum::<usize>(),
             );
             if decrypted < self.counts.iter().sum::<usize>() {
-                summary.push_str("Each session's whole reason: --json, or pfslab explain CAPTURE --session N\n");
+                summary.push_str(
+                    "Each session's whole reason: --json, or pfslab explain CAPTURE --session N\n",
+                );
             }
             summary.push('\n');
             let (table, conversations) = (&mut self.table, &mut self.conversations);

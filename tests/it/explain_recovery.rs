@@ -134,6 +134,11 @@ fn explain_walks_resumed_sessions_through_the_sessions_they_resume() {
         assert_eq!(Some(&master), masters[resumed].as_ref());
         assert_eq!(Some(&master), masters[original].as_ref());
         assert!(!text.contains("no key exchange in this capture"), "{text}");
-        assert_eq!(text.matches("OK: the keys are right").count(), 2, "{text}");
+        // Each direction's Finished and first application data open under the recovered keys.
+        assert_eq!(text.matches("OK: the keys are right").count(), 4, "{text}");
+        assert!(
+            text.contains("as text                   GET /r HTTP/1.0"),
+            "{text}"
+        );
     }
 }
