@@ -25,3 +25,4 @@ mod resumption;
 mod scenarios;
 mod sha384;
 mod tls13;
+mod true_lines;
