@@ -333,6 +333,19 @@ pub fn record(dir: &Path, name: &str, keys: &Path, extra: &[&str]) -> Recording 
     }
 }
 
+/// A `--seed 7` recording into `dir` (keys in `dir/keys`, the server's key log beside the
+/// capture), of `sessions` or `record`'s default; returns it with the key and the key log.
+pub fn seeded_recording(dir: &TestDir, sessions: Option<&str>) -> (Recording, PathBuf, PathBuf) {
+    let keys = dir.join("keys");
+    let keylog = dir.join("server.keylog");
+    let mut extra = vec!["--seed", "7", "--keylog", path_str(&keylog)];
+    if let Some(s) = sessions {
+        extra.extend_from_slice(&["--sessions", s]);
+    }
+    let rec = record(dir.path(), "lab", &keys, &extra);
+    (rec, keys.join("server.key"), keylog)
+}
+
 // ---------------------------------------------------------------------------------------------
 // pfslab attack
 

@@ -70,16 +70,9 @@ fn assert_forward_secret_same_server(v: &Verdict) {
 
 /// A seeded recording with the server's key log, in a fresh directory.
 fn seeded(dir: &TestDir) -> (Recording, std::path::PathBuf, std::path::PathBuf) {
-    let keys = dir.join("keys");
-    let keylog = dir.join("server.keylog");
-    let rec = record(
-        dir.path(),
-        "lab",
-        &keys,
-        &["--seed", "7", "--keylog", path_str(&keylog)],
-    );
+    let (rec, key, keylog) = seeded_recording(dir, None);
     assert_eq!(rec.truth.len(), 6);
-    (rec, keys.join("server.key"), keylog)
+    (rec, key, keylog)
 }
 
 // ---------------------------------------------------------------------------------------------

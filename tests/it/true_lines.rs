@@ -4,22 +4,7 @@ use crate::common::*;
 
 /// A seeded capture with one RSA, one ECDHE and one TLS 1.3 session, and the server's key log.
 fn mixed(dir: &TestDir) -> (Recording, std::path::PathBuf, std::path::PathBuf) {
-    let keys = dir.join("keys");
-    let keylog = dir.join("server.keylog");
-    let rec = record(
-        dir.path(),
-        "lab",
-        &keys,
-        &[
-            "--sessions",
-            "rsa=1,ecdhe=1,tls13=1",
-            "--seed",
-            "7",
-            "--keylog",
-            path_str(&keylog),
-        ],
-    );
-    (rec, keys.join("server.key"), keylog)
+    seeded_recording(dir, Some("rsa=1,ecdhe=1,tls13=1"))
 }
 
 fn explain(args: &[&str]) -> String {
