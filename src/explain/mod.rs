@@ -1,0 +1,280 @@
+//! `pfslab explain`: one session walked through in the order its bytes flowed, every secret
+//! laid out where it comes to be — and, for a forward-secret session, where the chain breaks.
+
+use std::fmt::Write as _;
+
+mod tls12;
+mod tls13;
+
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
+use crate::attack::pipeline::TlsConnection;
+use crate::attack::short_hex;
+use crate::attack::Recovery;
+use crate::codec::hex;
+use crate::msgs::enums::ExtensionType;
+use crate::pki;
+use crate::suites::{suite_name, KeyExchange};
+
+/// Terminal styling; plain when piped or with NO_COLOR.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub(crate) fn heading(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    /// Bytes an eavesdropper saw.
+    pub(crate) fn seen(&self) -> String {
+        self.paint("33", "[on the wire]")
+    }
+    /// Bytes computed by the peers (and by the attacker, if the chain holds).
+    pub(crate) fn computed(&self) -> String {
+        self.paint("32", "[computed by both peers, never sent]")
+    }
+    pub(crate) fn broken(&self, t: &str) -> String {
+        self.paint("31;1", t)
+    }
+}
+
+/// Hex in 4-byte groups, 16 bytes a line, continuation lines indented to `indent`.
+pub fn grouped_hex(bytes: &[u8], indent: usize) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        let groups: Vec<String> = line.chunks(4).map(hex).collect();
+        out.push_str(&groups.join(" "));
+    }
+    if bytes.is_empty() {
+        out.push_str("(empty)");
+    }
+    out
+}
+
+const LABEL_WIDTH: usize = 26;
+
+pub(crate) fn field(out: &mut String, label: &str, bytes: &[u8]) {
+    let _ = writeln!(
+        out,
+        "   {label:<w$}{}",
+        grouped_hex(bytes, 3 + LABEL_WIDTH),
+        w = LABEL_WIDTH
+    );
+}
+
+pub(crate) fn text(out: &mut String, label: &str, value: &str) {
+    let _ = writeln!(out, "   {label:<w$}{value}", w = LABEL_WIDTH);
+}
+
+/// The walk-through of one session, printing what [`crate::attack::recover`] found for it.
+pub fn explain(conn: &TlsConnection, capture: &str, recovery: &Recovery, style: Style) -> String {
+    let s = &conn.session;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Session {} of {}: {} → {}, {}, {}",
+            conn.stream,
+            capture,
+            conn.client,
+            conn.server,
+            s.version_name(),
+            s.suite_id.map(suite_name).unwrap_or_else(|| "?".into())
+        ))
+    );
+    for n in conn.notes.iter().chain(s.notes.iter()) {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out.push('\n');
+    handshake_walk(&mut out, s, style);
+    if s.key_exchange == Some(KeyExchange::Tls13) {
+        tls13::walk(&mut out, s, recovery, style);
+        return out;
+    }
+    let Some(suite) = s.suite else {
+        let _ = writeln!(out, "{}", style.heading("The secrets"));
+        let _ = writeln!(out, "{}", recovery.reason);
+        let _ = writeln!(
+            out,
+            "pfslab derives keys for 0x009C, 0x009D, 0xC02F and 0xC030 only; stopping here."
+        );
+        return out;
+    };
+    tls12::walk(&mut out, s, &suite, recovery, style);
+    out
+}
+
+fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
+    let mut step = 1;
+    let mut head = |out: &mut String, title: &str, dir: &str, tag: &str| {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.heading(&format!("{step}. {title}")),
+            format_args!("({dir}) {tag}")
+        );
+        step += 1;
+    };
+    if let Some(ch) = &s.client_hello {
+        head(out, "ClientHello", "client → server", &style.seen());
+        field(out, "client random", &ch.random);
+        let offered: Vec<String> = ch.cipher_suites.iter().map(|c| suite_name(*c)).collect();
+        text(out, "offered suites", &offered.join(", "));
+        text(out, "SNI", s.sni.as_deref().unwrap_or("(none)"));
+        text(
+            out,
+            "offers EMS",
+            if ch.extension(ExtensionType::ExtendedMasterSecret).is_some() {
+                "yes (RFC 7627)"
+            } else {
+                "no"
+            },
+        );
+        if !ch.session_id.is_empty() {
+            field(out, "session id", &ch.session_id);
+        }
+    }
+    if let Some(sh) = &s.server_hello {
+        head(out, "ServerHello", "server → client", &style.seen());
+        field(out, "server random", &sh.random);
+        text(out, "chosen suite", &suite_name(sh.cipher_suite));
+        text(
+            out,
+            "key exchange",
+            s.key_exchange.map(|k| k.label()).unwrap_or("?"),
+        );
+        if s.key_exchange == Some(KeyExchange::Tls13) {
+            text(
+                out,
+                "transcript",
+                "every TLS 1.3 secret is bound to the hash of the handshake so far (RFC 8446 §4.4.1); extended master secret is a TLS 1.2 repair 1.3 has no need of",
+            );
+        } else {
+            text(
+                out,
+                "EMS",
+                if s.ems {
+                    "yes: the master secret is bound to the whole handshake"
+                } else {
+                    "no: the master secret is bound to the two randoms"
+                },
+            );
+        }
+        if let Some(r) = &s.resumed {
+            text(
+                out,
+                "resumes",
+                &format!(
+                    "{} (abbreviated handshake: no key exchange of its own)",
+                    match r {
+                        Resumption::SessionId(id) => format!("by session ID {}", short_hex(id)),
+                        Resumption::Ticket(t) => format!(
+                            "by ticket {} from an earlier NewSessionTicket",
+                            short_hex(t)
+                        ),
+                    }
+                ),
+            );
+        }
+    }
+    if let Some(leaf) = s.certificates.first() {
+        head(out, "Certificate", "server → client", &style.seen());
+        match pki::parse_certificate(leaf) {
+            Ok(info) => {
+                text(out, "subject", &info.subject);
+                text(
+                    out,
+                    "RSA public key",
+                    &format!("{} bits", pki::modulus_bits(&info.public_key)),
+                );
+                field(out, "sha256 fingerprint", &info.sha256_fingerprint);
+            }
+            Err(e) => text(out, "unreadable", &e.to_string()),
+        }
+    }
+    if let Some(ske) = &s.server_key_exchange {
+        head(out, "ServerKeyExchange", "server → client", &style.seen());
+        text(
+            out,
+            "curve",
+            &crate::msgs::enums::NamedGroup::from_wire(ske.named_group).name(),
+        );
+        field(out, "server public point", &ske.public);
+        text(
+            out,
+            "signed with",
+            pki::scheme_name(ske.signature_scheme).unwrap_or("?"),
+        );
+        text(
+            out,
+            "signature covers",
+            "client random ‖ server random ‖ curve ‖ point (RFC 8422 §5.4)",
+        );
+        field(out, "signature", &ske.signature);
+    }
+    match &s.wire_key_exchange {
+        KeyExchangeOnWire::RsaEncryptedPremaster(enc) => {
+            head(out, "ClientKeyExchange", "client → server", &style.seen());
+            text(
+                out,
+                "what it is",
+                "the premaster secret, encrypted to the certificate's RSA key (PKCS#1 v1.5)",
+            );
+            field(out, "encrypted premaster", enc);
+        }
+        KeyExchangeOnWire::Ecdhe { client_public, .. } => {
+            head(out, "ClientKeyExchange", "client → server", &style.seen());
+            field(out, "client public point", client_public);
+            text(
+                out,
+                "what it is",
+                "only a public point: the premaster itself is never sent",
+            );
+        }
+        _ => {}
+    }
+    let (c, sv) = (
+        s.client_protected.records.len(),
+        s.server_protected.records.len(),
+    );
+    if s.key_exchange == Some(KeyExchange::Tls13) {
+        head(
+            out,
+            "Protected records, right after ServerHello",
+            "both ways",
+            &style.seen(),
+        );
+        text(
+            out,
+            "records",
+            &format!("{c} from the client, {sv} from the server; the server's first is EncryptedExtensions (then Certificate, CertificateVerify, Finished), the client's first is its Finished (RFC 8446 §2)"),
+        );
+    } else {
+        head(
+            out,
+            "ChangeCipherSpec, then protected records",
+            "both ways",
+            &style.seen(),
+        );
+        text(
+            out,
+            "records",
+            &format!(
+                "{c} from the client, {sv} from the server; the first of each is its Finished"
+            ),
+        );
+    }
+    out.push('\n');
+}

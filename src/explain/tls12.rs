@@ -1,0 +1,296 @@
+//! TLS 1.2: the premaster, the master secret, the key block, and records opened in the open.
+
+use std::fmt::Write as _;
+
+use super::{field, text, Style};
+use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::{Recovery, SecretSource};
+use crate::codec::hex;
+use crate::keylog::SecretKind;
+use crate::msgs::enums::{ContentType, HandshakeType};
+use crate::msgs::record::OpaqueRecord;
+use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
+use crate::suites::Suite;
+use crate::tls12::keys::key_block;
+
+pub(super) fn walk(
+    out: &mut String,
+    s: &ObservedSession,
+    suite: &Suite,
+    recovery: &Recovery,
+    style: Style,
+) {
+    let (Some(cr), Some(sr)) = (s.client_random(), s.server_random()) else {
+        return;
+    };
+    let _ = writeln!(out, "{}", style.heading("The secrets"));
+
+    // The premaster — where it came from, or why it cannot be had.
+    match (&recovery.premaster, &recovery.master) {
+        (Some((pms, source)), _) => {
+            let from = match source {
+                SecretSource::KeyLogPremaster => format!(
+                    "the key log's {} line for this ClientKeyExchange",
+                    SecretKind::RsaPremaster
+                ),
+                _ => match &s.wire_key_exchange {
+                    KeyExchangeOnWire::RsaEncryptedPremaster(enc) => format!(
+                        "RSA-decrypting the {}-byte ClientKeyExchange with the stolen key",
+                        enc.len()
+                    ),
+                    _ => source.describe(),
+                },
+            };
+            let _ = writeln!(
+                out,
+                "premaster secret {}",
+                style.paint(
+                    "33",
+                    match source {
+                        SecretSource::KeyLogPremaster =>
+                            "[chosen by the client, sent encrypted; read from the key log]",
+                        _ =>
+                            "[chosen by the client, sent encrypted; recovered with the stolen key]",
+                    }
+                )
+            );
+            text(out, "from", &from);
+            field(out, "premaster (48 bytes)", pms);
+            if let [major, minor, ..] = pms.as_slice() {
+                text(out, "", &format!("starts with the client version {major:02x}{minor:02x}; 46 random bytes follow"));
+            }
+        }
+        (None, Some((_, SecretSource::KeyLogMaster))) => {
+            let _ = writeln!(out, "premaster secret");
+            text(
+                out,
+                "",
+                "not needed: the key log names this session's master secret directly",
+            );
+        }
+        (None, Some((_, SecretSource::Resumed { from_stream }))) => {
+            let _ = writeln!(out, "premaster secret");
+            text(
+                out,
+                "",
+                &format!("none in this handshake: it resumes session {from_stream} (RFC 5246 §7.3), whose master secret was recovered"),
+            );
+        }
+        _ => match &s.wire_key_exchange {
+            KeyExchangeOnWire::Ecdhe {
+                server_public,
+                client_public,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "premaster secret {}",
+                    style.broken("[never sent — the chain breaks here]")
+                );
+                let _ = writeln!(out, "   The premaster is the x-coordinate of d_c · Q_s = d_s · Q_c on P-256 (RFC 8422 §5.10).");
+                let _ = writeln!(
+                    out,
+                    "   The capture holds both public points, Q_s ({}…) and Q_c ({}…),",
+                    hex(server_public.get(..6).unwrap_or_default()),
+                    hex(client_public.get(..6).unwrap_or_default())
+                );
+                let _ = writeln!(out, "   but the ephemeral secrets d_s and d_c never left the peers and were discarded.");
+                if let Some(ok) = recovery.signature_verifies {
+                    let _ = writeln!(
+                        out,
+                        "   The stolen RSA key {} the ServerKeyExchange signature: all it ever did here was sign Q_s.",
+                        if ok { "verifies" } else { "does NOT verify" }
+                    );
+                }
+                let _ = writeln!(out, "   Without the premaster there is no master secret, no key block, no plaintext.");
+                return;
+            }
+            KeyExchangeOnWire::RsaEncryptedPremaster(_) => match &recovery.premaster_failure {
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "premaster secret {}",
+                        style.paint(
+                            "33",
+                            "[chosen by the client, sent encrypted in the ClientKeyExchange]"
+                        )
+                    );
+                    text(out, "cannot be had", e);
+                    return;
+                }
+                None => {
+                    let _ = writeln!(out, "premaster secret: encrypted on the wire; give --key (the server's key) or --keylog to go on.");
+                    return;
+                }
+            },
+            _ => {
+                let _ = writeln!(out, "premaster secret: {}.", recovery.reason);
+                return;
+            }
+        },
+    }
+    let Some((master, source)) = &recovery.master else {
+        return;
+    };
+
+    // Master secret.
+    let origin = match source {
+        SecretSource::KeyLogMaster => style.paint("35", "[read from the key log]"),
+        SecretSource::Resumed { .. } => style.paint("35", "[from the session it resumes]"),
+        _ => style.computed(),
+    };
+    let _ = writeln!(out, "master secret {origin}");
+    if let SecretSource::Resumed { from_stream } = source {
+        text(
+            out,
+            "from",
+            &format!("session {from_stream}: an abbreviated handshake reuses the master secret of the session it resumes"),
+        );
+    } else if *source == SecretSource::KeyLogMaster {
+        text(
+            out,
+            "from",
+            &format!(
+                "the key log's {} line for this client random",
+                SecretKind::ClientRandom
+            ),
+        );
+    } else if s.ems {
+        let input = s.transcript_through_client_key_exchange();
+        let session_hash = suite.hash.digest(&input);
+        text(
+            out,
+            "derivation",
+            &format!(
+                "PRF-{}(premaster, \"extended master secret\", session_hash)  (RFC 7627 §4)",
+                suite.hash.name()
+            ),
+        );
+        text(
+            out,
+            "session_hash",
+            &format!(
+                "{}(ClientHello … ClientKeyExchange, {} bytes)",
+                suite.hash.name(),
+                input.len()
+            ),
+        );
+        field(out, "", &session_hash);
+    } else {
+        text(out, "derivation", &format!("PRF-{}(premaster, \"master secret\", client random ‖ server random)  (RFC 5246 §8.1)", suite.hash.name()));
+    }
+    field(out, "master secret (48 bytes)", &master.0);
+
+    // Key block.
+    let kb = key_block(suite, master, &cr, &sr);
+    let _ = writeln!(out, "key block {}", style.computed());
+    text(out, "derivation", &format!("PRF(master, \"key expansion\", server random ‖ client random), {} bytes (RFC 5246 §6.3)", kb.raw.len()));
+    field(out, "key block", &kb.raw);
+    if suite.mac_key_len == 0 {
+        text(
+            out,
+            "client/server MAC key",
+            "none: AES-GCM authenticates by itself (RFC 5288 §3)",
+        );
+    } else {
+        field(out, "client MAC key", &kb.client.mac_key);
+        field(out, "server MAC key", &kb.server.mac_key);
+    }
+    field(out, "client write key", &kb.client.enc_key);
+    field(out, "server write key", &kb.server.enc_key);
+    field(out, "client write IV (salt)", &kb.client.fixed_iv);
+    field(out, "server write IV (salt)", &kb.server.fixed_iv);
+    out.push('\n');
+
+    // Each direction's first record (its Finished) and first application data, step by step.
+    for (who, records, keys) in [
+        ("client", &s.client_protected.records, &kb.client),
+        ("server", &s.server_protected.records, &kb.server),
+    ] {
+        let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else {
+            continue;
+        };
+        let mut shown_data = false;
+        for (i, rec) in records.iter().enumerate() {
+            let is_data = rec.content_type == ContentType::ApplicationData;
+            let title = match (i, is_data && !shown_data) {
+                (0, _) => format!("first {who} record, decrypted step by step"),
+                (_, true) => format!("first {who} application data, decrypted step by step"),
+                // Records in between are opened only to keep the sequence number (RFC 5246 §6.1).
+                _ => {
+                    let _ = p.open(rec.content_type, rec.version, &rec.payload);
+                    continue;
+                }
+            };
+            shown_data |= is_data;
+            let _ = writeln!(out, "{}", style.heading(&title));
+            tls12_record_walk(out, rec, &mut p, style);
+            if shown_data {
+                break;
+            }
+        }
+    }
+}
+
+/// One TLS 1.2 AES-GCM record opened in the open (RFC 5288 §3, RFC 5246 §6.2.3.3).
+fn tls12_record_walk(
+    out: &mut String,
+    rec: &OpaqueRecord,
+    p: &mut Tls12GcmProtector,
+    style: Style,
+) {
+    if rec.payload.len() < GCM_EXPLICIT_NONCE_LEN + GCM_TAG_LEN {
+        text(
+            out,
+            "too short",
+            &format!("{} bytes cannot hold a GCM record", rec.payload.len()),
+        );
+        return;
+    }
+    let (explicit, rest) = rec.payload.split_at(GCM_EXPLICIT_NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - GCM_TAG_LEN);
+    let explicit_arr: [u8; 8] = explicit.try_into().unwrap_or_default();
+    let t = p.trace(
+        rec.content_type,
+        rec.version,
+        &explicit_arr,
+        ciphertext.len(),
+    );
+    text(
+        out,
+        "record",
+        &format!("{}, {} bytes", rec.content_type, rec.payload.len()),
+    );
+    field(out, "explicit nonce", explicit);
+    field(out, "nonce = salt ‖ explicit", &t.nonce);
+    field(out, "AAD = seq‖type‖ver‖len", &t.aad);
+    field(out, "ciphertext", ciphertext);
+    field(out, "tag", tag);
+    match p.open(rec.content_type, rec.version, &rec.payload) {
+        Ok(plain) => {
+            text(
+                out,
+                "tag check",
+                "OK: the keys are right and the record is untouched",
+            );
+            if rec.content_type == ContentType::Handshake
+                && plain.first() == Some(&HandshakeType::Finished.to_wire())
+            {
+                field(out, "plaintext: Finished", &plain);
+                text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
+            } else if rec.content_type == ContentType::ApplicationData {
+                field(out, "plaintext (start)", &plain[..plain.len().min(48)]);
+                let first_line = plain.split(|b| *b == b'\n').next().unwrap_or_default();
+                text(out, "as text", &crate::report::printable(first_line));
+            } else {
+                field(out, "plaintext", &plain);
+            }
+        }
+        Err(_) => text(
+            out,
+            "tag check",
+            &style.broken("FAILED: wrong keys, or a tampered record"),
+        ),
+    }
+    out.push('\n');
+}
