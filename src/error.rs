@@ -35,6 +35,9 @@ pub enum Error {
     CertificateExpired(String),
     /// The peer offers or chooses no version the lab speaks (protocol_version).
     ProtocolVersion(String),
+    /// A fallback retry although both sides speak a higher version (inappropriate_fallback,
+    /// RFC 7507 §3).
+    InappropriateFallback(String),
     /// The peer sent a fatal alert.
     PeerAlert(AlertDescription),
     /// The peer closed the connection in the middle of the handshake or without close_notify.
@@ -65,6 +68,7 @@ impl Error {
             Self::UnknownCa(_) => A::UnknownCa,
             Self::CertificateExpired(_) => A::CertificateExpired,
             Self::ProtocolVersion(_) => A::ProtocolVersion,
+            Self::InappropriateFallback(_) => A::InappropriateFallback,
             Self::Internal(_) => A::InternalError,
             Self::PeerAlert(_) | Self::PeerClosed(_) | Self::Timeout(_) | Self::Io(_) => {
                 return None
@@ -98,6 +102,7 @@ impl fmt::Display for Error {
             Self::UnknownCa(m) => write!(f, "untrusted certificate: {m}"),
             Self::CertificateExpired(m) => write!(f, "certificate expired: {m}"),
             Self::ProtocolVersion(m) => write!(f, "unsupported protocol version: {m}"),
+            Self::InappropriateFallback(m) => write!(f, "inappropriate fallback: {m}"),
             Self::PeerAlert(a) => write!(f, "peer sent fatal alert {a}"),
             Self::PeerClosed(when) => write!(f, "peer closed the connection {when}"),
             Self::Timeout(when) => write!(f, "timed out {when}"),

@@ -287,9 +287,11 @@ impl Connection {
         std::mem::take(&mut self.cx.received)
     }
 
-    /// Queues application data, split into records of at most 2^14 bytes.
+    /// Queues application data, split into records of at most 2^14 bytes. The peer's
+    /// close_notify closes only its own write side (RFC 8446 §6.1): we may still answer.
     pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
-        if self.is_handshaking() || self.closed.is_some() || self.sent_close_notify {
+        let failed = matches!(self.closed, Some(Closed::Failed(_)));
+        if self.is_handshaking() || failed || self.sent_close_notify {
             return Err(Error::Internal(
                 "application data can only be sent on an open, established connection".into(),
             ));
@@ -355,6 +357,13 @@ impl Connection {
                     "ChangeCipherSpec",
                 ));
             }
+            // RFC 8446 §5.2: a TLS 1.3 record's ciphertext is at most 2^14 + 256 bytes.
+            if self.cx.tls13 && record.payload.len() > MAX_PLAINTEXT + 256 {
+                return Err(Error::RecordOverflow(format!(
+                    "a TLS 1.3 record of {} bytes (at most 2^14 + 256)",
+                    record.payload.len()
+                )));
+            }
             let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
                 Some(p) => p.open(record.content_type, record.version, &record.payload)?,
                 None => (record.content_type, record.payload),
@@ -384,8 +393,9 @@ impl Connection {
                 ContentType::ChangeCipherSpec => {
                     // RFC 5246 §7.1: exactly one byte of value 1, at a message boundary.
                     if plaintext != [1] {
-                        return Err(Error::Decode(
-                            "ChangeCipherSpec must be the single byte 0x01".into(),
+                        return Err(Error::unexpected(
+                            "a ChangeCipherSpec of the single byte 0x01",
+                            format!("{} bytes", plaintext.len()),
                         ));
                     }
                     if !self.cx.joiner.is_empty() {

@@ -1,5 +1,6 @@
 //! TLS 1.3 after the handshake: application data, KeyUpdate and NewSessionTicket (RFC 8446 §4.6).
 
+use crate::codec::CodecError;
 use crate::endpoint::conn::{Context, Message, State};
 use crate::error::Error;
 use crate::keylog::SecretKind;
@@ -40,7 +41,11 @@ impl State for Traffic13 {
                 NewSessionTicket13::read(m.body())?;
             }
             HandshakeType::KeyUpdate => {
-                let requested = read_key_update(m.body())?;
+                // RFC 8446 §4.6.3: a request value other than 0 or 1 is illegal_parameter.
+                let requested = read_key_update(m.body()).map_err(|e| match e {
+                    CodecError::IllegalValue { .. } => Error::IllegalParameter(e.to_string()),
+                    other => other.into(),
+                })?;
                 self.read_secret = self.read_secret.next_generation();
                 cx.set_read_keys(protector(&self.suite, &self.read_secret)?)?;
                 if requested {

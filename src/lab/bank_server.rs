@@ -70,14 +70,14 @@ pub fn serve_connection(
     let status = String::from_utf8_lossy(response.get(9..12).unwrap_or_default()).into_owned();
     tls.write_all(&response)?;
     tls.close()?;
-    // Wait (bounded) for the client's close_notify or EOF, so the client closes first.
+    // Wait (bounded) for the client's close_notify or EOF, then close the TCP connection
+    // (RFC 8446 §6.1, RFC 5246 §7.2.1): a peer that waits for our close is not left hanging.
     tls.set_deadline(options.timeout, "waiting for the client to close");
     while !tls.peer_sent_close_notify() && !tls.peer_eof() {
         if tls.read_some().map(|d| d.is_empty()).unwrap_or(true) {
             break;
         }
     }
-    tls.wait_for_peer_eof();
     let _ = tls.sock.shutdown(Shutdown::Both);
     let suite = summary.suite.map(|s| s.name).unwrap_or("?");
     let version = match summary.suite.map(|s| s.key_exchange) {

@@ -368,7 +368,12 @@ struct Conn {
     client: TcpStream,
     server: TcpStream,
     pumps_left: AtomicU8,
+    /// Signalled when a FIN is recorded, for the deterministic teardown order.
+    fin_recorded: Condvar,
 }
+
+/// How long a deterministic recording holds the server's FIN back for the client's.
+const TEARDOWN_ORDER_WAIT: Duration = Duration::from_secs(2);
 
 fn connection(sh: &Arc<Shared>, index: u64, client: TcpStream, peer: SocketAddr) {
     let server = match TcpStream::connect_timeout(&sh.upstream, sh.connect_timeout) {
@@ -424,6 +429,7 @@ fn connection(sh: &Arc<Shared>, index: u64, client: TcpStream, peer: SocketAddr)
         client,
         server,
         pumps_left: AtomicU8::new(2),
+        fin_recorded: Condvar::new(),
     });
     conn.record(|conv, w, ts| conv.handshake(w, ts));
     let back = Arc::clone(&conn);
@@ -490,6 +496,18 @@ impl Conn {
         }
     }
 
+    /// Deterministic recordings put the client's FIN first, whichever side closed first in
+    /// real time (the server closes as soon as close_notify is exchanged): the recorder, not
+    /// the peers' timing, orders the teardown. Bounded, for a client that never closes.
+    fn await_client_fin(&self) {
+        let conv = lock(&self.conv);
+        let _ = self
+            .fin_recorded
+            .wait_timeout_while(conv, TEARDOWN_ORDER_WAIT, |c| {
+                !c.is_half_closed(Direction::ClientToServer)
+            });
+    }
+
     fn close_both(&self) {
         let _ = self.client.shutdown(Shutdown::Both);
         let _ = self.server.shutdown(Shutdown::Both);
@@ -515,8 +533,12 @@ fn pump(conn: &Arc<Conn>, dir: Direction, mut from: TcpStream, deterministic: bo
                         break;
                     }
                 }
-                conn.record(|c, w, ts| c.fin(w, dir, ts));
                 let _ = to.shutdown(Shutdown::Write);
+                if deterministic && dir == Direction::ServerToClient {
+                    conn.await_client_fin();
+                }
+                conn.record(|c, w, ts| c.fin(w, dir, ts));
+                conn.fin_recorded.notify_all();
                 break;
             }
             Ok(n) => {

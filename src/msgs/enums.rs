@@ -98,6 +98,7 @@ wire_enum! {
         DecryptError = 51 => "decrypt_error",
         ProtocolVersion = 70 => "protocol_version",
         InsufficientSecurity = 71 => "insufficient_security",
+        InappropriateFallback = 86 => "inappropriate_fallback",
         InternalError = 80 => "internal_error",
         UserCanceled = 90 => "user_canceled",
         NoRenegotiation = 100 => "no_renegotiation",
@@ -160,6 +161,9 @@ wire_enum! {
 
 /// RFC 5746 §3.3: the signalling cipher suite value.
 pub const TLS_EMPTY_RENEGOTIATION_INFO_SCSV: u16 = 0x00ff;
+
+/// RFC 7507 §2: a client's fallback retry at a lower version than it supports.
+pub const TLS_FALLBACK_SCSV: u16 = 0x5600;
 
 /// RFC 8422 §5.1.2: uncompressed points.
 pub const EC_POINT_FORMAT_UNCOMPRESSED: u8 = 0;

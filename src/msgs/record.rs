@@ -70,9 +70,8 @@ impl RecordHeader {
 /// test: the endpoints' deframer, the tap and the attacker all use it.
 pub fn could_begin_record(bytes: &[u8]) -> bool {
     let mut b = bytes.iter();
-    b.next().is_none_or(|t| (20..=24).contains(t))
-        && b.next().is_none_or(|major| *major == 3)
-        && b.next().is_none_or(|minor| *minor <= 4)
+    // Any 3.x: RFC 5246 Appendix E.1 has servers accept every {03,XX} record version.
+    b.next().is_none_or(|t| (20..=24).contains(t)) && b.next().is_none_or(|major| *major == 3)
 }
 
 /// Whether a client's stream starts like TLS: a handshake record carrying a ClientHello.
@@ -265,7 +264,7 @@ mod tests {
     #[test]
     fn one_test_for_the_start_of_tls() {
         // Every prefix of a record header is judged on the bytes it has.
-        for prefix in [&[][..], &[22], &[22, 3], &[22, 3, 3], &[24, 3, 4, 0, 1]] {
+        for prefix in [&[][..], &[22], &[22, 3], &[22, 3, 254], &[24, 3, 4, 0, 1]] {
             assert!(could_begin_record(prefix), "{prefix:?}");
         }
         for not_tls in [
@@ -273,7 +272,7 @@ mod tests {
             &[19],
             &[25],
             &[22, 2],
-            &[22, 3, 5],
+            &[22, 4, 1],
             &[0x80, 3, 1],
         ] {
             assert!(!could_begin_record(not_tls), "{not_tls:?}");

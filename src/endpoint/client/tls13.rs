@@ -183,6 +183,14 @@ impl State for ExpectFinished {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
         let mut hs = self.0;
         let expected = hs.server_hs.verify_data(&hs.transcript.hash(hs.suite.hash));
+        // RFC 8446 §4.4.4: verify_data is Hash.length bytes; another length is malformed.
+        if msg.body().len() != expected.len() {
+            return Err(Error::Decode(format!(
+                "server Finished of {} bytes, not {}",
+                msg.body().len(),
+                expected.len()
+            )));
+        }
         if !crate::crypto::constant_time_eq(&expected, msg.body()) {
             return Err(Error::DecryptError("server Finished does not match".into()));
         }

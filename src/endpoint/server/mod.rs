@@ -11,7 +11,7 @@ use crate::endpoint::conn::{Connection, Context, Message, State};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
-use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion};
+use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion, TLS_FALLBACK_SCSV};
 use crate::msgs::handshake::ClientHello;
 use crate::msgs::handshake13::DOWNGRADE_TLS12;
 use crate::suites::{KeyExchange, Suite};
@@ -40,31 +40,67 @@ impl State for ExpectClientHello {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::ClientHello)?;
         let hello = ClientHello::read(msg.body())?;
-        // TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
-        if offers_tls13(&hello)? {
-            if let Some(suite) = choose_tls13_suite(&self.config, &hello) {
-                return tls13::handle_client_hello(self.config, cx, msg, hello, suite, None);
-            }
+        // RFC 8446 §D.5: a legacy_version of SSL 3.0 or older is refused outright.
+        if hello.client_version <= ProtocolVersion::Ssl3.to_wire() {
+            return Err(Error::ProtocolVersion(format!(
+                "ClientHello.legacy_version 0x{:04x} (RFC 8446 §D.5)",
+                hello.client_version
+            )));
         }
-        // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 marks its random.
         let supports_tls13 = self
             .config
             .suites
             .iter()
             .any(|s| s.key_exchange == KeyExchange::Tls13);
+        let offered = offered_versions(&hello)?;
+        let (tls13, tls12) = (
+            offered.contains(&ProtocolVersion::Tls13.to_wire()),
+            offered.contains(&ProtocolVersion::Tls12.to_wire()),
+        );
+        // RFC 7507 §3: a fallback retry below a version both sides speak is refused.
+        if hello.cipher_suites.contains(&TLS_FALLBACK_SCSV) && supports_tls13 && !tls13 {
+            return Err(Error::InappropriateFallback(
+                "the client signals a fallback, but both sides speak TLS 1.3".into(),
+            ));
+        }
+        // TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
+        if tls13 {
+            if let Some(suite) = choose_tls13_suite(&self.config, &hello) {
+                return tls13::handle_client_hello(self.config, cx, msg, hello, suite, None);
+            }
+        }
+        if !tls12 {
+            return Err(if tls13 {
+                Error::HandshakeFailure(
+                    "no TLS 1.3 suite in common, and the client does not offer TLS 1.2".into(),
+                )
+            } else {
+                Error::ProtocolVersion(format!(
+                    "the client offers none of TLS 1.3 and 1.2: {offered:04x?}"
+                ))
+            });
+        }
+        // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 marks its random.
         let marker = supports_tls13.then_some(DOWNGRADE_TLS12);
         tls12::handle_client_hello(self.config, cx, msg, hello, marker)
     }
 }
 
+/// The versions a ClientHello offers: its supported_versions (RFC 8446 §4.2.1), or without
+/// that extension, TLS 1.2 when legacy_version is at least 0x0303 (RFC 5246 Appendix E.1).
+fn offered_versions(hello: &ClientHello) -> Result<Vec<u16>, Error> {
+    Ok(match hello.extension(ExtensionType::SupportedVersions) {
+        Some(ext) => ext.parse_supported_versions_client()?,
+        None if hello.client_version >= ProtocolVersion::Tls12.to_wire() => {
+            vec![ProtocolVersion::Tls12.to_wire()]
+        }
+        None => vec![hello.client_version],
+    })
+}
+
 /// Whether this ClientHello asks for TLS 1.3 (supported_versions lists 0x0304).
 fn offers_tls13(hello: &ClientHello) -> Result<bool, Error> {
-    match hello.extension(ExtensionType::SupportedVersions) {
-        Some(ext) => Ok(ext
-            .parse_supported_versions_client()?
-            .contains(&ProtocolVersion::Tls13.to_wire())),
-        None => Ok(false),
-    }
+    Ok(offered_versions(hello)?.contains(&ProtocolVersion::Tls13.to_wire()))
 }
 
 /// The TLS 1.3 suite both sides accept, in the server's order.

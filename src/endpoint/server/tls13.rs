@@ -38,7 +38,7 @@ pub(super) fn handle_client_hello(
     let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
         Some(ext) => ext.parse_u16_list("signature_algorithms")?,
         None => {
-            return Err(Error::Decode(
+            return Err(Error::MissingExtension(
                 "TLS 1.3 ClientHello without signature_algorithms (RFC 8446 §9.2)".into(),
             ))
         }
@@ -56,8 +56,8 @@ pub(super) fn handle_client_hello(
     let shares = match hello.extension(ExtensionType::KeyShare) {
         Some(ext) => ext.parse_key_share_client()?,
         None => {
-            return Err(Error::Decode(
-                "TLS 1.3 ClientHello without key_share".into(),
+            return Err(Error::MissingExtension(
+                "TLS 1.3 ClientHello without key_share (RFC 8446 §9.2)".into(),
             ))
         }
     };
@@ -279,6 +279,14 @@ impl State for ExpectClientFinished {
         let expected = self
             .client_hs
             .verify_data(&self.transcript.hash(self.suite.hash));
+        // RFC 8446 §4.4.4: verify_data is Hash.length bytes; another length is malformed.
+        if msg.body().len() != expected.len() {
+            return Err(Error::Decode(format!(
+                "client Finished of {} bytes, not {}",
+                msg.body().len(),
+                expected.len()
+            )));
+        }
         if !crate::crypto::constant_time_eq(&expected, msg.body()) {
             return Err(Error::DecryptError("client Finished does not match".into()));
         }
