@@ -168,7 +168,13 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
             "master",
             "master secret",
             Status::OutOfReach,
-            format!("never sent; {}", r.reason),
+            if obs.resumed.is_some() {
+                "never sent; this handshake reuses the master secret of the session it resumes, which was not recovered".to_string()
+            } else if premaster.status == Status::OutOfReach {
+                "never sent; computed from the premaster, which is out of reach".to_string()
+            } else {
+                format!("never sent; {}", r.reason)
+            },
         ),
     };
 
@@ -390,7 +396,7 @@ pub fn render(rows: &[Vec<Node>]) -> Markup {
         div.chain {
             @for (i, row) in rows.iter().enumerate() {
                 @if i > 0 { div.chain-down { "↓" } }
-                div.chain-row {
+                div class=(if i == 0 { "chain-row" } else { "chain-row keys" }) {
                     @for (j, n) in row.iter().enumerate() {
                         @if j > 0 && i == 0 { span.chain-arrow { "→" } }
                         (render_node(n))

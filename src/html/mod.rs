@@ -201,7 +201,8 @@ impl HtmlReport {
         (n, text)
     }
 
-    fn summary(&self) -> Markup {
+    /// How many sessions got each verdict, in order of first appearance.
+    fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut counts: Vec<(&'static str, usize)> = Vec::new();
         for r in &self.rows {
             match counts.iter_mut().find(|(v, _)| *v == r.verdict) {
@@ -209,6 +210,24 @@ impl HtmlReport {
                 None => counts.push((r.verdict, 1)),
             }
         }
+        counts
+    }
+
+    /// "2 decrypted, 1 forward-secret", or "none".
+    pub fn verdict_counts(&self) -> String {
+        let counts = self.counts();
+        if counts.is_empty() {
+            return "none".into();
+        }
+        counts
+            .iter()
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn summary(&self) -> Markup {
+        let counts = self.counts();
         let (by_key, key_streams) =
             self.streams_where(|r| r.opener == Some(Opener::StolenKey) && r.resumed_from.is_none());
         let (by_key_resumed, key_resumed_streams) =
@@ -237,6 +256,9 @@ impl HtmlReport {
                             b { (n) } " " (v)
                         }
                     }
+                }
+                @if self.rows.is_empty() {
+                    p.closed { "No TLS session in these captures." }
                 }
                 ul.findings {
                     @if self.inputs.key.is_some() {
@@ -348,13 +370,13 @@ section { background:var(--paper); border:1px solid var(--line); border-radius:1
 .reason { font-size:18px; border-left:5px solid var(--line); padding:6px 12px; background:#edf2f7; }
 .notes { color:var(--muted); font-size:15px; }
 .verdict { display:inline-block; padding:2px 10px; border-radius:999px; font-weight:600; color:#fff; background:#718096; }
-.v-decrypted { background:var(--recovered); }
-.v-forward-secret { background:var(--closed); }
-.v-partly-decrypted { background:#dd6b20; }
-.v-not-decrypted { background:#718096; }
+.verdict.v-decrypted { background:var(--recovered); }
+.verdict.v-forward-secret { background:var(--closed); }
+.verdict.v-partly-decrypted { background:#dd6b20; }
+.verdict.v-not-decrypted { background:#718096; }
 .counts { display:flex; flex-wrap:wrap; gap:10px; margin:12px 0; }
 .count { padding:4px 12px; border-radius:8px; background:#e2e8f0; color:var(--ink); }
-.count.verdict { color:#fff; }
+.count.verdict { color:#fff; border-radius:8px; font-weight:400; }
 .findings li { margin:4px 0; }
 table.overview { border-collapse:collapse; width:100%; margin-top:14px; font-size:15px; }
 .overview th, .overview td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -382,17 +404,18 @@ svg.ladder { width:100%; height:auto; display:block; background:#fff; }
 .ladder .x-never .peer-box { fill:#f0fff4; stroke:var(--never); stroke-width:2; stroke-dasharray:5 3; }
 .ladder .x-never text { fill:#22543d; font-size:12px; }
 .chain-row { display:flex; flex-wrap:wrap; gap:8px; align-items:stretch; }
+.chain-row.keys { display:grid; grid-template-columns:repeat(auto-fit, minmax(200px, 1fr)); }
 .chain-arrow, .chain-down { font-size:24px; color:var(--muted); align-self:center; }
 .chain-down { text-align:center; margin:2px 0; }
 .node { flex:1 1 200px; border:3px solid var(--muted); border-radius:8px; padding:8px 10px; background:#fff; min-width:0; }
 .node.st-recovered { border-color:var(--recovered); background:#fff5f5; }
 .node.st-out-of-reach { border-color:var(--closed); background:#f0fff4; }
 .node.st-not-needed, .node.st-none { border-style:dashed; background:#f7fafc; }
-.node-head { display:flex; justify-content:space-between; gap:8px; font-weight:700; }
-.badge { font-size:13px; padding:1px 8px; border-radius:999px; background:#e2e8f0; white-space:nowrap; }
+.node-head { display:flex; flex-wrap:wrap; justify-content:space-between; gap:4px 8px; font-weight:700; }
+.badge { font-size:13px; padding:1px 8px; border-radius:999px; background:#e2e8f0; white-space:nowrap; align-self:flex-start; }
 .st-recovered .badge { background:var(--recovered); color:#fff; }
 .st-out-of-reach .badge { background:var(--closed); color:#fff; }
-.why { font-size:14px; margin:6px 0; color:var(--muted); }
+.why { font-size:14px; margin:6px 0; color:var(--muted); overflow-wrap:anywhere; }
 .value { margin-top:4px; }
 .value-name { font-size:13px; color:var(--muted); display:block; }
 .hex { font-size:13px; word-break:break-all; }
