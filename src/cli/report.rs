@@ -47,7 +47,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pfslab-report-")
+        .prefix(&format!("{}.", file_name(&a.out)))
         .suffix(".partial")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
@@ -64,8 +64,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
             let recovery = recover(&conn.session, &loot, &cache);
             cache.remember_recovered(conn.stream, &conn.session, &recovery);
             report.add(i, &conn, &recovery);
-        })
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        })?; // the error names the file
         if let Some(t) = &summary.truncated {
             eprintln!("warning: {t}; the sessions before it are in the report");
         }
