@@ -301,7 +301,7 @@ fn ecdhe_and_tls13_cards_stop_at_the_exchange_and_show_both_public_values() {
     assert_eq!(status(&html, 1, "shared-secret"), "out of reach");
     assert_eq!(status(&html, 1, "client-application"), "out of reach");
     assert_eq!(html.matches("class=\"ephemeral\"").count(), 2);
-    assert_eq!(html.matches("never left the peers").count() >= 2, true);
+    assert!(html.matches("never left the peers").count() >= 2);
     assert!(html.contains("its signature verifies with it"), "{html}");
     assert_eq!(html.matches("data-recovered=\"false\"").count(), 2);
 }
