@@ -6,7 +6,7 @@ use maud::{html, Markup};
 
 use crate::attack::observe::{KeyExchangeOnWire, Resumption};
 use crate::attack::pipeline::TlsConnection;
-use crate::attack::{Recovery, SecretSource};
+use crate::attack::{dh_bits, Recovery, SecretSource};
 use crate::codec::hex;
 use crate::msgs::enums::NamedGroup;
 use crate::report::printable;
@@ -87,36 +87,59 @@ pub fn render(
 
 /// For an ephemeral key exchange: both public values, and why they are not enough.
 fn ephemeral_values(conn: &TlsConnection, recovery: &Recovery) -> Markup {
-    let (group, client, server) = match &conn.session.wire_key_exchange {
-        KeyExchangeOnWire::Ecdhe {
-            server_public,
-            client_public,
-            named_group,
-            ..
-        } => (Some(*named_group), Some(client_public), Some(server_public)),
-        KeyExchangeOnWire::Tls13KeyShares {
-            server_group,
-            client_share,
-            server_share,
-            ..
-        } => (*server_group, client_share.as_ref(), server_share.as_ref()),
-        _ => return html! {},
+    let curve = |g: Option<u16>| {
+        g.map(|g| NamedGroup::from_wire(g).name())
+            .unwrap_or_else(|| "?".into())
     };
-    let group = group
-        .map(|g| NamedGroup::from_wire(g).name())
-        .unwrap_or_else(|| "?".into());
+    let ((client_name, server_name, secrets), group, client, server) =
+        match &conn.session.wire_key_exchange {
+            KeyExchangeOnWire::Ecdhe {
+                server_public,
+                client_public,
+                named_group,
+                ..
+            } => (
+                ("Q_c = d_c·G", "Q_s = d_s·G", "d_c and d_s"),
+                curve(Some(*named_group)),
+                Some(client_public),
+                Some(server_public),
+            ),
+            KeyExchangeOnWire::Tls13KeyShares {
+                server_group,
+                client_share,
+                server_share,
+                ..
+            } => (
+                ("Q_c = d_c·G", "Q_s = d_s·G", "d_c and d_s"),
+                curve(*server_group),
+                client_share.as_ref(),
+                server_share.as_ref(),
+            ),
+            KeyExchangeOnWire::Dhe {
+                p,
+                server_public,
+                client_public,
+                ..
+            } => (
+                ("Yc = g^b mod p", "Ys = g^a mod p", "b and a"),
+                format!("finite-field DHE, {}-bit p", dh_bits(p)),
+                Some(client_public).filter(|v| !v.is_empty()),
+                Some(server_public),
+            ),
+            _ => return html! {},
+        };
     html! {
         div.ephemeral {
             h3 { "The ephemeral public values (" (group) ")" }
             dl {
-                dt { "Q_c = d_c·G, the client's (in clear on the wire)" }
+                dt { (client_name) ", the client's (in clear on the wire)" }
                 dd { code.hex { (client.map(|v| hex(v)).unwrap_or_else(|| "not captured".into())) } }
-                dt { "Q_s = d_s·G, the server's (in clear on the wire)" }
+                dt { (server_name) ", the server's (in clear on the wire)" }
                 dd { code.hex { (server.map(|v| hex(v)).unwrap_or_else(|| "not captured".into())) } }
             }
             p.note {
                 "These two public values are all of the key exchange that crossed the wire. "
-                "Their secrets d_c and d_s never left the peers and were thrown away after the handshake: "
+                "Their secrets " (secrets) " never left the peers and were thrown away after the handshake: "
                 "without one of them no one — the holder of the stolen RSA key included — can compute the premaster."
                 @match recovery.signature_verifies {
                     Some(true) => " The stolen RSA key verifies the server's signature over Q_s: signing it is all that key did here.",

@@ -79,13 +79,38 @@ pub fn nodes(obs: &ObservedSession, recovery: &Recovery) -> Vec<Vec<Node>> {
             tls13_nodes(&suite, recovery)
         }
         Some(suite) => tls12_nodes(obs, &suite, recovery),
-        None => vec![vec![node(
+        None => unsupported_suite_nodes(obs, recovery),
+    }
+}
+
+/// A suite pfslab does not derive keys for (finite-field DHE, CBC, ChaCha20): the chain stops
+/// at the premaster, with the recovery's reason.
+fn unsupported_suite_nodes(obs: &ObservedSession, r: &Recovery) -> Vec<Vec<Node>> {
+    let premaster = match &obs.wire_key_exchange {
+        KeyExchangeOnWire::Dhe { .. } => premaster_out_of_reach(obs, r),
+        _ => r.reason.clone(),
+    };
+    let after = |what: &str| format!("never sent; computed from the {what}, which is out of reach");
+    vec![vec![
+        node(
             "premaster",
             "premaster secret",
             Status::OutOfReach,
-            recovery.reason.clone(),
-        )]],
-    }
+            premaster,
+        ),
+        node(
+            "master",
+            "master secret",
+            Status::OutOfReach,
+            after("premaster"),
+        ),
+        node(
+            "key-block",
+            "key block and keys",
+            Status::OutOfReach,
+            after("master secret"),
+        ),
+    ]]
 }
 
 /// Whether the recovered TLS 1.2 secrets opened any record: a premaster from the wrong key
@@ -276,6 +301,7 @@ fn premaster_out_of_reach(obs: &ObservedSession, r: &Recovery) -> String {
             }
             why
         }
+        KeyExchangeOnWire::Dhe { .. } => "never sent: each peer computes it as Ys^b = Yc^a mod p, and the ephemeral secrets a and b never left the peers; the stolen RSA key only signed p, g and Ys".to_string(),
         KeyExchangeOnWire::RsaEncryptedPremaster(_) => format!(
             "chosen by the client, sent encrypted in the ClientKeyExchange; {}",
             r.premaster_failure.as_deref().unwrap_or(&r.reason)

@@ -6,7 +6,7 @@ use maud::{html, Markup};
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::attack::pipeline::TlsConnection;
-use crate::attack::Recovery;
+use crate::attack::{dh_bits, Recovery};
 use crate::msgs::enums::{ContentType, HandshakeType, NamedGroup};
 use crate::pki;
 use crate::suites::{suite_name, KeyExchange};
@@ -229,6 +229,27 @@ fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
             ],
         ));
     }
+    if let KeyExchangeOnWire::Dhe {
+        p,
+        g,
+        server_public,
+        ..
+    } = &obs.wire_key_exchange
+    {
+        out.push(arrow(
+            false,
+            "ServerKeyExchange",
+            vec![
+                clear(format!(
+                    "p: a {}-bit prime, g = {}",
+                    dh_bits(p),
+                    crate::codec::hex(g)
+                )),
+                clear(format!("Ys = g^a mod p {}", short(server_public))),
+                clear("signed with the server's RSA key (over both randoms and p, g, Ys)"),
+            ],
+        ));
+    }
     if sent(HandshakeType::ServerHelloDone) {
         out.push(arrow(false, "ServerHelloDone", Vec::new()));
     }
@@ -246,6 +267,25 @@ fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
                 &["master secret, key block, keys"],
                 &[
                     "decrypts the premaster (RSA key)",
+                    "master secret, key block, keys",
+                ],
+            ));
+        }
+        (KeyExchangeOnWire::Dhe { client_public, .. }, _) => {
+            out.push(arrow(
+                true,
+                "ClientKeyExchange",
+                vec![clear(format!("Yc = g^b mod p {}", short(client_public)))],
+            ));
+            out.push(local(
+                &[
+                    "b: ephemeral secret",
+                    "premaster = Ys^b mod p",
+                    "master secret, key block, keys",
+                ],
+                &[
+                    "a: ephemeral secret",
+                    "premaster = Yc^a mod p",
                     "master secret, key block, keys",
                 ],
             ));

@@ -70,8 +70,11 @@ fn check_in_browser(
     args.extend(captures.iter().map(|c| path_str(c)));
     let done = report(&args);
     assert!(
-        done.stdout
-            .contains(&format!("{} TLS sessions", expected.len())),
+        done.stdout.contains(&format!(
+            "{} TLS session{} (",
+            expected.len(),
+            if expected.len() == 1 { "" } else { "s" }
+        )),
         "{}",
         done.describe()
     );
@@ -237,6 +240,45 @@ fn report_of_real_openssl_traffic_in_a_real_browser() {
     assert!(
         dom.contains("The ephemeral public values (x25519)"),
         "OpenSSL picks X25519"
+    );
+
+    // A live finite-field DHE session, OpenSSL on both ends, through the lab's tap.
+    let (key, cert) = keygen(&dir, "keys");
+    let (_server, port) = openssl_s_server_www(
+        &dir,
+        &key,
+        &cert,
+        &["-www", "-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"],
+    );
+    let capture = dir.join("dhe.pcap");
+    let tap = Tap::start(port, &capture, Some(1));
+    openssl_s_client_page(
+        tap.port,
+        "DHE-RSA-AES128-GCM-SHA256",
+        "GET /report-dhe HTTP/1.0\r\n\r\n",
+        None,
+    );
+    tap.finish();
+    let expected = attack_verdicts(&["--key", path_str(&key), path_str(&capture)]);
+    assert_eq!(expected.values().collect::<Vec<_>>(), ["forward-secret"]);
+    let dom = check_in_browser(
+        &dir,
+        "dhe",
+        &["--key", path_str(&key)],
+        &[&capture],
+        &expected,
+    );
+    assert!(
+        dom.contains("The ephemeral public values (finite-field DHE, "),
+        "DHE's public values"
+    );
+    assert!(
+        dom.contains("Yc = g^b mod p"),
+        "the ladder shows the client's DHE value"
+    );
+    assert!(
+        !dom.contains("/report-dhe"),
+        "the DHE request stays ciphertext"
     );
 
     // Its resumptions (session IDs and tickets) open through the sessions they resume.
