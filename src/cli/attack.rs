@@ -89,7 +89,6 @@ pub fn run(a: AttackArgs) -> Result<()> {
     Ok(())
 }
 
-/// The stolen key and the leaked key log, whichever were given.
 /// Warns about truncated captures and captures without TLS; gives the last capture that could
 /// not be read, after printing the ones before it.
 fn warn_about_captures(outcomes: &[CaptureOutcome]) -> Option<String> {
