@@ -7,10 +7,11 @@ CAPS    := captures
 SEED    ?=
 SEEDARG := $(if $(SEED),--seed $(SEED),)
 
-# System tools the tests and lessons use, as Debian package:command pairs.
-TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump
+# System tools the tests and lessons use, as Debian package:command pairs (chromium: the report's
+# test loads the page in a real browser, headless, network off).
+TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium
 
-.PHONY: all build deps test demo record compromise scenarios bench fuzz clean help
+.PHONY: all build deps test demo record compromise report scenarios bench fuzz clean help
 
 all: build
 
@@ -19,6 +20,7 @@ help:
 	@echo "make test        install missing tools, then run every test"
 	@echo "make record      keys (if missing) + pfslab record into $(CAPS)/"
 	@echo "make compromise  the attacker on $(CAPS)/ with $(KEYS)/server.key"
+	@echo "make report      the class's page: $(CAPS)/lab.html from $(CAPS)/lab.pcap and the stolen key"
 	@echo "make scenarios   run every lesson under scenarios/"
 	@echo "make bench       time the attacker against tshark on a large capture"
 	@echo "make fuzz        run every fuzz target for FUZZ_SECONDS (60) each"
@@ -31,6 +33,7 @@ build:
 deps:
 	@missing=""; for pair in $(TOOLS); do pkg=$${pair%%:*}; cmd=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	case "$$missing" in *chromium*) missing="$$missing fonts-liberation";; esac; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo -n"; \
@@ -70,7 +73,15 @@ demo: build
 	@echo "== 4. A recovered password, from session 0 (RSA key transport) =="
 	$(PFSLAB) attack --key $(KEYS)/server.key --json $(CAPS)/lab.pcap | grep -m1 -o 'user=[^"]*'
 	@echo
-	@echo "The ECDHE sessions stand: their premaster never crossed the wire. See README.md for the lessons."
+	@echo "== 5. The page for the class: every session's handshake, secrets and verdict =="
+	$(PFSLAB) report --key $(KEYS)/server.key --out $(CAPS)/lab.html $(CAPS)/lab.pcap
+	@echo
+	@echo "The ECDHE sessions stand: their premaster never crossed the wire. To see why, session by session: open $(CAPS)/lab.html"
+
+# The page for the class: per session the handshake ladder, every secret and what fell.
+report: build $(CAPS)/lab.pcap $(KEYS)/server.key
+	$(PFSLAB) report --key $(KEYS)/server.key --out $(CAPS)/lab.html $(CAPS)/lab.pcap
+	@echo "open $(CAPS)/lab.html in any browser (it needs no network)"
 
 # Every lesson, unattended; each ends in a check that fails the run if its outcome did not happen.
 scenarios: build deps
@@ -85,5 +96,5 @@ bench:
 	bash scripts/bench.sh
 
 clean:
-	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcapng $(CAPS)/*.partial $(CAPS)/*.truth.json $(CAPS)/*.sslkeylog $(CAPS)/*.keylog
+	rm -f $(CAPS)/*.pcap $(CAPS)/*.pcapng $(CAPS)/*.partial $(CAPS)/*.truth.json $(CAPS)/*.sslkeylog $(CAPS)/*.keylog $(CAPS)/*.html
 	rm -rf $(CAPS)/[0-9][0-9]-*/

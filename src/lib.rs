@@ -5,7 +5,7 @@
 //! captured. Layers, top to bottom (each imports only the ones below it):
 //!
 //! - [`lab`]: the tap, the `record` orchestration, identities, the bank app;
-//!   [`attack`], [`explain`], [`report`]: the attacker and what it shows.
+//!   [`attack`], [`explain`], [`report`], [`html`]: the attacker and what it shows.
 //! - [`endpoint`]: the sans-I/O connection, the blocking stream, the client and the server.
 //! - [`tls12`], [`tls13`]: key schedules only (pure); [`record_protect`]: record protection;
 //!   [`suites`], [`keylog`].
@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod explain;
+pub mod html;
 pub mod keylog;
 pub mod lab;
 pub mod msgs;

@@ -15,6 +15,7 @@ use cli::explain::ExplainArgs;
 use cli::inspect::InspectArgs;
 use cli::keygen::KeygenArgs;
 use cli::record::RecordArgs;
+use cli::report::ReportArgs;
 use cli::server::ServerArgs;
 use cli::tap::TapArgs;
 
@@ -51,6 +52,8 @@ enum Command {
     Attack(AttackArgs),
     /// Walk through one session byte by byte: what crossed the wire, and every secret derived.
     Explain(ExplainArgs),
+    /// Write one self-contained HTML page for a class: per session the handshake, the secrets, what fell.
+    Report(ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cli::inspect::run(a),
         Command::Attack(a) => cli::attack::run(a),
         Command::Explain(a) => cli::explain::run(a),
+        Command::Report(a) => cli::report::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

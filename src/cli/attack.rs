@@ -8,11 +8,12 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use pfslab::attack::driver::{self, CaptureOutcome, Progress};
-use pfslab::attack::{Loot, SessionReport, Verdict};
+use pfslab::attack::{SessionReport, Verdict};
+use pfslab::keylog::KeyLogWriter;
 use pfslab::keylog::SecretKind;
-use pfslab::keylog::{KeyLog, KeyLogWriter};
-use pfslab::{pki, report};
+use pfslab::report;
 
+use crate::cli::load_loot;
 use crate::cli::output::Stdout;
 use crate::cli::progress;
 use crate::cli::spool::Spool;
@@ -50,7 +51,7 @@ pub fn run(a: AttackArgs) -> Result<()> {
     if a.key.is_none() && a.keylog.is_none() {
         bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
     }
-    let loot = load_loot(&a)?;
+    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?;
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -86,30 +87,6 @@ pub fn run(a: AttackArgs) -> Result<()> {
         bail!("{last}");
     }
     Ok(())
-}
-
-/// The stolen key and the leaked key log, whichever were given.
-fn load_loot(a: &AttackArgs) -> Result<Loot> {
-    let key = a
-        .key
-        .as_ref()
-        .map(|p| pki::load_private_key(p).context("cannot load the stolen key"))
-        .transpose()?;
-    let keylog = match &a.keylog {
-        Some(p) => {
-            let log =
-                KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display()))?;
-            for (line, why) in log.skipped.iter().take(5) {
-                eprintln!("warning: {}:{line}: skipped: {why}", p.display());
-            }
-            if log.is_empty() {
-                bail!("{} holds no key log lines (expected CLIENT_RANDOM, RSA or TLS 1.3 secret lines)", p.display());
-            }
-            Some(log)
-        }
-        None => None,
-    };
-    Ok(Loot::new(key, keylog))
 }
 
 /// Warns about truncated captures and captures without TLS; gives the last capture that could

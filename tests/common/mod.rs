@@ -1,6 +1,6 @@
 //! The one harness of the integration tests: a temporary directory per test ([`TestDir`]),
 //! child processes that die with the test ([`Proc`]), the peers (OpenSSL, GnuTLS) and the
-//! judge (tshark), the `pfslab` commands (server, client, tap, record, attack), the answer key
+//! judge (tshark), a real browser (chromium, for `report`), the `pfslab` commands (server, client, tap, record, attack), the answer key
 //! `pfslab record` writes, the lab's in-process identity, and classic-pcap surgery.
 //!
 //! Nothing here waits without a limit, and nothing skips a test: a missing tool is a failure
@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
+mod browser;
 mod dir;
 mod identity;
 mod lab;
@@ -16,6 +17,7 @@ mod peers;
 mod process;
 mod tshark;
 
+pub use browser::*;
 pub use dir::TestDir;
 pub use identity::{client_config, identity, server_config};
 pub use lab::*;

@@ -21,6 +21,7 @@ mod handshake;
 mod interop;
 mod proptests;
 mod record;
+mod report;
 mod resumption;
 mod scenarios;
 mod sha384;
