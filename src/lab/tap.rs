@@ -533,12 +533,13 @@ fn pump(conn: &Arc<Conn>, dir: Direction, mut from: TcpStream, deterministic: bo
                         break;
                     }
                 }
-                let _ = to.shutdown(Shutdown::Write);
                 if deterministic && dir == Direction::ServerToClient {
                     conn.await_client_fin();
                 }
+                // Recorded before it is passed on, so nothing the peer does next comes first.
                 conn.record(|c, w, ts| c.fin(w, dir, ts));
                 conn.fin_recorded.notify_all();
+                let _ = to.shutdown(Shutdown::Write);
                 break;
             }
             Ok(n) => {
