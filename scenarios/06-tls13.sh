@@ -24,12 +24,13 @@ pause
 
 say "4. Half a key log: only SERVER_TRAFFIC_SECRET_0 opens only what the server sent."
 grep SERVER_TRAFFIC_SECRET_0 "$LAB_DIR/server.sslkeylog" > "$LAB_DIR/half.sslkeylog"
-run pfslab attack --keylog "$LAB_DIR/half.sslkeylog" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/half.json"
+run_into "$LAB_DIR/half.json" pfslab attack --keylog "$LAB_DIR/half.sslkeylog" --json "$LAB_DIR/lab.pcap"
 grep -m1 -o '"reason": "TLS 1.3 traffic secrets[^"]*"' "$LAB_DIR/half.json" || true
 
 [ "$(count_verdict "$LAB_DIR/key.json" decrypted)" = 2 ] || fail "the stolen key should open exactly the 2 RSA sessions"
 [ "$(count_verdict "$LAB_DIR/key.json" forward-secret)" = 4 ] || fail "ECDHE and TLS 1.3 sessions should stand"
 grep -q '"key_exchange": "tls13"' "$LAB_DIR/key.json" || fail "no TLS 1.3 session in the capture"
 [ "$(count_verdict "$LAB_DIR/keylog.json" decrypted)" = 6 ] || fail "the key log should open all 6 sessions"
+python3 -m json.tool "$LAB_DIR/half.json" > /dev/null || fail "half.json is not JSON"
 grep -q "still closed" "$LAB_DIR/half.json" || fail "a partial key log should say what stays closed"
 pass "TLS 1.3 stood against the stolen key; the leaked key log opened it — and half a log, half of it."

@@ -33,6 +33,13 @@ run() {
   printf '%s\n' "\$ ${*//$LAB_DIR/\$LAB_DIR}"
   "$@"
 }
+# `run_into FILE cmd…`: shows `$ cmd… > FILE`, then runs the command with its output in FILE
+# (with `run cmd > FILE` the shown command would land in the file, not on the screen).
+run_into() {
+  local out="$1"; shift
+  printf '%s\n' "\$ ${*//$LAB_DIR/\$LAB_DIR} > ${out//$LAB_DIR/\$LAB_DIR}"
+  "$@" > "$out"
+}
 # Shows a command without running it (for commands started in the background or piped).
 show() { printf '%s\n' "\$ ${*//$LAB_DIR/\$LAB_DIR}"; }
 pause() {
