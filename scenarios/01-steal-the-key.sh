@@ -5,12 +5,12 @@
 source "$(dirname "$0")/lib.sh"
 
 say "1. The bank's server gets a key pair and a certificate."
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 1 --force
 pause
 
 say "2. Clients log in. Three sessions use RSA key transport, three use ephemeral ECDHE."
 note "An eavesdropper's tap records every byte into a pcap file."
-run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=3,ecdhe=3
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=3,ecdhe=3 --seed 1
 pause
 
 say "3. What the eavesdropper sees without any key: randoms, certificates, and for RSA sessions"

@@ -6,8 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 
 say "1. A careless server writes every session's master secret to a key log (SSLKEYLOGFILE)."
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
-run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=2 --keylog "$LAB_DIR/server.sslkeylog"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 2 --force
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=2 --keylog "$LAB_DIR/server.sslkeylog" --seed 2
 pause
 
 say "2. The key log is plain text: CLIENT_RANDOM <client random> <master secret>."

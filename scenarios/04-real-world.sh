@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is needed (make deps installs it)"
 
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 4 --force
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "${TAP_PID:-}" ] && kill "$TAP_PID" 2>/dev/null; true; }
 trap cleanup EXIT
 

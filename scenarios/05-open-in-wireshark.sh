@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v tshark >/dev/null || fail "tshark is needed (make deps installs it)"
 
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 5 --force
 run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=1 --seed 5
 pause
 

@@ -6,8 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 
 say "1. Two sessions of each: RSA key transport, ECDHE, and TLS 1.3. The server keeps a key log."
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
-run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=2,tls13=2 --keylog "$LAB_DIR/server.sslkeylog"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 6 --force
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=2,tls13=2 --keylog "$LAB_DIR/server.sslkeylog" --seed 6
 pause
 
 say "2. The stolen key: only the TLS 1.2 RSA sessions fall."
