@@ -24,6 +24,7 @@ pause
 
 say "4. Half a key log: only SERVER_TRAFFIC_SECRET_0 opens only what the server sent."
 grep SERVER_TRAFFIC_SECRET_0 "$LAB_DIR/server.sslkeylog" > "$LAB_DIR/half.sslkeylog"
+run pfslab attack --keylog "$LAB_DIR/half.sslkeylog" --table-only "$LAB_DIR/lab.pcap"
 run_into "$LAB_DIR/half.json" pfslab attack --keylog "$LAB_DIR/half.sslkeylog" --json "$LAB_DIR/lab.pcap"
 grep -m1 -o '"reason": "TLS 1.3 traffic secrets[^"]*"' "$LAB_DIR/half.json" || true
 
