@@ -41,6 +41,10 @@ pause
 say "4. The stolen key against OpenSSL's traffic."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/openssl.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/openssl.pcap" > "$LAB_DIR/attack.json"
+pause
+
+say "5. Each request's cookie names the cipher its client asked for. The cookies recovered:"
+grep -o 'secret=[A-Za-z0-9-]*' "$LAB_DIR/attack.json" || true
 [ "$(count_verdict "$LAB_DIR/attack.json" decrypted)" = 1 ] || fail "the RSA session was not decrypted"
 [ "$(count_verdict "$LAB_DIR/attack.json" forward-secret)" = 1 ] || fail "the ECDHE session was not shown forward-secret"
 grep -q "secret=AES128-GCM-SHA256" "$LAB_DIR/attack.json" || fail "the RSA session's cookie was not recovered"
