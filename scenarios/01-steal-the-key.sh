@@ -21,6 +21,8 @@ pause
 say "4. Years later the server's private key is stolen. The attacker replays the recording."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/lab.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
 pause
 
 say "5. A recovered login, from an RSA session:"

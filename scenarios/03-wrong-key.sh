@@ -13,6 +13,8 @@ say "2. The attacker stole a key from a different server."
 run pfslab keygen --out-dir "$LAB_DIR/other" --seed 30 --force
 run pfslab attack --key "$LAB_DIR/other/server.key" --table-only "$LAB_DIR/lab.pcap"
 pfslab attack --key "$LAB_DIR/other/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
 
 decrypted=$(count_verdict "$LAB_DIR/attack.json" decrypted)
 [ "$decrypted" = 0 ] || fail "a foreign key must decrypt nothing, yet $decrypted sessions opened"

@@ -41,6 +41,8 @@ pause
 say "4. The stolen key against OpenSSL's traffic."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/openssl.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/openssl.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
 pause
 
 say "5. Each request's cookie names the cipher its client asked for. The cookies recovered:"

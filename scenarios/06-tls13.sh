@@ -13,6 +13,8 @@ pause
 say "2. The stolen key: only the TLS 1.2 RSA sessions fall."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/lab.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/key.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/key.json"
 pause
 
 say "3. In TLS 1.3 the key log has five lines per session, one per secret:"
