@@ -8,8 +8,9 @@ SEED    ?=
 SEEDARG := $(if $(SEED),--seed $(SEED),)
 
 # System tools the tests and lessons use, as Debian package:command pairs (chromium: the report's
-# test loads the page in a real browser, headless, network off).
-TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium
+# test loads the page in a real browser, headless, network off; xxd and python3: lesson 00 and the
+# lessons' checks).
+TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium xxd:xxd python3:python3
 
 .PHONY: all build deps test demo record compromise report scenarios bench fuzz clean help
 

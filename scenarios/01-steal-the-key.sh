@@ -5,12 +5,12 @@
 source "$(dirname "$0")/lib.sh"
 
 say "1. The bank's server gets a key pair and a certificate."
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 1 --force
 pause
 
 say "2. Clients log in. Three sessions use RSA key transport, three use ephemeral ECDHE."
 note "An eavesdropper's tap records every byte into a pcap file."
-run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=3,ecdhe=3
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=3,ecdhe=3 --seed 1
 pause
 
 say "3. What the eavesdropper sees without any key: randoms, certificates, and for RSA sessions"
@@ -21,6 +21,8 @@ pause
 say "4. Years later the server's private key is stolen. The attacker replays the recording."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/lab.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
 pause
 
 say "5. A recovered login, from an RSA session:"

@@ -5,14 +5,16 @@
 source "$(dirname "$0")/lib.sh"
 
 say "1. The real server records some traffic."
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
-run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=1
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 3 --force
+run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=1 --seed 3
 pause
 
 say "2. The attacker stole a key from a different server."
-[ -f "$LAB_DIR/other/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/other"
+run pfslab keygen --out-dir "$LAB_DIR/other" --seed 30 --force
 run pfslab attack --key "$LAB_DIR/other/server.key" --table-only "$LAB_DIR/lab.pcap"
 pfslab attack --key "$LAB_DIR/other/server.key" --json "$LAB_DIR/lab.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
 
 decrypted=$(count_verdict "$LAB_DIR/attack.json" decrypted)
 [ "$decrypted" = 0 ] || fail "a foreign key must decrypt nothing, yet $decrypted sessions opened"

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is needed (make deps installs it)"
 
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 4 --force
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; [ -n "${TAP_PID:-}" ] && kill "$TAP_PID" 2>/dev/null; true; }
 trap cleanup EXIT
 
@@ -41,6 +41,12 @@ pause
 say "4. The stolen key against OpenSSL's traffic."
 run pfslab attack --key "$LAB_DIR/keys/server.key" --table-only "$LAB_DIR/openssl.pcap"
 pfslab attack --key "$LAB_DIR/keys/server.key" --json "$LAB_DIR/openssl.pcap" > "$LAB_DIR/attack.json"
+note "The table shortens the reasons. Each session's whole reason, in session order:"
+run grep '"reason"' "$LAB_DIR/attack.json"
+pause
+
+say "5. Each request's cookie names the cipher its client asked for. The cookies recovered:"
+grep -o 'secret=[A-Za-z0-9-]*' "$LAB_DIR/attack.json" || true
 [ "$(count_verdict "$LAB_DIR/attack.json" decrypted)" = 1 ] || fail "the RSA session was not decrypted"
 [ "$(count_verdict "$LAB_DIR/attack.json" forward-secret)" = 1 ] || fail "the ECDHE session was not shown forward-secret"
 grep -q "secret=AES128-GCM-SHA256" "$LAB_DIR/attack.json" || fail "the RSA session's cookie was not recovered"

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v tshark >/dev/null || fail "tshark is needed (make deps installs it)"
 
-[ -f "$LAB_DIR/keys/server.key" ] || run pfslab keygen --out-dir "$LAB_DIR/keys"
+run pfslab keygen --out-dir "$LAB_DIR/keys" --seed 5 --force
 run pfslab record --out "$LAB_DIR/lab.pcap" --keys "$LAB_DIR/keys" --sessions rsa=2,ecdhe=1 --seed 5
 pause
 
@@ -17,8 +17,9 @@ pause
 
 say "2. tshark with that key log shows the logins (Wireshark: Preferences → Protocols → TLS →"
 note "   (Pre)-Master-Secret log filename). The seeded capture's server is 10.0.0.1:443."
-run tshark -r "$LAB_DIR/lab.pcap" -o "tls.keylog_file:$LAB_DIR/recovered.keylog" -Y http.request \
-  -T fields -e tcp.stream -e http.request.line -e http.file_data 2>/dev/null | tee "$LAB_DIR/tshark.txt"
+run_into "$LAB_DIR/tshark.txt" tshark -r "$LAB_DIR/lab.pcap" -o "tls.keylog_file:$LAB_DIR/recovered.keylog" -Y http.request \
+  -T fields -e tcp.stream -e http.request.line -e http.file_data 2>/dev/null
+run cat "$LAB_DIR/tshark.txt"
 pause
 
 say "3. In the Wireshark GUI:"

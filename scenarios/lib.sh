@@ -28,10 +28,29 @@ if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$'\e[1m'; G=$'\e[32m'; R=$'\e[31m'
 
 say() { printf '\n%s\n' "${B}$*${N}"; }
 note() { printf '%s\n' "$*"; }
+# The command as a student would type it: $LAB_DIR for the lab directory, and quotes where the
+# shell needs them (double quotes keep $LAB_DIR working; single quotes for anything with $, ", \).
+as_typed() {
+  local arg shown=()
+  for arg in "$@"; do
+    if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then shown+=("${arg//"$LAB_DIR"/\$LAB_DIR}")
+    elif [[ "$arg" != *[\"\\\$\`!]* ]]; then shown+=("\"${arg//"$LAB_DIR"/\$LAB_DIR}\"")
+    else shown+=("'${arg//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s' "${shown[*]}"
+}
 # Shows a command the student can copy, then runs it.
 run() {
-  printf '%s\n' "\$ ${*//$LAB_DIR/\$LAB_DIR}"
+  printf '$ %s\n' "$(as_typed "$@")"
   "$@"
+}
+# `run_into FILE cmd…`: shows `$ cmd… > FILE`, then runs the command with its output in FILE
+# (with `run cmd > FILE` the shown command would land in the file, not on the screen).
+run_into() {
+  local out="$1"; shift
+  printf '$ %s > %s\n' "$(as_typed "$@")" "$(as_typed "$out")"
+  "$@" > "$out"
 }
 # Shows a command without running it (for commands started in the background or piped).
 show() { printf '%s\n' "\$ ${*//$LAB_DIR/\$LAB_DIR}"; }

@@ -29,6 +29,11 @@ fn run_lesson(script: &str) {
 }
 
 #[test]
+fn lesson_00_what_crosses_the_wire() {
+    run_lesson("00-what-crosses-the-wire.sh");
+}
+
+#[test]
 fn lesson_01_steal_the_key() {
     run_lesson("01-steal-the-key.sh");
 }
