@@ -39,14 +39,16 @@ pub fn run(a: TapArgs) -> Result<()> {
     cfg.stop_grace = Duration::from_secs(2);
     let tap = Tap::with_listener(listener, cfg)
         .with_context(|| format!("cannot record to {}", a.write.display()))?;
-    output::print(format!(
-        "pfslab tap listening on {addr}, relaying to {upstream}, recording to {}\n",
-        a.write.display()
-    ))?;
+    // The handler is in place before the tap says it listens: a SIGTERM sent as soon as the
+    // line is read must stop it cleanly, never kill it with the capture still `.partial`.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
+    output::print(format!(
+        "pfslab tap listening on {addr}, relaying to {upstream}, recording to {}\n",
+        a.write.display()
+    ))?;
     loop {
         if stop.load(Ordering::SeqCst) {
             break;
