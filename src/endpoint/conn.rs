@@ -11,7 +11,7 @@ use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolV
 use crate::msgs::record::{
     encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT,
 };
-use crate::record_protect::{Tls12GcmProtector, Tls13Protector};
+use crate::record_protect::{Tls12GcmProtector, Tls13Protector, GCM_TAG_LEN};
 use crate::suites::Suite;
 
 /// What the record layer hands to a handshake state.
@@ -242,6 +242,8 @@ pub struct Connection {
     deframer: Deframer,
     closed: Option<Closed>,
     sent_close_notify: bool,
+    /// TLS 1.3: the one middlebox-compatibility ChangeCipherSpec was dropped already.
+    dropped_compat_ccs: bool,
 }
 
 impl Connection {
@@ -258,6 +260,7 @@ impl Connection {
             deframer: Deframer::new(),
             closed: None,
             sent_close_notify: false,
+            dropped_compat_ccs: false,
         })
     }
 
@@ -348,8 +351,10 @@ impl Connection {
             };
             // RFC 8446 §5: in TLS 1.3 an unprotected ChangeCipherSpec of 0x01 during the
             // handshake is only for middleboxes and is dropped.
+            // Only one is dropped, as OpenSSL does; a second is unexpected.
             if self.cx.tls13 && record.content_type == ContentType::ChangeCipherSpec {
-                if record.payload == [1] && self.is_handshaking() {
+                if record.payload == [1] && self.is_handshaking() && !self.dropped_compat_ccs {
+                    self.dropped_compat_ccs = true;
                     continue;
                 }
                 return Err(Error::unexpected(
@@ -363,6 +368,25 @@ impl Connection {
                     "a TLS 1.3 record of {} bytes (at most 2^14 + 256)",
                     record.payload.len()
                 )));
+            }
+            // RFC 8446 §5.4: the TLSInnerPlaintext (content, type, padding) is at most 2^14 + 1.
+            if self.cx.tls13
+                && self.cx.read_protector.is_some()
+                && record.payload.len() > MAX_PLAINTEXT + 1 + GCM_TAG_LEN
+            {
+                return Err(Error::RecordOverflow(format!(
+                    "a TLS 1.3 inner plaintext of {} bytes (at most 2^14 + 1)",
+                    record.payload.len() - GCM_TAG_LEN
+                )));
+            }
+            // RFC 8446 §5.1: once protected, a plaintext alert can only be the peer giving up
+            // (it cannot read our records); it ends the connection and is not answered.
+            if self.cx.tls13
+                && record.content_type == ContentType::Alert
+                && self.cx.read_protector.is_some()
+            {
+                let alert = Alert::read(&record.payload)?;
+                return Err(Error::PeerAlert(alert.description));
             }
             let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
                 Some(p) => p.open(record.content_type, record.version, &record.payload)?,
@@ -404,6 +428,10 @@ impl Connection {
                     self.dispatch(Message::ChangeCipherSpec)?;
                 }
                 ContentType::Alert => {
+                    // RFC 8446 §5.1, RFC 5246 §6.2.1: zero-length Alert fragments are not sent.
+                    if plaintext.is_empty() {
+                        return Err(Error::unexpected("an alert", "an empty alert record"));
+                    }
                     let alert = Alert::read(&plaintext)?;
                     if alert.description == AlertDescription::CloseNotify {
                         if self.is_handshaking() {
@@ -477,3 +505,7 @@ impl State for Traffic {
         true
     }
 }
+
+#[cfg(test)]
+#[path = "conformance_tests.rs"]
+mod conformance_tests;

@@ -8,14 +8,25 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// True once `data` holds a whole request: headers, and a body as long as Content-Length.
 pub fn request_complete(data: &[u8]) -> bool {
-    let Some(end) = find(data, b"\r\n\r\n") else {
+    let Some((end, body_start)) = head_end(data) else {
         return false;
     };
     let head = String::from_utf8_lossy(&data[..end]);
     let body_len = header(&head, "content-length")
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    data.len() >= end + 4 + body_len
+    data.len() >= body_start + body_len
+}
+
+/// Where the head ends and the body starts: at the first empty line, CRLF or (RFC 9112 §2.2
+/// lets a recipient accept it) a bare LF, as tlsfuzzer's `GET / HTTP/1.0\n\n` ends.
+fn head_end(data: &[u8]) -> Option<(usize, usize)> {
+    let crlf = find(data, b"\r\n\r\n").map(|i| (i, i + 4));
+    let lf = find(data, b"\n\n").map(|i| (i, i + 2));
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -59,9 +70,9 @@ pub fn respond(request: &[u8]) -> Vec<u8> {
 }
 
 fn build_body(request: &[u8]) -> Option<String> {
-    let end = find(request, b"\r\n\r\n")?;
+    let (end, body_start) = head_end(request)?;
     let head = std::str::from_utf8(&request[..end]).ok()?;
-    let body = String::from_utf8_lossy(&request[end + 4..]);
+    let body = String::from_utf8_lossy(&request[body_start..]);
     let mut parts = head.lines().next()?.split_whitespace();
     let (method, path, version) = (parts.next()?, parts.next()?, parts.next()?);
     if !version.starts_with("HTTP/") {
@@ -115,6 +126,19 @@ mod tests {
         ))
         .unwrap();
         assert_ne!(reply.lines().last(), bob.lines().last());
+    }
+
+    #[test]
+    fn a_bare_lf_request_is_answered_rfc9112_2_2() {
+        // tlsfuzzer's request: LF line ends only.
+        let req = b"GET / HTTP/1.0\n\n";
+        assert!(request_complete(req));
+        assert!(!request_complete(b"GET / HTTP/1.0\n"));
+        let reply = String::from_utf8(respond(req)).unwrap();
+        assert!(reply.starts_with("HTTP/1.0 200 OK\r\n"), "{reply}");
+        let post = b"POST /login HTTP/1.0\nContent-Length: 9\n\nuser=carl";
+        assert!(request_complete(post));
+        assert!(!request_complete(&post[..post.len() - 1]));
     }
 
     #[test]

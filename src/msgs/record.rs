@@ -10,8 +10,9 @@ pub const RECORD_HEADER_LEN: usize = 5;
 pub const MAX_PLAINTEXT: usize = 1 << 14;
 /// RFC 5246 §6.2.3: a ciphertext fragment is at most 2^14 + 2048 bytes.
 pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
-/// Largest handshake message accepted (certificate chains stay well below this).
-pub const MAX_HANDSHAKE_MESSAGE: usize = 64 * 1024;
+/// Largest handshake message accepted: a ClientHello with 2^16-1 bytes of extensions (RFC 5246
+/// §7.4.1.2; tlsfuzzer sends such) fits, and nothing larger is ever buffered.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 160 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordError {

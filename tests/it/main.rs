@@ -13,6 +13,7 @@ mod attack;
 mod broken_captures;
 mod capture;
 mod cli;
+mod conformance;
 mod course;
 mod explain;
 mod explain_recovery;

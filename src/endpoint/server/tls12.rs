@@ -33,6 +33,10 @@ fn choose_signature_scheme(hello: &ClientHello) -> Result<Option<u16>, Error> {
         return Ok(Some(SignatureScheme::RsaPkcs1Sha1.to_wire()));
     };
     let offered = ext.parse_u16_list("signature_algorithms")?;
+    // RFC 5246 §7.4.1.4.1: supported_signature_algorithms<2..2^16-2> is never empty.
+    if offered.is_empty() {
+        return Err(Error::Decode("empty signature_algorithms list".into()));
+    }
     Ok(pki::RSA_SCHEMES
         .iter()
         .copied()
@@ -48,13 +52,20 @@ fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
             .contains(&NamedGroup::Secp256r1.to_wire()),
         None => true,
     };
-    let formats_ok = match hello.extension(ExtensionType::EcPointFormats) {
-        Some(ext) => ext
-            .parse_u8_list("ec_point_formats")?
-            .contains(&EC_POINT_FORMAT_UNCOMPRESSED),
-        None => true,
-    };
-    Ok(groups_ok && formats_ok)
+    // RFC 8422 §5.1.2: ec_point_format_list<1..2^8-1>, and it must hold the uncompressed
+    // format, or the server aborts with illegal_parameter.
+    if let Some(ext) = hello.extension(ExtensionType::EcPointFormats) {
+        let formats = ext.parse_u8_list("ec_point_formats")?;
+        if formats.is_empty() {
+            return Err(Error::Decode("empty ec_point_formats list".into()));
+        }
+        if !formats.contains(&EC_POINT_FORMAT_UNCOMPRESSED) {
+            return Err(Error::IllegalParameter(
+                "ec_point_formats without the uncompressed format (RFC 8422 §5.1.2)".into(),
+            ));
+        }
+    }
+    Ok(groups_ok)
 }
 
 /// Continues a handshake whose ClientHello did not choose TLS 1.3 (RFC 5246 §7.4.1.2).

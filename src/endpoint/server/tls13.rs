@@ -43,6 +43,10 @@ pub(super) fn handle_client_hello(
             ))
         }
     };
+    // RFC 8446 §4.2.3: supported_signature_algorithms<2..2^16-2> is never empty.
+    if offered.is_empty() {
+        return Err(Error::Decode("empty signature_algorithms list".into()));
+    }
     let scheme = pki::PSS_SCHEMES
         .iter()
         .copied()

@@ -1,0 +1,342 @@
+//! The alerts tlsfuzzer found wrong (issue 14), each as the RFC names it, driven in memory:
+//! a client and a server connection, and records crafted where the peer would never send them.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::crypto::rng;
+use crate::endpoint::client::{client_connection, ClientConfig, ServerVerification};
+use crate::endpoint::server::{server_connection, ServerConfig};
+use crate::keylog::KeyLog;
+use crate::msgs::enums::{ExtensionType, NamedGroup, TLS_FALLBACK_SCSV};
+use crate::msgs::handshake::{ClientHello, Extension};
+use crate::msgs::handshake13::KeyShareEntry;
+use crate::pki;
+use crate::suites::{self, Suite};
+use crate::test_support::TempDir;
+use crate::tls13::key_schedule::TrafficSecret;
+
+fn identity() -> &'static (Arc<rsa::PrivateKey>, Vec<u8>) {
+    static ID: OnceLock<(Arc<rsa::PrivateKey>, Vec<u8>)> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = rng::from_seed(14, "conformance identity");
+        let key = pki::generate_key(&mut r, 2048).expect("key");
+        let not_before = SystemTime::now() - Duration::from_secs(3600);
+        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
+            .expect("certificate");
+        (Arc::new(key), cert)
+    })
+}
+
+fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
+    let (key, cert) = identity();
+    let config = Arc::new(ServerConfig {
+        key: key.clone(),
+        cert_chain: vec![cert.clone()],
+        suites: vec![
+            suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS13_AES_128_GCM_SHA256,
+        ],
+        keylog,
+    });
+    server_connection(config, rng::from_seed(1, "server")).expect("server")
+}
+
+fn client(suite: Suite, keylog: Option<Arc<KeyLogWriter>>) -> Connection {
+    let config = Arc::new(ClientConfig {
+        suites: vec![suite],
+        server_name: "localhost".into(),
+        verification: ServerVerification::TrustAnchor(identity().1.clone()),
+        offer_ems: true,
+        keylog,
+    });
+    client_connection(config, rng::from_seed(2, "client")).expect("client")
+}
+
+/// Moves bytes both ways until both sides are quiet.
+fn transfer(c: &mut Connection, s: &mut Connection) {
+    for _ in 0..20 {
+        let (to_server, to_client) = (c.take_output(), s.take_output());
+        if to_server.is_empty() && to_client.is_empty() {
+            return;
+        }
+        s.read_tls(&to_server).expect("server reads");
+        c.read_tls(&to_client).expect("client reads");
+    }
+    panic!("the exchange did not settle");
+}
+
+/// The alert the server answers `bytes` with: the error's alert, and the same alert queued.
+fn server_alert(s: &mut Connection, bytes: &[u8]) -> AlertDescription {
+    let err = s.read_tls(bytes).expect_err("the server must refuse this");
+    let alert = err.alert().unwrap_or_else(|| panic!("no alert for {err}"));
+    // The alert is queued: in the clear before keys, else as one protected record.
+    let out = s.take_output();
+    let plain = out.get(out.len().saturating_sub(2)..) == Some(&[2, alert.to_wire()][..]);
+    let protected = matches!(out.as_slice(), [0x15 | 0x17, 3, 3, ..]);
+    assert!(plain || protected, "no alert sent for {err}: {out:02x?}");
+    alert
+}
+
+/// A TLS 1.2 ClientHello record with the lab's suites and these extensions, version 0x0303.
+fn hello12(extensions: Vec<Extension>, suites: &[u16]) -> Vec<u8> {
+    hello_record(ClientHello {
+        client_version: 0x0303,
+        random: [7; 32],
+        session_id: Vec::new(),
+        cipher_suites: suites.to_vec(),
+        compression_methods: vec![0],
+        extensions,
+    })
+}
+
+fn hello_record(hello: ClientHello) -> Vec<u8> {
+    encode_record(ContentType::Handshake, 0x0301, &hello.encode().encoded)
+}
+
+/// A TLS 1.3 ClientHello with a real P-256 share unless `key_share` is false.
+fn hello13(versions: &[u16], legacy_version: u16, key_share: bool) -> Vec<u8> {
+    let mut r = rng::from_seed(3, "share");
+    let share = crate::crypto::ecdh::EphemeralKey::generate(&mut r);
+    let mut extensions = vec![
+        Extension::supported_versions_client(versions),
+        Extension::u16_list(
+            ExtensionType::SupportedGroups,
+            &[NamedGroup::Secp256r1.to_wire()],
+        ),
+        Extension::u16_list(ExtensionType::SignatureAlgorithms, pki::PSS_SCHEMES),
+    ];
+    if key_share {
+        extensions.push(Extension::key_share_client(&[KeyShareEntry {
+            group: NamedGroup::Secp256r1.to_wire(),
+            key_exchange: share.public_sec1(),
+        }]));
+    }
+    hello_record(ClientHello {
+        client_version: legacy_version,
+        random: [9; 32],
+        session_id: vec![1; 32],
+        cipher_suites: vec![suites::TLS13_AES_128_GCM_SHA256.id],
+        compression_methods: vec![0],
+        extensions,
+    })
+}
+
+const LAB_SUITES: [u16; 2] = [0x009c, 0xc02f];
+
+#[test]
+fn two_byte_change_cipher_spec_is_unexpected_message_rfc5246_7_1() {
+    let (mut c, mut s) = (
+        client(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, None),
+        server(None),
+    );
+    s.read_tls(&c.take_output()).expect("ClientHello");
+    let ccs = encode_record(ContentType::ChangeCipherSpec, 0x0303, &[1, 1]);
+    assert_eq!(
+        server_alert(&mut s, &ccs),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+#[test]
+fn heartbeat_after_the_handshake_is_unexpected_message_rfc6520_2() {
+    let (mut c, mut s) = (
+        client(suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, None),
+        server(None),
+    );
+    transfer(&mut c, &mut s);
+    // A heartbeat_request, protected like any record after the handshake.
+    c.cx.write_record(ContentType::from_wire(24), &[1, 0, 16, 0, 0, 0]);
+    assert_eq!(
+        server_alert(&mut s, &c.take_output()),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+#[test]
+fn empty_signature_algorithms_is_decode_error_rfc5246_7_4_1_4_1() {
+    let hello = hello12(
+        vec![Extension::u16_list(ExtensionType::SignatureAlgorithms, &[])],
+        &LAB_SUITES,
+    );
+    assert_eq!(
+        server_alert(&mut server(None), &hello),
+        AlertDescription::DecodeError
+    );
+}
+
+#[test]
+fn point_formats_without_uncompressed_are_illegal_parameter_rfc8422_5_1_2() {
+    let missing = hello12(vec![Extension::ec_point_formats(&[1])], &[0xc02f]);
+    assert_eq!(
+        server_alert(&mut server(None), &missing),
+        AlertDescription::IllegalParameter
+    );
+    let empty = hello12(vec![Extension::ec_point_formats(&[])], &[0xc02f]);
+    assert_eq!(
+        server_alert(&mut server(None), &empty),
+        AlertDescription::DecodeError
+    );
+}
+
+#[test]
+fn tls13_hello_without_key_share_is_missing_extension_rfc8446_9_2() {
+    let hello = hello13(&[0x0304], 0x0303, false);
+    assert_eq!(
+        server_alert(&mut server(None), &hello),
+        AlertDescription::MissingExtension
+    );
+}
+
+#[test]
+fn legacy_version_of_ssl3_or_less_is_protocol_version_rfc8446_d_5() {
+    for legacy in [0x0300, 0x0000, 0x0103, 0x0200] {
+        let hello = hello13(&[0x0304], legacy, true);
+        assert_eq!(
+            server_alert(&mut server(None), &hello),
+            AlertDescription::ProtocolVersion,
+            "legacy_version {legacy:04x}"
+        );
+    }
+}
+
+#[test]
+fn ssl3_alone_in_supported_versions_is_protocol_version_rfc8446_4_2_1() {
+    let hello = hello13(&[0x0300], 0x0303, true);
+    assert_eq!(
+        server_alert(&mut server(None), &hello),
+        AlertDescription::ProtocolVersion
+    );
+}
+
+#[test]
+fn a_fallback_below_tls13_is_inappropriate_fallback_rfc7507_3() {
+    let hello = hello12(Vec::new(), &[0x009c, TLS_FALLBACK_SCSV]);
+    assert_eq!(
+        server_alert(&mut server(None), &hello),
+        AlertDescription::InappropriateFallback
+    );
+}
+
+/// A TLS 1.3 client and server stopped after the server's flight; the client's handshake
+/// traffic secret (from the client's key log) seals what the test sends next.
+fn tls13_after_server_flight(dir: &TempDir) -> (Connection, Tls13Protector) {
+    let path = dir.path("client.keylog");
+    let log = Arc::new(KeyLogWriter::open(&path).expect("key log"));
+    let (mut c, mut s) = (
+        client(suites::TLS13_AES_128_GCM_SHA256, Some(log)),
+        server(None),
+    );
+    s.read_tls(&c.take_output()).expect("ClientHello");
+    c.read_tls(&s.take_output()).expect("server flight");
+    let _ = c.take_output(); // the client's real Finished is never delivered
+    let keylog = KeyLog::load(&path).expect("read key log");
+    let suite = suites::TLS13_AES_128_GCM_SHA256;
+    let random = c.summary().client_random;
+    let secret = keylog
+        .tls13_secret(SecretKind::ClientHandshakeTrafficSecret, &random)
+        .expect("client handshake secret");
+    let p = crate::tls13::protector(&suite, &TrafficSecret::new(suite.hash, secret.to_vec()))
+        .expect("protector");
+    (s, p)
+}
+
+fn sealed13(p: &mut Tls13Protector, typ: ContentType, content: &[u8]) -> Vec<u8> {
+    let payload = p.seal(typ, content);
+    let mut record = crate::record_protect::tls13_header(payload.len()).to_vec();
+    record.extend_from_slice(&payload);
+    record
+}
+
+#[test]
+fn tls13_finished_of_the_wrong_length_is_decode_error_rfc8446_4_4_4() {
+    let dir = TempDir::new("finished-length");
+    let (mut s, mut p) = tls13_after_server_flight(&dir);
+    let short = HandshakeMessage::new(HandshakeType::Finished, &[0; 24]);
+    assert_eq!(
+        server_alert(
+            &mut s,
+            &sealed13(&mut p, ContentType::Handshake, &short.encoded)
+        ),
+        AlertDescription::DecodeError
+    );
+}
+
+#[test]
+fn tls13_record_without_content_type_is_unexpected_message_rfc8446_5_4() {
+    let dir = TempDir::new("zero-type");
+    let (mut s, mut p) = tls13_after_server_flight(&dir);
+    // All-zero TLSInnerPlaintext: padding only, no content type.
+    let record = sealed13(&mut p, ContentType::from_wire(0), &[0; 8]);
+    assert_eq!(
+        server_alert(&mut s, &record),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+#[test]
+fn tls13_empty_alert_is_unexpected_message_rfc8446_5_1() {
+    let dir = TempDir::new("empty-alert");
+    let (mut s, mut p) = tls13_after_server_flight(&dir);
+    let record = sealed13(&mut p, ContentType::Alert, &[]);
+    assert_eq!(
+        server_alert(&mut s, &record),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+#[test]
+fn tls13_inner_plaintext_over_2_14_plus_1_is_record_overflow_rfc8446_5_4() {
+    let dir = TempDir::new("overflow");
+    let (mut s, mut p) = tls13_after_server_flight(&dir);
+    // 2^14 - 8 bytes of content, its type, and 9 bytes of padding: 2^14 + 2 in all.
+    let mut content = vec![0x17; (1 << 14) - 8];
+    content.push(ContentType::ApplicationData.to_wire());
+    content.extend_from_slice(&[0; 8]);
+    let record = sealed13(&mut p, ContentType::from_wire(0), &content);
+    assert_eq!(
+        server_alert(&mut s, &record),
+        AlertDescription::RecordOverflow
+    );
+}
+
+#[test]
+fn a_second_compatibility_ccs_is_unexpected_message_rfc8446_5() {
+    let dir = TempDir::new("two-ccs");
+    let (mut s, _) = tls13_after_server_flight(&dir);
+    let ccs = encode_record(ContentType::ChangeCipherSpec, 0x0303, &[1]);
+    s.read_tls(&ccs).expect("the first is dropped");
+    assert_eq!(
+        server_alert(&mut s, &ccs),
+        AlertDescription::UnexpectedMessage
+    );
+}
+
+#[test]
+fn tls13_key_update_with_a_bad_request_is_illegal_parameter_rfc8446_4_6_3() {
+    let (mut c, mut s) = (client(suites::TLS13_AES_128_GCM_SHA256, None), server(None));
+    transfer(&mut c, &mut s);
+    c.cx.send_handshake(&HandshakeMessage::new(HandshakeType::KeyUpdate, &[2]));
+    assert_eq!(
+        server_alert(&mut s, &c.take_output()),
+        AlertDescription::IllegalParameter
+    );
+}
+
+#[test]
+fn tls13_server_answers_after_the_clients_close_notify_rfc8446_6_1() {
+    let (mut c, mut s) = (client(suites::TLS13_AES_128_GCM_SHA256, None), server(None));
+    transfer(&mut c, &mut s);
+    c.send(b"GET / HTTP/1.0\r\n\r\n").expect("request");
+    c.send_close_notify();
+    s.read_tls(&c.take_output())
+        .expect("request and close_notify");
+    assert_eq!(s.closed(), Some(&Closed::CloseNotify));
+    s.send(b"HTTP/1.0 200 OK\r\n\r\n")
+        .expect("the server may still answer");
+    c.read_tls(&s.take_output())
+        .expect("the client reads the answer");
+    assert_eq!(c.take_received(), b"HTTP/1.0 200 OK\r\n\r\n");
+}
