@@ -98,6 +98,15 @@ fn hello_record(hello: ClientHello) -> Vec<u8> {
 
 /// A TLS 1.3 ClientHello with a real P-256 share unless `key_share` is false.
 fn hello13(versions: &[u16], legacy_version: u16, key_share: bool) -> Vec<u8> {
+    hello13_with(versions, legacy_version, key_share, Vec::new())
+}
+
+fn hello13_with(
+    versions: &[u16],
+    legacy_version: u16,
+    key_share: bool,
+    extra: Vec<Extension>,
+) -> Vec<u8> {
     let mut r = rng::from_seed(3, "share");
     let share = crate::crypto::ecdh::EphemeralKey::generate(&mut r);
     let mut extensions = vec![
@@ -108,6 +117,7 @@ fn hello13(versions: &[u16], legacy_version: u16, key_share: bool) -> Vec<u8> {
         ),
         Extension::u16_list(ExtensionType::SignatureAlgorithms, pki::PSS_SCHEMES),
     ];
+    extensions.extend(extra);
     if key_share {
         extensions.push(Extension::key_share_client(&[KeyShareEntry {
             group: NamedGroup::Secp256r1.to_wire(),
@@ -339,4 +349,26 @@ fn tls13_server_answers_after_the_clients_close_notify_rfc8446_6_1() {
     c.read_tls(&s.take_output())
         .expect("the client reads the answer");
     assert_eq!(c.take_received(), b"HTTP/1.0 200 OK\r\n\r\n");
+}
+
+#[test]
+fn rejected_early_data_is_skipped_rfc8446_4_2_10() {
+    let garbage = encode_record(ContentType::ApplicationData, 0x0303, &[0x5a; 64]);
+    // Offered 0-RTT: records that do not open under the handshake key are skipped.
+    let early = Extension::empty(ExtensionType::EarlyData);
+    let mut s = server(None);
+    s.read_tls(&hello13_with(&[0x0304], 0x0303, true, vec![early]))
+        .expect("ClientHello with early_data");
+    s.read_tls(&garbage)
+        .expect("rejected early data is skipped");
+    s.read_tls(&garbage).expect("and the next record too");
+    // Not offered: the same record is a forgery.
+    let mut s = server(None);
+    s.read_tls(&hello13(&[0x0304], 0x0303, true))
+        .expect("ClientHello");
+    let _ = s.take_output(); // the server's flight
+    assert_eq!(
+        server_alert(&mut s, &garbage),
+        AlertDescription::BadRecordMac
+    );
 }

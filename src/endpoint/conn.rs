@@ -133,6 +133,9 @@ pub struct Context {
     write_protector: Option<Protector>,
     /// TLS 1.3 negotiated: stray ChangeCipherSpec is ignored during the handshake (RFC 8446 §5).
     pub tls13: bool,
+    /// TLS 1.3 0-RTT the server does not accept: bytes of early data still to skip
+    /// (RFC 8446 §4.2.10).
+    pub early_data_to_skip: usize,
     joiner: HandshakeJoiner,
     out: Vec<u8>,
     received: Vec<u8>,
@@ -148,6 +151,7 @@ impl Context {
             read_protector: None,
             write_protector: None,
             tls13: false,
+            early_data_to_skip: 0,
             joiner: HandshakeJoiner::new(),
             out: Vec::new(),
             received: Vec::new(),
@@ -387,6 +391,27 @@ impl Connection {
             {
                 let alert = Alert::read(&record.payload)?;
                 return Err(Error::PeerAlert(alert.description));
+            }
+            // RFC 8446 §4.2.10: rejected 0-RTT is skipped, up to a limit: records that do not
+            // open under the handshake key, or (after a HelloRetryRequest, before any key)
+            // application_data records.
+            if self.cx.early_data_to_skip > 0 && self.is_handshaking() {
+                let skip = match self.cx.read_protector.as_mut() {
+                    Some(p) => {
+                        let mut trial = p.clone();
+                        trial
+                            .open(record.content_type, record.version, &record.payload)
+                            .is_err()
+                    }
+                    None => record.content_type == ContentType::ApplicationData,
+                };
+                if skip {
+                    self.cx.early_data_to_skip = self
+                        .cx
+                        .early_data_to_skip
+                        .saturating_sub(record.payload.len());
+                    continue;
+                }
             }
             let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
                 Some(p) => p.open(record.content_type, record.version, &record.payload)?,

@@ -118,6 +118,7 @@ wire_enum! {
         EncryptThenMac = 22 => "encrypt_then_mac",
         ExtendedMasterSecret = 23 => "extended_master_secret",
         SessionTicket = 35 => "session_ticket",
+        EarlyData = 42 => "early_data",
         SupportedVersions = 43 => "supported_versions",
         KeyShare = 51 => "key_share",
         RenegotiationInfo = 0xff01 => "renegotiation_info",

@@ -24,6 +24,10 @@ use crate::suites::Suite;
 use crate::tls13::key_schedule::{EarlySecret, TrafficSecret};
 use crate::tls13::protector;
 
+/// Bytes of rejected early data skipped before the connection fails (OpenSSL's default
+/// max_early_data, plus one record's protection overhead).
+const MAX_SKIPPED_EARLY_DATA: usize = (1 << 14) + 256;
+
 /// Continues a handshake whose ClientHello chose TLS 1.3.
 pub(super) fn handle_client_hello(
     config: Arc<ServerConfig>,
@@ -34,6 +38,10 @@ pub(super) fn handle_client_hello(
     retried: Option<Transcript>,
 ) -> Result<Box<dyn State>, Error> {
     cx.tls13 = true;
+    // RFC 8446 §4.2.10: pfslab issues no tickets, so offered 0-RTT is rejected and skipped.
+    if retried.is_none() && hello.extension(ExtensionType::EarlyData).is_some() {
+        cx.early_data_to_skip = MAX_SKIPPED_EARLY_DATA;
+    }
     // 1. Signature scheme: an RSA-PSS scheme the client accepts (RFC 8446 §4.2.3).
     let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
         Some(ext) => ext.parse_u16_list("signature_algorithms")?,
