@@ -412,6 +412,11 @@ impl Connection {
                         .saturating_sub(record.payload.len());
                     continue;
                 }
+                // The first record that opens starts the client's real flight: from here on
+                // a record that fails is an error, not skipped early data.
+                if self.cx.read_protector.is_some() {
+                    self.cx.early_data_to_skip = 0;
+                }
             }
             let (content_type, plaintext) = match self.cx.read_protector.as_mut() {
                 Some(p) => p.open(record.content_type, record.version, &record.payload)?,

@@ -39,9 +39,13 @@ pub(super) fn handle_client_hello(
 ) -> Result<Box<dyn State>, Error> {
     cx.tls13 = true;
     // RFC 8446 §4.2.10: pfslab issues no tickets, so offered 0-RTT is rejected and skipped.
-    if retried.is_none() && hello.extension(ExtensionType::EarlyData).is_some() {
-        cx.early_data_to_skip = MAX_SKIPPED_EARLY_DATA;
-    }
+    // After a HelloRetryRequest only the records before the second ClientHello are skipped.
+    cx.early_data_to_skip =
+        if retried.is_none() && hello.extension(ExtensionType::EarlyData).is_some() {
+            MAX_SKIPPED_EARLY_DATA
+        } else {
+            0
+        };
     // 1. Signature scheme: an RSA-PSS scheme the client accepts (RFC 8446 §4.2.3).
     let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
         Some(ext) => ext.parse_u16_list("signature_algorithms")?,
