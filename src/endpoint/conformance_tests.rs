@@ -372,3 +372,18 @@ fn rejected_early_data_is_skipped_rfc8446_4_2_10() {
         AlertDescription::BadRecordMac
     );
 }
+
+#[test]
+fn application_data_inside_a_fragmented_key_update_is_unexpected_message_rfc8446_5_1() {
+    let (mut c, mut s) = (client(suites::TLS13_AES_128_GCM_SHA256, None), server(None));
+    transfer(&mut c, &mut s);
+    let update = HandshakeMessage::new(HandshakeType::KeyUpdate, &[1]);
+    let (first, rest) = update.encoded.split_at(2);
+    c.cx.write_record(ContentType::Handshake, first);
+    c.cx.write_record(ContentType::ApplicationData, b"GET / HTTP/1.0\r\n\r\n");
+    c.cx.write_record(ContentType::Handshake, rest);
+    assert_eq!(
+        server_alert(&mut s, &c.take_output()),
+        AlertDescription::UnexpectedMessage
+    );
+}

@@ -485,6 +485,13 @@ impl Connection {
                     if self.is_handshaking() {
                         return Err(Error::unexpected("a handshake message", "application data"));
                     }
+                    // RFC 8446 §5.1: handshake messages are not interleaved with other records.
+                    if !self.cx.joiner.is_empty() {
+                        return Err(Error::unexpected(
+                            "the rest of a fragmented handshake message",
+                            "application data",
+                        ));
+                    }
                     self.cx.received.extend_from_slice(&plaintext);
                 }
                 ContentType::Unknown(t) => {
