@@ -107,6 +107,16 @@ fn hello13_with(
     key_share: bool,
     extra: Vec<Extension>,
 ) -> Vec<u8> {
+    hello13_suites(versions, legacy_version, key_share, extra, &[0x1301])
+}
+
+fn hello13_suites(
+    versions: &[u16],
+    legacy_version: u16,
+    key_share: bool,
+    extra: Vec<Extension>,
+    cipher_suites: &[u16],
+) -> Vec<u8> {
     let mut r = rng::from_seed(3, "share");
     let share = crate::crypto::ecdh::EphemeralKey::generate(&mut r);
     let mut extensions = vec![
@@ -128,7 +138,7 @@ fn hello13_with(
         client_version: legacy_version,
         random: [9; 32],
         session_id: vec![1; 32],
-        cipher_suites: vec![suites::TLS13_AES_128_GCM_SHA256.id],
+        cipher_suites: cipher_suites.to_vec(),
         compression_methods: vec![0],
         extensions,
     })
@@ -386,4 +396,16 @@ fn application_data_inside_a_fragmented_key_update_is_unexpected_message_rfc8446
         server_alert(&mut s, &c.take_output()),
         AlertDescription::UnexpectedMessage
     );
+}
+
+#[test]
+fn tls13_offered_with_only_tls12_suites_is_handshake_failure_rfc8446_4_1_1() {
+    for suite in LAB_SUITES {
+        let hello = hello13_suites(&[0x0304, 0x0303], 0x0303, true, Vec::new(), &[suite]);
+        assert_eq!(
+            server_alert(&mut server(None), &hello),
+            AlertDescription::HandshakeFailure,
+            "only {suite:04x}"
+        );
+    }
 }

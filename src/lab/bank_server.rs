@@ -62,6 +62,12 @@ pub fn serve_connection(
     let summary = tls.conn.summary().clone();
     tls.set_deadline(options.timeout, "waiting for the client's request");
     let request = tls.read_until(bank::MAX_REQUEST, bank::request_complete)?;
+    if request.is_empty() {
+        // The client closed without asking anything (RFC 5246 §7.2.1): close, answer nothing.
+        let _ = tls.close();
+        let _ = tls.sock.shutdown(Shutdown::Both);
+        return Ok("closed without a request".into());
+    }
     let first_line =
         String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default())
             .trim()

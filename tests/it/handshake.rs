@@ -354,9 +354,10 @@ fn tls13_client_rejects_untrusted_server_and_tls12_server_marks_downgrade() {
     .unwrap();
     let (who, err) = transfer(&mut c, &mut s).unwrap_err();
     assert_eq!(who, "server");
+    // RFC 8446 §4.2.1: supported_versions holds no version the server speaks (issue 14).
     assert_eq!(
         err.alert(),
-        Some(AlertDescription::HandshakeFailure),
+        Some(AlertDescription::ProtocolVersion),
         "{err}"
     );
 }

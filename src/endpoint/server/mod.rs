@@ -63,22 +63,20 @@ impl State for ExpectClientHello {
                 "the client signals a fallback, but both sides speak TLS 1.3".into(),
             ));
         }
-        // TLS 1.3 when the client offers it and a 1.3 suite is shared (RFC 8446 §4.2.1).
-        if tls13 {
-            if let Some(suite) = choose_tls13_suite(&self.config, &hello) {
-                return tls13::handle_client_hello(self.config, cx, msg, hello, suite, None);
-            }
+        // TLS 1.3 when both sides speak it (RFC 8446 §4.2.1): the version is chosen first, so a
+        // hello with no TLS 1.3 suite fails rather than falling back to 1.2 (§4.1.1).
+        if tls13 && supports_tls13 {
+            let Some(suite) = choose_tls13_suite(&self.config, &hello) else {
+                return Err(Error::HandshakeFailure(
+                    "the client offers TLS 1.3 but none of its TLS 1.3 suites".into(),
+                ));
+            };
+            return tls13::handle_client_hello(self.config, cx, msg, hello, suite, None);
         }
         if !tls12 {
-            return Err(if tls13 {
-                Error::HandshakeFailure(
-                    "no TLS 1.3 suite in common, and the client does not offer TLS 1.2".into(),
-                )
-            } else {
-                Error::ProtocolVersion(format!(
-                    "the client offers none of TLS 1.3 and 1.2: {offered:04x?}"
-                ))
-            });
+            return Err(Error::ProtocolVersion(format!(
+                "the client offers no version this server speaks: {offered:04x?}"
+            )));
         }
         // RFC 8446 §4.1.3: a TLS 1.3-capable server that settles for 1.2 marks its random.
         let marker = supports_tls13.then_some(DOWNGRADE_TLS12);
