@@ -52,6 +52,7 @@ pub fn server_config() -> Arc<ServerConfig> {
                 cert_chain: id.chain.clone(),
                 suites: all,
                 keylog: None,
+                dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
             })
         })
         .clone()

@@ -10,7 +10,7 @@ pub enum KeyExchange {
     /// Both peers send ephemeral P-256 points; the premaster is their ECDH product.
     EcdheRsa,
     /// Finite-field ephemeral Diffie-Hellman, RSA-signed (RFC 5246 §7.4.3, §8.1.2): the
-    /// premaster is g^ab mod p. Recognised in captures; the lab's endpoints do not offer it yet.
+    /// premaster is g^ab mod p with leading zero bytes stripped.
     DheRsa,
     /// TLS 1.3: always ephemeral (EC)DHE (RFC 8446 §2).
     Tls13,
@@ -97,6 +97,16 @@ pub const TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
     mac_key_len: 0,
 };
 
+pub const TLS_DHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
+    id: 0x009e,
+    name: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    key_exchange: KeyExchange::DheRsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 4,
+    mac_key_len: 0,
+};
+
 pub const TLS13_AES_128_GCM_SHA256: Suite = Suite {
     id: 0x1301,
     name: "TLS_AES_128_GCM_SHA256",
@@ -130,6 +140,7 @@ pub const TLS12_SUITES: &[Suite] = &[
     TLS_RSA_WITH_AES_256_GCM_SHA384,
     TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
 ];
 
 pub fn tls12_suite(id: u16) -> Option<Suite> {
@@ -148,11 +159,12 @@ pub fn suite_name(id: u16) -> String {
     }
 }
 
-/// The lab's two suites by their command-line names.
+/// The lab's suites by their command-line names.
 pub fn lab_suite(short: &str) -> Option<Suite> {
     match short {
         "rsa" => Some(TLS_RSA_WITH_AES_128_GCM_SHA256),
         "ecdhe" => Some(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+        "dhe" => Some(TLS_DHE_RSA_WITH_AES_128_GCM_SHA256),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 //! No keys are needed here; `attack` takes it from there with the endpoints' own key schedule.
 
 use crate::codec::Reader;
+use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
 use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::msgs::handshake::{
     CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
@@ -22,6 +23,8 @@ pub enum KeyExchangeOnWire {
         g: Vec<u8>,
         server_public: Vec<u8>,
         client_public: Vec<u8>,
+        signature_scheme: u16,
+        signature: Vec<u8>,
     },
     /// RFC 8422: both ephemeral public points; the premaster is never sent.
     Ecdhe {
@@ -382,13 +385,15 @@ impl ObservedSession {
             return;
         };
         match self.key_exchange {
-            Some(KeyExchange::DheRsa) => match read_dhe_params(ske.body()) {
-                Ok((p, g, server_public)) => {
+            Some(KeyExchange::DheRsa) => match DheServerKeyExchange::read(ske.body()) {
+                Ok(ske) => {
                     self.wire_key_exchange = KeyExchangeOnWire::Dhe {
-                        p,
-                        g,
-                        server_public,
+                        p: ske.p,
+                        g: ske.g,
+                        server_public: ske.server_public,
                         client_public: Vec::new(),
+                        signature_scheme: ske.signature_scheme,
+                        signature: ske.signature,
                     }
                 }
                 Err(e) => self
@@ -422,10 +427,13 @@ impl ObservedSession {
                     .push(format!("ClientKeyExchange unreadable: {e}")),
             },
             Some(KeyExchange::DheRsa) => {
-                // ClientDiffieHellmanPublic: dh_Yc<1..2^16-1> (RFC 5246 §7.4.7.2).
-                let yc = Reader::new(cke.body()).vec_u16("dh_Yc").map(|y| y.to_vec());
-                match (yc, &mut self.wire_key_exchange) {
-                    (Ok(y), KeyExchangeOnWire::Dhe { client_public, .. }) => *client_public = y,
+                match (
+                    DheClientKeyExchange::read(cke.body()),
+                    &mut self.wire_key_exchange,
+                ) {
+                    (Ok(c), KeyExchangeOnWire::Dhe { client_public, .. }) => {
+                        *client_public = c.public
+                    }
                     (Err(e), _) => self
                         .notes
                         .push(format!("ClientKeyExchange unreadable: {e}")),
@@ -557,13 +565,4 @@ fn guess_key_exchange(id: u16) -> Option<KeyExchange> {
         0x1301..=0x1305 => Some(KeyExchange::Tls13),
         _ => None,
     }
-}
-
-/// ServerDHParams and the signature after them (RFC 5246 §7.4.3): p, g, Ys.
-fn read_dhe_params(body: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), crate::codec::CodecError> {
-    let mut r = Reader::new(body);
-    let p = r.vec_u16("dh_p")?.to_vec();
-    let g = r.vec_u16("dh_g")?.to_vec();
-    let ys = r.vec_u16("dh_Ys")?.to_vec();
-    Ok((p, g, ys))
 }

@@ -62,18 +62,42 @@ pub fn dh_bits(p: &[u8]) -> usize {
     }
 }
 
-pub(crate) fn dhe_reason(obs: &ObservedSession) -> String {
+pub(crate) fn dhe_reason(
+    obs: &ObservedSession,
+    key_check: &KeyCheck,
+    signature_verifies: Option<bool>,
+) -> String {
     let KeyExchangeOnWire::Dhe {
         p,
         g,
         server_public,
         client_public,
+        signature_scheme,
+        ..
     } = &obs.wire_key_exchange
     else {
         return "finite-field DHE: the ServerKeyExchange was not captured or not readable".into();
     };
+    let group = match crate::crypto::ffdh::DhGroup::new(p, g) {
+        Ok(grp) => match grp.name() {
+            Some(name) => format!("the RFC 7919 group {name}"),
+            None => "a custom group, not a known named group".into(),
+        },
+        Err(e) => format!("an unusable group ({e})"),
+    };
+    let signed_by = match (key_check, signature_verifies) {
+        (KeyCheck::Matches, Some(true)) => format!(
+            "the stolen RSA key only signed p, g and g^b ({}; the signature verifies with it, so this is the same server)",
+            pki::scheme_name(*signature_scheme).unwrap_or("?")
+        ),
+        (KeyCheck::Matches, Some(false)) => {
+            "the ServerKeyExchange signature does not verify with the stolen key".into()
+        }
+        (KeyCheck::Mismatch(why), _) => why.clone(),
+        _ => "the server's RSA key only signed p, g and g^b".into(),
+    };
     format!(
-        "finite-field DHE on a {}-bit prime p (g = {}): only the public values g^a mod p (server {}) and g^b mod p (client {}) crossed the wire; the server's RSA key only signed them; the premaster g^ab mod p never left the peers (pfslab does not derive DHE sessions' keys yet, even from a key log)",
+        "finite-field DHE on a {}-bit prime p ({group}), g = {}: only the public values g^b mod p (server {}) and g^a mod p (client {}) crossed the wire; {signed_by}; the premaster g^ab mod p never left the peers",
         dh_bits(p),
         hex(g),
         short_hex(server_public),

@@ -13,6 +13,7 @@ use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
 use crate::attack::{FinishedCheck, Loot, Verdict};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
+use crate::msgs::dhe::DheServerKeyExchange;
 use crate::msgs::enums::HandshakeType;
 use crate::pki;
 use crate::suites::KeyExchange;
@@ -147,15 +148,21 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         recover_tls13(&mut r, obs, loot);
         return r;
     }
-    if kx == Some(KeyExchange::DheRsa) {
+    if let (KeyExchangeOnWire::Ecdhe { .. } | KeyExchangeOnWire::Dhe { .. }, Some(key)) =
+        (&obs.wire_key_exchange, &loot.key)
+    {
+        r.signature_verifies = server_key_exchange_verifies(obs, key);
+    }
+    if kx == Some(KeyExchange::DheRsa) && obs.suite.is_none() {
+        // A DHE suite pfslab does not decrypt (e.g. CBC): still forward secret.
         r.verdict = Verdict::ForwardSecret;
-        r.reason = dhe_reason(obs);
+        r.reason = dhe_reason(obs, &r.key_check, r.signature_verifies);
         r.short = "DHE: premaster never sent".into();
         return r;
     }
     let Some(suite) = obs.suite else {
         r.reason = format!(
-            "cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0xC02F, 0xC030)",
+            "cipher suite {} is not one pfslab decrypts (0x009C, 0x009D, 0x009E, 0xC02F, 0xC030)",
             obs.suite_id
                 .map(crate::suites::suite_name)
                 .unwrap_or_else(|| "?".into())
@@ -166,10 +173,6 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         }
         return r;
     };
-    if let (KeyExchangeOnWire::Ecdhe { .. }, Some(key)) = (&obs.wire_key_exchange, &loot.key) {
-        r.signature_verifies = server_key_exchange_verifies(obs, key);
-    }
-
     // 1. A master secret: key log, resumption, or the stolen key.
     let cr = obs.client_random();
     if let (Some(log), Some(cr)) = (&loot.keylog, cr) {
@@ -233,6 +236,12 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
                 r.short = "ECDHE: premaster never sent".into();
+                return r;
+            }
+            (KeyExchangeOnWire::Dhe { .. }, _) => {
+                r.verdict = Verdict::ForwardSecret;
+                r.reason = dhe_reason(obs, &r.key_check, r.signature_verifies);
+                r.short = "DHE: premaster never sent".into();
                 return r;
             }
             (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
@@ -437,24 +446,44 @@ fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
     r.tls13 = Some((client, server));
 }
 
-/// Whether the ServerKeyExchange signature (RFC 8422 §5.4: over both randoms and the params)
-/// verifies with the stolen key; `None` when the capture lacks what it covers.
+/// Whether the ServerKeyExchange signature (over both randoms and the params: RFC 8422 §5.4
+/// for ECDHE, RFC 5246 §7.4.3 for DHE) verifies with the stolen key; `None` when the capture
+/// lacks what it covers.
 pub fn server_key_exchange_verifies(obs: &ObservedSession, key: &rsa::PrivateKey) -> Option<bool> {
-    let (ske, cr, sr) = (
-        obs.server_key_exchange.as_ref()?,
-        obs.client_random()?,
-        obs.server_random()?,
-    );
+    let (cr, sr) = (obs.client_random()?, obs.server_random()?);
+    let (scheme, signed, signature) = match &obs.wire_key_exchange {
+        KeyExchangeOnWire::Dhe {
+            p,
+            g,
+            server_public,
+            signature_scheme,
+            signature,
+            ..
+        } => {
+            let ske = DheServerKeyExchange {
+                p: p.clone(),
+                g: g.clone(),
+                server_public: server_public.clone(),
+                signature_scheme: *signature_scheme,
+                signature: signature.clone(),
+            };
+            (
+                *signature_scheme,
+                ske.signed_message(&cr, &sr),
+                signature.clone(),
+            )
+        }
+        _ => {
+            let ske = obs.server_key_exchange.as_ref()?;
+            (
+                ske.signature_scheme,
+                ske.signed_message(&cr, &sr),
+                ske.signature.clone(),
+            )
+        }
+    };
     let public = rsa::PublicKey::from(key);
-    Some(
-        pki::verify(
-            &public,
-            ske.signature_scheme,
-            &ske.signed_message(&cr, &sr),
-            &ske.signature,
-        )
-        .is_ok(),
-    )
+    Some(pki::verify(&public, scheme, &signed, &signature).is_ok())
 }
 
 pub fn check_key_against_certificate(obs: &ObservedSession, loot: &Loot) -> KeyCheck {

@@ -22,7 +22,7 @@ pub struct ClientArgs {
     /// Server address, host:port.
     #[arg(long, default_value = "127.0.0.1:8443")]
     connect: String,
-    /// What to offer: rsa, ecdhe, rsa256, ecdhe256 (one TLS 1.2 suite), tls13 (both TLS 1.3
+    /// What to offer: rsa, ecdhe, dhe, rsa256, ecdhe256 (one TLS 1.2 suite), tls13 (both TLS 1.3
     /// suites), tls13-aes128, tls13-aes256; or a comma-separated list.
     #[arg(long, required_unless_present = "tls_version")]
     suite: Option<String>,
@@ -46,6 +46,10 @@ pub struct ClientArgs {
     /// with \r\n escapes.
     #[arg(long, default_value = "GET / HTTP/1.0")]
     request: String,
+    /// The smallest DHE prime accepted from the server, in bits (RFC 7919 §3; OpenSSL 3.0's
+    /// default security level also asks for 2048).
+    #[arg(long, default_value_t = 2048)]
+    dh_min_bits: usize,
     /// Do not offer the extended master secret (RFC 7627).
     #[arg(long)]
     no_ems: bool,
@@ -88,6 +92,7 @@ pub fn run(a: ClientArgs) -> Result<()> {
         verification,
         offer_ems: !a.no_ems,
         keylog: open_keylog(&a.keylog)?,
+        dh_min_bits: a.dh_min_bits,
     });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");

@@ -17,7 +17,7 @@ pub struct RecordArgs {
     /// The capture to write; its answer key goes beside it as NAME.truth.json.
     #[arg(long, default_value = "captures/lab.pcap")]
     out: PathBuf,
-    /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe (TLS 1.2, AES-128),
+    /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe, dhe (TLS 1.2, AES-128),
     /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), tls13, tls13-aes256, or an IANA suite name.
     #[arg(long, default_value = "rsa=3,ecdhe=3")]
     sessions: String,

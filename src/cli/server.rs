@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use pfslab::crypto::ffdh::DhGroup;
 use pfslab::endpoint::server::ServerConfig;
 use pfslab::lab::bank_server::{self, ConnectionReport, ServerOptions};
 use pfslab::lab::identity;
@@ -26,10 +27,14 @@ pub struct ServerArgs {
     /// The server's certificate chain (PEM or DER), leaf first.
     #[arg(long, default_value = "keys/server.crt")]
     cert: PathBuf,
-    /// Suites to accept, in preference order: rsa, ecdhe, rsa256, ecdhe256 (TLS 1.2) and tls13
+    /// Suites to accept, in preference order: rsa, ecdhe, dhe, rsa256, ecdhe256 (TLS 1.2) and tls13
     /// (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
     #[arg(long, default_value = "rsa,ecdhe,tls13")]
     suites: String,
+    /// The finite-field group for DHE: a PEM "DH PARAMETERS" file as `openssl dhparam` writes
+    /// (default: RFC 7919 ffdhe2048).
+    #[arg(long)]
+    dh_params: Option<PathBuf>,
     /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the five TLS 1.3 secret lines), as
     /// a careless operator's server would.
     #[arg(long)]
@@ -49,6 +54,14 @@ pub fn run(a: ServerArgs) -> Result<()> {
     let suites = identity::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
     let id = identity::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
     let keylog = open_keylog(&a.keylog)?;
+    let dh_group = match &a.dh_params {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            DhGroup::from_pem(&text).with_context(|| format!("{}", path.display()))?
+        }
+        None => DhGroup::ffdhe2048(),
+    };
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
@@ -57,11 +70,17 @@ pub fn run(a: ServerArgs) -> Result<()> {
         cert_chain: id.chain,
         suites: suites.clone(),
         keylog,
+        dh_group,
     });
     output::print(format!("pfslab server listening on {addr}\n"))?;
     eprintln!(
-        "suites: {}; certificate: {}; key log: {}",
+        "suites: {}; DH group: {}; certificate: {}; key log: {}",
         suites.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        config
+            .dh_group
+            .name()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("custom {}-bit", config.dh_group.bits())),
         id.leaf.subject,
         a.keylog
             .as_ref()

@@ -4,6 +4,7 @@
 
 pub mod ecdh;
 pub mod fast_rsa;
+pub mod ffdh;
 pub mod rng;
 
 use hmac::{Hmac, KeyInit, Mac};

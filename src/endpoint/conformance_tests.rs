@@ -40,6 +40,7 @@ fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
             suites::TLS13_AES_128_GCM_SHA256,
         ],
         keylog,
+        dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }
@@ -51,6 +52,7 @@ fn client(suite: Suite, keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         verification: ServerVerification::TrustAnchor(identity().1.clone()),
         offer_ems: true,
         keylog,
+        dh_min_bits: 2048,
     });
     client_connection(config, rng::from_seed(2, "client")).expect("client")
 }

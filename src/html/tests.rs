@@ -71,6 +71,7 @@ fn session(
             suites::TLS13_AES_128_GCM_SHA256,
         ],
         keylog,
+        dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
     });
     let client = Arc::new(ClientConfig {
         suites: vec![suite],
@@ -78,6 +79,7 @@ fn session(
         verification: ServerVerification::TrustAnchor(id.cert.clone()),
         offer_ems: true,
         keylog: None,
+        dh_min_bits: 2048,
     });
     let mut c = client_connection(client, rng::from_seed(stream, "c")).expect("client");
     let mut s = server_connection(server, rng::from_seed(stream, "s")).expect("server");

@@ -200,6 +200,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         cert_chain: id.chain.clone(),
         suites: all_suites,
         keylog,
+        dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
     });
     let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
         what: "cannot bind the lab server".into(),
@@ -314,6 +315,7 @@ fn run_sessions(
             verification: ServerVerification::TrustAnchor(anchor.to_vec()),
             offer_ems: opts.ems,
             keylog: None,
+            dh_min_bits: 2048,
         });
         let client_rng = rng::for_purpose(
             opts.seed.map(|s| s.wrapping_add(i as u64)),

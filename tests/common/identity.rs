@@ -37,6 +37,7 @@ pub fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> A
         cert_chain: id.chain.clone(),
         suites,
         keylog,
+        dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
     })
 }
 
@@ -48,5 +49,6 @@ pub fn client_config(suite: Suite, ems: bool, server_name: &str) -> ClientConfig
         verification: ServerVerification::TrustAnchor(identity().chain[0].clone()),
         offer_ems: ems,
         keylog: None,
+        dh_min_bits: 2048,
     }
 }

@@ -195,6 +195,7 @@ fn untrusted_certificate_is_rejected_by_client() {
         verification: ServerVerification::TrustAnchor(other),
         offer_ems: true,
         keylog: None,
+        dh_min_bits: 2048,
     });
     let mut c = client_connection(config, rng::from_os()).unwrap();
     let mut s = server_connection(

@@ -31,6 +31,7 @@ fn handshake_flights(suite: Suite, ems: bool, seed: u64) -> (Vec<Vec<u8>>, Vec<u
         verification: ServerVerification::Insecure,
         offer_ems: ems,
         keylog: None,
+        dh_min_bits: 2048,
     });
     let mut client = client_connection(config, rng::from_seed(seed, "seed client")).expect("client");
     let mut server = server_connection(common::server_config(), common::server_rng()).expect("server");

@@ -40,6 +40,8 @@ pub struct ClientConfig {
     /// Offer extended_master_secret (RFC 7627).
     pub offer_ems: bool,
     pub keylog: Option<Arc<KeyLogWriter>>,
+    /// The smallest DH prime accepted from a DHE server, in bits (default 2048).
+    pub dh_min_bits: usize,
 }
 
 /// A client connection whose ClientHello is already queued for sending.
@@ -65,15 +67,26 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         {
             extensions.push(Extension::server_name(&config.server_name));
         }
-        if config
+        let offers_ec = config
             .suites
             .iter()
-            .any(|s| s.key_exchange != KeyExchange::Rsa)
-        {
-            extensions.push(Extension::u16_list(
-                ExtensionType::SupportedGroups,
-                &[NamedGroup::Secp256r1.to_wire()],
-            ));
+            .any(|s| matches!(s.key_exchange, KeyExchange::EcdheRsa | KeyExchange::Tls13));
+        let offers_dhe = config
+            .suites
+            .iter()
+            .any(|s| s.key_exchange == KeyExchange::DheRsa);
+        // RFC 7919 §3: a client offering DHE suites lists the FFDHE groups it accepts.
+        let mut groups = Vec::new();
+        if offers_ec {
+            groups.push(NamedGroup::Secp256r1.to_wire());
+        }
+        if offers_dhe {
+            groups.push(crate::crypto::ffdh::FFDHE2048_CODEPOINT);
+        }
+        if !groups.is_empty() {
+            extensions.push(Extension::u16_list(ExtensionType::SupportedGroups, &groups));
+        }
+        if offers_ec {
             extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
         }
         extensions.push(Extension::u16_list(

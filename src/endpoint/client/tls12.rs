@@ -9,10 +9,12 @@ use zeroize::Zeroizing;
 
 use super::{verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::ffdh::{DhGroup, DhKey};
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::SecretKind;
+use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
 use crate::msgs::handshake::{
     read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
@@ -112,9 +114,10 @@ impl State for ExpectCertificate {
             ems: self.ems,
             server_key,
             transcript,
+            dh_min_bits: self.config.dh_min_bits,
         };
         Ok(match self.suite.key_exchange {
-            KeyExchange::EcdheRsa => Box::new(ExpectServerKeyExchange(next)),
+            KeyExchange::EcdheRsa | KeyExchange::DheRsa => Box::new(ExpectServerKeyExchange(next)),
             _ => Box::new(ExpectServerHelloDone {
                 inner: next,
                 server_point: None,
@@ -132,6 +135,51 @@ struct AfterCertificate {
     ems: bool,
     server_key: rsa::PublicKey,
     transcript: Transcript,
+    dh_min_bits: usize,
+}
+
+/// The server's signed ephemeral public value.
+enum ServerShare {
+    /// An uncompressed P-256 point.
+    Ecdhe(Vec<u8>),
+    /// The validated group and Ys.
+    Dhe(DhGroup, Vec<u8>),
+}
+
+/// The ServerKeyExchange signature covers both randoms and the params (RFC 8422 §5.4,
+/// RFC 5246 §7.4.3).
+fn verify_ske_signature(
+    inner: &AfterCertificate,
+    scheme: u16,
+    signed: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    if !pki::RSA_SCHEMES.contains(&scheme) {
+        return Err(Error::IllegalParameter(format!(
+            "server signed with scheme 0x{scheme:04x}, which was not offered"
+        )));
+    }
+    pki::verify(&inner.server_key, scheme, signed, signature).map_err(|e| {
+        Error::DecryptError(format!(
+            "ServerKeyExchange signature does not verify with the certificate's key: {e}"
+        ))
+    })
+}
+
+/// Checks a DHE server's group and public value (RFC 7919 §3, §5.1): a prime of at least
+/// `min_bits`, 1 < g < p−1, 1 < Ys < p−1. Says why it refuses.
+fn check_dhe_params(ske: &DheServerKeyExchange, min_bits: usize) -> Result<DhGroup, Error> {
+    let group = DhGroup::new(&ske.p, &ske.g)
+        .map_err(|e| Error::IllegalParameter(format!("server's DHE group refused: {e}")))?;
+    group.check_size(min_bits).map_err(|e| {
+        // RFC 7919 §3: a group too weak for the client is insufficient_security; the lab's
+        // alert table has no such entry, so it is a handshake_failure with the reason.
+        Error::HandshakeFailure(format!("server's DHE group refused: {e}"))
+    })?;
+    group
+        .check_public(&ske.server_public)
+        .map_err(|e| Error::IllegalParameter(format!("server's Ys refused: {e}")))?;
+    Ok(group)
 }
 
 struct ExpectServerKeyExchange(AfterCertificate);
@@ -140,38 +188,31 @@ impl State for ExpectServerKeyExchange {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::ServerKeyExchange)?;
         let mut inner = self.0;
-        let ske = EcdheServerKeyExchange::read(msg.body())?;
-        if ske.named_group != NamedGroup::Secp256r1.to_wire() {
-            return Err(Error::IllegalParameter(format!(
-                "server chose group {}, only secp256r1 was offered",
-                NamedGroup::from_wire(ske.named_group)
-            )));
-        }
-        if !pki::RSA_SCHEMES.contains(&ske.signature_scheme) {
-            return Err(Error::IllegalParameter(format!(
-                "server signed with scheme 0x{:04x}, which was not offered",
-                ske.signature_scheme
-            )));
-        }
-        // RFC 8422 §5.4: the signature covers both randoms and the params.
-        let signed = ske.signed_message(&inner.client_random, &inner.server_random);
-        pki::verify(
-            &inner.server_key,
-            ske.signature_scheme,
-            &signed,
-            &ske.signature,
-        )
-        .map_err(|e| {
-            Error::DecryptError(format!(
-                "ServerKeyExchange signature does not verify with the certificate's key: {e}"
-            ))
-        })?;
-        crate::crypto::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
-        cx.summary.signature_scheme = Some(ske.signature_scheme);
+        let share = if inner.suite.key_exchange == KeyExchange::DheRsa {
+            let ske = DheServerKeyExchange::read(msg.body())?;
+            let signed = ske.signed_message(&inner.client_random, &inner.server_random);
+            verify_ske_signature(&inner, ske.signature_scheme, &signed, &ske.signature)?;
+            let group = check_dhe_params(&ske, inner.dh_min_bits)?;
+            cx.summary.signature_scheme = Some(ske.signature_scheme);
+            ServerShare::Dhe(group, ske.server_public)
+        } else {
+            let ske = EcdheServerKeyExchange::read(msg.body())?;
+            if ske.named_group != NamedGroup::Secp256r1.to_wire() {
+                return Err(Error::IllegalParameter(format!(
+                    "server chose group {}, only secp256r1 was offered",
+                    NamedGroup::from_wire(ske.named_group)
+                )));
+            }
+            let signed = ske.signed_message(&inner.client_random, &inner.server_random);
+            verify_ske_signature(&inner, ske.signature_scheme, &signed, &ske.signature)?;
+            crate::crypto::ecdh::parse_point(&ske.public).map_err(Error::IllegalParameter)?;
+            cx.summary.signature_scheme = Some(ske.signature_scheme);
+            ServerShare::Ecdhe(ske.public)
+        };
         inner.transcript.add(&msg);
         Ok(Box::new(ExpectServerHelloDone {
             inner,
-            server_point: Some(ske.public),
+            server_point: Some(share),
             certificate_requested: false,
         }))
     }
@@ -179,7 +220,7 @@ impl State for ExpectServerKeyExchange {
 
 struct ExpectServerHelloDone {
     inner: AfterCertificate,
-    server_point: Option<Vec<u8>>,
+    server_point: Option<ServerShare>,
     certificate_requested: bool,
 }
 
@@ -207,7 +248,7 @@ impl State for ExpectServerHelloDone {
             s.transcript.add(&empty);
         }
 
-        // 1. The premaster: chosen and encrypted (RSA), or agreed (ECDHE).
+        // 1. The premaster: chosen and encrypted (RSA), or agreed ((EC)DHE).
         let (cke, premaster): (HandshakeMessage, Zeroizing<Vec<u8>>) =
             match (&s.suite.key_exchange, &self.server_point) {
                 (KeyExchange::Rsa, _) => {
@@ -224,12 +265,26 @@ impl State for ExpectServerHelloDone {
                         pms,
                     )
                 }
-                (KeyExchange::EcdheRsa, Some(point)) => {
+                (KeyExchange::EcdheRsa, Some(ServerShare::Ecdhe(point))) => {
                     let key = EphemeralKey::generate(&mut cx.rng);
                     let pms = key.agree(point).map_err(Error::IllegalParameter)?;
                     (
                         EcdheClientKeyExchange {
                             public: key.public_sec1(),
+                        }
+                        .encode(),
+                        pms,
+                    )
+                }
+                (KeyExchange::DheRsa, Some(ServerShare::Dhe(group, ys))) => {
+                    let key = DhKey::generate(group, &mut cx.rng)
+                        .map_err(|e| Error::Internal(format!("DH key generation: {e}")))?;
+                    let pms = key
+                        .agree(ys)
+                        .map_err(|e| Error::IllegalParameter(e.to_string()))?;
+                    (
+                        DheClientKeyExchange {
+                            public: key.public().to_vec(),
                         }
                         .encode(),
                         pms,

@@ -24,6 +24,8 @@ pub struct ServerConfig {
     /// In preference order.
     pub suites: Vec<Suite>,
     pub keylog: Option<Arc<KeyLogWriter>>,
+    /// The finite-field group for DHE suites: RFC 7919 ffdhe2048 unless `--dh-params` says.
+    pub dh_group: crate::crypto::ffdh::DhGroup,
 }
 
 /// A server-side connection waiting for a ClientHello.

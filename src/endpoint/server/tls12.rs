@@ -7,11 +7,13 @@ use rand::Rng;
 
 use super::ServerConfig;
 use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::ffdh::{DhKey, FFDHE2048_CODEPOINT};
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
 use crate::error::Error;
 use crate::keylog::SecretKind;
+use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
 use crate::msgs::enums::{
     ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, SignatureScheme,
     EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -68,6 +70,25 @@ fn client_supports_p256(hello: &ClientHello) -> Result<bool, Error> {
     Ok(groups_ok)
 }
 
+/// RFC 7919 §4: a client that lists any FFDHE group (0x0100..=0x01FF) gets DHE only with a
+/// group it listed; a client that lists none accepts any group.
+fn client_accepts_our_dh_group(hello: &ClientHello, config: &ServerConfig) -> Result<bool, Error> {
+    let Some(ext) = hello.extension(ExtensionType::SupportedGroups) else {
+        return Ok(true);
+    };
+    let groups = ext.parse_u16_list("supported_groups")?;
+    if !groups.iter().any(|g| (0x0100..=0x01ff).contains(g)) {
+        return Ok(true);
+    }
+    Ok(config.dh_group.name() == Some("ffdhe2048") && groups.contains(&FFDHE2048_CODEPOINT))
+}
+
+/// The server's ephemeral key for this handshake.
+enum Ephemeral {
+    Ecdhe(EphemeralKey),
+    Dhe(DhKey),
+}
+
 /// Continues a handshake whose ClientHello did not choose TLS 1.3 (RFC 5246 §7.4.1.2).
 /// `downgrade_marker` ends the server random when the front could have spoken a later version.
 pub(super) fn handle_client_hello(
@@ -106,6 +127,7 @@ pub(super) fn handle_client_hello(
 
     // 3. Suite, in the server's order of preference.
     let p256_ok = client_supports_p256(&hello)?;
+    let dh_ok = client_accepts_our_dh_group(&hello, &config)?;
     let scheme = choose_signature_scheme(&hello)?;
     let suite = config
         .suites
@@ -116,7 +138,8 @@ pub(super) fn handle_client_hello(
                 && match s.key_exchange {
                     KeyExchange::Rsa => true,
                     KeyExchange::EcdheRsa => p256_ok && scheme.is_some(),
-                    KeyExchange::Tls13 | KeyExchange::DheRsa => false,
+                    KeyExchange::DheRsa => dh_ok && scheme.is_some(),
+                    KeyExchange::Tls13 => false,
                 }
         })
         .ok_or_else(|| {
@@ -182,26 +205,54 @@ pub(super) fn handle_client_hello(
         .encode(),
     ];
 
-    // 5. ECDHE: a fresh P-256 key, its public point signed with the long-term RSA key
-    //    (RFC 8422 §5.4). This signature is all the RSA key does in an ECDHE handshake.
+    // 5. (EC)DHE: a fresh ephemeral key, its public value signed with the long-term RSA key
+    //    over both randoms (RFC 8422 §5.4, RFC 5246 §7.4.3). This signature is all the RSA
+    //    key does in an (EC)DHE handshake.
     let ephemeral = match suite.key_exchange {
-        KeyExchange::EcdheRsa => {
+        KeyExchange::EcdheRsa | KeyExchange::DheRsa => {
             let scheme = scheme.ok_or_else(|| {
                 Error::HandshakeFailure("no RSA signature scheme in common".into())
             })?;
-            let key = EphemeralKey::generate(&mut cx.rng);
-            let mut ske = EcdheServerKeyExchange {
-                named_group: NamedGroup::Secp256r1.to_wire(),
-                public: key.public_sec1(),
-                signature_scheme: scheme,
-                signature: Vec::new(),
+            let (ephemeral, signed, mut encode): (
+                Ephemeral,
+                Vec<u8>,
+                Box<dyn FnMut(Vec<u8>) -> HandshakeMessage>,
+            ) = if suite.key_exchange == KeyExchange::EcdheRsa {
+                let key = EphemeralKey::generate(&mut cx.rng);
+                let mut ske = EcdheServerKeyExchange {
+                    named_group: NamedGroup::Secp256r1.to_wire(),
+                    public: key.public_sec1(),
+                    signature_scheme: scheme,
+                    signature: Vec::new(),
+                };
+                let signed = ske.signed_message(&hello.random, &server_random);
+                let encode = Box::new(move |sig| {
+                    ske.signature = sig;
+                    ske.encode()
+                });
+                (Ephemeral::Ecdhe(key), signed, encode)
+            } else {
+                let key = DhKey::generate(&config.dh_group, &mut cx.rng)
+                    .map_err(|e| Error::Internal(format!("DH key generation: {e}")))?;
+                let mut ske = DheServerKeyExchange {
+                    p: config.dh_group.p().to_vec(),
+                    g: config.dh_group.g().to_vec(),
+                    server_public: key.public().to_vec(),
+                    signature_scheme: scheme,
+                    signature: Vec::new(),
+                };
+                let signed = ske.signed_message(&hello.random, &server_random);
+                let encode = Box::new(move |sig| {
+                    ske.signature = sig;
+                    ske.encode()
+                });
+                (Ephemeral::Dhe(key), signed, encode)
             };
-            let signed = ske.signed_message(&hello.random, &server_random);
-            ske.signature = pki::sign(&config.key, scheme, &signed, &mut cx.rng)
+            let signature = pki::sign(&config.key, scheme, &signed, &mut cx.rng)
                 .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
             cx.summary.signature_scheme = Some(scheme);
-            flight.push(ske.encode());
-            Some(key)
+            flight.push(encode(signature));
+            Some(ephemeral)
         }
         _ => None,
     };
@@ -229,7 +280,7 @@ struct ExpectClientKeyExchange {
     client_random: [u8; 32],
     server_random: [u8; 32],
     ems: bool,
-    ephemeral: Option<EphemeralKey>,
+    ephemeral: Option<Ephemeral>,
     transcript: Transcript,
 }
 
@@ -263,11 +314,18 @@ impl State for ExpectClientKeyExchange {
                     &mut cx.rng,
                 )
             }
-            (KeyExchange::EcdheRsa, Some(ephemeral)) => {
+            (KeyExchange::EcdheRsa, Some(Ephemeral::Ecdhe(ephemeral))) => {
                 let cke = EcdheClientKeyExchange::read(msg.body())?;
                 ephemeral
                     .agree(&cke.public)
                     .map_err(Error::IllegalParameter)?
+            }
+            (KeyExchange::DheRsa, Some(Ephemeral::Dhe(ephemeral))) => {
+                // RFC 7919 §5.1: 1 < Yc < p−1, else illegal_parameter.
+                let cke = DheClientKeyExchange::read(msg.body())?;
+                ephemeral
+                    .agree(&cke.public)
+                    .map_err(|e| Error::IllegalParameter(e.to_string()))?
             }
             _ => return Err(Error::Internal("key exchange state missing".into())),
         };
