@@ -85,10 +85,12 @@ pub fn wire_summary(c: &TlsConnection) -> String {
             client_public,
             ..
         } => format!(
-            "DHE ({}-bit p): server {} , client {}",
+            "DHE ({}-bit p): Ys server {} ({} B), Yc client {} ({} B)",
             crate::attack::dh_bits(p),
             abbrev(server_public),
-            abbrev(client_public)
+            server_public.len(),
+            abbrev(client_public),
+            client_public.len()
         ),
         KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
             "TLS 1.3 key shares ({})",

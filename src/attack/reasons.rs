@@ -87,17 +87,17 @@ pub(crate) fn dhe_reason(
     };
     let signed_by = match (key_check, signature_verifies) {
         (KeyCheck::Matches, Some(true)) => format!(
-            "the stolen RSA key only signed p, g and g^b ({}; the signature verifies with it, so this is the same server)",
+            "the stolen RSA key only signed p, g and Ys = g^a ({}; the signature verifies with it, so this is the same server)",
             pki::scheme_name(*signature_scheme).unwrap_or("?")
         ),
         (KeyCheck::Matches, Some(false)) => {
             "the ServerKeyExchange signature does not verify with the stolen key".into()
         }
         (KeyCheck::Mismatch(why), _) => why.clone(),
-        _ => "the server's RSA key only signed p, g and g^b".into(),
+        _ => "the server's RSA key only signed p, g and Ys = g^a".into(),
     };
     format!(
-        "finite-field DHE on a {}-bit prime p ({group}), g = {}: only the public values g^b mod p (server {}) and g^a mod p (client {}) crossed the wire; {signed_by}; the premaster g^ab mod p never left the peers",
+        "finite-field DHE on a {}-bit prime p ({group}), g = {}: only the public values Ys = g^a mod p (server {}) and Yc = g^b mod p (client {}) crossed the wire; {signed_by}; the premaster g^ab mod p never left the peers",
         dh_bits(p),
         hex(g),
         short_hex(server_public),

@@ -224,7 +224,54 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         );
         field(out, "signature", &ske.signature);
     }
+    if let KeyExchangeOnWire::Dhe {
+        p,
+        g,
+        server_public,
+        signature_scheme,
+        signature,
+        ..
+    } = &s.wire_key_exchange
+    {
+        head(out, "ServerKeyExchange", "server → client", &style.seen());
+        let group = crate::crypto::ffdh::DhGroup::new(p, g)
+            .ok()
+            .and_then(|grp| grp.name())
+            .map(|n| format!(", the RFC 7919 group {n}"))
+            .unwrap_or_else(|| ", a custom group".into());
+        text(
+            out,
+            "prime p",
+            &format!(
+                "{} bits{group}: {}",
+                crate::attack::dh_bits(p),
+                crate::attack::short_hex(p)
+            ),
+        );
+        field(out, "generator g", g);
+        field(out, "Ys = g^a mod p (server)", server_public);
+        text(
+            out,
+            "signed with",
+            pki::scheme_name(*signature_scheme).unwrap_or("?"),
+        );
+        text(
+            out,
+            "signature covers",
+            "client random ‖ server random ‖ p ‖ g ‖ Ys (RFC 5246 §7.4.3)",
+        );
+        field(out, "signature", signature);
+    }
     match &s.wire_key_exchange {
+        KeyExchangeOnWire::Dhe { client_public, .. } if !client_public.is_empty() => {
+            head(out, "ClientKeyExchange", "client → server", &style.seen());
+            field(out, "Yc = g^b mod p (client)", client_public);
+            text(
+                out,
+                "what it is",
+                "only a public value: the premaster g^ab mod p is never sent",
+            );
+        }
         KeyExchangeOnWire::RsaEncryptedPremaster(enc) => {
             head(out, "ClientKeyExchange", "client → server", &style.seen());
             text(

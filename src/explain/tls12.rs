@@ -105,6 +105,40 @@ pub(super) fn walk(
                 let _ = writeln!(out, "   Without the premaster there is no master secret, no key block, no plaintext.");
                 return;
             }
+            KeyExchangeOnWire::Dhe {
+                p,
+                server_public,
+                client_public,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "premaster secret {}",
+                    style.broken("[never sent — the chain breaks here]")
+                );
+                let _ = writeln!(out, "   The premaster is g^ab mod p = Yc^a = Ys^b, leading zero bytes stripped (RFC 5246 §8.1.2),");
+                let _ = writeln!(
+                    out,
+                    "   on a {}-bit prime p. The capture holds Ys = g^a ({}…) and Yc = g^b ({}…),",
+                    crate::attack::dh_bits(p),
+                    hex(server_public.get(..6).unwrap_or_default()),
+                    hex(client_public.get(..6).unwrap_or_default())
+                );
+                let _ = writeln!(out, "   but the ephemeral exponents a and b never left the peers and were discarded;");
+                let _ = writeln!(
+                    out,
+                    "   finding a from g^a is the discrete logarithm problem."
+                );
+                if let Some(ok) = recovery.signature_verifies {
+                    let _ = writeln!(
+                        out,
+                        "   The stolen RSA key {} the ServerKeyExchange signature: all it ever did here was sign p, g and Ys.",
+                        if ok { "verifies" } else { "does NOT verify" }
+                    );
+                }
+                let _ = writeln!(out, "   Without the premaster there is no master secret, no key block, no plaintext.");
+                return;
+            }
             KeyExchangeOnWire::RsaEncryptedPremaster(_) => match &recovery.premaster_failure {
                 Some(e) => {
                     let _ = writeln!(
