@@ -79,9 +79,9 @@ pub(crate) fn dhe_reason(
         return "finite-field DHE: the ServerKeyExchange was not captured or not readable".into();
     };
     let group = match crate::crypto::ffdh::DhGroup::new(p, g) {
-        Ok(grp) => match grp.name() {
-            Some(name) => format!("the RFC 7919 group {name}"),
-            None => "a custom group, not a known named group".into(),
+        Ok(grp) => match grp.well_known() {
+            Some(name) => name.to_string(),
+            None => "a custom group, not a well-known one".into(),
         },
         Err(e) => format!("an unusable group ({e})"),
     };

@@ -26,6 +26,19 @@ const FFDHE2048_P_HEX: [&str; 8] = [
     "C58EF1837D1683B2C6F34A26C1B2EFFA886B423861285C97FFFFFFFFFFFFFFFF",
 ];
 
+/// RFC 3526 §3: the 2048-bit MODP group 14, p = 2^2048 - 2^1984 - 1 + 2^64·(⌊2^1918·π⌋ + 124476),
+/// g = 2: what OpenSSL 3.0's `s_server` serves for DHE without `-dhparam`. Recognised, not served.
+const MODP2048_P_HEX: [&str; 8] = [
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF05",
+    "98DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB",
+    "9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF695581718",
+    "3995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF",
+];
+
 /// The smallest prime accepted by default (RFC 7919 §1; NIST SP 800-57: 112-bit strength).
 pub const DEFAULT_MIN_BITS: usize = 2048;
 
@@ -171,9 +184,18 @@ impl DhGroup {
         bit_len(&self.p)
     }
 
-    /// The RFC 7919 name of this group, if it is one we know.
+    /// The RFC 7919 name of this group, if it is one.
     pub fn name(&self) -> Option<&'static str> {
         (*self == Self::ffdhe2048()).then_some("ffdhe2048")
+    }
+
+    /// A description of a well-known group (RFC 7919 ffdhe2048, RFC 3526 group 14), if it is one.
+    pub fn well_known(&self) -> Option<&'static str> {
+        if self.name().is_some() {
+            return Some("the RFC 7919 group ffdhe2048");
+        }
+        let modp = crate::codec::unhex(&MODP2048_P_HEX.concat()).unwrap_or_default();
+        (self.p == modp && self.g == [2]).then_some("the RFC 3526 group 14, modp2048")
     }
 
     /// The client's policy check (size only, as OpenSSL and GnuTLS do).
@@ -212,11 +234,11 @@ impl DhGroup {
         (self.bits() as u32).div_ceil(64) * 64
     }
 
-    /// Bits of the private exponent: 512 for the named group (twice its ~112-bit strength,
+    /// Bits of the private exponent: 512 for the well-known safe-prime groups (twice its ~112-bit strength,
     /// above RFC 7919 §5.2's 225), the full size of p for other groups, whose subgroup
     /// structure we do not know (a short exponent is unsafe when p−1 is smooth).
     fn exponent_bits(&self) -> u32 {
-        if self.name().is_some() {
+        if self.well_known().is_some() {
             512
         } else {
             self.bits() as u32 - 1

@@ -236,8 +236,8 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         head(out, "ServerKeyExchange", "server → client", &style.seen());
         let group = crate::crypto::ffdh::DhGroup::new(p, g)
             .ok()
-            .and_then(|grp| grp.name())
-            .map(|n| format!(", the RFC 7919 group {n}"))
+            .and_then(|grp| grp.well_known())
+            .map(|n| format!(", {n}"))
             .unwrap_or_else(|| ", a custom group".into());
         text(
             out,

@@ -82,6 +82,15 @@ pub const ECDHE: SuiteNames = SuiteNames {
     gnutls_suite: "ECDHE_RSA_AES_128_GCM_SHA256",
 };
 
+pub const DHE: SuiteNames = SuiteNames {
+    cli: "dhe",
+    iana: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    openssl: "DHE-RSA-AES128-GCM-SHA256",
+    gnutls_kx: "DHE-RSA",
+    gnutls_description: "(TLS1.2-X.509)-(DHE-FFDHE2048)-(RSA-SHA256)-(AES-128-GCM)",
+    gnutls_suite: "DHE_RSA_AES_128_GCM_SHA256",
+};
+
 /// A TLS 1.3 suite under its names in each tool.
 #[derive(Clone, Copy, Debug)]
 pub struct Suite13 {

@@ -15,6 +15,7 @@ mod capture;
 mod cli;
 mod conformance;
 mod course;
+mod dhe;
 mod explain;
 mod explain_recovery;
 mod fast_path;

@@ -51,6 +51,21 @@ fn ffdhe2048_matches_rfc7919_and_openssl() {
     assert_eq!(theirs.name(), Some("ffdhe2048"));
 }
 
+/// RFC 3526 §3's formula, checked offline; OpenSSL 3.0 `s_server` serves it by default
+/// (tests/data/openssl-dhe.pcap, session 0).
+#[test]
+fn modp2048_is_recognised() {
+    let modp = crate::codec::unhex(&MODP2048_P_HEX.concat()).unwrap();
+    let group = DhGroup::new(&modp, &[2]).unwrap();
+    assert_eq!(group.well_known(), Some("the RFC 3526 group 14, modp2048"));
+    assert_eq!(group.name(), None);
+    assert_eq!(crate::codec::hex(&modp[8..16]), "c90fdaa22168c234");
+    let custom =
+        DhGroup::from_pem(include_bytes!("../../../tests/data/dh2048-openssl.pem")).unwrap();
+    assert_eq!(custom.well_known(), None);
+    assert_eq!(custom.bits(), 2048);
+}
+
 #[test]
 fn leading_zero_secret_is_stripped() {
     let group = DhGroup::ffdhe2048();
