@@ -411,3 +411,95 @@ fn tls13_offered_with_only_tls12_suites_is_handshake_failure_rfc8446_4_1_1() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Finite-field DHE (RFC 5246 §7.4.3, RFC 7919)
+
+fn dhe_server(group: crate::crypto::ffdh::DhGroup) -> Connection {
+    let (key, cert) = identity();
+    let config = Arc::new(ServerConfig {
+        key: key.clone(),
+        cert_chain: vec![cert.clone()],
+        suites: vec![suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256],
+        keylog: None,
+        dh_group: group,
+    });
+    server_connection(config, rng::from_seed(1, "server")).expect("server")
+}
+
+fn groups_ext(groups: &[u16]) -> Extension {
+    Extension::u16_list(ExtensionType::SupportedGroups, groups)
+}
+
+#[test]
+fn dhe_handshake_in_memory() {
+    let mut s = dhe_server(crate::crypto::ffdh::DhGroup::ffdhe2048());
+    let mut c = client(suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, None);
+    transfer(&mut c, &mut s);
+    assert!(!c.is_handshaking() && !s.is_handshaking());
+    assert_eq!(s.summary().suite.map(|x| x.id), Some(0x009e));
+    assert_eq!(c.summary().suite.map(|x| x.id), Some(0x009e));
+}
+
+/// RFC 7919 §4: FFDHE groups listed but not ours → no DHE; ours listed, or none listed → DHE.
+#[test]
+fn dhe_follows_rfc7919_section_4() {
+    let custom = crate::crypto::ffdh::DhGroup::from_pem(include_bytes!(
+        "../../tests/data/dh2048-openssl.pem"
+    ))
+    .expect("fixture group");
+    let ffdhe = crate::crypto::ffdh::DhGroup::ffdhe2048();
+    let sigs = Extension::u16_list(ExtensionType::SignatureAlgorithms, pki::RSA_SCHEMES);
+    let cases: [(crate::crypto::ffdh::DhGroup, Vec<u16>, bool); 5] = [
+        (ffdhe.clone(), vec![0x0100], true),
+        (ffdhe.clone(), vec![0x0101], false),
+        (ffdhe.clone(), vec![NamedGroup::Secp256r1.to_wire()], true),
+        (custom.clone(), vec![0x0100], false),
+        (custom, vec![NamedGroup::Secp256r1.to_wire()], true),
+    ];
+    for (group, listed, dhe) in cases {
+        let mut s = dhe_server(group);
+        let hello = hello12(vec![groups_ext(&listed), sigs.clone()], &[0x009e]);
+        if dhe {
+            s.read_tls(&hello).expect("DHE accepted");
+            assert_eq!(
+                s.summary().suite.map(|x| x.id),
+                Some(0x009e),
+                "{listed:04x?}"
+            );
+        } else {
+            assert_eq!(
+                server_alert(&mut s, &hello),
+                AlertDescription::HandshakeFailure,
+                "{listed:04x?}"
+            );
+        }
+    }
+}
+
+/// RFC 7919 §5.1: Yc outside 1 < Yc < p−1 is illegal_parameter; an empty dh_Yc is a decode error.
+#[test]
+fn dhe_server_refuses_bad_client_public_values() {
+    let p = crate::crypto::ffdh::DhGroup::ffdhe2048().p().to_vec();
+    let mut p_minus_1 = p.clone();
+    p_minus_1[255] &= 0xfe;
+    for (yc, want) in [
+        (vec![1u8], AlertDescription::IllegalParameter),
+        (vec![0u8], AlertDescription::IllegalParameter),
+        (p_minus_1, AlertDescription::IllegalParameter),
+        (p, AlertDescription::IllegalParameter),
+        (vec![], AlertDescription::DecodeError),
+    ] {
+        let mut s = dhe_server(crate::crypto::ffdh::DhGroup::ffdhe2048());
+        s.read_tls(&hello12(Vec::new(), &[0x009e])).expect("hello");
+        let _ = s.take_output();
+        let cke = crate::msgs::dhe::DheClientKeyExchange { public: yc.clone() }.encode();
+        let record = encode_record(ContentType::Handshake, 0x0303, &cke.encoded);
+        assert_eq!(
+            server_alert(&mut s, &record),
+            want,
+            "Yc of {} bytes",
+            yc.len()
+        );
+    }
+}

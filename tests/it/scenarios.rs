@@ -62,3 +62,8 @@ fn lesson_05_open_in_wireshark() {
 fn lesson_06_tls13() {
     run_lesson("06-tls13.sh");
 }
+
+#[test]
+fn lesson_08_textbook_diffie_hellman() {
+    run_lesson("08-textbook-diffie-hellman.sh");
+}
