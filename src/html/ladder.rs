@@ -241,8 +241,13 @@ fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
             "ServerKeyExchange",
             vec![
                 clear(format!(
-                    "p: a {}-bit prime, g = {}",
+                    "p: a {}-bit prime{}, g = {}",
                     dh_bits(p),
+                    crate::crypto::ffdh::DhGroup::new(p, g)
+                        .ok()
+                        .and_then(|grp| grp.well_known())
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
                     crate::codec::hex(g)
                 )),
                 clear(format!("Ys = g^a mod p {}", short(server_public))),
