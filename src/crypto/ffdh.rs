@@ -253,14 +253,18 @@ impl DhGroup {
         exp_bits: u32,
     ) -> Result<Zeroizing<Vec<u8>>, DhError> {
         let params = self.params()?;
-        let base = BoxedUint::from_be_slice(base, self.precision())
+        let base = BoxedUint::from_be_slice(strip_zeros(base), self.precision())
             .map_err(|_| DhError::BadPublic("value longer than p".into()))?;
         let form = BoxedMontyForm::new(base, &params);
-        let mut out = form.pow_bounded_exp(exp, exp_bits).retrieve();
-        let bytes = out.to_be_bytes();
+        let mut power = form.pow_bounded_exp(exp, exp_bits);
+        let mut out = power.retrieve();
+        power.zeroize();
+        let mut bytes = out.to_be_bytes();
         out.zeroize();
-        let skip = bytes.len() - self.p.len();
-        Ok(Zeroizing::new(bytes[skip..].to_vec()))
+        let skip = bytes.len().saturating_sub(self.p.len());
+        let result = Zeroizing::new(bytes[skip..].to_vec());
+        bytes.zeroize();
+        Ok(result)
     }
 }
 

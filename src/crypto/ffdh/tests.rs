@@ -114,6 +114,10 @@ fn public_values_outside_one_and_p_minus_one_fail() {
     }
     assert!(group.check_public(&[2]).is_ok());
     assert!(group.check_public(&[0, 2]).is_ok());
+    // A valid value with more leading zeros than p has bytes still agrees.
+    let mut long = vec![0u8; 300];
+    long[299] = 2;
+    assert!(key.agree(&long).is_ok());
 }
 
 #[test]
