@@ -68,6 +68,7 @@ fn session(
         suites: vec![
             suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
             suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
             suites::TLS13_AES_128_GCM_SHA256,
         ],
         keylog,
@@ -306,6 +307,39 @@ fn ecdhe_and_tls13_cards_stop_at_the_exchange_and_show_both_public_values() {
     assert!(html.matches("never left the peers").count() >= 2);
     assert!(html.contains("its signature verifies with it"), "{html}");
     assert_eq!(html.matches("data-recovered=\"false\"").count(), 2);
+}
+
+#[test]
+fn dhe_card_stops_at_the_premaster_and_a_key_log_opens_it() {
+    let dir = TempDir::new("html-dhe");
+    let path = dir.path("keylog");
+    let writer = Arc::new(KeyLogWriter::open(&path).expect("key log"));
+    let conns = [session(
+        0,
+        suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+        b"GET /dhe HTTP/1.0\r\n\r\n",
+        b"hello",
+        Some(writer),
+    )];
+    let stolen = Loot::new(Some((*identity().key).clone()), None);
+    let html = page(&conns, &stolen, inputs(true, false));
+    assert_eq!(status(&html, 0, "premaster"), "out of reach");
+    assert_eq!(status(&html, 0, "client-write-key"), "out of reach");
+    assert_eq!(html.matches("class=\"ephemeral\"").count(), 1);
+    assert!(html.contains("Ys = g^a mod p"), "{html}");
+    assert!(html.contains("Yc = g^b mod p"), "{html}");
+    assert!(html.contains("the RFC 7919 group ffdhe2048"), "{html}");
+    assert!(html.contains("the signature verifies with it"), "{html}");
+    assert!(
+        !html.contains("GET /dhe"),
+        "DHE plaintext cannot be in the page"
+    );
+
+    let logged = Loot::new(None, Some(KeyLog::load(&path).expect("key log")));
+    let html = page(&conns, &logged, inputs(false, true));
+    assert_eq!(cards(&html), [("0".to_string(), "decrypted".to_string())]);
+    assert_eq!(status(&html, 0, "master"), "recovered");
+    assert!(html.contains("GET /dhe HTTP/1.0"));
 }
 
 #[test]
