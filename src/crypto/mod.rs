@@ -1,5 +1,6 @@
 //! Cryptographic building blocks: the two hashes the lab's suites use (SHA-256, SHA-384) and
-//! HMAC over them, randomness ([`rng`]), ephemeral ECDH ([`ecdh`]) and the attacker's fast RSA
+//! HMAC over them, randomness ([`rng`]), ephemeral ECDH ([`ecdh`]), finite-field DH
+//! ([`ffdh`]) and the attacker's fast RSA
 //! ([`fast_rsa`]).
 
 pub mod ecdh;
