@@ -1,6 +1,6 @@
 //! Cipher suites as data: what each one negotiates and how its key block is cut.
 
-use crate::crypto::HashAlg;
+use crate::crypto::{HashAlg, MacAlg};
 
 /// How the premaster secret comes to exist (RFC 5246 §7.4.7, RFC 8422 §5.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,22 @@ impl KeyExchange {
     }
 }
 
+/// How a suite protects records (RFC 5246 §6.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordCipher {
+    /// AES-GCM: one key and an implicit nonce per direction, no MAC key (RFC 5288 §3).
+    AesGcm,
+    /// AES-CBC with an HMAC: a MAC key and a key per direction, explicit IVs (RFC 5246
+    /// §6.2.3.2), MAC-then-encrypt unless encrypt-then-MAC was negotiated (RFC 7366).
+    AesCbc(MacAlg),
+}
+
+impl RecordCipher {
+    pub fn is_cbc(self) -> bool {
+        matches!(self, Self::AesCbc(_))
+    }
+}
+
 /// One cipher suite and the shape of its key block (RFC 5246 §6.3, RFC 5288 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Suite {
@@ -53,8 +69,9 @@ pub struct Suite {
     pub enc_key_len: usize,
     /// GCM implicit nonce part (salt) in TLS 1.2: 4 bytes; the IV in TLS 1.3: 12.
     pub fixed_iv_len: usize,
-    /// GCM suites have no MAC key (RFC 5288 §3).
+    /// GCM suites have no MAC key (RFC 5288 §3); CBC suites one as long as the MAC.
     pub mac_key_len: usize,
+    pub cipher: RecordCipher,
 }
 
 pub const TLS_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
@@ -65,6 +82,7 @@ pub const TLS_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
     enc_key_len: 16,
     fixed_iv_len: 4,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 pub const TLS_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
@@ -75,6 +93,7 @@ pub const TLS_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
     enc_key_len: 32,
     fixed_iv_len: 4,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 pub const TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
@@ -85,6 +104,7 @@ pub const TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
     enc_key_len: 16,
     fixed_iv_len: 4,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 pub const TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
@@ -95,6 +115,52 @@ pub const TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: Suite = Suite {
     enc_key_len: 32,
     fixed_iv_len: 4,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
+};
+
+/// RFC 5246 Appendix C: CBC suites take no IV from the key block in TLS 1.2 (explicit IVs).
+pub const TLS_RSA_WITH_AES_128_CBC_SHA: Suite = Suite {
+    id: 0x002f,
+    name: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    key_exchange: KeyExchange::Rsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 0,
+    mac_key_len: 20,
+    cipher: RecordCipher::AesCbc(MacAlg::Sha1),
+};
+
+pub const TLS_RSA_WITH_AES_128_CBC_SHA256: Suite = Suite {
+    id: 0x003c,
+    name: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    key_exchange: KeyExchange::Rsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 0,
+    mac_key_len: 32,
+    cipher: RecordCipher::AesCbc(MacAlg::Sha256),
+};
+
+pub const TLS_RSA_WITH_AES_256_CBC_SHA256: Suite = Suite {
+    id: 0x003d,
+    name: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    key_exchange: KeyExchange::Rsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 32,
+    fixed_iv_len: 0,
+    mac_key_len: 32,
+    cipher: RecordCipher::AesCbc(MacAlg::Sha256),
+};
+
+pub const TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: Suite = Suite {
+    id: 0xc013,
+    name: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    key_exchange: KeyExchange::EcdheRsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 0,
+    mac_key_len: 20,
+    cipher: RecordCipher::AesCbc(MacAlg::Sha1),
 };
 
 pub const TLS_DHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
@@ -105,6 +171,7 @@ pub const TLS_DHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
     enc_key_len: 16,
     fixed_iv_len: 4,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 pub const TLS13_AES_128_GCM_SHA256: Suite = Suite {
@@ -115,6 +182,7 @@ pub const TLS13_AES_128_GCM_SHA256: Suite = Suite {
     enc_key_len: 16,
     fixed_iv_len: 12,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 pub const TLS13_AES_256_GCM_SHA384: Suite = Suite {
@@ -125,6 +193,7 @@ pub const TLS13_AES_256_GCM_SHA384: Suite = Suite {
     enc_key_len: 32,
     fixed_iv_len: 12,
     mac_key_len: 0,
+    cipher: RecordCipher::AesGcm,
 };
 
 /// TLS 1.3 suites, in the server's order of preference.
@@ -141,6 +210,10 @@ pub const TLS12_SUITES: &[Suite] = &[
     TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+    TLS_RSA_WITH_AES_128_CBC_SHA,
+    TLS_RSA_WITH_AES_128_CBC_SHA256,
+    TLS_RSA_WITH_AES_256_CBC_SHA256,
+    TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
 ];
 
 pub fn tls12_suite(id: u16) -> Option<Suite> {

@@ -64,6 +64,9 @@ pub struct ObservedSession {
     pub suite: Option<Suite>,
     pub key_exchange: Option<KeyExchange>,
     pub ems: bool,
+    /// The ServerHello answered encrypt_then_mac (RFC 7366 §2): CBC records are MACed after
+    /// encryption. Meaningless for AEAD suites.
+    pub encrypt_then_mac: bool,
     pub sni: Option<String>,
     /// Leaf first, DER.
     pub certificates: Vec<Vec<u8>>,
@@ -207,6 +210,7 @@ impl ObservedSession {
             suite: None,
             key_exchange: None,
             ems: false,
+            encrypt_then_mac: false,
             sni: None,
             certificates: Vec::new(),
             server_key_exchange: None,
@@ -285,6 +289,8 @@ impl ObservedSession {
                             s.version = Some(selected_version(&sh));
                             s.suite_id = Some(sh.cipher_suite);
                             s.ems = sh.extension(ExtensionType::ExtendedMasterSecret).is_some();
+                            s.encrypt_then_mac =
+                                sh.extension(ExtensionType::EncryptThenMac).is_some();
                             s.server_hello = Some(sh);
                         }
                         Err(e) => s.notes.push(format!("ServerHello unreadable: {e}")),

@@ -45,7 +45,7 @@ impl Decryption {
 /// Opens one direction's records with the endpoints' record protection.
 fn open_direction(
     records: &[OpaqueRecord],
-    mut protector: crate::record_protect::Tls12GcmProtector,
+    mut protector: crate::record_protect::Tls12Protector,
 ) -> DirectionPlaintext {
     let mut out = DirectionPlaintext::default();
     let mut joiner = HandshakeJoiner::new();
@@ -54,7 +54,7 @@ fn open_direction(
             Ok(p) => p,
             Err(_) => {
                 out.stopped = Some(format!(
-                    "protected record {} ({}, {} bytes) fails GCM authentication: the keys are wrong or the record was tampered with",
+                    "protected record {} ({}, {} bytes) fails authentication (GCM tag, or CBC padding and MAC): the keys are wrong or the record was tampered with",
                     i + 1,
                     rec.content_type,
                     rec.payload.len()
@@ -100,7 +100,8 @@ pub fn decrypt_tls12(
     master: &MasterSecret,
 ) -> Option<Decryption> {
     let (cr, sr) = (obs.client_random()?, obs.server_random()?);
-    let (client_write, server_write) = protectors(suite, master, &cr, &sr).ok()?;
+    let (client_write, server_write) =
+        protectors(suite, master, &cr, &sr, obs.encrypt_then_mac).ok()?;
     let client = open_direction(&obs.client_protected.records, client_write);
     let server = open_direction(&obs.server_protected.records, server_write);
 

@@ -53,6 +53,10 @@ pub struct ClientArgs {
     /// Do not offer the extended master secret (RFC 7627).
     #[arg(long)]
     no_ems: bool,
+    /// Do not offer encrypt-then-MAC (RFC 7366) with CBC suites: records are MACed, then
+    /// encrypted (RFC 5246 §6.2.3.2).
+    #[arg(long)]
+    no_etm: bool,
     /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the TLS 1.3 secret lines).
     #[arg(long)]
     keylog: Option<PathBuf>,
@@ -91,6 +95,7 @@ pub fn run(a: ClientArgs) -> Result<()> {
         server_name: server_name.clone(),
         verification,
         offer_ems: !a.no_ems,
+        offer_etm: !a.no_etm,
         keylog: open_keylog(&a.keylog)?,
         dh_min_bits: a.dh_min_bits,
     });
@@ -121,6 +126,16 @@ pub fn run(a: ClientArgs) -> Result<()> {
                 "no"
             }
         ),
+    }
+    if s.suite.is_some_and(|x| x.cipher.is_cbc()) {
+        eprintln!(
+            "CBC records: {}",
+            if s.encrypt_then_mac {
+                "encrypt-then-MAC (RFC 7366)"
+            } else {
+                "MAC-then-encrypt (RFC 5246)"
+            }
+        );
     }
     eprintln!("client random {}", hex(&s.client_random));
     eprintln!("server random {}", hex(&s.server_random));

@@ -18,7 +18,8 @@ pub struct RecordArgs {
     #[arg(long, default_value = "captures/lab.pcap")]
     out: PathBuf,
     /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe, dhe (TLS 1.2, AES-128),
-    /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), tls13, tls13-aes256, or an IANA suite name.
+    /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384),
+    /// rsa-cbc, ecdhe-cbc (TLS 1.2, AES-128-CBC with HMAC-SHA1), tls13, tls13-aes256, or an IANA suite name.
     #[arg(long, default_value = "rsa=3,ecdhe=3")]
     sessions: String,
     /// Make the capture byte-for-byte reproducible (randoms, keys, addresses, timestamps).
@@ -33,6 +34,9 @@ pub struct RecordArgs {
     /// Clients do not offer the extended master secret.
     #[arg(long)]
     no_ems: bool,
+    /// Clients do not offer encrypt-then-MAC (RFC 7366): CBC sessions are MAC-then-encrypt.
+    #[arg(long)]
+    no_etm: bool,
     /// Also print each session's user and password (they are always in the answer key,
     /// NAME.truth.json; printing them spoils the lesson for a class watching the screen).
     #[arg(long)]
@@ -60,6 +64,7 @@ pub fn run(a: RecordArgs) -> Result<()> {
         keylog: a.keylog.clone(),
         key_dir: a.keys.clone(),
         ems: !a.no_ems,
+        etm: !a.no_etm,
         progress,
     })
     .context("recording failed")?;

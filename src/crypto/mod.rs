@@ -59,6 +59,50 @@ impl HashAlg {
     }
 }
 
+/// The HMAC hash of a CBC suite's records (RFC 5246 §6.2.3.1, Appendix C): SHA-1 for the
+/// `_SHA` suites, SHA-256 for `_SHA256`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacAlg {
+    Sha1,
+    Sha256,
+}
+
+impl MacAlg {
+    /// mac_length = mac_key_length (RFC 5246 Appendix C).
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "HMAC-SHA1",
+            Self::Sha256 => "HMAC-SHA256",
+        }
+    }
+
+    /// HMAC over the concatenation of `parts` (RFC 2104).
+    pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => hmac_parts::<Hmac<sha1::Sha1>>(key, parts),
+            Self::Sha256 => hmac_parts::<Hmac<Sha256>>(key, parts),
+        }
+    }
+}
+
+fn hmac_parts<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = match <M as KeyInit>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Compares secrets without an early exit.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

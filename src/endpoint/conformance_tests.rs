@@ -51,6 +51,7 @@ fn client(suite: Suite, keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         server_name: "localhost".into(),
         verification: ServerVerification::TrustAnchor(identity().1.clone()),
         offer_ems: true,
+        offer_etm: true,
         keylog,
         dh_min_bits: 2048,
     });

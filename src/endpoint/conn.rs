@@ -11,7 +11,7 @@ use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolV
 use crate::msgs::record::{
     encode_record, Deframer, HandshakeJoiner, HandshakeMessage, MAX_PLAINTEXT,
 };
-use crate::record_protect::{Tls12GcmProtector, Tls13Protector, GCM_TAG_LEN};
+use crate::record_protect::{Tls12Protector, Tls13Protector, GCM_TAG_LEN};
 use crate::suites::Suite;
 
 /// What the record layer hands to a handshake state.
@@ -76,6 +76,8 @@ pub struct SessionSummary {
     pub client_random: [u8; 32],
     pub server_random: [u8; 32],
     pub extended_master_secret: bool,
+    /// RFC 7366: the server answered encrypt_then_mac for a CBC suite.
+    pub encrypt_then_mac: bool,
     pub server_name: Option<String>,
     pub signature_scheme: Option<u16>,
     pub secure_renegotiation: bool,
@@ -84,7 +86,7 @@ pub struct SessionSummary {
 /// Record protection of either version.
 #[derive(Clone)]
 pub enum Protector {
-    Tls12(Tls12GcmProtector),
+    Tls12(Tls12Protector),
     Tls13(Tls13Protector),
 }
 
@@ -200,13 +202,13 @@ impl Context {
     }
 
     /// Sends ChangeCipherSpec, then protects everything after it with `next` (RFC 5246 §7.1).
-    pub fn send_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
+    pub fn send_change_cipher_spec(&mut self, next: Tls12Protector) {
         self.write_record(ContentType::ChangeCipherSpec, &[1]);
         self.write_protector = Some(Protector::Tls12(next));
     }
 
     /// Applies the peer's ChangeCipherSpec: records from now on are protected with `next`.
-    pub fn accept_change_cipher_spec(&mut self, next: Tls12GcmProtector) {
+    pub fn accept_change_cipher_spec(&mut self, next: Tls12Protector) {
         self.read_protector = Some(Protector::Tls12(next));
     }
 

@@ -9,8 +9,10 @@ use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::{ContentType, HandshakeType};
 use crate::msgs::record::OpaqueRecord;
-use crate::record_protect::{Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN};
-use crate::suites::Suite;
+use crate::record_protect::{
+    Tls12CbcProtector, Tls12GcmProtector, GCM_EXPLICIT_NONCE_LEN, GCM_TAG_LEN,
+};
+use crate::suites::{RecordCipher, Suite};
 use crate::tls12::keys::key_block;
 
 pub(super) fn walk(
@@ -220,20 +222,48 @@ pub(super) fn walk(
     let _ = writeln!(out, "key block {}", style.computed());
     text(out, "derivation", &format!("PRF(master, \"key expansion\", server random ‖ client random), {} bytes (RFC 5246 §6.3)", kb.raw.len()));
     field(out, "key block", &kb.raw);
-    if suite.mac_key_len == 0 {
-        text(
-            out,
-            "client/server MAC key",
-            "none: AES-GCM authenticates by itself (RFC 5288 §3)",
-        );
-    } else {
-        field(out, "client MAC key", &kb.client.mac_key);
-        field(out, "server MAC key", &kb.server.mac_key);
+    match suite.cipher {
+        RecordCipher::AesGcm => {
+            text(
+                out,
+                "client/server MAC key",
+                "none: AES-GCM authenticates by itself (RFC 5288 §3)",
+            );
+            field(out, "client write key", &kb.client.enc_key);
+            field(out, "server write key", &kb.server.enc_key);
+            field(out, "client write IV (salt)", &kb.client.fixed_iv);
+            field(out, "server write IV (salt)", &kb.server.fixed_iv);
+        }
+        RecordCipher::AesCbc(mac) => {
+            text(
+                out,
+                "the four session keys",
+                &format!(
+                    "{} MAC keys, then AES-{} keys, in key block order (RFC 5246 §6.3)",
+                    mac.name(),
+                    suite.enc_key_len * 8
+                ),
+            );
+            field(out, "client write MAC key", &kb.client.mac_key);
+            field(out, "server write MAC key", &kb.server.mac_key);
+            field(out, "client write key", &kb.client.enc_key);
+            field(out, "server write key", &kb.server.enc_key);
+            text(
+                out,
+                "IVs",
+                "none from the key block: each TLS 1.2 CBC record carries its own (RFC 5246 §6.2.3.2)",
+            );
+            text(
+                out,
+                "record MAC",
+                if s.encrypt_then_mac {
+                    "encrypt-then-MAC: the ServerHello answered extension 22 (RFC 7366)"
+                } else {
+                    "MAC-then-encrypt: no encrypt_then_mac in the ServerHello (RFC 5246 §6.2.3.2)"
+                },
+            );
+        }
     }
-    field(out, "client write key", &kb.client.enc_key);
-    field(out, "server write key", &kb.server.enc_key);
-    field(out, "client write IV (salt)", &kb.client.fixed_iv);
-    field(out, "server write IV (salt)", &kb.server.fixed_iv);
     out.push('\n');
 
     // Each direction's first record (its Finished) and first application data, step by step.
@@ -241,7 +271,16 @@ pub(super) fn walk(
         ("client", &s.client_protected.records, &kb.client),
         ("server", &s.server_protected.records, &kb.server),
     ] {
-        let Some(mut p) = Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv) else {
+        let walker = match suite.cipher {
+            RecordCipher::AesGcm => {
+                Tls12GcmProtector::new(&keys.enc_key, &keys.fixed_iv).map(Walker::Gcm)
+            }
+            RecordCipher::AesCbc(mac) => {
+                Tls12CbcProtector::new(mac, &keys.mac_key, &keys.enc_key, s.encrypt_then_mac)
+                    .map(Walker::Cbc)
+            }
+        };
+        let Some(mut p) = walker else {
             continue;
         };
         let mut shown_data = false;
@@ -252,17 +291,36 @@ pub(super) fn walk(
                 (_, true) => format!("first {who} application data, decrypted step by step"),
                 // Records in between are opened only to keep the sequence number (RFC 5246 §6.1).
                 _ => {
-                    let _ = p.open(rec.content_type, rec.version, &rec.payload);
+                    p.skip(rec);
                     continue;
                 }
             };
             shown_data |= is_data;
             let _ = writeln!(out, "{}", style.heading(&title));
-            tls12_record_walk(out, rec, &mut p, style);
+            match &mut p {
+                Walker::Gcm(p) => tls12_record_walk(out, rec, p, style),
+                Walker::Cbc(p) => cbc_record_walk(out, rec, p, style),
+            }
             if shown_data {
                 break;
             }
         }
+    }
+}
+
+/// The record protection `explain` steps through, one per direction.
+enum Walker {
+    Gcm(Tls12GcmProtector),
+    Cbc(Tls12CbcProtector),
+}
+
+impl Walker {
+    /// Opens a record only to keep the sequence number (RFC 5246 §6.1).
+    fn skip(&mut self, rec: &OpaqueRecord) {
+        let _ = match self {
+            Self::Gcm(p) => p.open(rec.content_type, rec.version, &rec.payload),
+            Self::Cbc(p) => p.open(rec.content_type, rec.version, &rec.payload),
+        };
     }
 }
 
@@ -307,23 +365,114 @@ fn tls12_record_walk(
                 "tag check",
                 "OK: the keys are right and the record is untouched",
             );
-            if rec.content_type == ContentType::Handshake
-                && plain.first() == Some(&HandshakeType::Finished.to_wire())
-            {
-                field(out, "plaintext: Finished", &plain);
-                text(out, "", "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)");
-            } else if rec.content_type == ContentType::ApplicationData {
-                field(out, "plaintext (start)", &plain[..plain.len().min(48)]);
-                let first_line = plain.split(|b| *b == b'\n').next().unwrap_or_default();
-                text(out, "as text", &crate::report::printable(first_line));
-            } else {
-                field(out, "plaintext", &plain);
-            }
+            show_plain(out, rec, &plain);
         }
         Err(_) => text(
             out,
             "tag check",
             &style.broken("FAILED: wrong keys, or a tampered record"),
+        ),
+    }
+    out.push('\n');
+}
+
+fn show_plain(out: &mut String, rec: &OpaqueRecord, plain: &[u8]) {
+    if rec.content_type == ContentType::Handshake
+        && plain.first() == Some(&HandshakeType::Finished.to_wire())
+    {
+        field(out, "plaintext: Finished", plain);
+        text(
+            out,
+            "",
+            "verify_data = PRF(master, \"… finished\", Hash(handshake))[0..12] (RFC 5246 §7.4.9)",
+        );
+    } else if rec.content_type == ContentType::ApplicationData {
+        field(out, "plaintext (start)", &plain[..plain.len().min(48)]);
+        let first_line = plain.split(|b| *b == b'\n').next().unwrap_or_default();
+        text(out, "as text", &crate::report::printable(first_line));
+    } else {
+        field(out, "plaintext", plain);
+    }
+}
+
+/// One TLS 1.2 AES-CBC record opened in the open: IV, CBC decryption, padding, and the MAC
+/// recomputed beside the one received (RFC 5246 §6.2.3.2, RFC 7366 §3).
+fn cbc_record_walk(out: &mut String, rec: &OpaqueRecord, p: &mut Tls12CbcProtector, style: Style) {
+    let mac = p.mac_alg();
+    let (result, t) = p.open_traced(rec.content_type, rec.version, &rec.payload);
+    text(
+        out,
+        "record",
+        &format!("{}, {} bytes", rec.content_type, rec.payload.len()),
+    );
+    if t.iv.is_empty() {
+        text(
+            out,
+            "too short",
+            &format!("{} bytes cannot hold a CBC record", rec.payload.len()),
+        );
+        return;
+    }
+    field(out, "IV (explicit)", &t.iv);
+    field(out, "ciphertext", &t.ciphertext);
+    if t.etm {
+        text(
+            out,
+            "order",
+            "encrypt-then-MAC: the MAC covers IV ‖ ciphertext and is checked before decrypting",
+        );
+        field(out, "MAC hdr seq‖type‖ver‖len", &t.mac_header);
+        field(
+            out,
+            &format!("MAC received ({})", mac.name().trim_start_matches("HMAC-")),
+            &t.mac_received,
+        );
+        field(out, "MAC recomputed", &t.mac_computed);
+    }
+    if !t.decrypted.is_empty() {
+        field(out, "AES-CBC decrypt", &t.decrypted);
+        text(
+            out,
+            "padding",
+            &format!(
+                "last byte {:#04x}: {} padding byte(s) + the length byte, {}",
+                t.padding_len,
+                t.padding_len,
+                if t.padding_ok {
+                    "all equal to it (good)"
+                } else {
+                    "NOT all equal (bad padding)"
+                }
+            ),
+        );
+        if !t.etm {
+            text(
+                out,
+                "order",
+                "MAC-then-encrypt: the MAC sits inside, after the content",
+            );
+            field(out, "MAC hdr seq‖type‖ver‖len", &t.mac_header);
+            field(
+                out,
+                &format!("MAC received ({})", mac.name().trim_start_matches("HMAC-")),
+                &t.mac_received,
+            );
+            field(out, "MAC recomputed", &t.mac_computed);
+        }
+    }
+    match result {
+        Ok(plain) => {
+            text(
+                out,
+                "MAC check",
+                "OK: MAC recomputed = MAC received; the keys are right and the record is untouched",
+            );
+            show_plain(out, rec, &plain);
+        }
+        Err(_) => text(
+            out,
+            "MAC check",
+            &style.broken("FAILED (bad_record_mac): wrong keys, or a tampered record"),
         ),
     }
     out.push('\n');

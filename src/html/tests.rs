@@ -79,6 +79,7 @@ fn session(
         server_name: "localhost".into(),
         verification: ServerVerification::TrustAnchor(id.cert.clone()),
         offer_ems: true,
+        offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
     });

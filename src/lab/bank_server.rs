@@ -89,11 +89,16 @@ pub fn serve_connection(
     let version = match summary.suite.map(|s| s.key_exchange) {
         Some(crate::suites::KeyExchange::Tls13) => "TLS1.3".to_string(),
         _ => format!(
-            "EMS={}",
+            "EMS={}{}",
             if summary.extended_master_secret {
                 "yes"
             } else {
                 "no"
+            },
+            match summary.suite {
+                Some(s) if s.cipher.is_cbc() && summary.encrypt_then_mac => " ETM=yes",
+                Some(s) if s.cipher.is_cbc() => " ETM=no",
+                _ => "",
             }
         ),
     };

@@ -28,6 +28,8 @@ pub struct RecordOptions {
     pub key_dir: PathBuf,
     /// Offer the extended master secret (as modern clients do).
     pub ems: bool,
+    /// Offer encrypt-then-MAC with CBC suites (RFC 7366), as OpenSSL and GnuTLS do.
+    pub etm: bool,
     /// Called with (done, total) after each session.
     pub progress: Option<Box<dyn Fn(usize, usize)>>,
 }
@@ -314,6 +316,7 @@ fn run_sessions(
             server_name: "localhost".into(),
             verification: ServerVerification::TrustAnchor(anchor.to_vec()),
             offer_ems: opts.ems,
+            offer_etm: opts.etm,
             keylog: None,
             dh_min_bits: 2048,
         });

@@ -48,6 +48,7 @@ pub fn client_config(suite: Suite, ems: bool, server_name: &str) -> ClientConfig
         server_name: server_name.to_string(),
         verification: ServerVerification::TrustAnchor(identity().chain[0].clone()),
         offer_ems: ems,
+        offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
     }

@@ -365,6 +365,7 @@ fn hostile_bytes_get_the_right_alert_or_close_within_memory_limits() {
         server_name: "localhost".into(),
         verification: ServerVerification::Insecure,
         offer_ems: true,
+        offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
     });
@@ -586,7 +587,7 @@ fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: 
         &h.transcript,
     );
     let (mut client_write, _) =
-        protectors(&SUITE, &master, &h.client_random, &h.server_random).expect("keys");
+        protectors(&SUITE, &master, &h.client_random, &h.server_random, false).expect("keys");
     let fin = Finished {
         verify_data: verify_data(
             &SUITE,

@@ -194,6 +194,7 @@ fn untrusted_certificate_is_rejected_by_client() {
         server_name: "localhost".into(),
         verification: ServerVerification::TrustAnchor(other),
         offer_ems: true,
+        offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
     });

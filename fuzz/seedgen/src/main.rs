@@ -30,6 +30,7 @@ fn handshake_flights(suite: Suite, ems: bool, seed: u64) -> (Vec<Vec<u8>>, Vec<u
         server_name: "localhost".into(),
         verification: ServerVerification::Insecure,
         offer_ems: ems,
+        offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
     });

@@ -39,6 +39,8 @@ pub struct ClientConfig {
     pub verification: ServerVerification,
     /// Offer extended_master_secret (RFC 7627).
     pub offer_ems: bool,
+    /// Offer encrypt_then_mac (RFC 7366) when a CBC suite is offered.
+    pub offer_etm: bool,
     pub keylog: Option<Arc<KeyLogWriter>>,
     /// The smallest DH prime accepted from a DHE server, in bits (default 2048).
     pub dh_min_bits: usize,
@@ -95,6 +97,11 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         ));
         if config.offer_ems && offers_tls12 {
             extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+        }
+        // RFC 7366 §2: only a hello offering a CBC suite asks for encrypt-then-MAC, so the
+        // AEAD-only hellos stay as they were.
+        if config.offer_etm && config.suites.iter().any(|s| s.cipher.is_cbc()) {
+            extensions.push(Extension::empty(ExtensionType::EncryptThenMac));
         }
         // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
         // session ID so middleboxes see a resumption-looking hello (§D.4).

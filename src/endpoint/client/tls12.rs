@@ -79,6 +79,9 @@ pub(super) fn handle_server_hello(
     cx.summary.suite = Some(suite);
     cx.summary.server_random = sh.random;
     cx.summary.extended_master_secret = ems;
+    // RFC 7366 §3: an answer for an AEAD suite changes nothing (the server must not send one).
+    cx.summary.encrypt_then_mac =
+        suite.cipher.is_cbc() && sh.extension(ExtensionType::EncryptThenMac).is_some();
     let mut transcript = transcript;
     transcript.add(&msg);
     Ok(Box::new(ExpectCertificate {
@@ -305,7 +308,13 @@ impl State for ExpectServerHelloDone {
             s.transcript.bytes(),
         );
         cx.log_secret(SecretKind::ClientRandom, &s.client_random, &master.0)?;
-        let (client_write, _) = protectors(&s.suite, &master, &s.client_random, &s.server_random)?;
+        let (client_write, _) = protectors(
+            &s.suite,
+            &master,
+            &s.client_random,
+            &s.server_random,
+            cx.summary.encrypt_then_mac,
+        )?;
         cx.send_change_cipher_spec(client_write);
         let finished = finished_for(
             &s.suite,
@@ -343,6 +352,7 @@ impl State for ExpectChangeCipherSpec {
                     &self.master,
                     &self.client_random,
                     &self.server_random,
+                    cx.summary.encrypt_then_mac,
                 )?;
                 cx.accept_change_cipher_spec(server_write);
                 Ok(Box::new(ExpectFinished {

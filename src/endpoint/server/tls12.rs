@@ -158,6 +158,8 @@ pub(super) fn handle_client_hello(
     let ems = hello
         .extension(ExtensionType::ExtendedMasterSecret)
         .is_some();
+    // RFC 7366 §3: encrypt-then-MAC is answered only when the chosen suite is CBC.
+    let etm = suite.cipher.is_cbc() && hello.extension(ExtensionType::EncryptThenMac).is_some();
     let server_name = match hello.extension(ExtensionType::ServerName) {
         Some(ext) => ext.parse_server_name()?,
         None => None,
@@ -174,6 +176,9 @@ pub(super) fn handle_client_hello(
     }
     if ems {
         extensions.push(Extension::empty(ExtensionType::ExtendedMasterSecret));
+    }
+    if etm {
+        extensions.push(Extension::empty(ExtensionType::EncryptThenMac));
     }
     if suite.key_exchange == KeyExchange::EcdheRsa
         && hello.extension(ExtensionType::EcPointFormats).is_some()
@@ -192,6 +197,7 @@ pub(super) fn handle_client_hello(
     cx.summary.client_random = hello.random;
     cx.summary.server_random = server_random;
     cx.summary.extended_master_secret = ems;
+    cx.summary.encrypt_then_mac = etm;
     cx.summary.server_name = server_name;
     cx.summary.secure_renegotiation = secure_reneg;
 
@@ -386,6 +392,7 @@ impl State for ExpectChangeCipherSpec {
                     &self.master,
                     &self.client_random,
                     &self.server_random,
+                    cx.summary.encrypt_then_mac,
                 )?;
                 cx.accept_change_cipher_spec(client_write);
                 Ok(Box::new(ExpectFinished {
@@ -431,6 +438,7 @@ impl State for ExpectFinished {
             &self.master,
             &self.client_random,
             &self.server_random,
+            cx.summary.encrypt_then_mac,
         )?;
         cx.send_change_cipher_spec(server_write);
         let ours = finished_for(

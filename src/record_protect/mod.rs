@@ -1,5 +1,7 @@
-//! AES-GCM record protection for TLS 1.2 (RFC 5288 §3, RFC 5246 §6.2.3.3).
+//! Record protection: TLS 1.2 AES-GCM (here), TLS 1.2 AES-CBC with HMAC (`cbc`), TLS 1.3 AEAD
+//! (here), and `Tls12Protector`, the one TLS 1.2 record protection whatever the suite.
 //!
+//! TLS 1.2 AES-GCM (RFC 5288 §3, RFC 5246 §6.2.3.3):
 //! nonce = salt(4) ‖ explicit_nonce(8); the explicit part travels at the front of each record.
 //! additional_data = seq_num(8) ‖ type(1) ‖ version(2) ‖ plaintext length(2).
 
@@ -8,6 +10,10 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
 use crate::msgs::enums::ContentType;
+
+pub mod cbc;
+
+pub use cbc::{CbcOpenTrace, Tls12CbcProtector, CBC_BLOCK_LEN};
 
 pub const GCM_EXPLICIT_NONCE_LEN: usize = 8;
 pub const GCM_TAG_LEN: usize = 16;
@@ -36,7 +42,7 @@ pub struct BadRecordMac;
 
 impl std::fmt::Display for BadRecordMac {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("record failed GCM authentication (bad_record_mac)")
+        f.write_str("record failed authentication (bad_record_mac)")
     }
 }
 
@@ -140,6 +146,41 @@ impl Tls12GcmProtector {
         .map_err(|_| BadRecordMac)?;
         self.seq = self.seq.wrapping_add(1);
         Ok(plain)
+    }
+}
+
+/// One direction's TLS 1.2 record protection, AEAD or CBC by the suite (RFC 5246 §6.2.3).
+#[derive(Clone)]
+pub enum Tls12Protector {
+    Gcm(Tls12GcmProtector),
+    Cbc(Tls12CbcProtector),
+}
+
+impl Tls12Protector {
+    pub fn sequence(&self) -> u64 {
+        match self {
+            Self::Gcm(p) => p.sequence(),
+            Self::Cbc(p) => p.sequence(),
+        }
+    }
+
+    pub fn seal(&mut self, typ: ContentType, version: u16, plaintext: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Gcm(p) => p.seal(typ, version, plaintext),
+            Self::Cbc(p) => p.seal(typ, version, plaintext),
+        }
+    }
+
+    pub fn open(
+        &mut self,
+        typ: ContentType,
+        version: u16,
+        fragment: &[u8],
+    ) -> Result<Vec<u8>, BadRecordMac> {
+        match self {
+            Self::Gcm(p) => p.open(typ, version, fragment),
+            Self::Cbc(p) => p.open(typ, version, fragment),
+        }
     }
 }
 
