@@ -306,6 +306,7 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "cipher_suite": r.cipher_suite,
         "key_exchange": r.key_exchange,
         "extended_master_secret": r.ems,
+        "encrypt_then_mac": r.encrypt_then_mac,
         "sni": r.sni,
         "resumed": r.resumed,
         "verdict": r.verdict.as_str(),

@@ -116,6 +116,8 @@ pub struct SessionReport {
     pub cipher_suite: String,
     pub key_exchange: String,
     pub ems: bool,
+    /// CBC suites only: whether records were encrypt-then-MAC (RFC 7366); `None` for AEAD.
+    pub encrypt_then_mac: Option<bool>,
     pub sni: Option<String>,
     pub resumed: Option<String>,
     pub verdict: Verdict,
@@ -180,6 +182,10 @@ pub fn analyse(
             .map(|k| k.short().to_string())
             .unwrap_or_else(|| "?".into()),
         ems: obs.ems,
+        encrypt_then_mac: obs
+            .suite
+            .filter(|s| s.cipher.is_cbc())
+            .map(|_| obs.encrypt_then_mac),
         sni: obs.sni.clone(),
         resumed: obs.resumed.as_ref().map(|r| match r {
             Resumption::SessionId(_) => "session-id".to_string(),

@@ -12,6 +12,8 @@ mod abuse;
 mod attack;
 mod broken_captures;
 mod capture;
+mod cbc;
+mod cbc_tamper;
 mod cli;
 mod conformance;
 mod course;
