@@ -64,6 +64,11 @@ fn lesson_06_tls13() {
 }
 
 #[test]
+fn lesson_07_four_session_keys() {
+    run_lesson("07-four-session-keys.sh");
+}
+
+#[test]
 fn lesson_08_textbook_diffie_hellman() {
     run_lesson("08-textbook-diffie-hellman.sh");
 }
