@@ -27,8 +27,9 @@ pub struct ServerArgs {
     /// The server's certificate chain (PEM or DER), leaf first.
     #[arg(long, default_value = "keys/server.crt")]
     cert: PathBuf,
-    /// Suites to accept, in preference order: rsa, ecdhe, dhe, rsa256, ecdhe256 (TLS 1.2) and tls13
-    /// (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
+    /// Suites to accept, in preference order: rsa, ecdhe, dhe, rsa256, ecdhe256 (TLS 1.2 AES-GCM),
+    /// rsa-cbc, ecdhe-cbc, rsa-cbc256, rsa256-cbc (TLS 1.2 AES-CBC with HMAC; encrypt-then-MAC
+    /// when the client asks) and tls13 (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
     #[arg(long, default_value = "rsa,ecdhe,tls13")]
     suites: String,
     /// The finite-field group for DHE: a PEM "DH PARAMETERS" file as `openssl dhparam` writes
