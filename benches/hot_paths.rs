@@ -129,6 +129,7 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
         keylog: None,
         key_dir: dir.join("keys"),
         ems: true,
+        etm: true,
         progress: None,
     })
     .expect("record");

@@ -255,12 +255,12 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
     } else {
         keys.push(key(
             "client-mac-key",
-            "client MAC key",
+            "client write MAC key",
             kb.as_ref().map(|k| k.client.mac_key.as_slice()),
         ));
         keys.push(key(
             "server-mac-key",
-            "server MAC key",
+            "server write MAC key",
             kb.as_ref().map(|k| k.server.mac_key.as_slice()),
         ));
     }
@@ -274,16 +274,19 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
         "server write key",
         kb.as_ref().map(|k| k.server.enc_key.as_slice()),
     ));
-    keys.push(key(
-        "client-write-iv",
-        "client write IV (GCM salt)",
-        kb.as_ref().map(|k| k.client.fixed_iv.as_slice()),
-    ));
-    keys.push(key(
-        "server-write-iv",
-        "server write IV (GCM salt)",
-        kb.as_ref().map(|k| k.server.fixed_iv.as_slice()),
-    ));
+    // TLS 1.2 CBC records carry their IVs (RFC 5246 §6.2.3.2): no IVs in the key block.
+    if suite.fixed_iv_len > 0 {
+        keys.push(key(
+            "client-write-iv",
+            "client write IV (GCM salt)",
+            kb.as_ref().map(|k| k.client.fixed_iv.as_slice()),
+        ));
+        keys.push(key(
+            "server-write-iv",
+            "server write IV (GCM salt)",
+            kb.as_ref().map(|k| k.server.fixed_iv.as_slice()),
+        ));
+    }
     vec![vec![premaster, master, block], keys]
 }
 

@@ -109,11 +109,12 @@ fn main() {
     let pcap = tmp.join("lab.pcap");
     record(RecordOptions {
         out: pcap.clone(),
-        sessions: vec![(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, 1), (suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 1)],
+        sessions: vec![(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, 1), (suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 1), (suites::TLS_RSA_WITH_AES_128_CBC_SHA, 1)],
         seed: Some(1),
         keylog: None,
         key_dir: keys,
         ems: true,
+        etm: true,
         progress: None,
     })
     .expect("record");
@@ -136,7 +137,7 @@ fn main() {
     }
 
     // 2. Handshakes against the fuzzers' server.
-    for (name, suite) in [("rsa", suites::TLS_RSA_WITH_AES_128_GCM_SHA256), ("ecdhe", suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), ("rsa384", suites::TLS_RSA_WITH_AES_256_GCM_SHA384), ("ecdhe384", suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384), ("tls13", suites::TLS13_AES_128_GCM_SHA256), ("tls13-256", suites::TLS13_AES_256_GCM_SHA384)] {
+    for (name, suite) in [("rsa", suites::TLS_RSA_WITH_AES_128_GCM_SHA256), ("ecdhe", suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), ("rsa384", suites::TLS_RSA_WITH_AES_256_GCM_SHA384), ("ecdhe384", suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384), ("rsa-cbc", suites::TLS_RSA_WITH_AES_128_CBC_SHA), ("ecdhe-cbc", suites::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA), ("tls13", suites::TLS13_AES_128_GCM_SHA256), ("tls13-256", suites::TLS13_AES_256_GCM_SHA384)] {
         for ems in [true, false] {
             let (flights, c2s, s2c) = handshake_flights(suite, ems, 1);
             let tag = format!("{name}-{}", if ems { "ems" } else { "noems" });
