@@ -70,6 +70,7 @@ fn session(
             suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
             suites::TLS13_AES_128_GCM_SHA256,
+            suites::TLS_RSA_WITH_AES_128_CBC_SHA,
         ],
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
@@ -284,6 +285,32 @@ fn rsa_chain_shows_the_recovered_keys_and_why_gcm_has_no_mac_keys() {
     assert_eq!(find("server-write-iv").values[0].1, kb.server.fixed_iv);
     assert_eq!(find("mac-keys").status, Status::None);
     assert!(find("mac-keys").why.contains("AES-GCM"));
+}
+
+/// A CBC-HMAC session's chain: the four session keys, no IVs (RFC 5246 §6.2.3.2).
+#[test]
+fn rsa_cbc_chain_shows_the_four_session_keys() {
+    let suite = suites::TLS_RSA_WITH_AES_128_CBC_SHA;
+    let conn = session(0, suite, b"GET / HTTP/1.0\r\n\r\n", b"ok", None);
+    let loot = Loot::new(Some((*identity().key).clone()), None);
+    let r = recover(&conn.session, &loot, &ResumptionCache::default());
+    let rows = chain::nodes(&conn.session, &r);
+    let (Some((master, _)), Some(cr), Some(sr)) = (
+        &r.master,
+        conn.session.client_random(),
+        conn.session.server_random(),
+    ) else {
+        panic!("the stolen key recovers the master secret");
+    };
+    let kb = crate::tls12::keys::key_block(&suite, master, &cr, &sr);
+    let find = |id: &str| rows.iter().flatten().find(|n| n.id == id);
+    let value = |id: &str| find(id).map(|n| n.values[0].1.clone());
+    assert_eq!(value("client-mac-key"), Some(kb.client.mac_key.clone()));
+    assert_eq!(value("server-mac-key"), Some(kb.server.mac_key.clone()));
+    assert_eq!(value("client-write-key"), Some(kb.client.enc_key.clone()));
+    assert_eq!(value("server-write-key"), Some(kb.server.enc_key.clone()));
+    assert_eq!(kb.client.mac_key.len(), 20);
+    assert!(find("client-write-iv").is_none() && find("mac-keys").is_none());
 }
 
 #[test]

@@ -62,17 +62,12 @@ fn finished_payload(fin: &[u8], mac_key: &[u8], key: &[u8], etm: bool, spoil: Sp
             body[20] = 3;
         }
         let mut signed = cbc_encrypt(key, &mut body);
-        if spoil == Spoil::FlipCiphertext {
-            signed[20] ^= 1;
-        }
         let mut header = vec![0u8; 8];
         header.extend_from_slice(&[22, 3, 3]);
         header.extend_from_slice(&(signed.len() as u16).to_be_bytes());
         let mut tag = mac.hmac(mac_key, &[&header, &signed]);
+        // The MAC is over the original ciphertext: the flip is what the receiver must catch.
         if spoil == Spoil::FlipCiphertext {
-            // The MAC over the original ciphertext: the flip is what the receiver must catch.
-            signed[20] ^= 1;
-            tag = mac.hmac(mac_key, &[&header, &signed]);
             signed[20] ^= 1;
         }
         if spoil == Spoil::WrongMac {
