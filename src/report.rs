@@ -167,6 +167,14 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
     if let Some(res) = &s.resumed {
         let _ = writeln!(out, "      resumed: {res:?}");
     }
+    if let Some(crate::suites::RecordCipher::AesCbc(mac)) = s.suite.map(|x| x.cipher) {
+        let order = if s.encrypt_then_mac {
+            "encrypt-then-MAC (RFC 7366)"
+        } else {
+            "MAC-then-encrypt (RFC 5246 §6.2.3.2)"
+        };
+        let _ = writeln!(out, "      records: AES-CBC + {}, {order}", mac.name());
+    }
     out
 }
 

@@ -317,6 +317,15 @@ fn committed_cbc_fixture_verdicts_and_bytes_match_tshark() {
             "stream {stream}"
         );
     }
+    // inspect says how each session's records are protected.
+    let inspect = run(pfslab(&["inspect", path_str(&pcap)]), b"");
+    assert!(inspect.status.success(), "{}", inspect.describe());
+    let etm = "records: AES-CBC + HMAC-SHA256, encrypt-then-MAC (RFC 7366)";
+    let mte = "records: AES-CBC + HMAC-SHA1, MAC-then-encrypt (RFC 5246 §6.2.3.2)";
+    assert_eq!(inspect.stdout.matches(etm).count(), 2, "{}", inspect.stdout);
+    assert_eq!(inspect.stdout.matches(mte).count(), 1, "{}", inspect.stdout);
+    assert_eq!(inspect.stdout.matches("records: AES-CBC").count(), 6);
+
     // The key log opens the ECDHE session too.
     let keylog = data_dir().join("openssl-cbc.keylog");
     let by_log = attack_by_stream(&["--keylog", path_str(&keylog), path_str(&pcap)]);
