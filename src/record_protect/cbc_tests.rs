@@ -221,3 +221,31 @@ fn wrong_key_lengths_refused() {
     assert!(Tls12CbcProtector::new(MacAlg::Sha1, &[0; 32], &[0; 16], false).is_none());
     assert!(Tls12CbcProtector::new(MacAlg::Sha256, &[0; 32], &[0; 24], false).is_none());
 }
+
+/// A record OpenSSL 3.0 built: the client's first application data (sequence number 1) of
+/// session 1 in tests/data/openssl-cbc.pcap, AES128-SHA256 with `s_client -no_etm`
+/// (MAC-then-encrypt). Keys as tshark's `tls.debug_file` prints them for that session.
+#[test]
+fn openssl_mac_then_encrypt_record_opens_byte_exact() {
+    let mac_key = h("53ffdc57d9f315b9f9f18fdb83c3cad327ba846140da4ebb2b68a6574c7e7428");
+    let enc_key = h("ce9358b9e3eb15d6c6b540e63a29d002");
+    let record = h(
+        "e3eb334960d4f00f032911cb8f612dd7124e822b144b98f0a3c168bfc4971f72\
+                    b77e70334d2faf08b4c4bb2f56ca71879ff9d2370cb00d8002dacb385bc5c99e\
+                    241b36f446329404c98a2414023bbec5ec3e1b53623903b3bff070bed99925d4\
+                    a752357240b1aaba421d092306f65a4d",
+    );
+    let mut rx = Tls12CbcProtector::new(MacAlg::Sha256, &mac_key, &enc_key, false).unwrap();
+    rx.seq = 1;
+    let (plain, t) = rx.open_traced(AD, 0x0303, &record);
+    assert_eq!(
+        plain.unwrap(),
+        b"GET /fixture-cbc-sha256-mte HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    );
+    // 57 content + 32 MAC = 89 bytes, padded to 96: six bytes of 6 and padding_length 6.
+    assert_eq!((t.padding_len, t.padding_ok), (6, true));
+    assert_eq!(t.mac_received, t.mac_computed);
+    // One sequence number off, and OpenSSL's MAC no longer matches.
+    rx.seq = 2;
+    assert_eq!(rx.open(AD, 0x0303, &record), Err(BadRecordMac));
+}
