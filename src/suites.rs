@@ -174,6 +174,17 @@ pub const TLS_DHE_RSA_WITH_AES_128_GCM_SHA256: Suite = Suite {
     cipher: RecordCipher::AesGcm,
 };
 
+pub const TLS_DHE_RSA_WITH_AES_128_CBC_SHA: Suite = Suite {
+    id: 0x0033,
+    name: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    key_exchange: KeyExchange::DheRsa,
+    hash: HashAlg::Sha256,
+    enc_key_len: 16,
+    fixed_iv_len: 0,
+    mac_key_len: 20,
+    cipher: RecordCipher::AesCbc(MacAlg::Sha1),
+};
+
 pub const TLS13_AES_128_GCM_SHA256: Suite = Suite {
     id: 0x1301,
     name: "TLS_AES_128_GCM_SHA256",
@@ -214,6 +225,7 @@ pub const TLS12_SUITES: &[Suite] = &[
     TLS_RSA_WITH_AES_128_CBC_SHA256,
     TLS_RSA_WITH_AES_256_CBC_SHA256,
     TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+    TLS_DHE_RSA_WITH_AES_128_CBC_SHA,
 ];
 
 pub fn tls12_suite(id: u16) -> Option<Suite> {

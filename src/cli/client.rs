@@ -23,7 +23,7 @@ pub struct ClientArgs {
     #[arg(long, default_value = "127.0.0.1:8443")]
     connect: String,
     /// What to offer: rsa, ecdhe, dhe, rsa256, ecdhe256 (one TLS 1.2 AES-GCM suite), rsa-cbc,
-    /// ecdhe-cbc (AES-128-CBC-SHA), rsa-cbc256 (AES-128-CBC-SHA256), rsa256-cbc
+    /// ecdhe-cbc, dhe-cbc (AES-128-CBC-SHA), rsa-cbc256 (AES-128-CBC-SHA256), rsa256-cbc
     /// (AES-256-CBC-SHA256), tls13 (both TLS 1.3 suites), tls13-aes128, tls13-aes256, an IANA
     /// name; or a comma-separated list.
     #[arg(long, required_unless_present = "tls_version")]

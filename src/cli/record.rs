@@ -18,7 +18,7 @@ pub struct RecordArgs {
     #[arg(long, default_value = "captures/lab.pcap")]
     out: PathBuf,
     /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe, dhe (TLS 1.2, AES-128),
-    /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), rsa-cbc, ecdhe-cbc (TLS 1.2, AES-128-CBC
+    /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), rsa-cbc, ecdhe-cbc, dhe-cbc (TLS 1.2, AES-128-CBC
     /// with HMAC-SHA1), rsa-cbc256, rsa256-cbc (AES-128/256-CBC with HMAC-SHA256), tls13,
     /// tls13-aes256, or an IANA suite name.
     #[arg(long, default_value = "rsa=3,ecdhe=3")]

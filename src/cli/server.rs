@@ -28,7 +28,7 @@ pub struct ServerArgs {
     #[arg(long, default_value = "keys/server.crt")]
     cert: PathBuf,
     /// Suites to accept, in preference order: rsa, ecdhe, dhe, rsa256, ecdhe256 (TLS 1.2 AES-GCM),
-    /// rsa-cbc, ecdhe-cbc, rsa-cbc256, rsa256-cbc (TLS 1.2 AES-CBC with HMAC; encrypt-then-MAC
+    /// rsa-cbc, ecdhe-cbc, dhe-cbc, rsa-cbc256, rsa256-cbc (TLS 1.2 AES-CBC with HMAC; encrypt-then-MAC
     /// when the client asks) and tls13 (both TLS 1.3 suites). TLS 1.3 is chosen when the client offers it.
     #[arg(long, default_value = "rsa,ecdhe,tls13")]
     suites: String,

@@ -134,7 +134,7 @@ pub fn load_identity(key_file: &Path, cert_file: &Path) -> Result<Identity, Iden
 }
 
 /// Command-line suite names: `rsa`, `ecdhe`, `dhe` (the lab's three), `rsa256`/`ecdhe256` (AES-256,
-/// SHA-384), `rsa-cbc`/`ecdhe-cbc` (AES-128-CBC-SHA), `rsa-cbc256` (AES-128-CBC-SHA256),
+/// SHA-384), `rsa-cbc`/`ecdhe-cbc`/`dhe-cbc` (AES-128-CBC-SHA), `rsa-cbc256` (AES-128-CBC-SHA256),
 /// `rsa256-cbc` (AES-256-CBC-SHA256), or an IANA name.
 pub fn parse_suite(name: &str) -> Result<Suite, String> {
     let lower = name.trim().to_ascii_lowercase();
@@ -148,6 +148,7 @@ pub fn parse_suite(name: &str) -> Result<Suite, String> {
         "rsa-cbc256" => Some(suites::TLS_RSA_WITH_AES_128_CBC_SHA256),
         "rsa256-cbc" => Some(suites::TLS_RSA_WITH_AES_256_CBC_SHA256),
         "ecdhe-cbc" => Some(suites::TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA),
+        "dhe-cbc" => Some(suites::TLS_DHE_RSA_WITH_AES_128_CBC_SHA),
         "tls13" | "tls13-aes128" => Some(suites::TLS13_AES_128_GCM_SHA256),
         "tls13-aes256" => Some(suites::TLS13_AES_256_GCM_SHA384),
         _ => suites::TLS12_SUITES
@@ -156,7 +157,7 @@ pub fn parse_suite(name: &str) -> Result<Suite, String> {
             .copied()
             .find(|s| s.name.eq_ignore_ascii_case(name.trim())),
     };
-    found.ok_or_else(|| format!("unknown suite '{name}' (use rsa, ecdhe, dhe, rsa256, ecdhe256, rsa-cbc, rsa-cbc256, rsa256-cbc, ecdhe-cbc, tls13, tls13-aes256 or an IANA name such as TLS_RSA_WITH_AES_128_GCM_SHA256)"))
+    found.ok_or_else(|| format!("unknown suite '{name}' (use rsa, ecdhe, dhe, rsa256, ecdhe256, rsa-cbc, rsa-cbc256, rsa256-cbc, ecdhe-cbc, dhe-cbc, tls13, tls13-aes256 or an IANA name such as TLS_RSA_WITH_AES_128_GCM_SHA256)"))
 }
 
 pub fn parse_suite_list(list: &str) -> Result<Vec<Suite>, String> {

@@ -19,7 +19,7 @@ struct Cbc {
     gnutls_description: &'static str,
 }
 
-const CBC_SUITES: [Cbc; 4] = [
+const CBC_SUITES: [Cbc; 5] = [
     Cbc {
         cli: "rsa-cbc",
         iana: "TLS_RSA_WITH_AES_128_CBC_SHA",
@@ -48,9 +48,16 @@ const CBC_SUITES: [Cbc; 4] = [
         gnutls: "+ECDHE-RSA:+AES-128-CBC:+SHA1:+GROUP-SECP256R1",
         gnutls_description: "(TLS1.2-X.509)-(ECDHE-SECP256R1)-(RSA-SHA256)-(AES-128-CBC)-(SHA1)",
     },
+    Cbc {
+        cli: "dhe-cbc",
+        iana: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+        openssl: "DHE-RSA-AES128-SHA",
+        gnutls: "+DHE-RSA:+AES-128-CBC:+SHA1:+GROUP-FFDHE2048",
+        gnutls_description: "(TLS1.2-X.509)-(DHE-FFDHE2048)-(RSA-SHA256)-(AES-128-CBC)-(SHA1)",
+    },
 ];
 
-const ALL_CLI: &str = "rsa-cbc,rsa-cbc256,rsa256-cbc,ecdhe-cbc";
+const ALL_CLI: &str = "rsa-cbc,rsa-cbc256,rsa256-cbc,ecdhe-cbc,dhe-cbc";
 
 fn yes_no(b: bool) -> &'static str {
     if b {
