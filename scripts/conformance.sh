@@ -7,13 +7,16 @@
 #
 #   scripts/conformance.sh                  every listed script against a fresh pfslab server
 #   scripts/conformance.sh NAME…            only the listed scripts whose name contains NAME
-#   CONFORMANCE_PORT=4433 scripts/conformance.sh
-#                                           against a server already listening on 127.0.0.1:4433
-#                                           (the OpenSSL reference; see tests/conformance/README.md)
+#   CONFORMANCE_PORT=4433 CONFORMANCE_REFERENCE=1 scripts/conformance.sh
+#                                           against a server already listening on 127.0.0.1:4433,
+#                                           without the `lab` lines (the OpenSSL reference: see
+#                                           the head of scripts.txt)
 #
 # Environment: TLSFUZZER_DIR (a tlsfuzzer checkout; default ../shared/tools/tlsfuzzer),
 # CONFORMANCE_VENV (default target/conformance/venv), CONFORMANCE_TIMEOUT (seconds per script, 300),
-# CONFORMANCE_OUT (logs, default target/conformance/logs).
+# CONFORMANCE_BUDGET (seconds for the whole run, 900: scripts left when it is spent FAIL unrun),
+# CONFORMANCE_OUT (logs, default target/conformance/logs), CONFORMANCE_N (replaces every `-n N`:
+# 0 runs all the randomised cases, for a long run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,6 +32,7 @@ fi
 venv=${CONFORMANCE_VENV:-target/conformance/venv}
 out=${CONFORMANCE_OUT:-target/conformance/logs}
 limit=${CONFORMANCE_TIMEOUT:-300}
+budget=${CONFORMANCE_BUDGET:-900}
 port=${CONFORMANCE_PORT:-}
 pfslab=target/release/pfslab
 
@@ -57,9 +61,12 @@ fi
 python=$root/$venv/bin/python
 [ "${venv#/}" != "$venv" ] && python=$venv/bin/python
 
-# 3. The server: release build, a key, all suites on a free loopback port.
+mkdir -p "$out"
+rm -f "$out"/*.log
+
+# 3. The server: release build, a key, all suites on a free loopback port; its log beside the
+#    scripts' logs.
 server_pid=""
-server_log=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
 }
@@ -67,12 +74,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start_server() {
-  server_log=$(mktemp "${TMPDIR:-/tmp}/pfslab-conformance.XXXXXX")
+  server_log=$out/server.log
+  echo "--- $(date -u +%FT%TZ) pfslab server" >>"$server_log"
   "$pfslab" server --listen 127.0.0.1:0 --key "$keys/server.key" --cert "$keys/server.crt" \
-    --suites rsa,ecdhe,rsa256,ecdhe256,tls13 >"$server_log" 2>&1 &
+    --suites rsa,ecdhe,rsa256,ecdhe256,tls13 >>"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$server_log")
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$server_log" | tail -1)
     [ -n "$port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
@@ -88,14 +96,12 @@ if [ -z "$port" ]; then
   keys=target/conformance/keys
   [ -f "$keys/server.key" ] || "$pfslab" keygen --out-dir "$keys" >/dev/null
   start_server
-  echo "conformance: $(head -1 "$server_log")"
+  echo "conformance: $(grep -m1 'listening on' "$server_log")"
 else
   echo "conformance: against the server on 127.0.0.1:$port"
 fi
 
 # 4. Every listed script, one at a time.
-mkdir -p "$out"
-rm -f "$out"/*.log
 # "test-x.py -C SUITE -n 20 -e×3": the arguments, with case names counted instead of shown.
 describe() {
   local text=$1 excluded=0 named=0 value=0
@@ -120,18 +126,31 @@ began=$(date +%s)
 # `read` without -r: a trailing backslash continues the line (see scripts.txt).
 # shellcheck disable=SC2162
 while read kind script rest; do
-  [ "$kind" = run ] || continue
+  case $kind in
+    run) ;;
+    lab) [ -z "${CONFORMANCE_REFERENCE:-}" ] || continue ;;  # cases the reference gets wrong
+    *) continue ;;
+  esac
   if [ $# -gt 0 ]; then
     want=0; for f in "$@"; do case "$script $rest" in *"$f"*) want=1;; esac; done
     [ $want = 1 ] || continue
   fi
   eval "args=($rest)"
+  if [ -n "${CONFORMANCE_N:-}" ]; then     # e.g. CONFORMANCE_N=0: every randomised case
+    for i in "${!args[@]}"; do [ "${args[$i]}" = -n ] && args[i+1]=$CONFORMANCE_N; done
+  fi
   shown=$(describe "$script" "${args[@]}")
+  [ "$kind" = lab ] && shown="$shown [lab]"
   n=$((n + 1))
   log=$out/$(printf '%02d' $n)-${script%.py}.log
   module=$tlsfuzzer/tlsfuzzer/_apps/$(printf '%s' "${script%.py}" | tr - _).py
   [ -f "$module" ] || module=$tlsfuzzer/scripts/$script    # checkouts from before tlsfuzzer/_apps
   t0=$(date +%s)
+  if [ $((t0 - began)) -ge "$budget" ]; then
+    fail=$((fail + 1)); failed+=("$script")
+    printf 'FAIL  %-66s  not run: the %ss budget is spent\n' "$shown" "$budget"
+    continue
+  fi
   rc=0
   (cd "$tlsfuzzer" && PYTHONPATH=$tlsfuzzer timeout -k 5 "$limit" \
      "$python" "$module" -h 127.0.0.1 -p "$port" "${args[@]}") >"$log" 2>&1 </dev/null || rc=$?
