@@ -6,7 +6,7 @@
 # free loopback port and killed on exit. Exits non-zero if any script fails.
 #
 #   scripts/conformance.sh                  every listed script against a fresh pfslab server
-#   scripts/conformance.sh NAME…            only the listed scripts whose name contains NAME
+#   scripts/conformance.sh NAME…            only the scripts whose file name contains a NAME
 #   CONFORMANCE_PORT=4433 CONFORMANCE_REFERENCE=1 scripts/conformance.sh
 #                                           against a server already listening on 127.0.0.1:4433,
 #                                           without the `lab` lines (the OpenSSL reference: see
@@ -56,6 +56,13 @@ fi
 tlsfuzzer=$(cd "$tlsfuzzer" && pwd)
 
 # 2. Its Python dependencies, pinned, in a virtual environment (rebuilt when the pins change).
+#    Debian splits venv's ensurepip into python3-venv: install it like `make deps` would.
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  echo "conformance: installing python3 and python3-venv"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv
+fi
 stamp="$venv/.pfslab-requirements"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
   echo "conformance: setting up $venv"
@@ -138,7 +145,7 @@ while read kind script rest; do
     *) continue ;;
   esac
   if [ $# -gt 0 ]; then
-    want=0; for f in "$@"; do case "$script $rest" in *"$f"*) want=1;; esac; done
+    want=0; for f in "$@"; do case $script in *"$f"*) want=1;; esac; done
     [ $want = 1 ] || continue
   fi
   eval "args=($rest)"
