@@ -183,5 +183,5 @@ while read kind script rest; do
 done <"$list"
 
 secs=$(( $(date +%s) - began ))
-printf 'conformance: %d scripts, %d PASS, %d FAIL in %dm%02ds\n' $((pass + fail)) $pass $fail $((secs / 60)) $((secs % 60))
+printf 'conformance: %d script runs, %d PASS, %d FAIL in %dm%02ds\n' $((pass + fail)) $pass $fail $((secs / 60)) $((secs % 60))
 [ $fail = 0 ] || { echo "conformance: failed: ${failed[*]}" >&2; exit 1; }
