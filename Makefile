@@ -12,13 +12,14 @@ SEEDARG := $(if $(SEED),--seed $(SEED),)
 # lessons' checks).
 TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium xxd:xxd python3:python3
 
-.PHONY: all build deps test demo record compromise report scenarios bench fuzz clean help
+.PHONY: all build deps test conformance demo record compromise report scenarios bench fuzz clean help
 
 all: build
 
 help:
 	@echo "make demo        record a mixed capture, steal the key, show what falls"
 	@echo "make test        install missing tools, then run every test"
+	@echo "make conformance tlsfuzzer's scripts against pfslab server (needs a tlsfuzzer checkout)"
 	@echo "make record      keys (if missing) + pfslab record into $(CAPS)/"
 	@echo "make compromise  the attacker on $(CAPS)/ with $(KEYS)/server.key"
 	@echo "make report      the class's page: $(CAPS)/lab.html from $(CAPS)/lab.pcap and the stolen key"
@@ -45,6 +46,11 @@ deps:
 
 test: deps
 	$(CARGO) test --locked --all-targets
+
+# tlsfuzzer (TLSFUZZER_DIR, default ../shared/tools/tlsfuzzer) against pfslab server, every
+# suite, in a Python venv it sets up; the scripts and what is left out: tests/conformance/scripts.txt.
+conformance:
+	bash scripts/conformance.sh
 
 $(KEYS)/server.key: | build
 	$(PFSLAB) keygen --out-dir $(KEYS) $(SEEDARG)
