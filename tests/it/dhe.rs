@@ -410,3 +410,40 @@ fn committed_openssl_dhe_capture_verdicts_and_bytes() {
         assert_eq!(String::from_utf8_lossy(&f.second), v.server_data);
     }
 }
+
+/// Real OpenSSL DHE-CBC (0x0033) traffic (tests/data/README.md): session 0 with encrypt-then-MAC,
+/// session 1 with `-no_etm`.
+#[test]
+fn committed_openssl_dhe_cbc_capture_verdicts_and_bytes() {
+    let pcap = data("openssl-dhe-cbc.pcap");
+    let key = data("fixture-server.key");
+    let keylog = data("openssl-dhe-cbc.keylog");
+    let (verdicts, done) = attack_json(&[path_str(&pcap), "--key", path_str(&key)]);
+    assert!(done.status.success(), "{}", done.describe());
+    assert_eq!(verdicts.len(), 2, "{verdicts:#?}");
+    for (v, etm) in verdicts.iter().zip([true, false]) {
+        assert_eq!(v.key_exchange, "dhe");
+        assert_eq!(v.raw["cipher_suite"], "TLS_DHE_RSA_WITH_AES_128_CBC_SHA");
+        assert_eq!(v.raw["encrypt_then_mac"], etm, "{v:#?}");
+        assert_eq!(v.verdict, "forward-secret", "{v:#?}");
+    }
+    let (opened, done) = attack_json(&[path_str(&pcap), "--keylog", path_str(&keylog)]);
+    assert!(done.status.success(), "{}", done.describe());
+    let opts: Vec<String> = decode_as(39177)
+        .into_iter()
+        .chain(with_keylog(&keylog))
+        .collect();
+    let streams: Vec<u64> = opened.iter().map(|v| v.stream).collect();
+    let followed = follow_tls(&pcap, &opts, &streams);
+    for (v, path) in opened.iter().zip([
+        "GET /fixture-openssl-dhe-cbc-etm HTTP/1.0\r\n",
+        "GET /fixture-openssl-dhe-cbc-no-etm HTTP/1.0\r\n",
+    ]) {
+        assert_eq!(v.verdict, "decrypted", "{v:#?}");
+        assert!(v.client_data.starts_with(path), "{v:#?}");
+        assert!(v.server_data.starts_with("HTTP/1.0 200 ok"), "{v:#?}");
+        let f = &followed[&v.stream];
+        assert_eq!(String::from_utf8_lossy(&f.first), v.client_data);
+        assert_eq!(String::from_utf8_lossy(&f.second), v.server_data);
+    }
+}
