@@ -504,3 +504,55 @@ fn dhe_server_refuses_bad_client_public_values() {
         );
     }
 }
+
+#[test]
+fn extended_master_secret_with_a_body_is_decode_error_rfc7627_5_1() {
+    let ems = Extension {
+        typ: ExtensionType::ExtendedMasterSecret,
+        data: vec![0],
+    };
+    assert_eq!(
+        server_alert(&mut server(None), &hello12(vec![ems], &LAB_SUITES)),
+        AlertDescription::DecodeError
+    );
+}
+
+#[test]
+fn an_empty_server_name_list_is_decode_error_rfc6066_3() {
+    let sni = Extension {
+        typ: ExtensionType::ServerName,
+        data: vec![0, 0],
+    };
+    assert_eq!(
+        server_alert(&mut server(None), &hello12(vec![sni], &LAB_SUITES)),
+        AlertDescription::DecodeError
+    );
+}
+
+#[test]
+fn tls12_warning_alerts_are_survived_up_to_four_rfc5246_7_2_2() {
+    let warning = encode_record(ContentType::Alert, 0x0303, &[1, 43]);
+    let (mut c, mut s) = (
+        client(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, None),
+        server(None),
+    );
+    s.read_tls(&c.take_output()).expect("ClientHello");
+    for _ in 0..4 {
+        s.read_tls(&warning).expect("a warning is not fatal");
+    }
+    c.read_tls(&s.take_output()).expect("the handshake goes on");
+    transfer(&mut c, &mut s);
+    assert!(!c.is_handshaking() && !s.is_handshaking());
+    // The fifth ends it (CVE-2016-8610).
+    let mut s = server(None);
+    s.read_tls(&client(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, None).take_output())
+        .expect("ClientHello");
+    let _ = s.take_output();
+    for _ in 0..4 {
+        s.read_tls(&warning).expect("a warning is not fatal");
+    }
+    assert_eq!(
+        server_alert(&mut s, &warning),
+        AlertDescription::UnexpectedMessage
+    );
+}

@@ -240,6 +240,9 @@ pub enum Closed {
     Failed(String),
 }
 
+/// Warning alerts a TLS 1.2 connection tolerates before it fails.
+const MAX_WARNING_ALERTS: usize = 5;
+
 /// A TLS connection with no socket: feed it bytes with `read_tls`, send what `take_output`
 /// returns.
 pub struct Connection {
@@ -250,6 +253,8 @@ pub struct Connection {
     sent_close_notify: bool,
     /// TLS 1.3: the one middlebox-compatibility ChangeCipherSpec was dropped already.
     dropped_compat_ccs: bool,
+    /// TLS 1.2 warning alerts received, bounded (the "SSL Death Alert", CVE-2016-8610).
+    warning_alerts: usize,
 }
 
 impl Connection {
@@ -267,6 +272,7 @@ impl Connection {
             closed: None,
             sent_close_notify: false,
             dropped_compat_ccs: false,
+            warning_alerts: 0,
         })
     }
 
@@ -472,10 +478,16 @@ impl Connection {
                             ));
                         }
                         self.closed = Some(Closed::CloseNotify);
-                    } else if alert.level == AlertLevel::Warning
-                        && alert.description == AlertDescription::NoRenegotiation
-                    {
-                        // A refused renegotiation is harmless to us.
+                    } else if alert.level == AlertLevel::Warning && !self.cx.tls13 {
+                        // RFC 5246 §7.2.2: after a warning the connection goes on (a refused
+                        // renegotiation, say); only so many, as OpenSSL allows (CVE-2016-8610).
+                        self.warning_alerts += 1;
+                        if self.warning_alerts >= MAX_WARNING_ALERTS {
+                            return Err(Error::unexpected(
+                                "a handshake message or data",
+                                format!("{} warning alerts", self.warning_alerts),
+                            ));
+                        }
                     } else {
                         let e = Error::PeerAlert(alert.description);
                         self.closed = Some(Closed::Failed(e.to_string()));

@@ -58,6 +58,13 @@ impl Extension {
         let mut r = Reader::new(&self.data);
         let mut list = Reader::new(r.vec_u16("server_name list")?);
         r.expect_end("server_name extension")?;
+        // RFC 6066 §3: ServerName server_name_list<1..2^16-1> is never empty.
+        if !list.any_left() {
+            return Err(CodecError::IllegalValue {
+                what: "server_name list",
+                detail: "empty".into(),
+            });
+        }
         let mut host = None;
         while list.any_left() {
             let kind = list.u8("server name type")?;

@@ -155,9 +155,16 @@ pub(super) fn handle_client_hello(
                 ours.join(", ")
             ))
         })?;
-    let ems = hello
-        .extension(ExtensionType::ExtendedMasterSecret)
-        .is_some();
+    // RFC 7627 §5.1: the extension's extension_data is empty.
+    let ems = match hello.extension(ExtensionType::ExtendedMasterSecret) {
+        Some(ext) if !ext.data.is_empty() => {
+            return Err(Error::Decode(
+                "extended_master_secret with a non-empty body".into(),
+            ))
+        }
+        Some(_) => true,
+        None => false,
+    };
     // RFC 7366 §3: encrypt-then-MAC is answered only when the chosen suite is CBC.
     let etm = suite.cipher.is_cbc() && hello.extension(ExtensionType::EncryptThenMac).is_some();
     let server_name = match hello.extension(ExtensionType::ServerName) {
