@@ -15,14 +15,14 @@
 # Environment: TLSFUZZER_DIR (a tlsfuzzer checkout; default ../shared/tools/tlsfuzzer),
 # CONFORMANCE_VENV (default target/conformance/venv), CONFORMANCE_TIMEOUT (seconds per script, 300),
 # CONFORMANCE_BUDGET (seconds for the whole run, 900: scripts left when it is spent FAIL unrun),
-# CONFORMANCE_OPTIONAL (set: exit 0 with a note when there is no tlsfuzzer checkout; for CI),
+# CONFORMANCE_LIST (another list, same format), CONFORMANCE_OPTIONAL (set: exit 0 with a note when there is no tlsfuzzer checkout; for CI),
 # CONFORMANCE_OUT (logs, default target/conformance/logs), CONFORMANCE_N (replaces every `-n N`:
 # 0 runs all the randomised cases, for a long run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-list=tests/conformance/scripts.txt
+list=${CONFORMANCE_LIST:-tests/conformance/scripts.txt}
 requirements=tests/conformance/requirements.txt
 tlsfuzzer=${TLSFUZZER_DIR:-../shared/tools/tlsfuzzer}
 # A git worktree elsewhere (e.g. /work/wt/NAME) finds it beside the main checkout too.
@@ -90,7 +90,8 @@ start_server() {
   server_log=$out/server.log
   echo "--- $(date -u +%FT%TZ) pfslab server" >>"$server_log"
   "$pfslab" server --listen 127.0.0.1:0 --key "$keys/server.key" --cert "$keys/server.crt" \
-    --suites rsa,ecdhe,dhe,rsa256,ecdhe256,tls13 >>"$server_log" 2>&1 &
+    --suites rsa,ecdhe,dhe,rsa256,ecdhe256,rsa-cbc,ecdhe-cbc,dhe-cbc,rsa-cbc256,rsa256-cbc,tls13 \
+    >>"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$server_log" | tail -1)
