@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// A fresh directory under the system temp dir (a `tempfile::TempDir`, like the integration
-/// tests' `TestDir`), removed on drop, kept (with its path printed) when the test fails.
+/// tests' `TestDir`), removed on drop, kept (its path logged) when the test fails.
 pub struct TempDir(pub tempfile::TempDir);
 
 impl TempDir {
@@ -27,7 +27,8 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0.disable_cleanup(true);
-            eprintln!("test files kept in {}", self.0.path().display());
+            // The library does not print, its tests included: the path goes to the log.
+            log::warn!("test files kept in {}", self.0.path().display());
         }
     }
 }

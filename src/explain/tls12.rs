@@ -358,22 +358,18 @@ fn tls12_record_walk(
     field(out, "AAD = seq‖type‖ver‖len", &t.aad);
     field(out, "ciphertext", ciphertext);
     field(out, "tag", tag);
-    match p.open(rec.content_type, rec.version, &rec.payload) {
-        Ok(plain) => {
-            text(
-                out,
-                "tag check",
-                "OK: the keys are right and the record is untouched",
-            );
-            show_plain(out, rec, &plain);
-        }
-        Err(_) => text(
-            out,
+    let opened = p.open(rec.content_type, rec.version, &rec.payload).ok();
+    record_check(
+        out,
+        rec,
+        opened,
+        (
             "tag check",
-            &style.broken("FAILED: wrong keys, or a tampered record"),
+            "OK: the keys are right and the record is untouched",
         ),
-    }
-    out.push('\n');
+        "FAILED: wrong keys, or a tampered record",
+        style,
+    );
 }
 
 fn show_plain(out: &mut String, rec: &OpaqueRecord, plain: &[u8]) {
@@ -460,20 +456,34 @@ fn cbc_record_walk(out: &mut String, rec: &OpaqueRecord, p: &mut Tls12CbcProtect
             field(out, "MAC recomputed", &t.mac_computed);
         }
     }
-    match result {
-        Ok(plain) => {
-            text(
-                out,
-                "MAC check",
-                "OK: MAC recomputed = MAC received; the keys are right and the record is untouched",
-            );
+    record_check(
+        out,
+        rec,
+        result.ok(),
+        (
+            "MAC check",
+            "OK: MAC recomputed = MAC received; the keys are right and the record is untouched",
+        ),
+        "FAILED (bad_record_mac): wrong keys, or a tampered record",
+        style,
+    );
+}
+
+/// The last lines of a record walk: whether the record authenticated, and what it held.
+fn record_check(
+    out: &mut String,
+    rec: &OpaqueRecord,
+    opened: Option<Vec<u8>>,
+    (label, ok): (&str, &str),
+    failed: &str,
+    style: Style,
+) {
+    match opened {
+        Some(plain) => {
+            text(out, label, ok);
             show_plain(out, rec, &plain);
         }
-        Err(_) => text(
-            out,
-            "MAC check",
-            &style.broken("FAILED (bad_record_mac): wrong keys, or a tampered record"),
-        ),
+        None => text(out, label, &style.broken(failed)),
     }
     out.push('\n');
 }

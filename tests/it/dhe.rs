@@ -3,7 +3,7 @@
 //! `openssl dhparam 2048` (committed: tests/data/dh2048-openssl.pem); the attacker on recorded
 //! and on real OpenSSL DHE traffic; tshark with the key log as the judge.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -390,20 +390,32 @@ fn committed_openssl_dhe_capture_verdicts_and_bytes() {
         );
     }
 
-    let (opened, done) = attack_json(&[path_str(&pcap), "--keylog", path_str(&keylog)]);
+    key_log_opens_like_tshark(
+        &pcap,
+        &keylog,
+        39175,
+        &[
+            "GET /fixture-openssl-dhe-ffdhe2048 HTTP/1.0\r\n",
+            "GET /fixture-openssl-dhe-custom HTTP/1.0\r\n",
+        ],
+    );
+}
+
+/// `attack --keylog` opens every session of a committed OpenSSL capture (server on `port`),
+/// each asking for its `requests` line, to the bytes tshark shows with the same key log.
+fn key_log_opens_like_tshark(pcap: &Path, keylog: &Path, port: u16, requests: &[&str]) {
+    let (opened, done) = attack_json(&[path_str(pcap), "--keylog", path_str(keylog)]);
     assert!(done.status.success(), "{}", done.describe());
-    let opts: Vec<String> = decode_as(39175)
+    assert_eq!(opened.len(), requests.len(), "{opened:#?}");
+    let opts: Vec<String> = decode_as(port)
         .into_iter()
-        .chain(with_keylog(&keylog))
+        .chain(with_keylog(keylog))
         .collect();
     let streams: Vec<u64> = opened.iter().map(|v| v.stream).collect();
-    let followed = follow_tls(&pcap, &opts, &streams);
-    for (v, path) in opened.iter().zip([
-        "GET /fixture-openssl-dhe-ffdhe2048 HTTP/1.0\r\n",
-        "GET /fixture-openssl-dhe-custom HTTP/1.0\r\n",
-    ]) {
+    let followed = follow_tls(pcap, &opts, &streams);
+    for (v, request) in opened.iter().zip(requests) {
         assert_eq!(v.verdict, "decrypted", "{v:#?}");
-        assert!(v.client_data.starts_with(path), "{v:#?}");
+        assert!(v.client_data.starts_with(request), "{v:#?}");
         assert!(v.server_data.starts_with("HTTP/1.0 200 ok"), "{v:#?}");
         let f = &followed[&v.stream];
         assert_eq!(String::from_utf8_lossy(&f.first), v.client_data);
@@ -427,23 +439,13 @@ fn committed_openssl_dhe_cbc_capture_verdicts_and_bytes() {
         assert_eq!(v.raw["encrypt_then_mac"], etm, "{v:#?}");
         assert_eq!(v.verdict, "forward-secret", "{v:#?}");
     }
-    let (opened, done) = attack_json(&[path_str(&pcap), "--keylog", path_str(&keylog)]);
-    assert!(done.status.success(), "{}", done.describe());
-    let opts: Vec<String> = decode_as(39177)
-        .into_iter()
-        .chain(with_keylog(&keylog))
-        .collect();
-    let streams: Vec<u64> = opened.iter().map(|v| v.stream).collect();
-    let followed = follow_tls(&pcap, &opts, &streams);
-    for (v, path) in opened.iter().zip([
-        "GET /fixture-openssl-dhe-cbc-etm HTTP/1.0\r\n",
-        "GET /fixture-openssl-dhe-cbc-no-etm HTTP/1.0\r\n",
-    ]) {
-        assert_eq!(v.verdict, "decrypted", "{v:#?}");
-        assert!(v.client_data.starts_with(path), "{v:#?}");
-        assert!(v.server_data.starts_with("HTTP/1.0 200 ok"), "{v:#?}");
-        let f = &followed[&v.stream];
-        assert_eq!(String::from_utf8_lossy(&f.first), v.client_data);
-        assert_eq!(String::from_utf8_lossy(&f.second), v.server_data);
-    }
+    key_log_opens_like_tshark(
+        &pcap,
+        &keylog,
+        39177,
+        &[
+            "GET /fixture-openssl-dhe-cbc-etm HTTP/1.0\r\n",
+            "GET /fixture-openssl-dhe-cbc-no-etm HTTP/1.0\r\n",
+        ],
+    );
 }
