@@ -243,13 +243,3 @@ pub fn suite_name(id: u16) -> String {
         },
     }
 }
-
-/// The lab's suites by their command-line names.
-pub fn lab_suite(short: &str) -> Option<Suite> {
-    match short {
-        "rsa" => Some(TLS_RSA_WITH_AES_128_GCM_SHA256),
-        "ecdhe" => Some(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
-        "dhe" => Some(TLS_DHE_RSA_WITH_AES_128_GCM_SHA256),
-        _ => None,
-    }
-}

@@ -22,6 +22,7 @@ use crate::msgs::handshake::{
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
+use crate::record_protect::Tls12Protector;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls12::keys::derive_master_secret;
 use crate::tls12::keys::{MasterSecret, Side};
@@ -308,7 +309,8 @@ impl State for ExpectServerHelloDone {
             s.transcript.bytes(),
         );
         cx.log_secret(SecretKind::ClientRandom, &s.client_random, &master.0)?;
-        let (client_write, _) = protectors(
+        // Both directions' keys from one key block (RFC 5246 §6.3); the server's wait for its CCS.
+        let (client_write, server_write) = protectors(
             &s.suite,
             &master,
             &s.client_random,
@@ -327,34 +329,26 @@ impl State for ExpectServerHelloDone {
         s.transcript.add(&finished);
         Ok(Box::new(ExpectChangeCipherSpec {
             suite: s.suite,
-            client_random: s.client_random,
-            server_random: s.server_random,
             master,
             transcript: s.transcript,
+            server_write,
         }))
     }
 }
 
 struct ExpectChangeCipherSpec {
     suite: Suite,
-    client_random: [u8; 32],
-    server_random: [u8; 32],
     master: MasterSecret,
     transcript: Transcript,
+    /// The server's write protection, cut from the key block with ours.
+    server_write: Tls12Protector,
 }
 
 impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         match msg {
             Message::ChangeCipherSpec => {
-                let (_, server_write) = protectors(
-                    &self.suite,
-                    &self.master,
-                    &self.client_random,
-                    &self.server_random,
-                    cx.summary.encrypt_then_mac,
-                )?;
-                cx.accept_change_cipher_spec(server_write);
+                cx.accept_change_cipher_spec(self.server_write);
                 Ok(Box::new(ExpectFinished {
                     suite: self.suite,
                     master: self.master,

@@ -24,8 +24,9 @@ use crate::msgs::handshake::{
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
+use crate::record_protect::Tls12Protector;
 use crate::suites::{KeyExchange, Suite};
-use crate::tls12::keys::{MasterSecret, Side};
+use crate::tls12::keys::{derive_master_secret, MasterSecret, Side};
 use crate::tls12::{finished_for, protectors};
 
 /// Picks the signature scheme for the ServerKeyExchange from what the client offered
@@ -344,70 +345,51 @@ impl State for ExpectClientKeyExchange {
         };
         let mut transcript = self.transcript;
         transcript.add(&msg);
-        let master = derive_master(
+        let master = derive_master_secret(
             &self.suite,
             &premaster,
             self.ems,
             &self.client_random,
             &self.server_random,
-            &transcript,
+            transcript.bytes(),
         );
         cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0)?;
+        // Both directions' keys from one key block (RFC 5246 §6.3).
+        let (client_write, server_write) = protectors(
+            &self.suite,
+            &master,
+            &self.client_random,
+            &self.server_random,
+            cx.summary.encrypt_then_mac,
+        )?;
         Ok(Box::new(ExpectChangeCipherSpec {
             suite: self.suite,
-            client_random: self.client_random,
-            server_random: self.server_random,
             master,
             transcript,
+            client_write,
+            server_write,
         }))
     }
 }
 
-/// The master secret for this handshake (shared derivation in `keys`).
-fn derive_master(
-    suite: &Suite,
-    premaster: &[u8],
-    ems: bool,
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-    transcript: &Transcript,
-) -> MasterSecret {
-    crate::tls12::keys::derive_master_secret(
-        suite,
-        premaster,
-        ems,
-        client_random,
-        server_random,
-        transcript.bytes(),
-    )
-}
-
 struct ExpectChangeCipherSpec {
     suite: Suite,
-    client_random: [u8; 32],
-    server_random: [u8; 32],
     master: MasterSecret,
     transcript: Transcript,
+    client_write: Tls12Protector,
+    server_write: Tls12Protector,
 }
 
 impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         match msg {
             Message::ChangeCipherSpec => {
-                let (client_write, _) = protectors(
-                    &self.suite,
-                    &self.master,
-                    &self.client_random,
-                    &self.server_random,
-                    cx.summary.encrypt_then_mac,
-                )?;
-                cx.accept_change_cipher_spec(client_write);
+                cx.accept_change_cipher_spec(self.client_write);
                 Ok(Box::new(ExpectFinished {
                     suite: self.suite,
-                    client_random: self.client_random,
-                    server_random: self.server_random,
                     master: self.master,
                     transcript: self.transcript,
+                    server_write: self.server_write,
                 }))
             }
             other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
@@ -417,10 +399,9 @@ impl State for ExpectChangeCipherSpec {
 
 struct ExpectFinished {
     suite: Suite,
-    client_random: [u8; 32],
-    server_random: [u8; 32],
     master: MasterSecret,
     transcript: Transcript,
+    server_write: Tls12Protector,
 }
 
 impl State for ExpectFinished {
@@ -440,14 +421,7 @@ impl State for ExpectFinished {
             ));
         }
         transcript.add(&msg);
-        let (_, server_write) = protectors(
-            &self.suite,
-            &self.master,
-            &self.client_random,
-            &self.server_random,
-            cx.summary.encrypt_then_mac,
-        )?;
-        cx.send_change_cipher_spec(server_write);
+        cx.send_change_cipher_spec(self.server_write);
         let ours = finished_for(
             &self.suite,
             &self.master,
