@@ -27,6 +27,7 @@ pub mod pki;
 pub mod record_protect;
 pub mod report;
 pub mod suites;
+pub mod tickets;
 pub mod tls12;
 pub mod tls13;
 

@@ -9,9 +9,12 @@ use clap::Args;
 
 use pfslab::codec::hex;
 use pfslab::crypto::rng;
-use pfslab::endpoint::client::{ClientConfig, ServerVerification};
+use pfslab::endpoint::client::{ClientConfig, ClientResumption, ServerVerification};
+use pfslab::endpoint::conn::ResumedBy;
+use pfslab::endpoint::session::{ClientSession, Clock};
 use pfslab::lab::bank_client::{build_request, exchange, resolve};
 use pfslab::lab::identity;
+use pfslab::msgs::enums::PskKeyExchangeMode;
 use pfslab::pki;
 use pfslab::suites::{KeyExchange, Suite};
 
@@ -62,6 +65,22 @@ pub struct ClientArgs {
     /// Append NSS key log lines here (CLIENT_RANDOM for TLS 1.2; the TLS 1.3 secret lines).
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// Resume the session saved in this file (TLS 1.2 by ticket or session ID, TLS 1.3 by PSK),
+    /// like `openssl s_client -sess_in`.
+    #[arg(long)]
+    session_in: Option<PathBuf>,
+    /// Save the session the server lets us resume (the ticket, or the session ID, and the
+    /// master secret or PSK: a secret, written 0600), like `openssl s_client -sess_out`.
+    /// Asks a TLS 1.2 server for a ticket.
+    #[arg(long)]
+    session_out: Option<PathBuf>,
+    /// Do not ask a TLS 1.2 server for a ticket (resume by session ID only).
+    #[arg(long)]
+    no_ticket: bool,
+    /// TLS 1.3 PSK modes to offer when resuming (RFC 8446 §4.2.9): dhe (psk_dhe_ke: fresh ECDHE
+    /// mixed in, forward-secret), ke (psk_ke: the PSK alone, not forward-secret), or both.
+    #[arg(long, value_parser = ["dhe", "ke", "both"], default_value = "dhe")]
+    psk_modes: String,
     /// Seconds to wait for each step.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -92,6 +111,13 @@ pub fn run(a: ClientArgs) -> Result<()> {
         }
         None => ServerVerification::Insecure,
     };
+    let session = match &a.session_in {
+        Some(path) => Some(
+            ClientSession::read_file(path)
+                .with_context(|| format!("cannot read the session file {}", path.display()))?,
+        ),
+        None => None,
+    };
     let config = Arc::new(ClientConfig {
         suites,
         server_name: server_name.clone(),
@@ -100,6 +126,16 @@ pub fn run(a: ClientArgs) -> Result<()> {
         offer_etm: !a.no_etm,
         keylog: open_keylog(&a.keylog)?,
         dh_min_bits: a.dh_min_bits,
+        resumption: ClientResumption {
+            session,
+            request_tickets: a.session_out.is_some() && !a.no_ticket,
+            psk_modes: match a.psk_modes.as_str() {
+                "ke" => vec![PskKeyExchangeMode::PskKe],
+                "both" => vec![PskKeyExchangeMode::PskKe, PskKeyExchangeMode::PskDheKe],
+                _ => vec![PskKeyExchangeMode::PskDheKe],
+            },
+            clock: Clock::System,
+        },
     });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");
@@ -139,8 +175,35 @@ pub fn run(a: ClientArgs) -> Result<()> {
             }
         );
     }
+    match s.resumed {
+        Some(ResumedBy::SessionId) => {
+            eprintln!("resumed the saved session by session ID (RFC 5246 §7.3)")
+        }
+        Some(ResumedBy::Ticket) => eprintln!("resumed the saved session by ticket (RFC 5077)"),
+        Some(ResumedBy::Psk(mode)) => {
+            eprintln!("resumed the saved session with its PSK, mode {mode} (RFC 8446 §4.2.9)")
+        }
+        None if a.session_in.is_some() => {
+            eprintln!("the server did not resume the saved session: full handshake")
+        }
+        None => {}
+    }
     eprintln!("client random {}", hex(&s.client_random));
     eprintln!("server random {}", hex(&s.server_random));
+    if let Some(path) = &a.session_out {
+        match &done.resumable {
+            Some(session) => {
+                session
+                    .write_file(path)
+                    .with_context(|| format!("cannot write the session file {}", path.display()))?;
+                eprintln!("session saved to {} (secret: mode 0600)", path.display());
+            }
+            None => eprintln!(
+                "note: the server gave nothing to resume (no session ID, no ticket); {} not written",
+                path.display()
+            ),
+        }
+    }
     output::print(&done.response)?;
     if !done.clean_close {
         eprintln!("note: the server closed the connection without close_notify");

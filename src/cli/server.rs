@@ -10,9 +10,11 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use pfslab::crypto::ffdh::DhGroup;
-use pfslab::endpoint::server::ServerConfig;
+use pfslab::endpoint::server::{ServerConfig, ServerResumption, SessionCache};
+use pfslab::endpoint::session::Clock;
 use pfslab::lab::bank_server::{self, ConnectionReport, ServerOptions};
 use pfslab::lab::identity;
+use pfslab::tickets::{self, TicketKeys};
 
 use crate::cli::{open_keylog, output};
 
@@ -40,6 +42,28 @@ pub struct ServerArgs {
     /// a careless operator's server would.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// Issue session tickets (TLS 1.2 NewSessionTicket, RFC 5077; TLS 1.3 resumption tickets,
+    /// RFC 8446 §4.6.1), sealed with the key in --ticket-key.
+    #[arg(long)]
+    tickets: bool,
+    /// The session-ticket encryption key (STEK): 80 bytes (16 name, 32 HMAC-SHA256, 32
+    /// AES-256-CBC), the layout of nginx's ssl_session_ticket_key; created (mode 0600) if
+    /// missing. Implies --tickets. [default with --tickets: keys/ticket.key]
+    #[arg(long)]
+    ticket_key: Option<PathBuf>,
+    /// Older ticket keys still accepted for resumption but never used to seal (key rotation).
+    #[arg(long)]
+    old_ticket_key: Vec<PathBuf>,
+    /// Seconds a ticket is good for (the lifetime hint the server sends).
+    #[arg(long, default_value_t = 7200)]
+    ticket_lifetime: u32,
+    /// Do not remember TLS 1.2 sessions by session ID (send empty session IDs).
+    #[arg(long)]
+    no_session_cache: bool,
+    /// TLS 1.3: resume with psk_ke (the PSK alone: not forward-secret) when the client offers
+    /// it, even if it also offers psk_dhe_ke. A deliberately weak setting for the lessons.
+    #[arg(long)]
+    prefer_psk_ke: bool,
     /// Seconds a client may take for the handshake and for each later step.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -63,6 +87,33 @@ pub fn run(a: ServerArgs) -> Result<()> {
         }
         None => DhGroup::ffdhe2048(),
     };
+    let tickets = match (&a.ticket_key, a.tickets) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => Some(PathBuf::from("keys/ticket.key")),
+        (None, false) => None,
+    };
+    let ticket_keys = match &tickets {
+        Some(path) => {
+            let mut rng = pfslab::crypto::rng::for_purpose(a.seed, "ticket key");
+            let (current, created) = tickets::load_or_create(path, &mut rng)?;
+            if created {
+                eprintln!("made a new ticket key {} (mode 0600)", path.display());
+            }
+            let mut older = Vec::new();
+            for old in &a.old_ticket_key {
+                older.push(tickets::read_ticket_key(old)?);
+            }
+            Some(Arc::new(TicketKeys::new(current, older)))
+        }
+        None => None,
+    };
+    let resumption = ServerResumption {
+        tickets: ticket_keys,
+        session_cache: (!a.no_session_cache).then(|| Arc::new(SessionCache::default())),
+        prefer_psk_ke: a.prefer_psk_ke,
+        ticket_lifetime: a.ticket_lifetime,
+        clock: Clock::System,
+    };
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
@@ -72,8 +123,22 @@ pub fn run(a: ServerArgs) -> Result<()> {
         suites: suites.clone(),
         keylog,
         dh_group,
+        resumption,
     });
     output::print(format!("pfslab server listening on {addr}\n"))?;
+    eprintln!(
+        "session tickets: {}; session-ID cache: {}{}",
+        match &tickets {
+            Some(path) => format!("on (ticket key {})", path.display()),
+            None => "off".into(),
+        },
+        if a.no_session_cache { "off" } else { "on" },
+        if a.prefer_psk_ke {
+            "; TLS 1.3 prefers psk_ke (not forward-secret)"
+        } else {
+            ""
+        }
+    );
     eprintln!(
         "suites: {}; DH group: {}; certificate: {}; key log: {}",
         suites.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),

@@ -41,6 +41,7 @@ fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         ],
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }
@@ -54,6 +55,7 @@ fn client(suite: Suite, keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         offer_etm: true,
         keylog,
         dh_min_bits: 2048,
+        resumption: Default::default(),
     });
     client_connection(config, rng::from_seed(2, "client")).expect("client")
 }
@@ -424,6 +426,7 @@ fn dhe_server(group: crate::crypto::ffdh::DhGroup) -> Connection {
         suites: vec![suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256],
         keylog: None,
         dh_group: group,
+        resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }

@@ -81,6 +81,21 @@ pub struct SessionSummary {
     pub server_name: Option<String>,
     pub signature_scheme: Option<u16>,
     pub secure_renegotiation: bool,
+    /// How this handshake resumed an earlier session, if it did.
+    pub resumed: Option<ResumedBy>,
+    /// Tickets the server issued on this connection (TLS 1.2: at most one; TLS 1.3: any number).
+    pub tickets_issued: usize,
+}
+
+/// How an abbreviated handshake found the earlier session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumedBy {
+    /// TLS 1.2 session ID (RFC 5246 §7.4.1.2).
+    SessionId,
+    /// TLS 1.2 ticket (RFC 5077 §3.1).
+    Ticket,
+    /// TLS 1.3 PSK from a ticket, in this key exchange mode (RFC 8446 §4.2.9).
+    Psk(crate::msgs::enums::PskKeyExchangeMode),
 }
 
 /// Record protection of either version.
@@ -138,6 +153,9 @@ pub struct Context {
     /// TLS 1.3 0-RTT the server does not accept: bytes of early data still to skip
     /// (RFC 8446 §4.2.10).
     pub early_data_to_skip: usize,
+    /// Client: the newest session it can resume later (set after a full or resumed handshake,
+    /// and replaced by each ticket that arrives).
+    pub resumable: Option<crate::endpoint::session::ClientSession>,
     joiner: HandshakeJoiner,
     out: Vec<u8>,
     received: Vec<u8>,
@@ -154,6 +172,7 @@ impl Context {
             write_protector: None,
             tls13: false,
             early_data_to_skip: 0,
+            resumable: None,
             joiner: HandshakeJoiner::new(),
             out: Vec::new(),
             received: Vec::new(),
@@ -286,6 +305,11 @@ impl Connection {
 
     pub fn summary(&self) -> &SessionSummary {
         &self.cx.summary
+    }
+
+    /// Client: a session to resume later (`--session-out`), once there is one.
+    pub fn resumable_session(&self) -> Option<&crate::endpoint::session::ClientSession> {
+        self.cx.resumable.as_ref()
     }
 
     /// TLS bytes waiting to be sent.

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod conn;
 pub mod server;
+pub mod session;
 pub mod stream;
 mod traffic13;
 

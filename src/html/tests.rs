@@ -74,6 +74,7 @@ fn session(
         ],
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        resumption: Default::default(),
     });
     let client = Arc::new(ClientConfig {
         suites: vec![suite],
@@ -83,6 +84,7 @@ fn session(
         offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
+        resumption: Default::default(),
     });
     let mut c = client_connection(client, rng::from_seed(stream, "c")).expect("client");
     let mut s = server_connection(server, rng::from_seed(stream, "s")).expect("server");

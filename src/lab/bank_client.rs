@@ -16,6 +16,8 @@ pub struct Exchange {
     pub response: Vec<u8>,
     /// The server ended with close_notify (rather than a bare TCP close).
     pub clean_close: bool,
+    /// A session to resume later, if the server gave one (session ID, ticket or TLS 1.3 PSK).
+    pub resumable: Option<crate::endpoint::session::ClientSession>,
 }
 
 /// Resolves `host:port`; the first address wins.
@@ -67,6 +69,8 @@ pub fn exchange(
         response.extend_from_slice(&chunk);
     }
     let clean_close = tls.peer_sent_close_notify();
+    // Read after the response: TLS 1.3 tickets arrive after the handshake (RFC 8446 §4.6.1).
+    let resumable = tls.conn.resumable_session().cloned();
     let _ = tls.close();
     let _ = tls.sock.shutdown(Shutdown::Write);
     // Drain until the server closes too, briefly.
@@ -79,6 +83,7 @@ pub fn exchange(
         summary,
         response,
         clean_close,
+        resumable,
     })
 }
 

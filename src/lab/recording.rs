@@ -203,6 +203,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         suites: all_suites,
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        resumption: Default::default(),
     });
     let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
         what: "cannot bind the lab server".into(),
@@ -319,6 +320,7 @@ fn run_sessions(
             offer_etm: opts.etm,
             keylog: None,
             dh_min_bits: 2048,
+            resumption: Default::default(),
         });
         let client_rng = rng::for_purpose(
             opts.seed.map(|s| s.wrapping_add(i as u64)),

@@ -118,10 +118,20 @@ wire_enum! {
         EncryptThenMac = 22 => "encrypt_then_mac",
         ExtendedMasterSecret = 23 => "extended_master_secret",
         SessionTicket = 35 => "session_ticket",
+        PreSharedKey = 41 => "pre_shared_key",
         EarlyData = 42 => "early_data",
         SupportedVersions = 43 => "supported_versions",
+        PskKeyExchangeModes = 45 => "psk_key_exchange_modes",
         KeyShare = 51 => "key_share",
         RenegotiationInfo = 0xff01 => "renegotiation_info",
+    }
+}
+
+wire_enum! {
+    /// RFC 8446 §4.2.9: how a PSK is used; only psk_dhe_ke mixes in a fresh (EC)DHE secret.
+    PskKeyExchangeMode: u8 {
+        PskKe = 0 => "psk_ke",
+        PskDheKe = 1 => "psk_dhe_ke",
     }
 }
 

@@ -38,6 +38,7 @@ pub fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> A
         suites,
         keylog,
         dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
+        resumption: Default::default(),
     })
 }
 
@@ -51,5 +52,6 @@ pub fn client_config(suite: Suite, ems: bool, server_name: &str) -> ClientConfig
         offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
+        resumption: Default::default(),
     }
 }

@@ -197,6 +197,7 @@ fn untrusted_certificate_is_rejected_by_client() {
         offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
+        resumption: Default::default(),
     });
     let mut c = client_connection(config, rng::from_os()).unwrap();
     let mut s = server_connection(

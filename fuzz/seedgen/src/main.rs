@@ -33,6 +33,7 @@ fn handshake_flights(suite: Suite, ems: bool, seed: u64) -> (Vec<Vec<u8>>, Vec<u
         offer_etm: true,
         keylog: None,
         dh_min_bits: 2048,
+        resumption: Default::default(),
     });
     let mut client = client_connection(config, rng::from_seed(seed, "seed client")).expect("client");
     let mut server = server_connection(common::server_config(), common::server_rng()).expect("server");

@@ -11,11 +11,12 @@ use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Connection, Context, Message, State, Transcript};
 use crate::endpoint::require_handshake;
+use crate::endpoint::session::{ClientSession, Clock};
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{
-    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, EC_POINT_FORMAT_UNCOMPRESSED,
-    TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode,
+    EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{KeyShareEntry, DOWNGRADE_TLS12};
@@ -44,6 +45,32 @@ pub struct ClientConfig {
     pub keylog: Option<Arc<KeyLogWriter>>,
     /// The smallest DH prime accepted from a DHE server, in bits (default 2048).
     pub dh_min_bits: usize,
+    /// Resuming a session and keeping the next one (off by default).
+    pub resumption: ClientResumption,
+}
+
+/// What the client offers to resume, and whether it asks for something to resume later.
+#[derive(Clone, Debug)]
+pub struct ClientResumption {
+    /// The session to resume (TLS 1.2: ticket or session ID; TLS 1.3: PSK).
+    pub session: Option<ClientSession>,
+    /// Ask for a TLS 1.2 ticket (an empty session_ticket extension, RFC 5077 §3.2).
+    pub request_tickets: bool,
+    /// TLS 1.3 psk_key_exchange_modes to offer (RFC 8446 §4.2.9); psk_dhe_ke by default.
+    pub psk_modes: Vec<PskKeyExchangeMode>,
+    /// Ticket ages (fixed for seeded runs).
+    pub clock: Clock,
+}
+
+impl Default for ClientResumption {
+    fn default() -> Self {
+        Self {
+            session: None,
+            request_tickets: false,
+            psk_modes: vec![PskKeyExchangeMode::PskDheKe],
+            clock: Clock::System,
+        }
+    }
 }
 
 /// A client connection whose ClientHello is already queued for sending.

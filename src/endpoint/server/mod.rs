@@ -1,20 +1,25 @@
 //! The server handshake's front (rustls' `server/hs.rs` shape): read the ClientHello, choose the
 //! version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
+mod session_cache;
 mod tls12;
 mod tls13;
+
+pub use session_cache::SessionCache;
 
 use std::sync::Arc;
 
 use crate::crypto::rng::LabRng;
 use crate::endpoint::conn::{Connection, Context, Message, State};
 use crate::endpoint::require_handshake;
+use crate::endpoint::session::Clock;
 use crate::error::Error;
 use crate::keylog::KeyLogWriter;
 use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion, TLS_FALLBACK_SCSV};
 use crate::msgs::handshake::ClientHello;
 use crate::msgs::handshake13::DOWNGRADE_TLS12;
 use crate::suites::{KeyExchange, Suite};
+use crate::tickets::TicketKeys;
 
 /// What a server needs: its identity and what it is willing to negotiate.
 pub struct ServerConfig {
@@ -26,6 +31,37 @@ pub struct ServerConfig {
     pub keylog: Option<Arc<KeyLogWriter>>,
     /// The finite-field group for DHE suites: RFC 7919 ffdhe2048 unless `--dh-params` says.
     pub dh_group: crate::crypto::ffdh::DhGroup,
+    /// Session IDs, tickets and PSK resumption (off by default).
+    pub resumption: ServerResumption,
+}
+
+/// How the server lets clients come back (RFC 5246 §7.3 session IDs, RFC 5077 tickets,
+/// RFC 8446 §4.6.1 resumption tickets). The default issues nothing and resumes nothing.
+#[derive(Clone)]
+pub struct ServerResumption {
+    /// Seals TLS 1.2 tickets and TLS 1.3 resumption tickets; `None` issues no tickets.
+    pub tickets: Option<Arc<TicketKeys>>,
+    /// Remembers TLS 1.2 sessions by session ID; `None` sends empty session IDs.
+    pub session_cache: Option<Arc<SessionCache>>,
+    /// TLS 1.3: choose psk_ke over psk_dhe_ke when the client offers both — a deliberately weak
+    /// setting (OpenSSL 3.3 calls it SSL_OP_PREFER_NO_DHE_KEX). Default: psk_dhe_ke.
+    pub prefer_psk_ke: bool,
+    /// Seconds a ticket is good for (lifetime hint in 1.2, ticket_lifetime in 1.3).
+    pub ticket_lifetime: u32,
+    /// Dates tickets (fixed for seeded runs).
+    pub clock: Clock,
+}
+
+impl Default for ServerResumption {
+    fn default() -> Self {
+        Self {
+            tickets: None,
+            session_cache: None,
+            prefer_psk_ke: false,
+            ticket_lifetime: 7200,
+            clock: Clock::System,
+        }
+    }
 }
 
 /// A server-side connection waiting for a ClientHello.
