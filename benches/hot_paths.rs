@@ -125,6 +125,7 @@ fn lab_capture() -> (PathBuf, rsa::PrivateKey) {
             "rsa={RSA_SESSIONS},ecdhe={ECDHE_SESSIONS}"
         ))
         .expect("sessions"),
+        ticket_key: None,
         seed: Some(SEED),
         keylog: None,
         key_dir: dir.join("keys"),

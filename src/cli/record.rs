@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use pfslab::endpoint::conn::ResumedBy;
 use pfslab::lab::identity;
 use pfslab::lab::recording::{self, RecordOptions, RecordSummary};
+use pfslab::msgs::enums::PskKeyExchangeMode;
 
 use crate::cli::output;
 
@@ -20,9 +22,17 @@ pub struct RecordArgs {
     /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe, dhe (TLS 1.2, AES-128),
     /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), rsa-cbc, ecdhe-cbc, dhe-cbc (TLS 1.2, AES-128-CBC
     /// with HMAC-SHA1), rsa-cbc256, rsa256-cbc (AES-128/256-CBC with HMAC-SHA256), tls13,
-    /// tls13-aes256, or an IANA suite name.
+    /// tls13-aes256, or an IANA suite name. A suffix makes a resumption chain (the first session
+    /// of the kind is a full handshake, the later ones resume it): +ticket (TLS 1.2 ticket,
+    /// RFC 5077), +id (TLS 1.2 session ID), +psk (TLS 1.3 PSK with fresh ECDHE, psk_dhe_ke),
+    /// +psk_ke (TLS 1.3 PSK alone), e.g. ecdhe+ticket=4,tls13+psk_ke=3.
     #[arg(long, default_value = "rsa=3,ecdhe=3")]
     sessions: String,
+    /// The server's session-ticket key for +ticket and +psk kinds: used if the file exists
+    /// (a later recording under the same key), else made with mode 0600. [default: beside the
+    /// capture, NAME.ticket.key]
+    #[arg(long)]
+    ticket_key: Option<PathBuf>,
     /// Make the capture byte-for-byte reproducible (randoms, keys, addresses, timestamps).
     #[arg(long)]
     seed: Option<u64>,
@@ -61,6 +71,7 @@ pub fn run(a: RecordArgs) -> Result<()> {
     let summary = recording::record(RecordOptions {
         out: a.out.clone(),
         sessions,
+        ticket_key: a.ticket_key.clone(),
         seed: a.seed,
         keylog: a.keylog.clone(),
         key_dir: a.keys.clone(),
@@ -107,14 +118,33 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
     if let Some(k) = &a.keylog {
         let _ = writeln!(text, "wrote {} (the server's SSLKEYLOGFILE)", k.display());
     }
+    if let Some(k) = &summary.ticket_key {
+        let _ = writeln!(
+            text,
+            "ticket key {} (the server's session-ticket key: it opens every ticket in the capture)",
+            k.display()
+        );
+    }
     for s in &summary.sessions {
         let _ = write!(
             text,
             "  session {}: {:<6} {:<40}",
             s.stream,
-            s.suite.key_exchange.short(),
+            match s.resumed {
+                Some(_) => "resume",
+                None => s.suite.key_exchange.short(),
+            },
             s.suite.name,
         );
+        match s.resumed {
+            Some((from, how)) => {
+                let _ = write!(text, " resumes {from} by {}", resumed_by(how));
+            }
+            None if s.tickets_issued > 0 => {
+                let _ = write!(text, " full handshake, ticket issued");
+            }
+            None => {}
+        }
         if a.show_answers {
             let _ = write!(text, " user {:<8} password {}", s.user, s.password);
         }
@@ -127,4 +157,13 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
         );
     }
     text
+}
+
+fn resumed_by(how: ResumedBy) -> &'static str {
+    match how {
+        ResumedBy::SessionId => "session ID",
+        ResumedBy::Ticket => "ticket",
+        ResumedBy::Psk(PskKeyExchangeMode::PskKe) => "PSK (psk_ke)",
+        ResumedBy::Psk(_) => "PSK (psk_dhe_ke)",
+    }
 }

@@ -10,19 +10,26 @@ use rand::Rng;
 
 use crate::codec::hex;
 use crate::crypto::rng;
-use crate::endpoint::client::{ClientConfig, ServerVerification};
-use crate::endpoint::server::ServerConfig;
+use crate::endpoint::client::{ClientConfig, ClientResumption, ServerVerification};
+use crate::endpoint::conn::ResumedBy;
+use crate::endpoint::server::{ServerConfig, ServerResumption, SessionCache};
+use crate::endpoint::session::{ClientSession, Clock};
 use crate::keylog::KeyLogWriter;
 use crate::lab::bank_client::exchange;
 use crate::lab::bank_server::{self, ServerOptions};
 use crate::lab::identity;
 use crate::lab::tap::{DeterministicConfig, Tap, TapConfig, TapMode};
+use crate::msgs::enums::PskKeyExchangeMode;
 use crate::suites::Suite;
+use crate::tickets::TicketKeys;
 
 pub struct RecordOptions {
     pub out: PathBuf,
-    /// Sessions per suite, e.g. [(rsa, 3), (ecdhe, 3)]; they are interleaved.
-    pub sessions: Vec<(Suite, usize)>,
+    /// Sessions per kind, e.g. [(rsa, 3), (ecdhe+ticket, 3)]; they are interleaved.
+    pub sessions: Vec<(SessionPlan, usize)>,
+    /// The session-ticket key for plans that resume by ticket or PSK: read if the file exists,
+    /// else made (mode 0600). Default: beside the capture, NAME.ticket.key.
+    pub ticket_key: Option<PathBuf>,
     pub seed: Option<u64>,
     pub keylog: Option<PathBuf>,
     pub key_dir: PathBuf,
@@ -44,6 +51,53 @@ pub struct TruthSession {
     pub request: Vec<u8>,
     pub response: Vec<u8>,
     pub client_random: [u8; 32],
+    /// The stream of the session this one resumed, and how.
+    pub resumed: Option<(u64, ResumedBy)>,
+    /// Tickets the server issued in this session.
+    pub tickets_issued: usize,
+}
+
+/// What one planned session does: its suite, and whether it belongs to a resumption chain
+/// (the first session of the kind is a full handshake; each later one resumes the one before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPlan {
+    pub suite: Suite,
+    pub resume: ResumePlan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumePlan {
+    /// Every session is a full handshake (the default).
+    None,
+    /// TLS 1.2: resume by ticket (RFC 5077); the server seals tickets with the ticket key.
+    Ticket,
+    /// TLS 1.2: resume by session ID (RFC 5246 §7.3) from the server's cache.
+    SessionId,
+    /// TLS 1.3: resume with the ticket's PSK in this mode (RFC 8446 §4.2.9).
+    Psk(PskKeyExchangeMode),
+}
+
+impl SessionPlan {
+    /// The `--sessions` name: the suite's short name and the resumption suffix.
+    pub fn label(&self) -> String {
+        let base = self.suite.key_exchange.short();
+        match self.resume {
+            ResumePlan::None => base.to_string(),
+            ResumePlan::Ticket => format!("{base}+ticket"),
+            ResumePlan::SessionId => format!("{base}+id"),
+            ResumePlan::Psk(PskKeyExchangeMode::PskKe) => format!("{base}+psk_ke"),
+            ResumePlan::Psk(_) => format!("{base}+psk"),
+        }
+    }
+
+    fn uses_tickets(&self) -> bool {
+        matches!(self.resume, ResumePlan::Ticket | ResumePlan::Psk(_))
+    }
+}
+
+/// The ticket key file beside a capture: `lab.pcap` → `lab.ticket.key`.
+pub fn ticket_key_path(capture: &Path) -> PathBuf {
+    capture.with_extension("ticket.key")
 }
 
 pub struct RecordSummary {
@@ -56,6 +110,8 @@ pub struct RecordSummary {
     pub keys_match_seed: Option<bool>,
     pub server_port: u16,
     pub capture_server: SocketAddr,
+    /// The ticket key the server sealed tickets with, when a plan resumed by ticket or PSK.
+    pub ticket_key: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -106,14 +162,15 @@ const WORDS: &[&str] = &[
     "falcon",
 ];
 
-/// Suites interleaved: rsa, ecdhe, rsa, ecdhe, … until each count is used up.
-fn interleave(sessions: &[(Suite, usize)]) -> Vec<Suite> {
-    let mut left: Vec<(Suite, usize)> = sessions.to_vec();
+/// Plans interleaved: rsa, ecdhe, rsa, ecdhe, … until each count is used up. Each entry is
+/// (index of its `--sessions` entry, plan), so a resumption chain stays within its entry.
+fn interleave(sessions: &[(SessionPlan, usize)]) -> Vec<(usize, SessionPlan)> {
+    let mut left: Vec<(SessionPlan, usize)> = sessions.to_vec();
     let mut out = Vec::new();
     while left.iter().any(|(_, n)| *n > 0) {
-        for (suite, n) in left.iter_mut() {
+        for (entry, (plan, n)) in left.iter_mut().enumerate() {
             if *n > 0 {
-                out.push(*suite);
+                out.push((entry, *plan));
                 *n -= 1;
             }
         }
@@ -121,14 +178,43 @@ fn interleave(sessions: &[(Suite, usize)]) -> Vec<Suite> {
     out
 }
 
-/// Parses `rsa=3,ecdhe=3`.
-pub fn parse_sessions(spec: &str) -> Result<Vec<(Suite, usize)>, String> {
+/// Parses one `--sessions` kind: a suite name, optionally with a resumption suffix
+/// (`ecdhe+ticket`, `rsa+id`, `tls13+psk`, `tls13+psk_ke`).
+pub fn parse_plan(name: &str) -> Result<SessionPlan, String> {
+    let (suite_name, suffix) = match name.split_once('+') {
+        Some((s, r)) => (s, Some(r.trim().to_ascii_lowercase())),
+        None => (name, None),
+    };
+    let suite = identity::parse_suite(suite_name)?;
+    let tls13 = suite.key_exchange == crate::suites::KeyExchange::Tls13;
+    let resume = match (suffix.as_deref(), tls13) {
+        (None, _) => ResumePlan::None,
+        (Some("ticket"), false) => ResumePlan::Ticket,
+        (Some("id"), false) => ResumePlan::SessionId,
+        (Some("psk"), true) => ResumePlan::Psk(PskKeyExchangeMode::PskDheKe),
+        (Some("psk_ke"), true) => ResumePlan::Psk(PskKeyExchangeMode::PskKe),
+        (Some(other), false) => {
+            return Err(format!(
+                "'{name}': a TLS 1.2 suite resumes with +ticket or +id, not +{other}"
+            ))
+        }
+        (Some(other), true) => {
+            return Err(format!(
+                "'{name}': TLS 1.3 resumes with +psk (psk_dhe_ke) or +psk_ke, not +{other}"
+            ))
+        }
+    };
+    Ok(SessionPlan { suite, resume })
+}
+
+/// Parses `rsa=3,ecdhe=3,ecdhe+ticket=4,tls13+psk_ke=3`.
+pub fn parse_sessions(spec: &str) -> Result<Vec<(SessionPlan, usize)>, String> {
     let mut out = Vec::new();
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
         let (name, count) = part
             .split_once('=')
             .ok_or_else(|| format!("'{part}' should be SUITE=COUNT, e.g. rsa=3"))?;
-        let suite = identity::parse_suite(name)?;
+        let suite = parse_plan(name)?;
         let count: usize = count
             .trim()
             .parse()
@@ -195,15 +281,46 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         None => None,
     };
 
-    // 2. The server, then the tap in front of it.
-    let all_suites: Vec<Suite> = opts.sessions.iter().map(|(s, _)| *s).collect();
+    // 2. The server, then the tap in front of it. Plans that resume get a server that issues
+    //    tickets (sealed with the ticket key, kept beside the capture for the lesson) or keeps a
+    //    session cache; the default recording's server does neither, as before.
+    let mut all_suites: Vec<Suite> = Vec::new();
+    for (plan, _) in &opts.sessions {
+        if !all_suites.contains(&plan.suite) {
+            all_suites.push(plan.suite);
+        }
+    }
+    let mut resumption = ServerResumption::default();
+    if let Some(seed) = opts.seed {
+        resumption.clock = record_clock(seed);
+    }
+    let ticket_key_file = if opts.sessions.iter().any(|(p, _)| p.uses_tickets()) {
+        let path = opts
+            .ticket_key
+            .clone()
+            .unwrap_or_else(|| ticket_key_path(&opts.out));
+        let mut rng = rng::for_purpose(opts.seed, "record ticket key");
+        let (key, _) = crate::tickets::load_or_create(&path, &mut rng)
+            .map_err(|e| RecordError::Keys(e.to_string()))?;
+        resumption.tickets = Some(Arc::new(TicketKeys::new(key, Vec::new())));
+        Some(path)
+    } else {
+        None
+    };
+    if opts
+        .sessions
+        .iter()
+        .any(|(p, _)| p.resume == ResumePlan::SessionId)
+    {
+        resumption.session_cache = Some(Arc::new(SessionCache::default()));
+    }
     let config = Arc::new(ServerConfig {
         key: id.key.clone(),
         cert_chain: id.chain.clone(),
         suites: all_suites,
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
-        resumption: Default::default(),
+        resumption,
     });
     let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
         what: "cannot bind the lab server".into(),
@@ -276,7 +393,13 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         keys_match_seed,
         server_port,
         capture_server,
+        ticket_key: ticket_key_file,
     })
+}
+
+/// The clock of a seeded recording: the class morning the tap's packets start at, in ms.
+fn record_clock(_seed: u64) -> Clock {
+    Clock::Fixed(1_767_258_000_000)
 }
 
 fn run_sessions(
@@ -287,8 +410,11 @@ fn run_sessions(
 ) -> Result<Vec<TruthSession>, RecordError> {
     let order = interleave(&opts.sessions);
     let mut rng_people = rng::for_purpose(opts.seed, "record people");
-    let mut truth = Vec::new();
-    for (i, suite) in order.iter().enumerate() {
+    let mut truth: Vec<TruthSession> = Vec::new();
+    // Per `--sessions` entry: the session the next one of that entry resumes (stream, session).
+    let mut chains: Vec<Option<(u64, ClientSession)>> = vec![None; opts.sessions.len()];
+    for (i, (entry, plan)) in order.iter().enumerate() {
+        let suite = &plan.suite;
         let user = format!(
             "{}{}",
             USERS[i % USERS.len()],
@@ -320,7 +446,7 @@ fn run_sessions(
             offer_etm: opts.etm,
             keylog: None,
             dh_min_bits: 2048,
-            resumption: Default::default(),
+            resumption: client_resumption(plan, chains.get(*entry).cloned().flatten(), opts.seed),
         });
         let client_rng = rng::for_purpose(
             opts.seed.map(|s| s.wrapping_add(i as u64)),
@@ -342,6 +468,44 @@ fn run_sessions(
                 "session {i} did not finish in time"
             )));
         }
+        let resumed_from = chains
+            .get(*entry)
+            .cloned()
+            .flatten()
+            .map(|(stream, _)| stream);
+        let resumed = match (done.summary.resumed, resumed_from) {
+            (Some(how), Some(from)) => Some((from, how)),
+            (Some(_), None) => {
+                return Err(RecordError::Incomplete(format!(
+                    "session {i} resumed although it offered no session"
+                )))
+            }
+            (None, Some(from)) => {
+                return Err(RecordError::Incomplete(format!(
+                    "session {i} ({}) should have resumed session {from} but the server made a full handshake",
+                    plan.label()
+                )))
+            }
+            (None, None) => None,
+        };
+        if plan.resume != ResumePlan::None {
+            match (done.resumable, chains.get_mut(*entry)) {
+                // A resumed TLS 1.2 session carries the same state; keep resuming the first.
+                (Some(next), Some(slot))
+                    if resumed.is_none()
+                        || plan.suite.key_exchange == crate::suites::KeyExchange::Tls13 =>
+                {
+                    *slot = Some((i as u64, next));
+                }
+                (None, _) if resumed.is_none() => {
+                    return Err(RecordError::Incomplete(format!(
+                        "session {i} ({}) got nothing to resume from the server",
+                        plan.label()
+                    )))
+                }
+                _ => {}
+            }
+        }
         truth.push(TruthSession {
             stream: i as u64,
             suite: *suite,
@@ -350,12 +514,79 @@ fn run_sessions(
             request,
             response: done.response,
             client_random: done.summary.client_random,
+            resumed,
+            tickets_issued: done.summary.tickets_issued,
         });
         if let Some(p) = &opts.progress {
             p(i + 1, order.len());
         }
     }
     Ok(truth)
+}
+
+/// What a chain's client offers: the previous session of its entry, and a request for a ticket
+/// (TLS 1.2 ticket plans) or PSK modes (TLS 1.3).
+fn client_resumption(
+    plan: &SessionPlan,
+    previous: Option<(u64, ClientSession)>,
+    seed: Option<u64>,
+) -> ClientResumption {
+    let mut r = ClientResumption::default();
+    if let Some(seed) = seed {
+        r.clock = record_clock(seed);
+    }
+    match plan.resume {
+        ResumePlan::None => return r,
+        ResumePlan::Ticket => r.request_tickets = true,
+        ResumePlan::SessionId => {}
+        ResumePlan::Psk(mode) => r.psk_modes = vec![mode],
+    }
+    r.session = previous.map(|(_, s)| s);
+    r
+}
+
+/// Which stolen secret opens a session, for the answer key: the RSA key opens RSA key
+/// transport; the ticket key opens a TLS 1.2 session that issued or used a ticket, and a TLS 1.3
+/// psk_ke resumption; nothing but a key log opens the rest.
+fn opened_by(s: &TruthSession, sessions: &[TruthSession]) -> Vec<&'static str> {
+    use crate::suites::KeyExchange;
+    let origin = |mut stream: u64| {
+        // Follow a resumption chain back to its full handshake.
+        while let Some((from, _)) = sessions.get(stream as usize).and_then(|x| x.resumed) {
+            stream = from;
+        }
+        sessions.get(stream as usize)
+    };
+    let mut out = Vec::new();
+    let tls13 = s.suite.key_exchange == KeyExchange::Tls13;
+    let first = origin(s.stream).unwrap_or(s);
+    if !tls13 && first.suite.key_exchange == KeyExchange::Rsa {
+        out.push("RSA key");
+    }
+    let ticket_involved = if tls13 {
+        matches!(
+            s.resumed,
+            Some((_, ResumedBy::Psk(PskKeyExchangeMode::PskKe)))
+        )
+    } else {
+        // The ticket (issued here or in the chain's first session) carries this master secret.
+        matches!(s.resumed, Some((_, ResumedBy::Ticket)))
+            || s.tickets_issued > 0
+            || (matches!(s.resumed, Some((_, ResumedBy::SessionId))) && first.tickets_issued > 0)
+    };
+    if ticket_involved {
+        out.push("ticket key");
+    }
+    out
+}
+
+fn resumed_by_name(how: ResumedBy) -> &'static str {
+    match how {
+        ResumedBy::SessionId => "session_id",
+        ResumedBy::Ticket => "ticket",
+        ResumedBy::Psk(PskKeyExchangeMode::PskKe) => "psk_ke",
+        ResumedBy::Psk(_) => "psk_dhe_ke",
+    }
 }
 
 fn write_truth(path: &Path, capture: &Path, sessions: &[TruthSession]) -> std::io::Result<()> {
@@ -367,6 +598,10 @@ fn write_truth(path: &Path, capture: &Path, sessions: &[TruthSession]) -> std::i
             "cipher_suite": s.suite.name,
             "key_exchange": s.suite.key_exchange.short(),
             "forward_secret": s.suite.key_exchange.is_forward_secret(),
+            "resumes_stream": s.resumed.map(|(from, _)| from),
+            "resumed_by": s.resumed.map(|(_, how)| resumed_by_name(how)),
+            "tickets_issued": s.tickets_issued,
+            "opened_by": opened_by(s, sessions),
             "user": s.user,
             "password": s.password,
             "client_random": hex(&s.client_random),
