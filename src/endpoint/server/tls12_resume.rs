@@ -29,14 +29,16 @@ pub(super) struct ResumeRequest {
 }
 
 /// Looks for a session the ClientHello can resume. Any failure (unknown key, bad MAC, expired,
-/// suite not offered or not allowed, EMS mismatch) is no resumption, never an error: the
-/// server falls back to a full handshake (RFC 5077 §3.4, RFC 7627 §5.3).
+/// suite not offered or not allowed, a non-EMS session under an EMS hello) is no resumption:
+/// the server falls back to a full handshake (RFC 5077 §3.4, RFC 7627 §5.3). The one error:
+/// an EMS session offered without EMS, which RFC 7627 §5.3 says to abort (as OpenSSL does,
+/// handshake_failure).
 pub(super) fn find_session(
     config: &ServerConfig,
     hello: &ClientHello,
     ems: bool,
     etm_offered: bool,
-) -> ResumeRequest {
+) -> Result<ResumeRequest, Error> {
     let r = &config.resumption;
     let ticket_ext = hello.extension(ExtensionType::SessionTicket);
     let wants_ticket = r.tickets.is_some() && ticket_ext.is_some();
@@ -46,7 +48,8 @@ pub(super) fn find_session(
                 && s.key_exchange != KeyExchange::Tls13
                 && hello.cipher_suites.contains(&s.id)
         })?;
-        // RFC 7627 §5.3: no abbreviated handshake when the EMS use differs.
+        // RFC 7627 §5.3: a non-EMS session is not resumed by an EMS hello (full handshake);
+        // an EMS session resumed without EMS aborts (checked by the caller).
         if state.extended_master_secret != ems {
             return None;
         }
@@ -58,29 +61,44 @@ pub(super) fn find_session(
         let age = now.checked_sub(state.issued)?;
         (age <= r.ticket_lifetime).then_some((state, suite))
     };
+    let downgrade = |state: &Tls12State| -> Result<(), Error> {
+        if state.extended_master_secret && !ems {
+            return Err(Error::HandshakeFailure(
+                "the client resumes an extended-master-secret session without the extension (RFC 7627 §5.3)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    };
     let by_ticket = match (ticket_ext, &r.tickets) {
         (Some(ext), Some(keys)) if !ext.data.is_empty() => match keys.open_state(&ext.data) {
-            Ok(TicketState::Tls12(state)) => usable(state),
+            Ok(TicketState::Tls12(state)) => {
+                downgrade(&state)?;
+                usable(state)
+            }
             _ => None,
         },
         _ => None,
     };
     if let Some((state, suite)) = by_ticket {
-        return ResumeRequest {
+        return Ok(ResumeRequest {
             found: Some((state, suite, ResumedBy::Ticket)),
             wants_ticket,
-        };
+        });
     }
-    let by_id = match &r.session_cache {
-        Some(cache) if !hello.session_id.is_empty() => {
-            cache.get(&hello.session_id).and_then(usable)
-        }
+    let cached = match &r.session_cache {
+        Some(cache) if !hello.session_id.is_empty() => cache.get(&hello.session_id),
         _ => None,
     };
-    ResumeRequest {
-        found: by_id.map(|(state, suite)| (state, suite, ResumedBy::SessionId)),
-        wants_ticket,
+    if let Some(state) = &cached {
+        downgrade(state)?;
     }
+    Ok(ResumeRequest {
+        found: cached
+            .and_then(usable)
+            .map(|(state, suite)| (state, suite, ResumedBy::SessionId)),
+        wants_ticket,
+    })
 }
 
 /// What a full handshake keeps for later: the session ID it assigned (cache on) and whether it
@@ -120,11 +138,24 @@ impl Remember {
         master: &MasterSecret,
         transcript: &mut Transcript,
     ) {
+        let issued = config.resumption.clock.now_secs();
+        self.seal(config, cx, suite, master, issued, transcript);
+    }
+
+    fn seal(
+        &self,
+        config: &ServerConfig,
+        cx: &mut Context,
+        suite: &Suite,
+        master: &MasterSecret,
+        issued: u32,
+        transcript: &mut Transcript,
+    ) {
         let r = &config.resumption;
         let state = Tls12State {
             cipher_suite: suite.id,
             master_secret: Zeroizing::new(master.0),
-            issued: r.clock.now_secs(),
+            issued,
             extended_master_secret: cx.summary.extended_master_secret,
             encrypt_then_mac: cx.summary.encrypt_then_mac,
         };
@@ -155,6 +186,7 @@ pub(super) fn start_abbreviated(
     msg: HandshakeMessage,
     hello: &ClientHello,
     found: (Tls12State, Suite, ResumedBy),
+    renew: Option<&ServerConfig>,
     secure_reneg: bool,
     server_name: Option<String>,
     downgrade_marker: Option<[u8; 8]>,
@@ -174,6 +206,10 @@ pub(super) fn start_abbreviated(
     }
     if etm {
         extensions.push(Extension::empty(ExtensionType::EncryptThenMac));
+    }
+    // RFC 5077 §3.4: a client that sent session_ticket may get a renewed ticket.
+    if renew.is_some() {
+        extensions.push(Extension::empty(ExtensionType::SessionTicket));
     }
     let server_hello = ServerHello {
         server_version: ProtocolVersion::Tls12.to_wire(),
@@ -202,6 +238,15 @@ pub(super) fn start_abbreviated(
     transcript.add(&msg);
     transcript.add(&server_hello);
     cx.send_handshake(&server_hello);
+    if let Some(config) = renew {
+        // The renewed ticket keeps the session's original date: renewal does not extend it.
+        let remember = Remember {
+            session_id: Vec::new(),
+            issue_ticket: true,
+        };
+        let issued = state.issued;
+        remember.seal(config, cx, &suite, &master, issued, &mut transcript);
+    }
     cx.send_change_cipher_spec(server_write);
     let ours = finished_for(&suite, &master, Side::Server, &transcript.hash(suite.hash)).encode();
     cx.send_handshake(&ours);
