@@ -1,6 +1,7 @@
 //! TLS 1.2 resumption driven in memory (issue 16): full handshake → ticket and session ID;
 //! abbreviated handshakes by ticket and by session ID; what falls back to a full handshake.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -54,7 +55,10 @@ fn server(keys: &Arc<TicketKeys>, cache: &Arc<SessionCache>, now_ms: u64) -> Con
             ..Default::default()
         },
     });
-    server_connection(config, rng::from_seed(now_ms, "server")).expect("server")
+    // A fresh seed per connection: equal seeds would make equal session IDs.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = NEXT.fetch_add(1, Ordering::Relaxed);
+    server_connection(config, rng::from_seed(seed, "server")).expect("server")
 }
 
 fn client(suite: Suite, session: Option<ClientSession>, offer_ems: bool) -> Connection {
@@ -252,4 +256,34 @@ fn a_server_resuming_with_another_suite_is_illegal_parameter() {
         Some(AlertDescription::IllegalParameter),
         "{err}"
     );
+}
+
+#[test]
+fn a_session_for_another_server_name_is_not_resumed_rfc6066_3() {
+    let (keys, cache) = (ticket_keys(8), Arc::new(SessionCache::default()));
+    let suite = suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+    let session = first(&keys, &cache, suite, true);
+    for ticket in [session.ticket.clone(), None] {
+        let config = Arc::new(ClientConfig {
+            suites: vec![suite],
+            server_name: "other.example".into(),
+            verification: ServerVerification::Insecure,
+            offer_ems: true,
+            offer_etm: true,
+            keylog: None,
+            dh_min_bits: 2048,
+            resumption: ClientResumption {
+                session: Some(ClientSession::Tls12(Tls12Session {
+                    ticket,
+                    ..session.clone()
+                })),
+                ..Default::default()
+            },
+        });
+        let mut c = client_connection(config, rng::from_seed(5, "client")).expect("client");
+        let mut s = server(&keys, &cache, NOW_MS);
+        transfer(&mut c, &mut s).expect("full handshake");
+        assert!(!c.is_handshaking());
+        assert_eq!((c.summary().resumed, s.summary().resumed), (None, None));
+    }
 }

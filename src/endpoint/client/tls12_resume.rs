@@ -84,6 +84,7 @@ impl Keep {
                 issued,
                 extended_master_secret: cx.summary.extended_master_secret,
                 encrypt_then_mac: cx.summary.encrypt_then_mac,
+                server_name: None,
             },
         }));
     }

@@ -144,7 +144,8 @@ pub(super) fn handle_client_hello(
     // 3. Resumption (RFC 5246 §7.3, RFC 5077 §3.4): an earlier session the client may resume
     //    gets the abbreviated handshake; anything wrong with it, a full one.
     let etm_offered = hello.extension(ExtensionType::EncryptThenMac).is_some();
-    let resume = tls12_resume::find_session(&config, &hello, ems, etm_offered)?;
+    let resume =
+        tls12_resume::find_session(&config, &hello, ems, etm_offered, server_name.as_deref())?;
     if let Some(found) = resume.found {
         return tls12_resume::start_abbreviated(
             cx,

@@ -38,6 +38,7 @@ pub(super) fn find_session(
     hello: &ClientHello,
     ems: bool,
     etm_offered: bool,
+    server_name: Option<&str>,
 ) -> Result<ResumeRequest, Error> {
     let r = &config.resumption;
     let ticket_ext = hello.extension(ExtensionType::SessionTicket);
@@ -51,6 +52,14 @@ pub(super) fn find_session(
         // RFC 7627 §5.3: a non-EMS session is not resumed by an EMS hello (full handshake);
         // an EMS session resumed without EMS aborts (checked by the caller).
         if state.extended_master_secret != ems {
+            return None;
+        }
+        // RFC 6066 §3: a session made for another name is not resumed (full handshake).
+        let same_name = match (&state.server_name, server_name) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        if !same_name {
             return None;
         }
         // RFC 7366 §3.1: an encrypt-then-MAC session keeps it, so the client must still ask.
@@ -158,6 +167,7 @@ impl Remember {
             issued,
             extended_master_secret: cx.summary.extended_master_secret,
             encrypt_then_mac: cx.summary.encrypt_then_mac,
+            server_name: cx.summary.server_name.clone(),
         };
         if let (true, Some(keys)) = (self.issue_ticket, &r.tickets) {
             let plain = TicketState::Tls12(state.clone()).encode();
