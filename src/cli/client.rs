@@ -118,6 +118,14 @@ pub fn run(a: ClientArgs) -> Result<()> {
         ),
         None => None,
     };
+    // --no-ticket: a saved TLS 1.2 session is offered by its session ID only.
+    let session = session.map(|s| match s {
+        ClientSession::Tls12(mut s12) if a.no_ticket => {
+            s12.ticket = None;
+            ClientSession::Tls12(s12)
+        }
+        other => other,
+    });
     let config = Arc::new(ClientConfig {
         suites,
         server_name: server_name.clone(),

@@ -10,6 +10,9 @@ pub mod session;
 pub mod stream;
 mod traffic13;
 
+#[cfg(test)]
+mod resumption12_tests;
+
 pub use client::{client_connection, ClientConfig, ServerVerification};
 pub use server::{server_connection, ServerConfig};
 

@@ -203,6 +203,7 @@ impl ClientSession {
                         issued: f.number("created")? as u32,
                         extended_master_secret: f.flag("extended_master_secret")?,
                         encrypt_then_mac: f.flag("encrypt_then_mac")?,
+                        server_name: None,
                     },
                 }))
             }
@@ -332,6 +333,7 @@ mod tests {
                     issued: 1_767_258_000,
                     extended_master_secret: true,
                     encrypt_then_mac: false,
+                    server_name: None,
                 },
             }),
             ClientSession::Tls13(Tls13Session {

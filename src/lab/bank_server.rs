@@ -102,8 +102,20 @@ pub fn serve_connection(
             }
         ),
     };
+    let mut resumption = String::new();
+    match summary.resumed {
+        Some(crate::endpoint::conn::ResumedBy::SessionId) => resumption += " resumed=session-id",
+        Some(crate::endpoint::conn::ResumedBy::Ticket) => resumption += " resumed=ticket",
+        Some(crate::endpoint::conn::ResumedBy::Psk(mode)) => {
+            resumption += &format!(" resumed=psk({mode})")
+        }
+        None => {}
+    }
+    if summary.tickets_issued > 0 {
+        resumption += &format!(" tickets={}", summary.tickets_issued);
+    }
     Ok(format!(
-        "{suite} {version} \"{}\" {status}",
+        "{suite} {version}{resumption} \"{}\" {status}",
         first_line.escape_default()
     ))
 }

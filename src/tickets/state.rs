@@ -3,7 +3,9 @@
 //! TLS 1.2: RFC 5077 §4's recommended `StatePlaintext` (protocol_version, cipher_suite,
 //! compression_method, master_secret[48], client_identity = anonymous, timestamp), followed by
 //! one flags byte pfslab adds: RFC 7627 §5.3 forbids resuming an extended-master-secret session
-//! without EMS, so the server must remember which kind it was.
+//! without EMS, so the server must remember which kind it was; with its SNI bit set, the
+//! server_name<1..255> the session was made for follows (RFC 6066 §3: a different name is not
+//! resumed).
 //! TLS 1.3: the resumption PSK itself (RFC 8446 §4.6.1: HKDF-Expand-Label(resumption_master_secret,
 //! "resumption", ticket_nonce, Hash.length)), the ticket_age_add and the issue time.
 
@@ -15,6 +17,7 @@ const TLS12: u16 = 0x0303;
 const TLS13: u16 = 0x0304;
 const FLAG_EMS: u8 = 0x01;
 const FLAG_ETM: u8 = 0x02;
+const FLAG_SNI: u8 = 0x04;
 
 /// A remembered TLS 1.2 session (RFC 5246 §7.3 session state).
 #[derive(Clone, PartialEq, Eq)]
@@ -25,6 +28,8 @@ pub struct Tls12State {
     pub issued: u32,
     pub extended_master_secret: bool,
     pub encrypt_then_mac: bool,
+    /// The SNI host name of the handshake that made the session (server side; RFC 6066 §3).
+    pub server_name: Option<String>,
 }
 
 /// A remembered TLS 1.3 session: the PSK a later handshake resumes with.
@@ -71,7 +76,17 @@ impl TicketState {
                 if s.encrypt_then_mac {
                     flags |= FLAG_ETM;
                 }
+                let name = s
+                    .server_name
+                    .as_deref()
+                    .filter(|n| (1..=255).contains(&n.len()));
+                if name.is_some() {
+                    flags |= FLAG_SNI;
+                }
                 out.push(flags);
+                if let Some(name) = name {
+                    put_vec_u8(&mut out, name.as_bytes());
+                }
             }
             Self::Tls13(s) => {
                 put_u16(&mut out, TLS13);
@@ -105,12 +120,24 @@ impl TicketState {
                 }
                 let issued = r.u32("timestamp")?;
                 let flags = r.u8("flags")?;
+                let server_name = if flags & FLAG_SNI != 0 {
+                    let name = r.vec_u8("server_name")?;
+                    Some(String::from_utf8(name.to_vec()).map_err(|_| {
+                        CodecError::IllegalValue {
+                            what: "server_name",
+                            detail: "not UTF-8".into(),
+                        }
+                    })?)
+                } else {
+                    None
+                };
                 Self::Tls12(Tls12State {
                     cipher_suite,
                     master_secret,
                     issued,
                     extended_master_secret: flags & FLAG_EMS != 0,
                     encrypt_then_mac: flags & FLAG_ETM != 0,
+                    server_name,
                 })
             }
             TLS13 => {

@@ -91,6 +91,7 @@ fn tls12_state() -> TicketState {
         issued: 1_767_258_000,
         extended_master_secret: true,
         encrypt_then_mac: false,
+        server_name: Some("localhost".into()),
     })
 }
 

@@ -28,6 +28,7 @@ mod proptests;
 mod record;
 mod report;
 mod resumption;
+mod resumption12;
 mod scenarios;
 mod sha384;
 mod tls13;

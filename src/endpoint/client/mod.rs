@@ -2,6 +2,7 @@
 //! ServerHello, choose the version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
 mod tls12;
+mod tls12_resume;
 mod tls13;
 
 use std::sync::Arc;
@@ -130,6 +131,8 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         if config.offer_etm && config.suites.iter().any(|s| s.cipher.is_cbc()) {
             extensions.push(Extension::empty(ExtensionType::EncryptThenMac));
         }
+        // TLS 1.2 resumption and tickets (RFC 5077 §3.1–3.2, RFC 5246 §7.4.1.2).
+        let offer12 = tls12::offer_resumption(&config, cx, &mut extensions, offers_tls12);
         // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
         // session ID so middleboxes see a resumption-looking hello (§D.4).
         let mut session_id = Vec::new();
@@ -152,6 +155,10 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             key = Some(k);
             session_id = random_array::<32>(&mut cx.rng).to_vec();
         }
+        // RFC 8446 §4.1.2: a session ID from a TLS 1.2 server replaces the random one.
+        if let Some(o) = offer12.as_ref().filter(|o| !o.session_id.is_empty()) {
+            session_id = o.session_id.clone();
+        }
         let hello = ClientHello {
             client_version: ProtocolVersion::Tls12.to_wire(),
             random,
@@ -171,6 +178,7 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             transcript,
             key,
             offers_tls12,
+            offer12,
         }))
     })
 }
@@ -183,6 +191,8 @@ struct ExpectServerHello {
     /// The P-256 key share, when TLS 1.3 was offered.
     key: Option<EphemeralKey>,
     offers_tls12: bool,
+    /// TLS 1.2 resumption offered in the hello.
+    offer12: Option<tls12::Offer12>,
 }
 
 impl State for ExpectServerHello {
@@ -197,6 +207,7 @@ impl State for ExpectServerHello {
                 cx,
                 msg,
                 sh,
+                self.offer12,
             );
         };
         let version = match sh.extension(ExtensionType::SupportedVersions) {
@@ -225,7 +236,15 @@ impl State for ExpectServerHello {
                 "server chose 0x{version:04x}; TLS 1.3 was required"
             )));
         }
-        tls12::handle_server_hello(self.config, &self.hello, self.transcript, cx, msg, sh)
+        tls12::handle_server_hello(
+            self.config,
+            &self.hello,
+            self.transcript,
+            cx,
+            msg,
+            sh,
+            self.offer12,
+        )
     }
 }
 

@@ -7,18 +7,21 @@ use std::sync::Arc;
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use super::tls12_resume::{self, Keep};
 use super::{verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhGroup, DhKey};
+use crate::crypto::rng::random_array;
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
 use crate::endpoint::require_handshake;
+use crate::endpoint::session::{ClientSession, Tls12Session};
 use crate::error::Error;
 use crate::keylog::SecretKind;
 use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
 use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
 use crate::msgs::handshake::{
     read_empty, CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
-    Finished, RsaClientKeyExchange, ServerHello,
+    Extension, Finished, RsaClientKeyExchange, ServerHello,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
@@ -28,6 +31,63 @@ use crate::tls12::keys::derive_master_secret;
 use crate::tls12::keys::{MasterSecret, Side};
 use crate::tls12::{finished_for, protectors};
 
+/// What the ClientHello offered to resume a TLS 1.2 session or to get a ticket.
+pub(super) struct Offer12 {
+    /// The ClientHello's session ID: the saved one, or fresh with a ticket (RFC 5077 §3.4).
+    pub session_id: Vec<u8>,
+    session: Option<Tls12Session>,
+}
+
+/// The ClientHello's TLS 1.2 resumption part: pushes session_ticket (the saved ticket, or empty
+/// to ask for one, RFC 5077 §3.1–3.2) and returns the session ID to send. `None`: nothing
+/// offered, the hello stays as without resumption.
+pub(super) fn offer_resumption(
+    config: &ClientConfig,
+    cx: &mut Context,
+    extensions: &mut Vec<Extension>,
+    offers_tls12: bool,
+) -> Option<Offer12> {
+    if !offers_tls12 {
+        return None;
+    }
+    let r = &config.resumption;
+    // Only a session whose suite is still offered (for TLS 1.2) can be resumed.
+    let session = match &r.session {
+        Some(ClientSession::Tls12(s))
+            if config
+                .suites
+                .iter()
+                .any(|x| x.id == s.state.cipher_suite && x.key_exchange != KeyExchange::Tls13) =>
+        {
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    let (session_id, ticket_ext) = match &session {
+        Some(s) => match &s.ticket {
+            Some(t) => (
+                random_array::<32>(&mut cx.rng).to_vec(),
+                Some(Extension::new(ExtensionType::SessionTicket, t.clone())),
+            ),
+            None => (s.session_id.clone(), None),
+        },
+        None => (Vec::new(), None),
+    };
+    let ticket_ext = ticket_ext.or_else(|| {
+        r.request_tickets
+            .then(|| Extension::empty(ExtensionType::SessionTicket))
+    });
+    let session = session.filter(|s| s.ticket.is_some() || !s.session_id.is_empty());
+    if session.is_none() && ticket_ext.is_none() {
+        return None;
+    }
+    extensions.extend(ticket_ext);
+    Some(Offer12 {
+        session_id,
+        session,
+    })
+}
+
 /// Continues a handshake whose ServerHello chose TLS 1.2 (RFC 5246 §7.4.1.3).
 pub(super) fn handle_server_hello(
     config: Arc<ClientConfig>,
@@ -36,6 +96,7 @@ pub(super) fn handle_server_hello(
     cx: &mut Context,
     msg: HandshakeMessage,
     sh: ServerHello,
+    offer: Option<Offer12>,
 ) -> Result<Box<dyn State>, Error> {
     if sh.server_version != ProtocolVersion::Tls12.to_wire() {
         return Err(Error::ProtocolVersion(format!(
@@ -85,13 +146,43 @@ pub(super) fn handle_server_hello(
         suite.cipher.is_cbc() && sh.extension(ExtensionType::EncryptThenMac).is_some();
     let mut transcript = transcript;
     transcript.add(&msg);
+    let (offered_id, session) = match offer {
+        Some(o) => (o.session_id, o.session),
+        None => (Vec::new(), None),
+    };
+    let keep = Keep {
+        config: config.clone(),
+        session_id: sh.session_id.clone(),
+        ticket_expected: sh.extension(ExtensionType::SessionTicket).is_some(),
+        ticket: None,
+        resumed: None,
+    };
+    // RFC 5246 §7.4.1.3: the server echoes our session ID when it resumes that session.
+    if let Some(session) = session {
+        if !sh.session_id.is_empty() && sh.session_id == offered_id {
+            let keep = Keep {
+                resumed: Some(session.clone()),
+                ..keep
+            };
+            return tls12_resume::start_abbreviated(
+                cx,
+                suite,
+                hello.random,
+                sh.random,
+                transcript,
+                keep,
+                &session,
+            );
+        }
+    }
     Ok(Box::new(ExpectCertificate {
-        config: config,
+        config,
         suite,
         client_random: hello.random,
         server_random: sh.random,
         ems,
         transcript,
+        keep,
     }))
 }
 
@@ -102,6 +193,7 @@ struct ExpectCertificate {
     server_random: [u8; 32],
     ems: bool,
     transcript: Transcript,
+    keep: Keep,
 }
 
 impl State for ExpectCertificate {
@@ -119,6 +211,7 @@ impl State for ExpectCertificate {
             server_key,
             transcript,
             dh_min_bits: self.config.dh_min_bits,
+            keep: self.keep,
         };
         Ok(match self.suite.key_exchange {
             KeyExchange::EcdheRsa | KeyExchange::DheRsa => Box::new(ExpectServerKeyExchange(next)),
@@ -140,6 +233,7 @@ struct AfterCertificate {
     server_key: rsa::PublicKey,
     transcript: Transcript,
     dh_min_bits: usize,
+    keep: Keep,
 }
 
 /// The server's signed ephemeral public value.
@@ -332,6 +426,7 @@ impl State for ExpectServerHelloDone {
             master,
             transcript: s.transcript,
             server_write,
+            keep: s.keep,
         }))
     }
 }
@@ -342,20 +437,26 @@ struct ExpectChangeCipherSpec {
     transcript: Transcript,
     /// The server's write protection, cut from the key block with ours.
     server_write: Tls12Protector,
+    keep: Keep,
 }
 
 impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let mut s = *self;
+        // RFC 5077 §3.3: a promised NewSessionTicket comes before the server's CCS.
+        if s.keep.take_ticket(&msg, &mut s.transcript)?.is_some() {
+            return Ok(Box::new(s));
+        }
         match msg {
             Message::ChangeCipherSpec => {
-                cx.accept_change_cipher_spec(self.server_write);
+                cx.accept_change_cipher_spec(s.server_write);
                 Ok(Box::new(ExpectFinished {
-                    suite: self.suite,
-                    master: self.master,
-                    transcript: self.transcript,
+                    suite: s.suite,
+                    master: s.master,
+                    transcript: s.transcript,
+                    keep: s.keep,
                 }))
             }
-            // A session ticket would come here; pfslab does not offer session_ticket.
             other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
         }
     }
@@ -365,10 +466,11 @@ struct ExpectFinished {
     suite: Suite,
     master: MasterSecret,
     transcript: Transcript,
+    keep: Keep,
 }
 
 impl State for ExpectFinished {
-    fn handle(self: Box<Self>, _cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
         let finished = Finished::read(msg.body())?;
         let expected = finished_for(
@@ -380,6 +482,7 @@ impl State for ExpectFinished {
         if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
             return Err(Error::DecryptError("server Finished does not match".into()));
         }
+        self.keep.finish(cx, &self.suite, &self.master);
         Ok(Box::new(Traffic))
     }
 }

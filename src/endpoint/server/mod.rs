@@ -3,6 +3,7 @@
 
 mod session_cache;
 mod tls12;
+mod tls12_resume;
 mod tls13;
 
 pub use session_cache::SessionCache;

@@ -72,6 +72,7 @@ mod tests {
             issued: 0,
             extended_master_secret: true,
             encrypt_then_mac: false,
+            server_name: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::ServerConfig;
+use super::{tls12_resume, ServerConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhKey, FFDHE2048_CODEPOINT};
 use crate::crypto::rng::{random_array, LabRng};
@@ -126,7 +126,40 @@ pub(super) fn handle_client_hello(
             .cipher_suites
             .contains(&TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
 
-    // 3. Suite, in the server's order of preference.
+    // RFC 7627 §5.1: the extension's extension_data is empty.
+    let ems = match hello.extension(ExtensionType::ExtendedMasterSecret) {
+        Some(ext) if !ext.data.is_empty() => {
+            return Err(Error::Decode(
+                "extended_master_secret with a non-empty body".into(),
+            ))
+        }
+        Some(_) => true,
+        None => false,
+    };
+    let server_name = match hello.extension(ExtensionType::ServerName) {
+        Some(ext) => ext.parse_server_name()?,
+        None => None,
+    };
+
+    // 3. Resumption (RFC 5246 §7.3, RFC 5077 §3.4): an earlier session the client may resume
+    //    gets the abbreviated handshake; anything wrong with it, a full one.
+    let etm_offered = hello.extension(ExtensionType::EncryptThenMac).is_some();
+    let resume =
+        tls12_resume::find_session(&config, &hello, ems, etm_offered, server_name.as_deref())?;
+    if let Some(found) = resume.found {
+        return tls12_resume::start_abbreviated(
+            cx,
+            msg,
+            &hello,
+            found,
+            resume.wants_ticket.then_some(&*config),
+            secure_reneg,
+            server_name,
+            downgrade_marker,
+        );
+    }
+
+    // 4. Suite, in the server's order of preference.
     let p256_ok = client_supports_p256(&hello)?;
     let dh_ok = client_accepts_our_dh_group(&hello, &config)?;
     let scheme = choose_signature_scheme(&hello)?;
@@ -156,28 +189,15 @@ pub(super) fn handle_client_hello(
                 ours.join(", ")
             ))
         })?;
-    // RFC 7627 §5.1: the extension's extension_data is empty.
-    let ems = match hello.extension(ExtensionType::ExtendedMasterSecret) {
-        Some(ext) if !ext.data.is_empty() => {
-            return Err(Error::Decode(
-                "extended_master_secret with a non-empty body".into(),
-            ))
-        }
-        Some(_) => true,
-        None => false,
-    };
     // RFC 7366 §3: encrypt-then-MAC is answered only when the chosen suite is CBC.
-    let etm = suite.cipher.is_cbc() && hello.extension(ExtensionType::EncryptThenMac).is_some();
-    let server_name = match hello.extension(ExtensionType::ServerName) {
-        Some(ext) => ext.parse_server_name()?,
-        None => None,
-    };
+    let etm = suite.cipher.is_cbc() && etm_offered;
 
-    // 4. ServerHello with the extensions we honour.
+    // 5. ServerHello with the extensions we honour.
     let mut server_random: [u8; 32] = random_array(&mut cx.rng);
     if let Some(marker) = downgrade_marker {
         server_random[24..].copy_from_slice(&marker);
     }
+    let remember = tls12_resume::Remember::new(&config, cx, resume.wants_ticket);
     let mut extensions = Vec::new();
     if secure_reneg {
         extensions.push(Extension::renegotiation_info(&[]));
@@ -193,10 +213,11 @@ pub(super) fn handle_client_hello(
     {
         extensions.push(Extension::ec_point_formats(&[EC_POINT_FORMAT_UNCOMPRESSED]));
     }
+    extensions.extend(remember.extensions());
     let server_hello = ServerHello {
         server_version: ProtocolVersion::Tls12.to_wire(),
         random: server_random,
-        session_id: Vec::new(),
+        session_id: remember.session_id.clone(),
         cipher_suite: suite.id,
         compression_method: 0,
         extensions,
@@ -219,7 +240,7 @@ pub(super) fn handle_client_hello(
         .encode(),
     ];
 
-    // 5. (EC)DHE: a fresh ephemeral key, its public value signed with the long-term RSA key
+    // 6. (EC)DHE: a fresh ephemeral key, its public value signed with the long-term RSA key
     //    over both randoms (RFC 8422 §5.4, RFC 5246 §7.4.3). This signature is all the RSA
     //    key does in an (EC)DHE handshake.
     let ephemeral = match suite.key_exchange {
@@ -284,6 +305,7 @@ pub(super) fn handle_client_hello(
         ems,
         ephemeral,
         transcript,
+        remember,
     }))
 }
 
@@ -296,6 +318,7 @@ struct ExpectClientKeyExchange {
     ems: bool,
     ephemeral: Option<Ephemeral>,
     transcript: Transcript,
+    remember: tls12_resume::Remember,
 }
 
 /// RFC 5246 §7.4.7.1: decrypt the premaster, but on any failure carry on with a random one so
@@ -363,21 +386,25 @@ impl State for ExpectClientKeyExchange {
             cx.summary.encrypt_then_mac,
         )?;
         Ok(Box::new(ExpectChangeCipherSpec {
+            config: self.config,
             suite: self.suite,
             master,
             transcript,
             client_write,
             server_write,
+            remember: self.remember,
         }))
     }
 }
 
 struct ExpectChangeCipherSpec {
+    config: Arc<ServerConfig>,
     suite: Suite,
     master: MasterSecret,
     transcript: Transcript,
     client_write: Tls12Protector,
     server_write: Tls12Protector,
+    remember: tls12_resume::Remember,
 }
 
 impl State for ExpectChangeCipherSpec {
@@ -386,10 +413,12 @@ impl State for ExpectChangeCipherSpec {
             Message::ChangeCipherSpec => {
                 cx.accept_change_cipher_spec(self.client_write);
                 Ok(Box::new(ExpectFinished {
+                    config: self.config,
                     suite: self.suite,
                     master: self.master,
                     transcript: self.transcript,
                     server_write: self.server_write,
+                    remember: self.remember,
                 }))
             }
             other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
@@ -398,10 +427,12 @@ impl State for ExpectChangeCipherSpec {
 }
 
 struct ExpectFinished {
+    config: Arc<ServerConfig>,
     suite: Suite,
     master: MasterSecret,
     transcript: Transcript,
     server_write: Tls12Protector,
+    remember: tls12_resume::Remember,
 }
 
 impl State for ExpectFinished {
@@ -421,6 +452,9 @@ impl State for ExpectFinished {
             ));
         }
         transcript.add(&msg);
+        // RFC 5077 §3.3: NewSessionTicket goes after the client's Finished, before our CCS.
+        self.remember
+            .finish(&self.config, cx, &self.suite, &self.master, &mut transcript);
         cx.send_change_cipher_spec(self.server_write);
         let ours = finished_for(
             &self.suite,
