@@ -223,11 +223,10 @@ impl State for ExpectServerHello {
                 self.config,
                 &self.hello,
                 self.transcript,
-                key,
+                tls13::Offer13 { key, psk: self.psk },
                 cx,
                 msg,
                 sh,
-                self.psk,
             );
         }
         // RFC 8446 §4.1.3: a TLS 1.3 server that negotiates 1.2 marks its random.

@@ -25,6 +25,12 @@ use crate::pki;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls13::key_schedule::{EarlySecret, HandshakeSecret, TrafficSecret};
 
+/// What the TLS 1.3 part of the ClientHello offered: the P-256 key share, and a PSK.
+pub(super) struct Offer13 {
+    pub key: EphemeralKey,
+    pub psk: Option<PskOffer>,
+}
+
 /// The PSK the ClientHello offered (one identity, so the server can only select 0).
 pub(super) struct PskOffer {
     suite_id: u16,
@@ -97,12 +103,12 @@ pub(super) fn handle_server_hello(
     config: Arc<ClientConfig>,
     hello: &ClientHello,
     transcript: Transcript,
-    key: EphemeralKey,
+    offer: Offer13,
     cx: &mut Context,
     msg: HandshakeMessage,
     sh: ServerHello,
-    psk: Option<PskOffer>,
 ) -> Result<Box<dyn State>, Error> {
+    let Offer13 { key, psk } = offer;
     if sh.random == HELLO_RETRY_REQUEST_RANDOM {
         return Err(Error::IllegalParameter(
             "HelloRetryRequest although the secp256r1 key share was already sent".into(),
