@@ -353,3 +353,27 @@ fn a_psk_survives_a_hello_retry_request_rfc8446_4_4_1() {
         Some(ResumedBy::Psk(PskKeyExchangeMode::PskDheKe))
     );
 }
+
+/// The client: one PSK was offered, so a ServerHello selecting identity 1 is illegal_parameter
+/// (RFC 8446 §4.2.11).
+#[test]
+fn the_client_refuses_a_selected_identity_it_did_not_offer() {
+    let session = first_session();
+    let mut c = client(
+        Some(ClientSession::Tls13(session)),
+        &[PskKeyExchangeMode::PskDheKe],
+    );
+    let mut s = server();
+    s.read_tls(&c.take_output()).expect("server answers");
+    let mut out = s.take_output();
+    let psk_ext = [0x00, 0x29, 0x00, 0x02, 0x00, 0x00];
+    let at = out
+        .windows(psk_ext.len())
+        .position(|w| w == psk_ext)
+        .expect("pre_shared_key in the ServerHello");
+    out[at + 5] = 1;
+    let err = c
+        .read_tls(&out)
+        .expect_err("the client must refuse identity 1");
+    assert_eq!(err.alert(), Some(AlertDescription::IllegalParameter));
+}
