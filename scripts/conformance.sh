@@ -77,8 +77,8 @@ python=$root/$venv/bin/python
 mkdir -p "$out"
 rm -f "$out"/*.log
 
-# 3. The server: release build, a key, all suites on a free loopback port; its log beside the
-#    scripts' logs.
+# 3. The server: release build, a key, all suites, session tickets (a ticket key beside the
+#    key), on a free loopback port; its log beside the scripts' logs.
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

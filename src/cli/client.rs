@@ -159,8 +159,13 @@ pub fn run(a: ClientArgs) -> Result<()> {
     match s.suite {
         Some(suite) if suite.key_exchange == KeyExchange::Tls13 => {
             eprintln!(
-                "connected to {addr}: TLS 1.3, {}, key share secp256r1",
-                suite.name
+                "connected to {addr}: TLS 1.3, {}, {}",
+                suite.name,
+                if s.resumed == Some(ResumedBy::Psk(PskKeyExchangeMode::PskKe)) {
+                    "no key share (psk_ke)"
+                } else {
+                    "key share secp256r1"
+                }
             )
         }
         _ => eprintln!(

@@ -3,8 +3,8 @@
 use crate::codec::{
     put_prefixed, put_u16, put_vec_u16, put_vec_u24, put_vec_u8, CodecError, Reader,
 };
-use crate::msgs::enums::{ExtensionType, HandshakeType};
-use crate::msgs::handshake::{read_extension_block, write_extension_block, Extension};
+use crate::msgs::enums::{ExtensionType, HandshakeType, PskKeyExchangeMode};
+use crate::msgs::handshake::{read_extension_block, write_extension_block, ClientHello, Extension};
 use crate::msgs::record::HandshakeMessage;
 
 /// RFC 8446 §4.1.3: ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
@@ -109,6 +109,162 @@ impl Extension {
             key_exchange,
         })
     }
+}
+
+/// One PskIdentity of a ClientHello pre_shared_key (RFC 8446 §4.2.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PskIdentity {
+    pub identity: Vec<u8>,
+    pub obfuscated_ticket_age: u32,
+}
+
+/// OfferedPsks: identities and their binders, in the same order (RFC 8446 §4.2.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedPsks {
+    pub identities: Vec<PskIdentity>,
+    pub binders: Vec<Vec<u8>>,
+}
+
+impl OfferedPsks {
+    /// The length of the encoded binders list with its 2-byte prefix: the bytes that come
+    /// after the truncated ClientHello (§4.2.11.2).
+    pub fn binders_len(&self) -> usize {
+        2 + self.binders.iter().map(|b| 1 + b.len()).sum::<usize>()
+    }
+}
+
+impl Extension {
+    /// psk_key_exchange_modes: ke_modes<1..255> (RFC 8446 §4.2.9).
+    pub fn psk_key_exchange_modes(modes: &[PskKeyExchangeMode]) -> Self {
+        let mut data = Vec::new();
+        put_prefixed(&mut data, 1, |l| {
+            modes.iter().for_each(|m| l.push(m.to_wire()))
+        });
+        Self::new(ExtensionType::PskKeyExchangeModes, data)
+    }
+
+    pub fn parse_psk_key_exchange_modes(&self) -> Result<Vec<PskKeyExchangeMode>, CodecError> {
+        let mut r = Reader::new(&self.data);
+        let list = r.vec_u8("ke_modes")?;
+        r.expect_end("psk_key_exchange_modes")?;
+        if list.is_empty() {
+            return Err(CodecError::IllegalValue {
+                what: "ke_modes",
+                detail: "empty".into(),
+            });
+        }
+        Ok(list
+            .iter()
+            .map(|m| PskKeyExchangeMode::from_wire(*m))
+            .collect())
+    }
+
+    /// ClientHello pre_shared_key: identities<7..2^16-1>, binders<33..2^16-1> (§4.2.11).
+    pub fn pre_shared_key_client(offer: &OfferedPsks) -> Self {
+        let mut data = Vec::new();
+        put_prefixed(&mut data, 2, |l| {
+            for id in &offer.identities {
+                put_vec_u16(l, &id.identity);
+                l.extend_from_slice(&id.obfuscated_ticket_age.to_be_bytes());
+            }
+        });
+        put_prefixed(&mut data, 2, |l| {
+            offer.binders.iter().for_each(|b| put_vec_u8(l, b))
+        });
+        Self::new(ExtensionType::PreSharedKey, data)
+    }
+
+    pub fn parse_pre_shared_key_client(&self) -> Result<OfferedPsks, CodecError> {
+        let mut r = Reader::new(&self.data);
+        let mut ids = Reader::new(r.vec_u16("identities")?);
+        let mut binder_list = Reader::new(r.vec_u16("binders")?);
+        r.expect_end("pre_shared_key")?;
+        let mut identities = Vec::new();
+        while ids.any_left() {
+            let identity = ids.vec_u16("identity")?.to_vec();
+            let obfuscated_ticket_age = ids.u32("obfuscated_ticket_age")?;
+            if identity.is_empty() {
+                return Err(CodecError::IllegalValue {
+                    what: "identity",
+                    detail: "empty".into(),
+                });
+            }
+            identities.push(PskIdentity {
+                identity,
+                obfuscated_ticket_age,
+            });
+        }
+        let mut binders = Vec::new();
+        while binder_list.any_left() {
+            let b = binder_list.vec_u8("PskBinderEntry")?;
+            if b.len() < 32 {
+                return Err(CodecError::IllegalValue {
+                    what: "PskBinderEntry",
+                    detail: format!("{} bytes", b.len()),
+                });
+            }
+            binders.push(b.to_vec());
+        }
+        if identities.is_empty() || binders.is_empty() {
+            return Err(CodecError::IllegalValue {
+                what: "pre_shared_key",
+                detail: "no identities or no binders".into(),
+            });
+        }
+        Ok(OfferedPsks {
+            identities,
+            binders,
+        })
+    }
+
+    /// ServerHello pre_shared_key: selected_identity.
+    pub fn pre_shared_key_server(selected_identity: u16) -> Self {
+        Self::new(
+            ExtensionType::PreSharedKey,
+            selected_identity.to_be_bytes().to_vec(),
+        )
+    }
+
+    pub fn parse_pre_shared_key_server(&self) -> Result<u16, CodecError> {
+        let mut r = Reader::new(&self.data);
+        let v = r.u16("selected_identity")?;
+        r.expect_end("pre_shared_key")?;
+        Ok(v)
+    }
+}
+
+/// The ClientHello message (header included) up to, not including, the binders list: the
+/// input of the binder's transcript hash (RFC 8446 §4.2.11.2). The pre_shared_key extension
+/// must be the last one (§4.2.11); the binders are then the message's last bytes.
+pub fn client_hello_without_binders(encoded: &[u8]) -> Result<&[u8], CodecError> {
+    let body = encoded.get(4..).ok_or(CodecError::Truncated {
+        what: "ClientHello",
+        needed: 4,
+        available: encoded.len(),
+    })?;
+    let hello = ClientHello::read(body)?;
+    let last = hello.extensions.last().ok_or(CodecError::IllegalValue {
+        what: "pre_shared_key",
+        detail: "absent".into(),
+    })?;
+    if last.typ != ExtensionType::PreSharedKey {
+        return Err(CodecError::IllegalValue {
+            what: "pre_shared_key",
+            detail: "not the last extension".into(),
+        });
+    }
+    let offer = last.parse_pre_shared_key_client()?;
+    let cut = encoded
+        .len()
+        .checked_sub(offer.binders_len())
+        .ok_or(CodecError::IllegalValue {
+            what: "binders",
+            detail: "longer than the ClientHello".into(),
+        })?;
+    encoded.get(..cut).ok_or(CodecError::IllegalValue {
+        what: "binders",
+        detail: "longer than the ClientHello".into(),
+    })
 }
 
 /// RFC 8446 §4.3.1.
@@ -236,6 +392,17 @@ impl NewSessionTicket13 {
             ticket,
         })
     }
+
+    /// With no extensions (we never allow early data, RFC 8446 §4.6.1).
+    pub fn encode(&self) -> HandshakeMessage {
+        let mut b = Vec::new();
+        b.extend_from_slice(&self.lifetime.to_be_bytes());
+        b.extend_from_slice(&self.age_add.to_be_bytes());
+        put_vec_u8(&mut b, &self.nonce);
+        put_vec_u16(&mut b, &self.ticket);
+        write_extension_block(&mut b, &[]);
+        HandshakeMessage::new(HandshakeType::NewSessionTicket, &b)
+    }
 }
 
 /// RFC 8446 §4.6.3: KeyUpdate; true when the peer must update too.
@@ -342,6 +509,169 @@ mod tests {
         assert!(read_key_update(&[1]).unwrap());
         assert!(read_key_update(&[2]).is_err());
         assert!(read_key_update(&[]).is_err());
+    }
+
+    #[test]
+    fn psk_extensions_round_trip_and_truncations() {
+        let modes = vec![PskKeyExchangeMode::PskKe, PskKeyExchangeMode::PskDheKe];
+        let e = Extension::psk_key_exchange_modes(&modes);
+        assert_eq!(e.data, vec![2, 0, 1]);
+        assert_eq!(e.parse_psk_key_exchange_modes().unwrap(), modes);
+        truncations_fail(&e.data, |d| {
+            Extension::new(ExtensionType::PskKeyExchangeModes, d.to_vec())
+                .parse_psk_key_exchange_modes()
+        });
+
+        let offer = OfferedPsks {
+            identities: vec![
+                PskIdentity {
+                    identity: vec![7; 40],
+                    obfuscated_ticket_age: 0x0102_0304,
+                },
+                PskIdentity {
+                    identity: vec![8],
+                    obfuscated_ticket_age: 5,
+                },
+            ],
+            binders: vec![vec![0xaa; 32], vec![0xbb; 48]],
+        };
+        let e = Extension::pre_shared_key_client(&offer);
+        assert_eq!(e.parse_pre_shared_key_client().unwrap(), offer);
+        assert_eq!(offer.binders_len(), 2 + 33 + 49);
+        truncations_fail(&e.data, |d| {
+            Extension::new(ExtensionType::PreSharedKey, d.to_vec()).parse_pre_shared_key_client()
+        });
+        // A 31-byte binder and an empty identity list are illegal.
+        let short = OfferedPsks {
+            identities: offer.identities.clone(),
+            binders: vec![vec![0; 31]],
+        };
+        assert!(Extension::pre_shared_key_client(&short)
+            .parse_pre_shared_key_client()
+            .is_err());
+        let none = OfferedPsks {
+            identities: vec![],
+            binders: vec![vec![0; 32]],
+        };
+        assert!(Extension::pre_shared_key_client(&none)
+            .parse_pre_shared_key_client()
+            .is_err());
+
+        let e = Extension::pre_shared_key_server(3);
+        assert_eq!(e.parse_pre_shared_key_server().unwrap(), 3);
+        truncations_fail(&e.data, |d| {
+            Extension::new(ExtensionType::PreSharedKey, d.to_vec()).parse_pre_shared_key_server()
+        });
+    }
+
+    /// RFC 8448 §3: the NewSessionTicket (its early_data extension dropped: we never send one).
+    #[test]
+    fn new_session_ticket_round_trip_and_truncations() {
+        let nst = NewSessionTicket13 {
+            lifetime: 30,
+            age_add: 0xfad6_aac5,
+            nonce: vec![0, 0],
+            ticket: vec![0x2c; 178],
+        };
+        let m = nst.encode();
+        assert_eq!(
+            &m.encoded[..16],
+            &[4, 0, 0, 193, 0, 0, 0, 0x1e, 0xfa, 0xd6, 0xaa, 0xc5, 2, 0, 0, 0][..]
+        );
+        assert_eq!(NewSessionTicket13::read(m.body()).unwrap(), nst);
+        truncations_fail(m.body(), NewSessionTicket13::read);
+    }
+
+    /// RFC 8448 §4: the resumed ClientHello's binder list is its last 35 bytes (00 21 20 ‖
+    /// 32-byte binder), so the 477-octet prefix is what the binder hashes.
+    #[test]
+    fn client_hello_truncated_before_binders() {
+        use crate::msgs::enums::NamedGroup;
+        let offer = OfferedPsks {
+            identities: vec![PskIdentity {
+                identity: vec![0x2c; 178],
+                obfuscated_ticket_age: 0,
+            }],
+            binders: vec![vec![0x3a; 32]],
+        };
+        let hello = ClientHello {
+            client_version: 0x0303,
+            random: [1; 32],
+            session_id: vec![],
+            cipher_suites: vec![0x1301],
+            compression_methods: vec![0],
+            extensions: vec![
+                Extension::u16_list(
+                    ExtensionType::SupportedGroups,
+                    &[NamedGroup::X25519.to_wire()],
+                ),
+                Extension::psk_key_exchange_modes(&[PskKeyExchangeMode::PskDheKe]),
+                Extension::pre_shared_key_client(&offer),
+            ],
+        };
+        let full = hello.encode().encoded;
+        let prefix = client_hello_without_binders(&full).unwrap();
+        assert_eq!(prefix.len(), full.len() - 35);
+        assert_eq!(&full[prefix.len()..prefix.len() + 3], &[0x00, 0x21, 0x20]);
+
+        // Not last → refused; no pre_shared_key → refused; every truncation → refused.
+        let mut swapped = hello.clone();
+        swapped.extensions.swap(1, 2);
+        assert!(client_hello_without_binders(&swapped.encode().encoded).is_err());
+        let mut without = hello.clone();
+        without.extensions.pop();
+        assert!(client_hello_without_binders(&without.encode().encoded).is_err());
+        for len in 0..full.len() {
+            assert!(client_hello_without_binders(&full[..len]).is_err());
+        }
+    }
+
+    /// RFC 8448 §4: the resumed ClientHello (512 octets); its 477-octet prefix hashes to the
+    /// binder hash 63 22 4b 2e … and its binder is 3a dd 4f b2 ….
+    const RFC8448_RESUMED_CLIENT_HELLO: [&str; 12] = [
+        "010001fc03031bc3ceb6bbe39cff938355b5a50adb6db21b7a6af649d7b4bc419d7876487d95000006130113",
+        "031302010001cd0000000b0009000006736572766572ff01000100000a00140012001d001700180019010001",
+        "01010201030104003300260024001d0020e4ffb68ac05f8d96c99da26698346c6be16482badddafe051a66b4",
+        "f18d668f0b002a0000002b0003020304000d0020001e04030503060302030804080508060401050106010201",
+        "0402050206020202002d00020101001c00024001001500570000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        "0000000000000000000000000000000000000000000000002900dd00b800b22c035d829359ee5ff7af4ec900",
+        "000000262a6494dc486d2c8a34cb33fa90bf1b0070ad3c498883c9367c09a2be785abc55cd226097a3a98211",
+        "7283f82a03a143efd3ff5dd36d64e861be7fd61d2827db279cce145077d454a3664d4e6da4d29ee03725a6a4",
+        "dafcd0fc67d2aea70529513e3da2677fa5906c5b3f7d8f92f228bda40dda721470f9fbf297b5aea617646fac",
+        "5c03272e970727c621a79141ef5f7de6505e5bfbc388e93343694093934ae4d357fad6aacb0021203add4fb2",
+        "d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d",
+    ];
+
+    #[test]
+    fn rfc8448_resumed_client_hello() {
+        let full = crate::codec::unhex(&RFC8448_RESUMED_CLIENT_HELLO.concat()).unwrap();
+        assert_eq!(full.len(), 512);
+        let prefix = client_hello_without_binders(&full).unwrap();
+        assert_eq!(prefix.len(), 477);
+        assert_eq!(
+            crate::crypto::HashAlg::Sha256.digest(prefix),
+            crate::codec::unhex("63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14")
+                .unwrap()
+        );
+        let hello = ClientHello::read(&full[4..]).unwrap();
+        let offer = hello
+            .extension(ExtensionType::PreSharedKey)
+            .unwrap()
+            .parse_pre_shared_key_client()
+            .unwrap();
+        assert_eq!(offer.identities.len(), 1);
+        assert_eq!(offer.identities[0].identity.len(), 178);
+        assert_eq!(offer.identities[0].obfuscated_ticket_age, 0xfad6_aacb);
+        assert_eq!(&offer.binders[0][..4], &[0x3a, 0xdd, 0x4f, 0xb2]);
+        assert_eq!(
+            hello
+                .extension(ExtensionType::PskKeyExchangeModes)
+                .unwrap()
+                .parse_psk_key_exchange_modes()
+                .unwrap(),
+            vec![PskKeyExchangeMode::PskDheKe]
+        );
     }
 
     #[test]

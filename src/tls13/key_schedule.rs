@@ -3,11 +3,14 @@
 //! the attacker.
 //!
 //! ```text
-//! 0 → HKDF-Extract(0, 0) = Early Secret
+//! 0 → HKDF-Extract(0, PSK or 0) = Early Secret
+//!       → Derive-Secret(., "res binder", "") = binder_key (resumption PSKs, §4.2.11.2)
 //!       → Derive-Secret(., "derived", "") → HKDF-Extract(., (EC)DHE) = Handshake Secret
 //!           → "c hs traffic" / "s hs traffic" (ClientHello…ServerHello)
 //!           → Derive-Secret(., "derived", "") → HKDF-Extract(., 0) = Master Secret
 //!               → "c ap traffic" / "s ap traffic" / "exp master" (ClientHello…server Finished)
+//!               → "res master" (ClientHello…client Finished)
+//!                   → HKDF-Expand-Label(., "resumption", ticket_nonce) = the ticket's PSK (§4.6.1)
 //! ```
 
 use hkdf::Hkdf;
@@ -84,8 +87,32 @@ impl EarlySecret {
         }
     }
 
+    /// With a PSK (a resumption): HKDF-Extract(0, PSK).
+    pub fn with_psk(hash: HashAlg, psk: &[u8]) -> Self {
+        let zeros = vec![0u8; hash.output_len()];
+        Self {
+            hash,
+            secret: extract(hash, &zeros, psk),
+        }
+    }
+
     pub fn secret(&self) -> &[u8] {
         &self.secret
+    }
+
+    /// binder_key = Derive-Secret(early, "res binder", "") for a resumption PSK (§7.1).
+    pub fn resumption_binder_key(&self) -> BinderKey {
+        let empty = self.hash.digest(b"");
+        BinderKey {
+            hash: self.hash,
+            secret: derive_secret(self.hash, &self.secret, "res binder", &empty).to_vec(),
+        }
+    }
+
+    /// psk_ke (RFC 8446 §4.2.9): no (EC)DHE, so the Handshake Secret's IKM is Hash.length zeros.
+    pub fn into_handshake_without_dhe(self) -> HandshakeSecret {
+        let zeros = vec![0u8; self.hash.output_len()];
+        self.into_handshake(&zeros)
     }
 
     /// Handshake Secret = HKDF-Extract(Derive-Secret(early, "derived", ""), (EC)DHE).
@@ -167,6 +194,68 @@ impl MasterSecret13 {
 
     pub fn exporter_secret(&self, handshake_hash: &[u8]) -> Zeroizing<Vec<u8>> {
         derive_secret(self.hash, &self.secret, "exp master", handshake_hash)
+    }
+
+    /// resumption_master_secret = Derive-Secret(master, "res master", ClientHello…client
+    /// Finished) (§7.1).
+    pub fn resumption_master_secret(&self, client_finished_hash: &[u8]) -> ResumptionMasterSecret {
+        ResumptionMasterSecret {
+            hash: self.hash,
+            secret: derive_secret(self.hash, &self.secret, "res master", client_finished_hash)
+                .to_vec(),
+        }
+    }
+}
+
+/// The binder key of a resumption PSK; a binder is a Finished MAC over the truncated
+/// ClientHello (RFC 8446 §4.2.11.2).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct BinderKey {
+    #[zeroize(skip)]
+    hash: HashAlg,
+    secret: Vec<u8>,
+}
+
+impl BinderKey {
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// HMAC(HKDF-Expand-Label(binder_key, "finished", "", Hash.length), Transcript-Hash(…
+    /// truncated ClientHello)); after a HelloRetryRequest the transcript starts with
+    /// message_hash and the HelloRetryRequest (§4.2.11.2, §4.4.1).
+    pub fn binder(&self, truncated_transcript_hash: &[u8]) -> Vec<u8> {
+        TrafficSecret::new(self.hash, self.secret.clone()).verify_data(truncated_transcript_hash)
+    }
+}
+
+/// The resumption master secret; each NewSessionTicket's PSK comes from it and the ticket's
+/// nonce (RFC 8446 §4.6.1).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ResumptionMasterSecret {
+    #[zeroize(skip)]
+    hash: HashAlg,
+    secret: Vec<u8>,
+}
+
+impl ResumptionMasterSecret {
+    pub fn hash(&self) -> HashAlg {
+        self.hash
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// PSK = HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length).
+    pub fn ticket_psk(&self, ticket_nonce: &[u8]) -> Zeroizing<Vec<u8>> {
+        expand_label(
+            self.hash,
+            &self.secret,
+            "resumption",
+            ticket_nonce,
+            self.hash.output_len(),
+        )
     }
 }
 
@@ -303,6 +392,62 @@ mod tests {
         let (key, iv) = c_ap.record_keys(16);
         assert_eq!(*key, h("17422dda596ed5d9acd890e3c63f5051"));
         assert_eq!(*iv, h("5b78923dee08579033e523d9"));
+    }
+
+    /// RFC 8448 §3: the resumption master secret after the client Finished, and the PSK of the
+    /// NewSessionTicket (nonce 00 00).
+    #[test]
+    fn rfc8448_resumption_master_and_ticket_psk() {
+        let master = EarlySecret::without_psk(HashAlg::Sha256)
+            .into_handshake(&h(
+                "8bd4054fb55b9d63fdfbacf9f04b9f0d35e6d63f537563efd46272900f89492d",
+            ))
+            .into_master();
+        let client_finished_hash =
+            h("209145a96ee8e2a122ff810047cc952684658d6049e86429426db87c54ad143d");
+        let res = master.resumption_master_secret(&client_finished_hash);
+        assert_eq!(
+            res.secret(),
+            h("7df235f2031d2a051287d02b0241b0bfdaf86cc856231f2d5aba46c434ec196c")
+        );
+        assert_eq!(
+            *res.ticket_psk(&[0, 0]),
+            h("4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3")
+        );
+    }
+
+    /// RFC 8448 §4 "Resumed 0-RTT Handshake": the early secret from the ticket's PSK, the
+    /// binder key, the binder over the 477-octet ClientHello prefix, and the handshake secret.
+    #[test]
+    fn rfc8448_resumed_handshake() {
+        let psk = h("4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3");
+        let early = EarlySecret::with_psk(HashAlg::Sha256, &psk);
+        assert_eq!(
+            early.secret(),
+            h("9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c")
+        );
+        let binder_key = early.resumption_binder_key();
+        assert_eq!(
+            binder_key.secret(),
+            h("69fe131a3bbad5d63c64eebcc30e395b9d8107726a13d074e389dbc8a4e47256")
+        );
+        let binder_hash = h("63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14");
+        assert_eq!(
+            binder_key.binder(&binder_hash),
+            h("3add4fb2d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d")
+        );
+        let shared = h("f44194756ff9ec9d25180635d66ea6824c6ab3bf179977be37f723570e7ccb2e");
+        let hs = early.clone().into_handshake(&shared);
+        assert_eq!(
+            hs.secret(),
+            h("005cb112fd8eb4ccc623bb88a07c64b3ede1605363fc7d0df8c7ce4ff0fb4ae6")
+        );
+        // psk_ke: the same stage with Hash.length zeros as IKM.
+        let zeros = vec![0u8; 32];
+        assert_eq!(
+            early.clone().into_handshake_without_dhe().secret(),
+            early.into_handshake(&zeros).secret()
+        );
     }
 
     /// RFC 5869 Appendix A.1, the first HKDF test case, through the same helpers.

@@ -29,6 +29,7 @@ mod record;
 mod report;
 mod resumption;
 mod resumption12;
+mod resumption13;
 mod scenarios;
 mod sha384;
 mod tls13;

@@ -159,7 +159,7 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         if let Some(o) = offer12.as_ref().filter(|o| !o.session_id.is_empty()) {
             session_id = o.session_id.clone();
         }
-        let hello = ClientHello {
+        let mut hello = ClientHello {
             client_version: ProtocolVersion::Tls12.to_wire(),
             random,
             session_id,
@@ -167,7 +167,8 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             compression_methods: vec![0],
             extensions,
         };
-        let msg = hello.encode();
+        // RFC 8446 §4.2.11: a saved TLS 1.3 session adds its PSK, the last extension.
+        let (msg, psk) = tls13::encode_client_hello(&config, &mut hello, offers_tls13);
         cx.send_handshake(&msg);
         cx.summary.client_random = random;
         let mut transcript = Transcript::default();
@@ -177,6 +178,7 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             hello,
             transcript,
             key,
+            psk,
             offers_tls12,
             offer12,
         }))
@@ -190,6 +192,8 @@ struct ExpectServerHello {
     transcript: Transcript,
     /// The P-256 key share, when TLS 1.3 was offered.
     key: Option<EphemeralKey>,
+    /// The PSK offered with TLS 1.3, when resuming.
+    psk: Option<tls13::PskOffer>,
     offers_tls12: bool,
     /// TLS 1.2 resumption offered in the hello.
     offer12: Option<tls12::Offer12>,
@@ -219,7 +223,7 @@ impl State for ExpectServerHello {
                 self.config,
                 &self.hello,
                 self.transcript,
-                key,
+                tls13::Offer13 { key, psk: self.psk },
                 cx,
                 msg,
                 sh,

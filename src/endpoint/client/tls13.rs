@@ -1,25 +1,101 @@
 //! The TLS 1.3 client handshake (RFC 8446 §2): ExpectServerHello → ExpectEncryptedExtensions →
-//! ExpectCertificate → ExpectCertificateVerify → ExpectFinished → Traffic13. The front
-//! (`mod.rs`) reads the ServerHello and hands a TLS 1.3 one here.
+//! ExpectCertificate → ExpectCertificateVerify → ExpectFinished → Traffic13; a resumption with a
+//! PSK (§4.2.11) goes from EncryptedExtensions straight to Finished. The front (`mod.rs`) builds
+//! the ClientHello (its PSK offer comes from [`encode_client_hello`]), reads the ServerHello and
+//! hands a TLS 1.3 one here.
 
 use std::sync::Arc;
 
 use super::{verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
-use crate::endpoint::conn::{Context, Message, State, Transcript};
+use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::require_handshake;
-use crate::endpoint::traffic13::{log_secret, Traffic13};
+use crate::endpoint::session::ClientSession;
+use crate::endpoint::traffic13::{log_secret, TicketReceiver, Traffic13};
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup};
-use crate::msgs::handshake::{ClientHello, ServerHello};
+use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, PskKeyExchangeMode};
+use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
-    Certificate13, CertificateVerify, EncryptedExtensions, HELLO_RETRY_REQUEST_RANDOM,
+    client_hello_without_binders, Certificate13, CertificateVerify, EncryptedExtensions,
+    OfferedPsks, PskIdentity, HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls13::key_schedule::{EarlySecret, HandshakeSecret, TrafficSecret};
+
+/// What the TLS 1.3 part of the ClientHello offered: the P-256 key share, and a PSK.
+pub(super) struct Offer13 {
+    pub key: EphemeralKey,
+    pub psk: Option<PskOffer>,
+}
+
+/// The PSK the ClientHello offered (one identity, so the server can only select 0).
+pub(super) struct PskOffer {
+    suite_id: u16,
+    early: EarlySecret,
+    modes: Vec<PskKeyExchangeMode>,
+}
+
+/// Encodes the ClientHello; with a saved TLS 1.3 session whose suite is offered, first adds
+/// psk_key_exchange_modes and pre_shared_key, the last extension, whose binder is a Finished
+/// MAC over the hello up to the binders list (RFC 8446 §4.2.9, §4.2.11).
+pub(super) fn encode_client_hello(
+    config: &ClientConfig,
+    hello: &mut ClientHello,
+    offers_tls13: bool,
+) -> (HandshakeMessage, Option<PskOffer>) {
+    let usable = match &config.resumption.session {
+        Some(ClientSession::Tls13(s)) if offers_tls13 && s.server_name == config.server_name => {
+            config
+                .suites
+                .iter()
+                .find(|x| x.id == s.state.cipher_suite && x.key_exchange == KeyExchange::Tls13)
+                .map(|suite| (s, suite.hash))
+        }
+        _ => None,
+    };
+    let Some((session, hash)) = usable else {
+        return (hello.encode(), None);
+    };
+    let now_ms = config.resumption.clock.now_ms();
+    // §4.2.11.1: the age in milliseconds plus ticket_age_add, modulo 2^32.
+    let age_ms = now_ms.saturating_sub(session.state.issued_ms);
+    let mut offer = OfferedPsks {
+        identities: vec![PskIdentity {
+            identity: session.ticket.clone(),
+            obfuscated_ticket_age: (age_ms as u32).wrapping_add(session.state.ticket_age_add),
+        }],
+        binders: vec![vec![0; hash.output_len()]],
+    };
+    hello.extensions.push(Extension::psk_key_exchange_modes(
+        &config.resumption.psk_modes,
+    ));
+    hello
+        .extensions
+        .push(Extension::pre_shared_key_client(&offer));
+    let early = EarlySecret::with_psk(hash, &session.state.psk);
+    let partial = hello.encode();
+    // Our own hello always has pre_shared_key last, so the cut cannot fail.
+    let binder = match client_hello_without_binders(&partial.encoded) {
+        Ok(prefix) => early.resumption_binder_key().binder(&hash.digest(prefix)),
+        Err(_) => vec![0; hash.output_len()],
+    };
+    offer.binders = vec![binder];
+    hello.extensions.pop();
+    hello
+        .extensions
+        .push(Extension::pre_shared_key_client(&offer));
+    (
+        hello.encode(),
+        Some(PskOffer {
+            suite_id: session.state.cipher_suite,
+            early,
+            modes: config.resumption.psk_modes.clone(),
+        }),
+    )
+}
 use crate::tls13::protector;
 
 /// Continues a handshake whose ServerHello chose TLS 1.3 (RFC 8446 §4.1.3).
@@ -27,11 +103,12 @@ pub(super) fn handle_server_hello(
     config: Arc<ClientConfig>,
     hello: &ClientHello,
     transcript: Transcript,
-    key: EphemeralKey,
+    offer: Offer13,
     cx: &mut Context,
     msg: HandshakeMessage,
     sh: ServerHello,
 ) -> Result<Box<dyn State>, Error> {
+    let Offer13 { key, psk } = offer;
     if sh.random == HELLO_RETRY_REQUEST_RANDOM {
         return Err(Error::IllegalParameter(
             "HelloRetryRequest although the secp256r1 key share was already sent".into(),
@@ -53,24 +130,73 @@ pub(super) fn handle_server_hello(
             "legacy_session_id_echo does not match".into(),
         ));
     }
-    let share = sh
-        .extension(ExtensionType::KeyShare)
-        .ok_or_else(|| Error::MissingExtension("TLS 1.3 ServerHello without key_share".into()))?
-        .parse_key_share_server()?;
-    if share.group != NamedGroup::Secp256r1.to_wire() {
-        return Err(Error::IllegalParameter(
-            "server key share is not on secp256r1".into(),
-        ));
+    // RFC 8446 §4.2.11: a selected PSK must be the one offered (index 0), for the same hash.
+    let resumed = match sh.extension(ExtensionType::PreSharedKey) {
+        None => None,
+        Some(ext) => {
+            let selected = ext.parse_pre_shared_key_server()?;
+            let Some(offer) = psk else {
+                return Err(Error::IllegalParameter(
+                    "ServerHello selects a PSK, but none was offered".into(),
+                ));
+            };
+            let offered_hash = crate::suites::tls13_suite(offer.suite_id).map(|s| s.hash);
+            if selected != 0 || offered_hash != Some(suite.hash) {
+                return Err(Error::IllegalParameter(format!(
+                    "ServerHello selects PSK {selected} with {}; one PSK was offered",
+                    suite.name
+                )));
+            }
+            Some(offer)
+        }
+    };
+    // psk_ke has no key share; a full handshake and psk_dhe_ke have one (§4.2.8, §4.2.9).
+    let shared = match sh.extension(ExtensionType::KeyShare) {
+        Some(ext) => {
+            let share = ext.parse_key_share_server()?;
+            if share.group != NamedGroup::Secp256r1.to_wire() {
+                return Err(Error::IllegalParameter(
+                    "server key share is not on secp256r1".into(),
+                ));
+            }
+            Some(
+                key.agree(&share.key_exchange)
+                    .map_err(Error::IllegalParameter)?,
+            )
+        }
+        None => None,
+    };
+    let mode = match (&resumed, &shared) {
+        (None, None) => {
+            return Err(Error::MissingExtension(
+                "TLS 1.3 ServerHello without key_share".into(),
+            ))
+        }
+        (None, Some(_)) => None,
+        (Some(_), Some(_)) => Some(PskKeyExchangeMode::PskDheKe),
+        (Some(_), None) => Some(PskKeyExchangeMode::PskKe),
+    };
+    if let (Some(offer), Some(mode)) = (&resumed, mode) {
+        if !offer.modes.contains(&mode) {
+            return Err(Error::IllegalParameter(format!(
+                "the server resumed in {mode}, which was not offered"
+            )));
+        }
     }
-    let shared = key
-        .agree(&share.key_exchange)
-        .map_err(Error::IllegalParameter)?;
     cx.tls13 = true;
     cx.summary.suite = Some(suite);
     cx.summary.server_random = sh.random;
+    cx.summary.resumed = mode.map(ResumedBy::Psk);
     let mut transcript = transcript;
     transcript.add(&msg);
-    let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
+    let early = match resumed {
+        Some(offer) => offer.early,
+        None => EarlySecret::without_psk(suite.hash),
+    };
+    let handshake = match &shared {
+        Some(shared) => early.into_handshake(shared),
+        None => early.into_handshake_without_dhe(),
+    };
     let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
     log_secret(
         cx,
@@ -86,7 +212,8 @@ pub(super) fn handle_server_hello(
     )?;
     cx.set_read_keys(protector(&suite, &server_hs)?)?;
     Ok(Box::new(ExpectEncryptedExtensions(Handshake13 {
-        config: config,
+        resumed: mode.is_some(),
+        config,
         suite,
         client_random: hello.random,
         handshake,
@@ -108,6 +235,8 @@ struct Handshake13 {
     server_hs: TrafficSecret,
     transcript: Transcript,
     server_key: Option<rsa::PublicKey>,
+    /// Resuming with a PSK: no Certificate or CertificateVerify (RFC 8446 §2.2).
+    resumed: bool,
     /// The context of a CertificateRequest, to echo in an empty Certificate.
     certificate_requested: Option<Vec<u8>>,
 }
@@ -120,6 +249,9 @@ impl State for ExpectEncryptedExtensions {
         EncryptedExtensions::read(msg.body())?;
         let mut hs = self.0;
         hs.transcript.add(&msg);
+        if hs.resumed {
+            return Ok(Box::new(ExpectFinished(hs)));
+        }
         Ok(Box::new(ExpectCertificate(hs)))
     }
 }
@@ -235,12 +367,21 @@ impl State for ExpectFinished {
             &hs.client_hs.verify_data(&hs.transcript.hash(hs.suite.hash)),
         );
         cx.send_handshake(&finished);
+        hs.transcript.add(&finished);
         cx.set_write_keys(protector(&hs.suite, &client_ap)?);
         cx.set_read_keys(protector(&hs.suite, &server_ap)?)?;
+        // RFC 8446 §7.1: tickets that arrive later are PSKs from the resumption master secret
+        // over ClientHello…client Finished.
+        let resumption = TicketReceiver {
+            secret: master.resumption_master_secret(&hs.transcript.hash(hs.suite.hash)),
+            server_name: hs.config.server_name.clone(),
+            clock: hs.config.resumption.clock,
+        };
         Ok(Box::new(Traffic13 {
             suite: hs.suite,
             read_secret: server_ap,
             write_secret: client_ap,
+            resumption: Some(resumption),
         }))
     }
 }

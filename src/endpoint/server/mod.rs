@@ -5,6 +5,7 @@ mod session_cache;
 mod tls12;
 mod tls12_resume;
 mod tls13;
+mod tls13_psk;
 
 pub use session_cache::SessionCache;
 

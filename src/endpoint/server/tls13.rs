@@ -1,18 +1,22 @@
 //! The TLS 1.3 server handshake (RFC 8446 §2): ClientHello → [HelloRetryRequest → ClientHello]
 //! → ServerHello, {EncryptedExtensions, Certificate, CertificateVerify, Finished} →
-//! ExpectFinished → Traffic13.
+//! ExpectFinished → [NewSessionTicket] → Traffic13. A resumption (a PSK from a ticket,
+//! `tls13_psk`) sends no Certificate or CertificateVerify.
 
 use std::sync::Arc;
 
+use super::tls13_psk;
 use super::{offers_tls13, ServerConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng::random_array;
-use crate::endpoint::conn::{Context, Message, State, Transcript};
+use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::require_handshake;
 use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, ProtocolVersion};
+use crate::msgs::enums::{
+    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode,
+};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
     message_hash, Certificate13, CertificateVerify, EncryptedExtensions, KeyShareEntry,
@@ -21,7 +25,7 @@ use crate::msgs::handshake13::{
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::Suite;
-use crate::tls13::key_schedule::{EarlySecret, TrafficSecret};
+use crate::tls13::key_schedule::{EarlySecret, MasterSecret13, TrafficSecret};
 use crate::tls13::protector;
 
 /// Bytes of rejected early data skipped before the connection fails (OpenSSL's default
@@ -38,7 +42,7 @@ pub(super) fn handle_client_hello(
     retried: Option<Transcript>,
 ) -> Result<Box<dyn State>, Error> {
     cx.tls13 = true;
-    // RFC 8446 §4.2.10: pfslab issues no tickets, so offered 0-RTT is rejected and skipped.
+    // RFC 8446 §4.2.10: pfslab never accepts 0-RTT, so offered early data is skipped.
     // After a HelloRetryRequest only the records before the second ClientHello are skipped.
     cx.early_data_to_skip =
         if retried.is_none() && hello.extension(ExtensionType::EarlyData).is_some() {
@@ -46,61 +50,50 @@ pub(super) fn handle_client_hello(
         } else {
             0
         };
-    // 1. Signature scheme: an RSA-PSS scheme the client accepts (RFC 8446 §4.2.3).
-    let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
-        Some(ext) => ext.parse_u16_list("signature_algorithms")?,
-        None => {
-            return Err(Error::MissingExtension(
-                "TLS 1.3 ClientHello without signature_algorithms (RFC 8446 §9.2)".into(),
-            ))
+    // 1. A PSK to resume with (RFC 8446 §4.2.11); the offer's shape is checked even when the
+    //    server resumes nothing. A resumption signs nothing, so it needs no signature scheme.
+    let psk = match tls13_psk::read_offer(&hello)? {
+        Some((offer, modes)) => {
+            tls13_psk::choose_psk(&config, &msg, &offer, &modes, &suite, retried.as_ref())?
         }
+        None => None,
     };
-    // RFC 8446 §4.2.3: supported_signature_algorithms<2..2^16-2> is never empty.
-    if offered.is_empty() {
-        return Err(Error::Decode("empty signature_algorithms list".into()));
-    }
-    let scheme = pki::PSS_SCHEMES
-        .iter()
-        .copied()
-        .find(|s| offered.contains(s))
-        .ok_or_else(|| {
-            Error::HandshakeFailure("the client accepts no RSA-PSS signature scheme".into())
-        })?;
+    let scheme = match psk {
+        Some(_) => None,
+        None => Some(choose_signature_scheme(&hello)?),
+    };
 
     // 2. Key share: secp256r1, asked for with a HelloRetryRequest if the client only guessed
-    //    other groups but supports it.
-    let shares = match hello.extension(ExtensionType::KeyShare) {
-        Some(ext) => ext.parse_key_share_client()?,
-        None => {
-            return Err(Error::MissingExtension(
-                "TLS 1.3 ClientHello without key_share (RFC 8446 §9.2)".into(),
-            ))
-        }
-    };
-    let p256 = NamedGroup::Secp256r1.to_wire();
-    let groups = match hello.extension(ExtensionType::SupportedGroups) {
-        Some(ext) => ext.parse_u16_list("supported_groups")?,
-        None => Vec::new(),
-    };
-    let Some(share) = shares.iter().find(|s| s.group == p256).cloned() else {
-        if retried.is_some() {
-            return Err(Error::IllegalParameter(
-                "the retried ClientHello still has no secp256r1 key share".into(),
-            ));
-        }
-        if !groups.contains(&p256) {
-            return Err(Error::HandshakeFailure(
-                "the client supports no group pfslab offers (secp256r1)".into(),
-            ));
-        }
-        return send_hello_retry_request(config, cx, msg, hello, suite);
+    //    other groups but supports it. psk_ke resumes without one (RFC 8446 §4.2.9).
+    let share = match &psk {
+        Some(p) if p.mode == PskKeyExchangeMode::PskKe => None,
+        _ => match p256_share(&hello, retried.is_some())? {
+            Some(share) => Some(share),
+            None => return send_hello_retry_request(config, cx, msg, hello, suite),
+        },
     };
 
-    // 3. ServerHello.
-    let ephemeral = EphemeralKey::generate(&mut cx.rng);
-    let shared = ephemeral
-        .agree(&share.key_exchange)
-        .map_err(Error::IllegalParameter)?;
+    // 3. ServerHello: key_share in a full handshake and psk_dhe_ke, pre_shared_key when
+    //    resuming (RFC 8446 §4.2.8, §4.2.11).
+    let mut extensions = vec![Extension::supported_versions_server(
+        ProtocolVersion::Tls13.to_wire(),
+    )];
+    let mut shared = None;
+    if let Some(share) = share {
+        let ephemeral = EphemeralKey::generate(&mut cx.rng);
+        shared = Some(
+            ephemeral
+                .agree(&share.key_exchange)
+                .map_err(Error::IllegalParameter)?,
+        );
+        extensions.push(Extension::key_share_server(&KeyShareEntry {
+            group: share.group,
+            key_exchange: ephemeral.public_sec1(),
+        }));
+    }
+    if let Some(p) = &psk {
+        extensions.push(Extension::pre_shared_key_server(p.selected_identity));
+    }
     let server_random: [u8; 32] = random_array(&mut cx.rng);
     let server_hello = ServerHello {
         server_version: ProtocolVersion::Tls12.to_wire(),
@@ -108,13 +101,7 @@ pub(super) fn handle_client_hello(
         session_id: hello.session_id.clone(),
         cipher_suite: suite.id,
         compression_method: 0,
-        extensions: vec![
-            Extension::supported_versions_server(ProtocolVersion::Tls13.to_wire()),
-            Extension::key_share_server(&KeyShareEntry {
-                group: p256,
-                key_exchange: ephemeral.public_sec1(),
-            }),
-        ],
+        extensions,
     }
     .encode();
     let mut transcript = retried.unwrap_or_default();
@@ -126,7 +113,8 @@ pub(super) fn handle_client_hello(
     cx.summary.server_name = hello
         .extension(ExtensionType::ServerName)
         .and_then(|e| e.parse_server_name().ok().flatten());
-    cx.summary.signature_scheme = Some(scheme);
+    cx.summary.signature_scheme = scheme;
+    cx.summary.resumed = psk.as_ref().map(|p| ResumedBy::Psk(p.mode));
     cx.send_handshake(&server_hello);
     // RFC 8446 §D.4: a compatibility ChangeCipherSpec after the first server flight message,
     // when the client sent a legacy session ID (and no CCS went with a HelloRetryRequest).
@@ -136,8 +124,16 @@ pub(super) fn handle_client_hello(
         cx.send_plaintext_change_cipher_spec();
     }
 
-    // 4. Handshake secrets; the rest of the flight is encrypted.
-    let handshake = EarlySecret::without_psk(suite.hash).into_handshake(&shared);
+    // 4. Handshake secrets; the rest of the flight is encrypted. With a PSK the early secret
+    //    comes from it, and psk_ke has no (EC)DHE input (RFC 8446 §7.1).
+    let early = match psk {
+        Some(p) => p.early,
+        None => EarlySecret::without_psk(suite.hash),
+    };
+    let handshake = match &shared {
+        Some(shared) => early.into_handshake(shared),
+        None => early.into_handshake_without_dhe(),
+    };
     let (client_hs, server_hs) = handshake.traffic_secrets(&transcript.hash(suite.hash));
     log_secret(
         cx,
@@ -153,26 +149,30 @@ pub(super) fn handle_client_hello(
     )?;
     cx.set_write_keys(protector(&suite, &server_hs)?);
 
-    let mut flight = vec![
-        EncryptedExtensions {
-            extensions: Vec::new(),
-        }
-        .encode(),
-        Certificate13 {
-            context: Vec::new(),
-            chain: config.cert_chain.clone(),
-        }
-        .encode(),
-    ];
+    let mut flight = vec![EncryptedExtensions {
+        extensions: Vec::new(),
+    }
+    .encode()];
+    if scheme.is_some() {
+        flight.push(
+            Certificate13 {
+                context: Vec::new(),
+                chain: config.cert_chain.clone(),
+            }
+            .encode(),
+        );
+    }
     for m in &flight {
         transcript.add(m);
     }
-    let content = CertificateVerify::signed_content(true, &transcript.hash(suite.hash));
-    let signature = pki::sign(&config.key, scheme, &content, &mut cx.rng)
-        .map_err(|e| Error::Internal(format!("signing CertificateVerify: {e}")))?;
-    let cv = CertificateVerify { scheme, signature }.encode();
-    transcript.add(&cv);
-    flight.push(cv);
+    if let Some(scheme) = scheme {
+        let content = CertificateVerify::signed_content(true, &transcript.hash(suite.hash));
+        let signature = pki::sign(&config.key, scheme, &content, &mut cx.rng)
+            .map_err(|e| Error::Internal(format!("signing CertificateVerify: {e}")))?;
+        let cv = CertificateVerify { scheme, signature }.encode();
+        transcript.add(&cv);
+        flight.push(cv);
+    }
     let finished = HandshakeMessage::new(
         HandshakeType::Finished,
         &server_hs.verify_data(&transcript.hash(suite.hash)),
@@ -208,12 +208,68 @@ pub(super) fn handle_client_hello(
     cx.set_write_keys(protector(&suite, &server_ap)?);
     cx.set_read_keys(protector(&suite, &client_hs)?)?;
     Ok(Box::new(ExpectClientFinished {
+        config,
+        master,
         suite,
         client_hs,
         client_ap,
         server_ap,
         transcript,
     }))
+}
+
+/// An RSA-PSS scheme the client accepts (RFC 8446 §4.2.3).
+fn choose_signature_scheme(hello: &ClientHello) -> Result<u16, Error> {
+    let offered = match hello.extension(ExtensionType::SignatureAlgorithms) {
+        Some(ext) => ext.parse_u16_list("signature_algorithms")?,
+        None => {
+            return Err(Error::MissingExtension(
+                "TLS 1.3 ClientHello without signature_algorithms (RFC 8446 §9.2)".into(),
+            ))
+        }
+    };
+    // RFC 8446 §4.2.3: supported_signature_algorithms<2..2^16-2> is never empty.
+    if offered.is_empty() {
+        return Err(Error::Decode("empty signature_algorithms list".into()));
+    }
+    pki::PSS_SCHEMES
+        .iter()
+        .copied()
+        .find(|s| offered.contains(s))
+        .ok_or_else(|| {
+            Error::HandshakeFailure("the client accepts no RSA-PSS signature scheme".into())
+        })
+}
+
+/// The client's secp256r1 key share; `None` when a HelloRetryRequest should ask for one.
+fn p256_share(hello: &ClientHello, retried: bool) -> Result<Option<KeyShareEntry>, Error> {
+    let shares = match hello.extension(ExtensionType::KeyShare) {
+        Some(ext) => ext.parse_key_share_client()?,
+        None => {
+            return Err(Error::MissingExtension(
+                "TLS 1.3 ClientHello without key_share (RFC 8446 §9.2)".into(),
+            ))
+        }
+    };
+    let p256 = NamedGroup::Secp256r1.to_wire();
+    let groups = match hello.extension(ExtensionType::SupportedGroups) {
+        Some(ext) => ext.parse_u16_list("supported_groups")?,
+        None => Vec::new(),
+    };
+    if let Some(share) = shares.iter().find(|s| s.group == p256) {
+        return Ok(Some(share.clone()));
+    }
+    if retried {
+        return Err(Error::IllegalParameter(
+            "the retried ClientHello still has no secp256r1 key share".into(),
+        ));
+    }
+    if !groups.contains(&p256) {
+        return Err(Error::HandshakeFailure(
+            "the client supports no group pfslab offers (secp256r1)".into(),
+        ));
+    }
+    Ok(None)
 }
 
 fn send_hello_retry_request(
@@ -282,6 +338,9 @@ impl State for ExpectRetriedClientHello {
 }
 
 struct ExpectClientFinished {
+    config: Arc<ServerConfig>,
+    /// For the resumption master secret once the client Finished is in (RFC 8446 §7.1).
+    master: MasterSecret13,
     suite: Suite,
     client_hs: TrafficSecret,
     client_ap: TrafficSecret,
@@ -307,10 +366,22 @@ impl State for ExpectClientFinished {
             return Err(Error::DecryptError("client Finished does not match".into()));
         }
         cx.set_read_keys(protector(&self.suite, &self.client_ap)?)?;
+        // RFC 8446 §4.6.1: tickets go after the client Finished, under the server's
+        // application keys.
+        let mut transcript = self.transcript;
+        transcript.add(&msg);
+        tls13_psk::send_ticket(
+            &self.config,
+            cx,
+            &self.suite,
+            &self.master,
+            &transcript.hash(self.suite.hash),
+        );
         Ok(Box::new(Traffic13 {
             suite: self.suite,
             read_secret: self.client_ap,
             write_secret: self.server_ap,
+            resumption: None,
         }))
     }
 }
