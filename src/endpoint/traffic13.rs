@@ -42,6 +42,7 @@ impl TicketReceiver {
     /// PSK = HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, …); the
     /// newest ticket replaces the one before. A lifetime of 0 means "do not keep" (§4.6.1).
     fn receive(&self, suite: &Suite, nst: NewSessionTicket13, cx: &mut Context) {
+        cx.summary.tickets_issued += 1;
         if nst.lifetime == 0 {
             return;
         }

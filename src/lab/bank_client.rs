@@ -57,7 +57,6 @@ pub fn exchange(
     let mut tls = TlsStream::new(client_connection(config, rng)?, sock);
     tls.set_deadline(timeout, "waiting for the server's handshake");
     tls.handshake()?;
-    let summary = tls.conn.summary().clone();
     tls.write_all(request)?;
     tls.set_deadline(timeout, "waiting for the server's response");
     let mut response = Vec::new();
@@ -71,6 +70,7 @@ pub fn exchange(
     let clean_close = tls.peer_sent_close_notify();
     // Read after the response: TLS 1.3 tickets arrive after the handshake (RFC 8446 §4.6.1).
     let resumable = tls.conn.resumable_session().cloned();
+    let summary = tls.conn.summary().clone();
     let _ = tls.close();
     let _ = tls.sock.shutdown(Shutdown::Write);
     // Drain until the server closes too, briefly.

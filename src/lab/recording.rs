@@ -539,7 +539,10 @@ fn client_resumption(
         ResumePlan::None => return r,
         ResumePlan::Ticket => r.request_tickets = true,
         ResumePlan::SessionId => {}
-        ResumePlan::Psk(mode) => r.psk_modes = vec![mode],
+        ResumePlan::Psk(mode) => {
+            r.request_tickets = true;
+            r.psk_modes = vec![mode];
+        }
     }
     r.session = previous.map(|(_, s)| s);
     r

@@ -110,7 +110,8 @@ fn main() {
     let pcap = tmp.join("lab.pcap");
     record(RecordOptions {
         out: pcap.clone(),
-        sessions: vec![(suites::TLS_RSA_WITH_AES_128_GCM_SHA256, 1), (suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 1), (suites::TLS_RSA_WITH_AES_128_CBC_SHA, 1)],
+        sessions: pfslab::lab::recording::parse_sessions("rsa=1,ecdhe=1,rsa-cbc=1").expect("sessions"),
+        ticket_key: None,
         seed: Some(1),
         keylog: None,
         key_dir: keys,

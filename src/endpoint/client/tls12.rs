@@ -445,6 +445,7 @@ impl State for ExpectChangeCipherSpec {
         let mut s = *self;
         // RFC 5077 §3.3: a promised NewSessionTicket comes before the server's CCS.
         if s.keep.take_ticket(&msg, &mut s.transcript)?.is_some() {
+            cx.summary.tickets_issued += 1;
             return Ok(Box::new(s));
         }
         match msg {

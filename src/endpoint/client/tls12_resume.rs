@@ -152,6 +152,7 @@ impl State for ExpectChangeCipherSpec {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let mut s = *self;
         if s.keep.take_ticket(&msg, &mut s.transcript)?.is_some() {
+            cx.summary.tickets_issued += 1;
             return Ok(Box::new(s));
         }
         match msg {

@@ -57,6 +57,13 @@ pub(super) fn encode_client_hello(
         _ => None,
     };
     let Some((session, hash)) = usable else {
+        // Asking for a ticket to resume later: list the modes we would resume with, or a
+        // server may rightly send none (RFC 8446 §4.2.9).
+        if offers_tls13 && config.resumption.request_tickets {
+            hello.extensions.push(Extension::psk_key_exchange_modes(
+                &config.resumption.psk_modes,
+            ));
+        }
         return (hello.encode(), None);
     };
     let now_ms = config.resumption.clock.now_ms();
