@@ -59,7 +59,10 @@ pub(super) fn encode_client_hello(
     let Some((session, hash)) = usable else {
         // Asking for a ticket to resume later: list the modes we would resume with, or a
         // server may rightly send none (RFC 8446 §4.2.9).
-        if offers_tls13 && config.resumption.request_tickets {
+        if offers_tls13
+            && config.resumption.request_tickets
+            && !config.resumption.psk_modes.is_empty()
+        {
             hello.extensions.push(Extension::psk_key_exchange_modes(
                 &config.resumption.psk_modes,
             ));

@@ -68,6 +68,14 @@ fn server() -> Connection {
 }
 
 fn client(session: Option<ClientSession>, modes: &[PskKeyExchangeMode]) -> Connection {
+    client_with(session, modes, true)
+}
+
+fn client_with(
+    session: Option<ClientSession>,
+    modes: &[PskKeyExchangeMode],
+    request_tickets: bool,
+) -> Connection {
     let mut config = ClientConfig {
         suites: vec![suites::TLS13_AES_128_GCM_SHA256],
         server_name: "localhost".into(),
@@ -81,6 +89,7 @@ fn client(session: Option<ClientSession>, modes: &[PskKeyExchangeMode]) -> Conne
     config.resumption.session = session;
     config.resumption.psk_modes = modes.to_vec();
     config.resumption.clock = Clock::Fixed(NOW_MS + 1500);
+    config.resumption.request_tickets = request_tickets;
     client_connection(Arc::new(config), rng::from_seed(2, "client")).expect("client")
 }
 
@@ -98,15 +107,27 @@ fn transfer(c: &mut Connection, s: &mut Connection) {
 
 /// A full handshake; the session its ticket stands for.
 fn first_session() -> Tls13Session {
-    let (mut c, mut s) = (client(None, &[]), server());
+    let (mut c, mut s) = (client(None, &[PskKeyExchangeMode::PskDheKe]), server());
     transfer(&mut c, &mut s);
     assert!(!c.is_handshaking() && !s.is_handshaking());
     assert_eq!(s.summary().tickets_issued, 1);
+    assert_eq!(c.summary().tickets_issued, 1);
     assert_eq!(s.summary().resumed, None);
     match c.resumable_session() {
         Some(ClientSession::Tls13(t)) => t.clone(),
         other => panic!("no TLS 1.3 session after the full handshake: {other:?}"),
     }
+}
+
+/// RFC 8446 §4.2.9: a client that lists no PSK modes could resume with no ticket: it gets none.
+#[test]
+fn no_ticket_for_a_client_that_lists_no_psk_modes() {
+    let modes = [PskKeyExchangeMode::PskDheKe];
+    let (mut c, mut s) = (client_with(None, &modes, false), server());
+    transfer(&mut c, &mut s);
+    assert!(!c.is_handshaking() && !s.is_handshaking());
+    assert_eq!(s.summary().tickets_issued, 0);
+    assert!(c.resumable_session().is_none());
 }
 
 fn resume(
