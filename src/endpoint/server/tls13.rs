@@ -25,7 +25,7 @@ use crate::msgs::handshake13::{
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::Suite;
-use crate::tls13::key_schedule::{EarlySecret, TrafficSecret};
+use crate::tls13::key_schedule::{EarlySecret, MasterSecret13, TrafficSecret};
 use crate::tls13::protector;
 
 /// Bytes of rejected early data skipped before the connection fails (OpenSSL's default
@@ -206,31 +206,15 @@ pub(super) fn handle_client_hello(
         &master.exporter_secret(&handshake_hash),
     )?;
     cx.set_write_keys(protector(&suite, &server_ap)?);
-    // 6. The ticket, in the same flight (RFC 8446 §4.6.1 note): a server that does not ask for
-    //    a client certificate knows the client Finished it must receive, hence the resumption
-    //    master secret, already. The flight is then one write, so a seeded recording does not
-    //    depend on whether the ticket or the client's request reaches the tap first. A client
-    //    whose Finished differs is refused below and cannot derive the PSK anyway. A client that
-    //    lists no PSK modes could use no ticket: it gets none (§4.2.9).
-    if hello
-        .extension(ExtensionType::PskKeyExchangeModes)
-        .is_some()
-    {
-        let mut with_client_finished = transcript.clone();
-        with_client_finished.add(&HandshakeMessage::new(
-            HandshakeType::Finished,
-            &client_hs.verify_data(&handshake_hash),
-        ));
-        tls13_psk::send_ticket(
-            &config,
-            cx,
-            &suite,
-            &master,
-            &with_client_finished.hash(suite.hash),
-        );
-    }
     cx.set_read_keys(protector(&suite, &client_hs)?)?;
+    // RFC 8446 §4.2.9: a client that lists no PSK modes could use no ticket; send it none.
+    let client_takes_tickets = hello
+        .extension(ExtensionType::PskKeyExchangeModes)
+        .is_some();
     Ok(Box::new(ExpectClientFinished {
+        config,
+        client_takes_tickets,
+        master,
         suite,
         client_hs,
         client_ap,
@@ -359,6 +343,11 @@ impl State for ExpectRetriedClientHello {
 }
 
 struct ExpectClientFinished {
+    config: Arc<ServerConfig>,
+    /// The ClientHello listed psk_key_exchange_modes, so a ticket is of use to it.
+    client_takes_tickets: bool,
+    /// For the resumption master secret once the client Finished is in (RFC 8446 §7.1).
+    master: MasterSecret13,
     suite: Suite,
     client_hs: TrafficSecret,
     client_ap: TrafficSecret,
@@ -384,6 +373,19 @@ impl State for ExpectClientFinished {
             return Err(Error::DecryptError("client Finished does not match".into()));
         }
         cx.set_read_keys(protector(&self.suite, &self.client_ap)?)?;
+        // RFC 8446 §4.6.1: tickets go after the client Finished, under the server's
+        // application keys.
+        let mut transcript = self.transcript;
+        transcript.add(&msg);
+        if self.client_takes_tickets {
+            tls13_psk::send_ticket(
+                &self.config,
+                cx,
+                &self.suite,
+                &self.master,
+                &transcript.hash(self.suite.hash),
+            );
+        }
         Ok(Box::new(Traffic13 {
             suite: self.suite,
             read_secret: self.client_ap,
