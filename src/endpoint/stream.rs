@@ -115,6 +115,16 @@ impl<S: Read + Write + Timed> TlsStream<S> {
         }
     }
 
+    /// Processes what the peer sends until a session ticket has arrived (TLS 1.3 tickets come
+    /// after the handshake, RFC 8446 §4.6.1), or the peer closes. Only for a peer known to
+    /// issue tickets: otherwise this waits for the deadline.
+    pub fn await_ticket(&mut self) -> Result<(), Error> {
+        while self.conn.summary().tickets_issued == 0 && self.conn.closed().is_none() && !self.eof {
+            self.read_once()?;
+        }
+        Ok(())
+    }
+
     /// Reads until `done` says the data so far is complete, or the peer closes.
     pub fn read_until(
         &mut self,

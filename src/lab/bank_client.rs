@@ -46,6 +46,20 @@ pub fn exchange(
     request: &[u8],
     timeout: Duration,
 ) -> Result<Exchange, Error> {
+    exchange_with(addr, config, rng, request, timeout, false)
+}
+
+/// [`exchange`]; with `await_ticket`, a TLS 1.3 client waits for the server's ticket before it
+/// sends the request, so a recording's packet order does not depend on which of the two
+/// reaches the tap first (`record` uses it for seeded resumption chains).
+pub fn exchange_with(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    rng: LabRng,
+    request: &[u8],
+    timeout: Duration,
+    await_ticket: bool,
+) -> Result<Exchange, Error> {
     let sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
         Error::Io(std::io::Error::new(
             e.kind(),
@@ -57,6 +71,15 @@ pub fn exchange(
     let mut tls = TlsStream::new(client_connection(config, rng)?, sock);
     tls.set_deadline(timeout, "waiting for the server's handshake");
     tls.handshake()?;
+    let tls13 = tls
+        .conn
+        .summary()
+        .suite
+        .is_some_and(|s| s.key_exchange == crate::suites::KeyExchange::Tls13);
+    if await_ticket && tls13 {
+        tls.set_deadline(timeout, "waiting for the server's session ticket");
+        tls.await_ticket()?;
+    }
     tls.write_all(request)?;
     tls.set_deadline(timeout, "waiting for the server's response");
     let mut response = Vec::new();

@@ -15,7 +15,7 @@ use crate::endpoint::conn::ResumedBy;
 use crate::endpoint::server::{ServerConfig, ServerResumption, SessionCache};
 use crate::endpoint::session::{ClientSession, Clock};
 use crate::keylog::KeyLogWriter;
-use crate::lab::bank_client::exchange;
+use crate::lab::bank_client::exchange_with;
 use crate::lab::bank_server::{self, ServerOptions};
 use crate::lab::identity;
 use crate::lab::tap::{DeterministicConfig, Tap, TapConfig, TapMode};
@@ -452,12 +452,15 @@ fn run_sessions(
             opts.seed.map(|s| s.wrapping_add(i as u64)),
             &format!("record client {i}"),
         );
-        let done = exchange(
+        // TLS 1.3 chains wait for the ticket before sending (see `exchange_with`).
+        let await_ticket = matches!(plan.resume, ResumePlan::Psk(_));
+        let done = exchange_with(
             tap_addr,
             client_config,
             client_rng,
             &request,
             Duration::from_secs(10),
+            await_ticket,
         )
         .map_err(|e| RecordError::Session {
             number: i,

@@ -207,13 +207,8 @@ pub(super) fn handle_client_hello(
     )?;
     cx.set_write_keys(protector(&suite, &server_ap)?);
     cx.set_read_keys(protector(&suite, &client_hs)?)?;
-    // RFC 8446 §4.2.9: a client that lists no PSK modes could use no ticket; send it none.
-    let client_takes_tickets = hello
-        .extension(ExtensionType::PskKeyExchangeModes)
-        .is_some();
     Ok(Box::new(ExpectClientFinished {
         config,
-        client_takes_tickets,
         master,
         suite,
         client_hs,
@@ -344,8 +339,6 @@ impl State for ExpectRetriedClientHello {
 
 struct ExpectClientFinished {
     config: Arc<ServerConfig>,
-    /// The ClientHello listed psk_key_exchange_modes, so a ticket is of use to it.
-    client_takes_tickets: bool,
     /// For the resumption master secret once the client Finished is in (RFC 8446 §7.1).
     master: MasterSecret13,
     suite: Suite,
@@ -377,15 +370,15 @@ impl State for ExpectClientFinished {
         // application keys.
         let mut transcript = self.transcript;
         transcript.add(&msg);
-        if self.client_takes_tickets {
-            tls13_psk::send_ticket(
-                &self.config,
-                cx,
-                &self.suite,
-                &self.master,
-                &transcript.hash(self.suite.hash),
-            );
-        }
+        // Issued whether or not the client listed PSK modes, as OpenSSL does and tlsfuzzer's
+        // count-tickets expects; a client that cannot use a ticket ignores it.
+        tls13_psk::send_ticket(
+            &self.config,
+            cx,
+            &self.suite,
+            &self.master,
+            &transcript.hash(self.suite.hash),
+        );
         Ok(Box::new(Traffic13 {
             suite: self.suite,
             read_secret: self.client_ap,

@@ -119,17 +119,6 @@ fn first_session() -> Tls13Session {
     }
 }
 
-/// RFC 8446 §4.2.9: a client that lists no PSK modes could resume with no ticket: it gets none.
-#[test]
-fn no_ticket_for_a_client_that_lists_no_psk_modes() {
-    let modes = [PskKeyExchangeMode::PskDheKe];
-    let (mut c, mut s) = (client_with(None, &modes, false), server());
-    transfer(&mut c, &mut s);
-    assert!(!c.is_handshaking() && !s.is_handshaking());
-    assert_eq!(s.summary().tickets_issued, 0);
-    assert!(c.resumable_session().is_none());
-}
-
 fn resume(
     session: &Tls13Session,
     modes: &[PskKeyExchangeMode],
