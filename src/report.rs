@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::attack::observe::KeyExchangeOnWire;
 use crate::attack::pipeline::TlsConnection;
+use crate::attack::tickets::{TicketFact, TicketOpening};
 use crate::attack::{SessionReport, Verdict};
 use crate::codec::hex;
 
@@ -325,7 +326,39 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
         "client_data": String::from_utf8_lossy(&r.client_data),
         "server_data": String::from_utf8_lossy(&r.server_data),
+        "secret_source": r.source.as_ref().map(|s| s.describe()),
+        "psk_mode": r.psk_mode.as_ref().map(|m| m.as_str()),
+        "tickets": r.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
         "notes": r.notes,
+    })
+}
+
+/// One ticket's facts as JSON: where it was seen, its parts, and whether it opened.
+pub fn ticket_json(t: &TicketFact) -> serde_json::Value {
+    let (opened, why_not, state) = match &t.opening {
+        TicketOpening::Opened {
+            version,
+            cipher_suite,
+        } => (
+            true,
+            None,
+            Some(serde_json::json!({
+                "version": if *version == 0x0304 { "TLS 1.3" } else { "TLS 1.2" },
+                "cipher_suite": crate::suites::suite_name(*cipher_suite),
+            })),
+        ),
+        TicketOpening::NoKey => (false, Some("no ticket key given".to_string()), None),
+        TicketOpening::Failed(e) => (false, Some(e.to_string()), None),
+    };
+    serde_json::json!({
+        "origin": t.origin.as_str(),
+        "length": t.length,
+        "key_name": t.key_name.map(|n| hex(&n)),
+        "lifetime_hint": t.lifetime_hint,
+        "used": t.used,
+        "opened": opened,
+        "why_not": why_not,
+        "state": state,
     })
 }
 

@@ -12,13 +12,16 @@ pub mod pipeline;
 mod reasons;
 pub mod recovery;
 pub mod resumption;
+pub mod tickets;
 pub mod tls12;
 pub mod tls13;
 
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{ObservedSession, Resumption};
+use crate::attack::tickets::{PskMode, TicketFact};
 use crate::keylog::KeyLog;
+use crate::tickets::{TicketKey, TicketKeys};
 
 pub use reasons::{dh_bits, short_hex};
 pub use recovery::{recover, KeyCheck, Recovery, SecretSource};
@@ -31,6 +34,8 @@ pub use tls13::{decrypt_tls13, Direction13, Tls13Secrets};
 pub struct Loot {
     pub key: Option<rsa::PrivateKey>,
     pub keylog: Option<KeyLog>,
+    /// Stolen session-ticket encryption keys (STEKs): every ticket sealed under one opens.
+    pub ticket_keys: Option<TicketKeys>,
     /// The stolen key loaded into AWS-LC for fast decryption, when AWS-LC takes it.
     pub fast_key: Option<crate::crypto::fast_rsa::FastRsaKey>,
     /// The last certificate checked against the key, and the answer: a capture usually shows
@@ -46,9 +51,19 @@ impl Loot {
         Self {
             key,
             keylog,
+            ticket_keys: None,
             fast_key,
             last_key_check: Default::default(),
         }
+    }
+
+    /// The same loot with stolen ticket keys (none: no change).
+    pub fn with_ticket_keys(mut self, keys: Vec<TicketKey>) -> Self {
+        let mut keys = keys.into_iter();
+        if let Some(first) = keys.next() {
+            self.ticket_keys = Some(TicketKeys::new(first, keys.collect()));
+        }
+        self
     }
 
     /// The same loot decrypting premasters with the rsa crate only (to compare the paths).
@@ -132,6 +147,10 @@ pub struct SessionReport {
     pub client_finished: Option<FinishedCheck>,
     pub server_finished: Option<FinishedCheck>,
     pub notes: Vec<String>,
+    /// Every ticket seen in the session, and what the stolen ticket keys made of it.
+    pub tickets: Vec<TicketFact>,
+    /// TLS 1.3: full handshake, psk_ke or psk_dhe_ke.
+    pub psk_mode: Option<PskMode>,
 }
 
 impl SessionReport {
@@ -165,6 +184,12 @@ pub fn analyse(
     let (master_secret, source) = match (&recovery.master, verdict) {
         (Some((m, s)), v) if v.opened() => (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone())),
         _ => (None, None),
+    };
+    let tickets = recovery.tickets.clone();
+    let psk_mode = recovery.psk_mode.clone();
+    let (master_secret, source) = match (source, &recovery.psk) {
+        (None, Some((_, s))) if verdict.opened() => (None, Some(s.clone())),
+        other => (master_secret, other.0),
     };
     let (client_data, server_data) = recovery.into_plaintext();
     SessionReport {
@@ -202,5 +227,10 @@ pub fn analyse(
         client_finished,
         server_finished,
         notes,
+        tickets,
+        psk_mode,
     }
 }
+
+#[cfg(test)]
+mod tickets_tests;

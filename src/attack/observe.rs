@@ -76,6 +76,11 @@ pub struct ObservedSession {
     pub resumed: Option<Resumption>,
     /// A ticket the server issued in this session (RFC 5077).
     pub new_ticket: Option<Vec<u8>>,
+    /// Its ticket_lifetime_hint, in seconds (RFC 5077 §3.3).
+    pub new_ticket_lifetime: Option<u32>,
+    /// The ticket the client presented in its session_ticket extension (RFC 5077 §3.2), whether
+    /// or not the server resumed with it.
+    pub offered_ticket: Option<Vec<u8>>,
     /// Plaintext handshake messages in the order they were sent (both directions merged by
     /// protocol order: the client's flight, then the server's, …).
     pub handshake_client: Vec<HandshakeMessage>,
@@ -217,6 +222,8 @@ impl ObservedSession {
             wire_key_exchange: KeyExchangeOnWire::NotSeen,
             resumed: None,
             new_ticket: None,
+            new_ticket_lifetime: None,
+            offered_ticket: None,
             handshake_client: Vec::new(),
             handshake_server: Vec::new(),
             client_protected: ProtectedRecords::default(),
@@ -273,6 +280,10 @@ impl ObservedSession {
                             s.sni = ch
                                 .extension(ExtensionType::ServerName)
                                 .and_then(|e| e.parse_server_name().ok().flatten());
+                            s.offered_ticket = ch
+                                .extension(ExtensionType::SessionTicket)
+                                .filter(|e| !e.data.is_empty())
+                                .map(|e| e.data.clone());
                             s.client_hello = Some(ch);
                         }
                         Err(e) => s.notes.push(format!("ClientHello unreadable: {e}")),
@@ -304,11 +315,13 @@ impl ObservedSession {
                 }
                 // Read once the suite says which kind it is (below).
                 HandshakeType::ServerKeyExchange => {}
-                HandshakeType::NewSessionTicket => {
-                    if let Ok(t) = NewSessionTicket12::read(m.body()) {
+                HandshakeType::NewSessionTicket => match NewSessionTicket12::read(m.body()) {
+                    Ok(t) => {
                         s.new_ticket = Some(t.ticket);
+                        s.new_ticket_lifetime = Some(t.lifetime_hint);
                     }
-                }
+                    Err(e) => s.notes.push(format!("NewSessionTicket unreadable: {e}")),
+                },
                 _ => {}
             }
         }

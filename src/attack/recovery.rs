@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::attack::reasons::{dhe_reason, ecdhe_reason, tls13_reason};
 use crate::attack::resumption::ResumptionCache;
+use crate::attack::tickets::{tls12_tickets, PskMode, TicketFact, TicketOrigin};
 use crate::attack::tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
 use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
 use crate::attack::{FinishedCheck, Loot, Verdict};
@@ -17,6 +18,7 @@ use crate::msgs::dhe::DheServerKeyExchange;
 use crate::msgs::enums::HandshakeType;
 use crate::pki;
 use crate::suites::KeyExchange;
+use crate::tickets::TicketState;
 use crate::tls12::keys::MasterSecret;
 
 /// Where a recovered TLS 1.2 secret came from.
@@ -30,6 +32,12 @@ pub enum SecretSource {
     KeyLogPremaster,
     /// The session resumed one recovered earlier (stream number).
     Resumed { from_stream: u64 },
+    /// A stolen ticket key opened a ticket of this session; the state inside held the master
+    /// secret (TLS 1.2) or the resumption PSK (TLS 1.3).
+    TicketKey {
+        origin: TicketOrigin,
+        key_name: [u8; 16],
+    },
 }
 
 impl SecretSource {
@@ -51,6 +59,20 @@ impl SecretSource {
             Self::Resumed { from_stream } => {
                 format!("resumes session {from_stream}, whose master secret was recovered")
             }
+            Self::TicketKey {
+                origin: TicketOrigin::Issued,
+                key_name,
+            } => format!(
+                "the ticket sent in this session (NewSessionTicket) carried its master secret; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
+            Self::TicketKey {
+                origin: TicketOrigin::Presented,
+                key_name,
+            } => format!(
+                "the ticket the client presented to resume carried the session's master secret; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
         }
     }
 }
@@ -86,6 +108,14 @@ pub struct Recovery {
     pub tls13_secrets: Option<Tls13Secrets>,
     /// TLS 1.3: (client → server, server → client), opened with those secrets.
     pub tls13: Option<(Direction13, Direction13)>,
+    /// Every ticket seen in this session, and what the stolen ticket keys made of it.
+    pub tickets: Vec<TicketFact>,
+    /// TLS 1.3: how the session used a PSK.
+    pub psk_mode: Option<PskMode>,
+    /// TLS 1.3: the resumption PSK from an opened ticket, and where it came from.
+    pub psk: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
+    /// TLS 1.3: whether the PSK's binder verifies (RFC 8446 §4.2.11.2).
+    pub binder_verifies: Option<bool>,
 }
 
 impl Recovery {
@@ -103,6 +133,35 @@ impl Recovery {
             tls12: None,
             tls13_secrets: None,
             tls13: None,
+            tickets: Vec::new(),
+            psk_mode: None,
+            psk: None,
+            binder_verifies: None,
+        }
+    }
+
+    /// Why the tickets of this session stayed closed, as a clause to add to a reason ("" when
+    /// there were none, or every one opened).
+    pub fn tickets_clause(&self) -> String {
+        let closed: Vec<String> = self
+            .tickets
+            .iter()
+            .filter_map(|t| {
+                t.why_closed().map(|why| {
+                    format!(
+                        "the ticket {} in this session stays opaque: {why}",
+                        match t.origin {
+                            TicketOrigin::Issued => "issued",
+                            TicketOrigin::Presented => "presented",
+                        }
+                    )
+                })
+            })
+            .collect();
+        if closed.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", closed.join("; "))
         }
     }
 
@@ -196,6 +255,38 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             }
         }
     }
+    // A ticket opened with a stolen ticket key: the one presented to resume, or the one issued.
+    for (fact, state) in tls12_tickets(obs, loot.ticket_keys.as_ref()) {
+        let usable = fact.used || fact.origin == TicketOrigin::Issued;
+        if let (None, true, Some(TicketState::Tls12(st)), Some(name)) =
+            (&r.master, usable, &state, fact.key_name)
+        {
+            if Some(st.cipher_suite) == obs.suite_id {
+                r.master = Some((
+                    MasterSecret(*st.master_secret),
+                    SecretSource::TicketKey {
+                        origin: fact.origin,
+                        key_name: name,
+                    },
+                ));
+            } else {
+                r.notes.push(format!(
+                    "the {} ticket opened but holds a {} session, not this {} one",
+                    fact.origin.as_str(),
+                    crate::suites::suite_name(st.cipher_suite),
+                    obs.suite_id
+                        .map(crate::suites::suite_name)
+                        .unwrap_or_else(|| "?".into())
+                ));
+            }
+        } else if let (true, Some(TicketState::Tls13(_))) = (usable, &state) {
+            r.notes.push(format!(
+                "the {} ticket opened but holds a TLS 1.3 PSK, not a TLS 1.2 session",
+                fact.origin.as_str()
+            ));
+        }
+        r.tickets.push(fact);
+    }
     if r.master.is_none() {
         if let Some(res) = &obs.resumed {
             let Some((from, m)) = cache.lookup(res) else {
@@ -211,6 +302,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                         String::new()
                     }
                 );
+                r.reason.push_str(&r.tickets_clause());
                 r.short = "resumes a session not recovered".into();
                 if suite.key_exchange.is_forward_secret() {
                     r.verdict = Verdict::ForwardSecret;
@@ -235,17 +327,19 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             (KeyExchangeOnWire::Ecdhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
+                r.reason.push_str(&r.tickets_clause());
                 r.short = "ECDHE: premaster never sent".into();
                 return r;
             }
             (KeyExchangeOnWire::Dhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = dhe_reason(obs, &r.key_check, r.signature_verifies);
+                r.reason.push_str(&r.tickets_clause());
                 r.short = "DHE: premaster never sent".into();
                 return r;
             }
             (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
-                r.reason = "RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it".into();
+                r.reason = format!("RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it{}", r.tickets_clause());
                 r.short = "premaster encrypted; no key given".into();
                 return r;
             }
@@ -297,6 +391,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         r.tls12 = Some(dec);
         r.reason = match source {
             SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
+            SecretSource::TicketKey { .. } => format!("a ticket opened with the stolen ticket key, but the master secret inside does not open this session's records: it belongs to another session ({})", source.describe()),
             _ => format!("the {} does not open this session's records", source.describe()),
         };
         r.short = "the keys open no record".into();

@@ -12,6 +12,7 @@ use pfslab::attack::{SessionReport, Verdict};
 use pfslab::keylog::KeyLogWriter;
 use pfslab::keylog::SecretKind;
 use pfslab::report;
+use pfslab::tickets::{read_ticket_key, TicketKey};
 
 use crate::cli::load_loot;
 use crate::cli::output::Stdout;
@@ -26,6 +27,10 @@ pub struct AttackArgs {
     /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM, RSA and TLS 1.3 secret lines.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// A stolen session-ticket encryption key (80 bytes: name, HMAC key, AES key, as nginx and
+    /// OpenSSL use). Repeat for several keys (e.g. before and after a rotation).
+    #[arg(long = "ticket-key", value_name = "FILE")]
+    ticket_keys: Vec<PathBuf>,
     /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
     #[arg(long)]
     keylog_out: Option<PathBuf>,
@@ -48,10 +53,11 @@ pub struct AttackArgs {
 
 pub fn run(a: AttackArgs) -> Result<()> {
     // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
-    if a.key.is_none() && a.keylog.is_none() {
-        bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
+    if a.key.is_none() && a.keylog.is_none() && a.ticket_keys.is_empty() {
+        bail!("nothing to attack with: give --key (the stolen server key), --keylog (a leaked key log) and/or --ticket-key (a stolen ticket key)");
     }
-    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?;
+    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
+        .with_ticket_keys(load_ticket_keys(&a.ticket_keys)?);
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -87,6 +93,14 @@ pub fn run(a: AttackArgs) -> Result<()> {
         bail!("{last}");
     }
     Ok(())
+}
+
+/// Reads every stolen ticket key file (80 bytes each).
+pub fn load_ticket_keys(paths: &[PathBuf]) -> Result<Vec<TicketKey>> {
+    paths
+        .iter()
+        .map(|p| read_ticket_key(p).context("cannot load the stolen ticket key"))
+        .collect()
 }
 
 /// Warns about truncated captures and captures without TLS; gives the last capture that could

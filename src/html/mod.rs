@@ -429,4 +429,4 @@ footer { color:var(--muted); font-size:14px; text-align:center; }
 "#;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,238 @@
+//! The attacker's ticket routes on sessions driven in memory by the lab's own endpoints.
+
+use std::sync::Arc;
+
+use crate::attack::observe::ObservedSession;
+use crate::attack::pipeline::TlsConnection;
+use crate::attack::tickets::{TicketOpening, TicketOrigin};
+use crate::attack::{recover, Loot, Recovery, ResumptionCache, SecretSource, Verdict};
+use crate::crypto::rng;
+use crate::endpoint::client::{
+    client_connection, ClientConfig, ClientResumption, ServerVerification,
+};
+use crate::endpoint::server::{server_connection, ServerConfig, ServerResumption};
+use crate::html::tests::{identity, transfer};
+use crate::suites::{self, Suite};
+use crate::tickets::{TicketKey, TicketState, Tls12State};
+
+pub(crate) const REQUEST: &[u8] = b"GET /ticket HTTP/1.0\r\n\r\n";
+pub(crate) const RESPONSE: &[u8] = b"HTTP/1.0 200 ok\r\n\r\nsecret balance";
+
+pub(crate) fn ticket_key(byte: u8) -> TicketKey {
+    TicketKey::from_bytes(&[byte; 80]).expect("80 bytes")
+}
+
+/// One session over the lab's endpoints with the given resumption settings; what crossed the
+/// wire, observed, and the client's session to resume later.
+pub(crate) fn session(
+    stream: u64,
+    suite: Suite,
+    server_resumption: ServerResumption,
+    client_resumption: ClientResumption,
+) -> (
+    TlsConnection,
+    Option<crate::endpoint::session::ClientSession>,
+) {
+    session_logged(stream, suite, server_resumption, client_resumption, None)
+}
+
+/// As `session`, the server writing its secrets to `keylog`.
+pub(crate) fn session_logged(
+    stream: u64,
+    suite: Suite,
+    server_resumption: ServerResumption,
+    client_resumption: ClientResumption,
+    keylog: Option<Arc<crate::keylog::KeyLogWriter>>,
+) -> (
+    TlsConnection,
+    Option<crate::endpoint::session::ClientSession>,
+) {
+    let id = identity();
+    let server = Arc::new(ServerConfig {
+        key: id.key.clone(),
+        cert_chain: vec![id.cert.clone()],
+        suites: vec![
+            suites::TLS_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS13_AES_128_GCM_SHA256,
+        ],
+        keylog,
+        dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        resumption: server_resumption,
+    });
+    let client = Arc::new(ClientConfig {
+        suites: vec![suite],
+        server_name: "localhost".into(),
+        verification: ServerVerification::TrustAnchor(id.cert.clone()),
+        offer_ems: true,
+        offer_etm: true,
+        keylog: None,
+        dh_min_bits: 2048,
+        resumption: client_resumption,
+    });
+    let mut c = client_connection(client, rng::from_seed(stream, "tc")).expect("client");
+    let mut s = server_connection(server, rng::from_seed(stream, "ts")).expect("server");
+    let mut wire = (Vec::new(), Vec::new());
+    transfer(&mut c, &mut s, &mut wire);
+    c.send(REQUEST).expect("request");
+    transfer(&mut c, &mut s, &mut wire);
+    s.send(RESPONSE).expect("response");
+    s.send_close_notify();
+    transfer(&mut c, &mut s, &mut wire);
+    let resumable = c.resumable_session().cloned();
+    let conn = TlsConnection {
+        stream,
+        client: format!("10.0.0.2:{}", 50000 + stream)
+            .parse()
+            .expect("address"),
+        server: "10.0.0.1:443".parse().expect("address"),
+        session: ObservedSession::observe(&wire.0, &wire.1),
+        notes: Vec::new(),
+    };
+    (conn, resumable)
+}
+
+fn plain(stream: u64, suite: Suite) -> ObservedSession {
+    session(stream, suite, Default::default(), Default::default())
+        .0
+        .session
+}
+
+/// The master secret of a session, as only the endpoints know it: `session` run again with
+/// the same seeds and a server key log.
+fn master_of(stream: u64, suite: Suite) -> [u8; 48] {
+    let dir = crate::test_support::TempDir::new("ticket-master");
+    let path = dir.path("keys.log");
+    let writer = Arc::new(crate::keylog::KeyLogWriter::open(&path).expect("key log"));
+    let (conn, _) = session_logged(
+        stream,
+        suite,
+        Default::default(),
+        Default::default(),
+        Some(writer),
+    );
+    let log = crate::keylog::KeyLog::load(&path).expect("key log");
+    let cr = conn.session.client_random().expect("client random");
+    <[u8; 48]>::try_from(log.master_secrets.get(&cr).expect("logged").as_slice()).expect("48")
+}
+
+fn ticket_for(master: [u8; 48], suite: u16, key: &TicketKey) -> Vec<u8> {
+    let state = TicketState::Tls12(Tls12State {
+        cipher_suite: suite,
+        master_secret: zeroize::Zeroizing::new(master),
+        issued: 1_700_000_000,
+        extended_master_secret: true,
+        encrypt_then_mac: false,
+    });
+    key.seal([7; 16], &state.encode())
+}
+
+fn attack(obs: &ObservedSession, keys: Vec<TicketKey>) -> Recovery {
+    recover(
+        obs,
+        &Loot::new(None, None).with_ticket_keys(keys),
+        &ResumptionCache::default(),
+    )
+}
+
+/// An ECDHE session whose observation carries a ticket sealed under `key` with its own master
+/// secret, as a NewSessionTicket would.
+fn ecdhe_with_issued_ticket(key: &TicketKey) -> ObservedSession {
+    let suite = suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+    let mut obs = plain(1, suite);
+    let master = master_of(1, suite);
+    obs.new_ticket = Some(ticket_for(master, suite.id, key));
+    obs.new_ticket_lifetime = Some(7200);
+    obs
+}
+
+#[test]
+fn a_stolen_ticket_key_opens_an_ecdhe_session_through_its_ticket() {
+    let key = ticket_key(1);
+    let obs = ecdhe_with_issued_ticket(&key);
+    let r = attack(&obs, vec![key.clone()]);
+    assert_eq!(r.verdict, Verdict::Decrypted, "{}", r.reason);
+    assert!(
+        matches!(
+            r.master.as_ref().map(|m| &m.1),
+            Some(SecretSource::TicketKey {
+                origin: TicketOrigin::Issued,
+                key_name
+            }) if *key_name == key.name()
+        ),
+        "{}",
+        r.reason
+    );
+    assert!(
+        r.reason.contains("opened with the stolen ticket key"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(r.tickets.len(), 1);
+    assert!(r.tickets[0].opened());
+    assert_eq!(r.tickets[0].lifetime_hint, Some(7200));
+    let (c, s) = r.into_plaintext();
+    assert_eq!((c.as_slice(), s.as_slice()), (REQUEST, RESPONSE));
+}
+
+#[test]
+fn without_the_ticket_key_the_ticket_stays_opaque_and_the_reason_says_so() {
+    let key = ticket_key(1);
+    let obs = ecdhe_with_issued_ticket(&key);
+    let r = attack(&obs, vec![]);
+    assert_eq!(r.verdict, Verdict::ForwardSecret);
+    assert!(
+        r.reason.contains(&format!(
+            "its key (name {}) was not stolen",
+            crate::codec::hex(&key.name())
+        )),
+        "{}",
+        r.reason
+    );
+    assert!(matches!(r.tickets[0].opening, TicketOpening::NoKey));
+}
+
+#[test]
+fn a_wrong_key_a_rotated_key_and_a_cut_ticket_give_clear_reasons() {
+    let key = ticket_key(1);
+    let obs = ecdhe_with_issued_ticket(&key);
+    // Same name, other secrets: the MAC fails.
+    let mut same_name = [9u8; 80];
+    same_name[..16].copy_from_slice(&key.name());
+    let r = attack(&obs, vec![TicketKey::from_bytes(&same_name).expect("key")]);
+    assert_eq!(r.verdict, Verdict::ForwardSecret);
+    assert!(r.reason.contains("HMAC does not verify"), "{}", r.reason);
+    // Another name: the ticket was sealed under a key the attacker does not hold.
+    let r = attack(&obs, vec![ticket_key(2)]);
+    assert!(r.reason.contains("sealed under key name"), "{}", r.reason);
+    // Cut at every length: a reason, never a panic.
+    let ticket = obs.new_ticket.clone().expect("ticket");
+    for len in 0..ticket.len() {
+        let mut cut = obs.clone();
+        cut.new_ticket = Some(ticket[..len].to_vec());
+        let r = attack(&cut, vec![key.clone()]);
+        assert_eq!(r.verdict, Verdict::ForwardSecret, "{len}");
+        assert!(r.reason.contains("truncated"), "{len}: {}", r.reason);
+    }
+    // A flipped byte in the sealed state: the MAC catches it.
+    let mut flipped = obs.clone();
+    let mut t = ticket.clone();
+    t[40] ^= 1;
+    flipped.new_ticket = Some(t);
+    assert!(attack(&flipped, vec![key.clone()]).reason.contains("HMAC"));
+    // Several keys: the one whose name the ticket carries opens it.
+    let r = attack(&obs, vec![ticket_key(2), key]);
+    assert_eq!(r.verdict, Verdict::Decrypted, "{}", r.reason);
+}
+
+#[test]
+fn a_ticket_holding_another_sessions_secret_does_not_open_this_one() {
+    let key = ticket_key(1);
+    let suite = suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+    let mut obs = plain(1, suite);
+    obs.new_ticket = Some(ticket_for([5; 48], suite.id, &key));
+    let r = attack(&obs, vec![key]);
+    assert_eq!(r.verdict, Verdict::NotDecrypted);
+    assert!(r.reason.contains("does not open"), "{}", r.reason);
+}
