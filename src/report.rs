@@ -168,6 +168,9 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
     if let Some(res) = &s.resumed {
         let _ = writeln!(out, "      resumed: {res:?}");
     }
+    for line in crate::attack::tickets::inspect_lines(s) {
+        let _ = writeln!(out, "      {line}");
+    }
     if let Some(crate::suites::RecordCipher::AesCbc(mac)) = s.suite.map(|x| x.cipher) {
         let order = if s.encrypt_then_mac {
             "encrypt-then-MAC (RFC 7366)"
@@ -263,6 +266,12 @@ pub fn conversation(r: &SessionReport) -> String {
         r.capture, r.stream, r.client, r.server, r.cipher_suite
     );
     let _ = writeln!(out, "how: {}", r.reason);
+    if let Some(m) = &r.psk_mode {
+        let _ = writeln!(out, "psk mode: {}", m.as_str());
+    }
+    for t in &r.tickets {
+        let _ = writeln!(out, "ticket: {}", t.describe());
+    }
     if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
         let _ = writeln!(out, "client random  {}", hex(cr));
         let _ = writeln!(out, "master secret  {}", hex(ms));

@@ -210,3 +210,37 @@ pub fn tls12_tickets(
     }
     out
 }
+
+/// What `inspect` says about a session's tickets and PSK use, without any key.
+pub fn inspect_lines(obs: &ObservedSession) -> Vec<String> {
+    let mut out: Vec<String> = tls12_tickets(obs, None)
+        .into_iter()
+        .map(|(t, _)| {
+            let mut line = format!(
+                "ticket: {} ticket, {} bytes, {}",
+                t.origin.as_str(),
+                t.length,
+                t.key_name_text()
+            );
+            if let (Some(iv), Some(len)) = (t.iv, t.encrypted_state_len) {
+                line.push_str(&format!(
+                    ", IV {}, encrypted state {len} bytes, HMAC 32 bytes",
+                    hex(&iv)
+                ));
+            }
+            if let Some(l) = t.lifetime_hint {
+                line.push_str(&format!(", lifetime hint {l} s"));
+            }
+            if t.used {
+                line.push_str(", used to resume");
+            }
+            line
+        })
+        .collect();
+    out.extend(psk_inspect_lines(obs));
+    out
+}
+
+fn psk_inspect_lines(_obs: &ObservedSession) -> Vec<String> {
+    Vec::new()
+}

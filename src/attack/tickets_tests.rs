@@ -236,3 +236,73 @@ fn a_ticket_holding_another_sessions_secret_does_not_open_this_one() {
     assert_eq!(r.verdict, Verdict::NotDecrypted);
     assert!(r.reason.contains("does not open"), "{}", r.reason);
 }
+
+#[test]
+fn explain_json_and_inspect_show_the_ticket_route() {
+    let key = ticket_key(1);
+    let obs = ecdhe_with_issued_ticket(&key);
+    let r = attack(&obs, vec![key.clone()]);
+    let conn = TlsConnection {
+        stream: 3,
+        client: "10.0.0.2:50003".parse().expect("address"),
+        server: "10.0.0.1:443".parse().expect("address"),
+        session: obs.clone(),
+        notes: Vec::new(),
+    };
+    let text = crate::explain::explain(
+        &conn,
+        "memory.pcap",
+        &r,
+        crate::explain::Style { color: false },
+    );
+    let name = crate::codec::hex(&key.name()[..4]);
+    for needle in [
+        "The tickets",
+        "NewSessionTicket:",
+        "key name (16)",
+        name.as_str(),
+        "IV (16)",
+        "HMAC-SHA256 (32)",
+        "lifetime hint",
+        "opened with the stolen ticket key",
+        "state: master secret",
+        "[sealed in the ticket; opened with the stolen ticket key]",
+        "key block",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let report = crate::attack::analyse(
+        "memory.pcap",
+        3,
+        "c".into(),
+        "s".into(),
+        &obs,
+        &Loot::new(None, None).with_ticket_keys(vec![key.clone()]),
+        &ResumptionCache::default(),
+    );
+    let json = crate::report::session_json(&report);
+    assert_eq!(json["verdict"], "decrypted");
+    assert_eq!(json["tickets"][0]["origin"], "issued");
+    assert_eq!(json["tickets"][0]["opened"], true);
+    assert_eq!(
+        json["tickets"][0]["key_name"],
+        crate::codec::hex(&key.name())
+    );
+    assert_eq!(json["tickets"][0]["lifetime_hint"], 7200);
+    assert!(json["secret_source"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("stolen ticket key"));
+    let lines = crate::report::inspect_table_row("memory.pcap", &conn, false);
+    assert!(lines.contains("ticket: issued ticket"), "{lines}");
+    assert!(lines.contains("lifetime hint 7200 s"), "{lines}");
+    // Without the key, the explanation says the state stays sealed.
+    let r = attack(&obs, vec![]);
+    let text = crate::explain::explain(
+        &conn,
+        "memory.pcap",
+        &r,
+        crate::explain::Style { color: false },
+    );
+    assert!(text.contains("no ticket key was given"), "{text}");
+}

@@ -156,6 +156,12 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
             Status::NotNeeded,
             format!("none in this handshake: it resumes session {from_stream}, whose master secret was recovered (RFC 5246 §7.3)"),
         ),
+        (None, Some((_, SecretSource::TicketKey { .. }))) if opened => node(
+            "premaster",
+            "premaster secret",
+            Status::NotNeeded,
+            "the session ticket carries the master secret itself: the stolen ticket key skips the key exchange, ECDHE or not (RFC 5077 §4)",
+        ),
         _ => node(
             "premaster",
             "premaster secret",
@@ -177,6 +183,10 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
                 ),
                 SecretSource::Resumed { from_stream } => format!(
                     "never sent; reused from session {from_stream}: an abbreviated handshake keeps the master secret of the session it resumes"
+                ),
+                SecretSource::TicketKey { .. } => format!(
+                    "never sent in clear; {}",
+                    source.describe()
                 ),
                 _ if obs.ems => format!(
                     "computed by both peers, never sent: PRF-{}(premaster, \"extended master secret\", hash of ClientHello … ClientKeyExchange) (RFC 7627 §4)",
@@ -287,7 +297,35 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
             kb.as_ref().map(|k| k.server.fixed_iv.as_slice()),
         ));
     }
-    vec![vec![premaster, master, block], keys]
+    let mut rows = vec![vec![premaster, master, block], keys];
+    if !r.tickets.is_empty() {
+        rows.insert(0, ticket_nodes(r));
+    }
+    rows
+}
+
+/// One box per ticket seen: opened with the stolen ticket key, or why not.
+fn ticket_nodes(r: &Recovery) -> Vec<Node> {
+    r.tickets
+        .iter()
+        .map(|t| {
+            let title = format!("{} ticket", t.origin.as_str());
+            match t.why_closed() {
+                None => node(
+                    "ticket",
+                    &title,
+                    Status::Recovered,
+                    format!("{}; opened with the stolen ticket key", t.describe()),
+                ),
+                Some(why) => node(
+                    "ticket",
+                    &title,
+                    Status::OutOfReach,
+                    format!("{}; {why}", t.describe()),
+                ),
+            }
+        })
+        .collect()
 }
 
 fn premaster_out_of_reach(obs: &ObservedSession, r: &Recovery) -> String {

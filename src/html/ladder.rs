@@ -102,22 +102,31 @@ pub fn steps(conn: &TlsConnection, recovery: &Recovery) -> Vec<Step> {
     let obs = &conn.session;
     let mut out = Vec::new();
     let tls13 = obs.key_exchange == Some(KeyExchange::Tls13);
-    hellos(obs, tls13, &mut out);
+    hellos(obs, recovery, tls13, &mut out);
     if obs.server_hello.is_none() {
         return out;
     }
     if tls13 {
         tls13_flights(obs, recovery, &mut out);
     } else if obs.resumed.is_some() {
-        resumed_flights(obs, &mut out);
+        resumed_flights(obs, recovery, &mut out);
     } else {
-        full_tls12_flights(obs, &mut out);
+        full_tls12_flights(obs, recovery, &mut out);
     }
     application_data(obs, tls13, &mut out);
     out
 }
 
-fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
+/// ", opened with the stolen one" when a stolen ticket key opened a ticket of this session.
+fn ticket_opened(recovery: &Recovery) -> &'static str {
+    if recovery.tickets.iter().any(|t| t.opened()) {
+        "; opened with the stolen one"
+    } else {
+        ""
+    }
+}
+
+fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec<Step>) {
     let shares = match &obs.wire_key_exchange {
         KeyExchangeOnWire::Tls13KeyShares {
             server_group,
@@ -146,8 +155,9 @@ fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
         }
         match &obs.resumed {
             Some(Resumption::Ticket(t)) => f.push(clear(format!(
-                "session ticket {} (sealed by the server's ticket key)",
-                short(t)
+                "session ticket {} (sealed by the server's ticket key{})",
+                short(t),
+                ticket_opened(recovery)
             ))),
             Some(Resumption::SessionId(id)) => {
                 f.push(clear(format!("session ID {} to resume", short(id))))
@@ -193,7 +203,7 @@ fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
     }
 }
 
-fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
+fn full_tls12_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
     let sent = |t: HandshakeType| obs.handshake_server.iter().any(|m| m.typ == t);
     if let Some(leaf) = obs.certificates.first() {
         let what = match pki::parse_certificate(leaf) {
@@ -324,16 +334,16 @@ fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
         out.push(finished(true));
     }
     if let Some(t) = &obs.new_ticket {
-        out.push(new_session_ticket(t));
+        out.push(new_session_ticket(t, recovery));
     }
     if obs.server_ccs {
         out.push(finished(false));
     }
 }
 
-fn resumed_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
+fn resumed_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
     if let Some(t) = &obs.new_ticket {
-        out.push(new_session_ticket(t));
+        out.push(new_session_ticket(t, recovery));
     }
     out.push(local(
         &[
@@ -409,13 +419,18 @@ fn finished(to_server: bool) -> Step {
     )
 }
 
-fn new_session_ticket(ticket: &[u8]) -> Step {
+fn new_session_ticket(ticket: &[u8], recovery: &Recovery) -> Step {
+    let opened = recovery
+        .tickets
+        .iter()
+        .any(|t| t.origin == crate::attack::tickets::TicketOrigin::Issued && t.opened());
     arrow(
         false,
         "NewSessionTicket",
         vec![clear(format!(
-            "ticket {}: the session's state sealed by the server's ticket key",
-            short(ticket)
+            "ticket {}: the session's state (master secret included) sealed by the server's ticket key{}",
+            short(ticket),
+            if opened { "; opened with the stolen one" } else { "" }
         ))],
     )
 }
