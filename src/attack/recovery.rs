@@ -6,16 +6,15 @@
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
-use crate::attack::reasons::{dhe_reason, ecdhe_reason, tls13_reason};
+use crate::attack::reasons::{dhe_reason, ecdhe_reason};
 use crate::attack::resumption::ResumptionCache;
 use crate::attack::tickets::{tls12_tickets, PskMode, TicketFact, TicketOrigin};
 use crate::attack::tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
-use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
+use crate::attack::tls13::{Direction13, Tls13Secrets};
 use crate::attack::{FinishedCheck, Loot, Verdict};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::dhe::DheServerKeyExchange;
-use crate::msgs::enums::HandshakeType;
 use crate::pki;
 use crate::suites::KeyExchange;
 use crate::tickets::TicketState;
@@ -204,7 +203,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         return r;
     }
     if kx == Some(KeyExchange::Tls13) {
-        recover_tls13(&mut r, obs, loot);
+        crate::attack::recovery13::recover_tls13(&mut r, obs, loot);
         return r;
     }
     if let (KeyExchangeOnWire::Ecdhe { .. } | KeyExchangeOnWire::Dhe { .. }, Some(key)) =
@@ -425,120 +424,6 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     }
     r.tls12 = Some(dec);
     r
-}
-
-fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
-    r.verdict = Verdict::ForwardSecret;
-    r.reason = tls13_reason(obs);
-    r.short = "TLS 1.3: (EC)DHE; key only signs".into();
-    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else {
-        return;
-    };
-    let secrets = Tls13Secrets::from_keylog(log, &cr, &suite);
-    if secrets.is_empty() {
-        r.tls13_secrets = Some(secrets);
-        return;
-    }
-    let (client, server) = decrypt_tls13(obs, &suite, &secrets);
-    let mut opened = Vec::new();
-    let mut closed = Vec::new();
-    let mut describe = |have: bool, what: &str, kind: SecretKind| {
-        if have {
-            opened.push(what.to_string());
-        } else {
-            closed.push(format!("{what} (no {kind})"));
-        }
-    };
-    describe(
-        secrets.server_handshake.is_some() && !server.handshake.is_empty(),
-        "the server's handshake (certificate included)",
-        SecretKind::ServerHandshakeTrafficSecret,
-    );
-    describe(
-        secrets.client_handshake.is_some() && !client.handshake.is_empty(),
-        "the client's handshake records (its Finished)",
-        SecretKind::ClientHandshakeTrafficSecret,
-    );
-    describe(
-        secrets.client_application.is_some() && client.app_opened,
-        "client → server application data",
-        SecretKind::ClientTrafficSecret0,
-    );
-    describe(
-        secrets.server_application.is_some() && server.app_opened,
-        "server → client application data",
-        SecretKind::ServerTrafficSecret0,
-    );
-    let client_open = secrets.client_application.is_some() && client.app_opened;
-    let server_open = secrets.server_application.is_some() && server.app_opened;
-    r.tls13_secrets = Some(secrets);
-    if opened.is_empty() {
-        r.verdict = Verdict::NotDecrypted;
-        r.reason = "the key log names this session, but its secrets do not open any record (wrong secrets or a tampered capture)".into();
-        r.short = "key log secrets open no record".into();
-        r.tls13 = Some((client, server));
-        return;
-    }
-    let no_data = client.data.is_empty() && server.data.is_empty();
-    r.verdict = if closed.is_empty() && !no_data {
-        Verdict::Decrypted
-    } else {
-        Verdict::PartlyDecrypted
-    };
-    r.short = match (closed.is_empty(), client_open, server_open) {
-        (true, ..) => "keys proven; no application data",
-        (false, true, true) => "part of the handshake closed",
-        (false, true, false) => "server → client still closed",
-        (false, false, true) => "client → server still closed",
-        (false, false, false) => "application data still closed",
-    }
-    .into();
-    let mut reason = format!(
-        "TLS 1.3 traffic secrets from the key log opened {}",
-        opened.join(", ")
-    );
-    if !closed.is_empty() {
-        reason.push_str(&format!("; still closed: {}", closed.join(", ")));
-    } else if no_data {
-        reason.push_str("; but the capture holds no application data to open");
-    }
-    match server.finished {
-        FinishedCheck::Verified => reason.push_str("; the server Finished verifies"),
-        FinishedCheck::Mismatch => reason.push_str("; the server Finished does NOT verify"),
-        FinishedCheck::NotSeen => {}
-    }
-    if client.finished == FinishedCheck::Verified {
-        reason.push_str(", and so does the client's");
-    }
-    r.reason = reason;
-    if let Some(cert) = server
-        .handshake
-        .iter()
-        .find(|m| m.typ == HandshakeType::Certificate)
-    {
-        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body())
-            .ok()
-            .and_then(|c| c.chain.into_iter().next())
-        {
-            if let Ok(info) = pki::parse_certificate(&leaf) {
-                r.notes.push(format!(
-                    "decrypted server certificate: {} (sha256 {})",
-                    info.subject,
-                    hex(&info.sha256_fingerprint)
-                ));
-            }
-        }
-    }
-    for (who, d) in [("client → server", &client), ("server → client", &server)] {
-        if let Some(s) = &d.stopped {
-            r.notes.push(format!("{who}: {s}"));
-        }
-        if d.key_updates > 0 {
-            r.notes
-                .push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
-        }
-    }
-    r.tls13 = Some((client, server));
 }
 
 /// Whether the ServerKeyExchange signature (over both randoms and the params: RFC 8422 §5.4

@@ -241,6 +241,71 @@ pub fn inspect_lines(obs: &ObservedSession) -> Vec<String> {
     out
 }
 
-fn psk_inspect_lines(_obs: &ObservedSession) -> Vec<String> {
-    Vec::new()
+fn psk_inspect_lines(obs: &ObservedSession) -> Vec<String> {
+    let Some(p) = &obs.psk else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let modes: Vec<String> = p.modes.iter().map(|m| m.name()).collect();
+    let mode = crate::attack::psk_mode(obs);
+    out.push(format!(
+        "psk: client offers modes {}, {} identit{}; server {}; mode {}",
+        if modes.is_empty() {
+            "none".to_string()
+        } else {
+            modes.join(", ")
+        },
+        p.offered.as_ref().map_or(0, |o| o.identities.len()),
+        if p.offered.as_ref().map_or(0, |o| o.identities.len()) == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        match p.selected {
+            Some(i) => format!(
+                "selects identity {i}{}",
+                if p.server_key_share {
+                    " and sends a key share"
+                } else {
+                    " with no key share"
+                }
+            ),
+            None => "selects none (full handshake)".into(),
+        },
+        mode.as_str()
+    ));
+    for (i, id) in p
+        .offered
+        .iter()
+        .flat_map(|o| o.identities.iter())
+        .enumerate()
+    {
+        let (fact, _) = TicketFact::read(
+            TicketOrigin::Presented,
+            &id.identity,
+            None,
+            p.selected.map(usize::from) == Some(i),
+            None,
+        );
+        let mut line = format!(
+            "ticket: PSK identity {i}, {} bytes, {}",
+            fact.length,
+            fact.key_name_text()
+        );
+        if let (Some(iv), Some(len)) = (fact.iv, fact.encrypted_state_len) {
+            line.push_str(&format!(
+                ", IV {}, encrypted state {len} bytes, HMAC 32 bytes",
+                hex(&iv)
+            ));
+        }
+        line.push_str(&format!(
+            ", obfuscated age 0x{:08x}",
+            id.obfuscated_ticket_age
+        ));
+        if fact.used {
+            line.push_str(", selected");
+        }
+        out.push(line);
+    }
+    out
 }

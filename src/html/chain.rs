@@ -6,6 +6,7 @@
 use maud::{html, Markup};
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::tickets::PskMode;
 use crate::attack::{Recovery, SecretSource, Tls13Secrets};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
@@ -352,18 +353,68 @@ fn premaster_out_of_reach(obs: &ObservedSession, r: &Recovery) -> String {
 }
 
 fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
-    let shared = node(
-        "shared-secret",
-        "(EC)DHE shared secret",
-        Status::OutOfReach,
-        "never sent: x(d_c·Q_s) = x(d_s·Q_c), and the ephemeral secrets d_c and d_s never left the peers; the server's RSA key only signs CertificateVerify",
-    );
-    let handshake = node(
-        "handshake-secret",
-        "handshake secret",
-        Status::OutOfReach,
-        "never sent: HKDF-Extract(Derive-Secret(early secret, \"derived\"), shared secret) needs the shared secret",
-    );
+    let psk_ke = r.psk_mode == Some(PskMode::PskKe);
+    let from_psk = psk_ke && r.psk.is_some() && r.verdict.opened();
+    let shared = if psk_ke {
+        node(
+            "shared-secret",
+            "(EC)DHE shared secret",
+            Status::None,
+            "none: psk_ke (the ServerHello has no key share), so the handshake secret takes Hash.length zeros instead",
+        )
+    } else {
+        node(
+            "shared-secret",
+            "(EC)DHE shared secret",
+            Status::OutOfReach,
+            "never sent: x(d_c·Q_s) = x(d_s·Q_c), and the ephemeral secrets d_c and d_s never left the peers; the server's RSA key only signs CertificateVerify",
+        )
+    };
+    let handshake = if from_psk {
+        node(
+            "handshake-secret",
+            "handshake secret",
+            Status::Recovered,
+            "HKDF-Extract(Derive-Secret(early secret from the PSK, \"derived\"), 0): the PSK alone gives it",
+        )
+    } else {
+        node(
+            "handshake-secret",
+            "handshake secret",
+            Status::OutOfReach,
+            "never sent: HKDF-Extract(Derive-Secret(early secret, \"derived\"), shared secret) needs the shared secret",
+        )
+    };
+    let psk_node = match (&r.psk_mode, &r.psk) {
+        (Some(PskMode::Full) | None, _) => None,
+        (Some(_), Some((psk, source))) => Some(
+            node(
+                "psk",
+                "resumption PSK",
+                Status::Recovered,
+                format!(
+                    "{}{}",
+                    source.describe(),
+                    match r.binder_verifies {
+                        Some(true) => "; its binder verifies",
+                        Some(false) => "; its binder does NOT verify",
+                        None => "",
+                    }
+                ),
+            )
+            .with("PSK", psk),
+        ),
+        (Some(_), None) => Some(node(
+            "psk",
+            "resumption PSK",
+            Status::OutOfReach,
+            r.tickets
+                .iter()
+                .find(|t| t.used)
+                .and_then(|t| t.why_closed())
+                .unwrap_or_else(|| "sealed in the ticket".into()),
+        )),
+    };
     let master = node(
         "master",
         "master secret",
@@ -394,7 +445,11 @@ fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
                     id,
                     title,
                     Status::Recovered,
-                    format!("read from the key log ({kind} line), not computed; the write key and IV are derived from it (RFC 8446 §7.3)"),
+                    if from_psk {
+                        "derived from the PSK (psk_ke: no (EC)DHE input); the write key and IV are derived from it (RFC 8446 §7.3)".to_string()
+                    } else {
+                        format!("read from the key log ({kind} line), not computed; the write key and IV are derived from it (RFC 8446 §7.3)")
+                    },
                 )
                 .with(title, s.secret())
                 .with("write key", &key)
@@ -454,7 +509,24 @@ fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
             false,
         ),
     ];
-    vec![vec![shared, handshake], hs, vec![master], app]
+    let master = if from_psk {
+        node(
+            "master",
+            "master secret",
+            Status::Recovered,
+            "HKDF-Extract(Derive-Secret(handshake secret, \"derived\"), 0), from the PSK",
+        )
+    } else {
+        master
+    };
+    let mut first = Vec::new();
+    first.extend(psk_node);
+    first.extend([shared, handshake]);
+    let mut rows = vec![first, hs, vec![master], app];
+    if r.psk_mode == Some(PskMode::Full) && !r.tickets.is_empty() {
+        rows.insert(0, ticket_nodes(r));
+    }
+    rows
 }
 
 /// The chain as HTML: a row of boxes per stage, arrows between them.

@@ -164,6 +164,24 @@ fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec
             }
             None => {}
         }
+        if let Some(p) = &obs.psk {
+            let modes: Vec<String> = p.modes.iter().map(|m| m.name()).collect();
+            f.push(clear(format!(
+                "psk_key_exchange_modes: {}",
+                if modes.is_empty() {
+                    "none".into()
+                } else {
+                    modes.join(", ")
+                }
+            )));
+            for id in p.offered.iter().flat_map(|o| o.identities.iter()) {
+                f.push(clear(format!(
+                    "PSK identity: ticket {} (sealed by the server's ticket key{})",
+                    short(&id.identity),
+                    ticket_opened(recovery)
+                )));
+            }
+        }
         out.push(arrow(true, "ClientHello", f));
     }
     if obs.hello_retry {
@@ -189,8 +207,20 @@ fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec
                 group_name(group),
                 short(q)
             )));
+        } else if let Some(i) = obs.psk.as_ref().and_then(|p| p.selected) {
+            f.push(clear(format!(
+                "selected PSK identity {i}, no key share: psk_ke"
+            )));
         } else if !tls13 && !sh.session_id.is_empty() {
             f.push(clear(format!("session ID {}", short(&sh.session_id))));
+        }
+        if let (Some(i), Some(_)) = (
+            obs.psk.as_ref().and_then(|p| p.selected),
+            shares.and_then(|s| s.2.as_ref()),
+        ) {
+            f.push(clear(format!(
+                "selected PSK identity {i} and a key share: psk_dhe_ke"
+            )));
         }
         if !tls13 {
             f.push(clear(if obs.ems {
@@ -365,18 +395,46 @@ fn resumed_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Ste
 }
 
 fn tls13_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
-    out.push(local(
-        &[
-            "d_c: ephemeral secret",
-            "shared secret = x(d_c·Q_s)",
-            "handshake traffic secrets",
-        ],
-        &[
-            "d_s: ephemeral secret",
-            "shared secret = x(d_s·Q_c)",
-            "handshake traffic secrets",
-        ],
-    ));
+    if recovery.psk_mode == Some(crate::attack::tickets::PskMode::PskKe) {
+        out.push(local(
+            &[
+                "PSK from the ticket",
+                "no (EC)DHE: psk_ke",
+                "handshake traffic secrets",
+            ],
+            &[
+                "PSK from the ticket",
+                "no (EC)DHE: psk_ke",
+                "handshake traffic secrets",
+            ],
+        ));
+    } else if recovery.psk_mode == Some(crate::attack::tickets::PskMode::PskDheKe) {
+        out.push(local(
+            &[
+                "PSK from the ticket",
+                "d_c: ephemeral secret, shared secret",
+                "handshake traffic secrets",
+            ],
+            &[
+                "PSK from the ticket",
+                "d_s: ephemeral secret, shared secret",
+                "handshake traffic secrets",
+            ],
+        ));
+    } else {
+        out.push(local(
+            &[
+                "d_c: ephemeral secret",
+                "shared secret = x(d_c·Q_s)",
+                "handshake traffic secrets",
+            ],
+            &[
+                "d_s: ephemeral secret",
+                "shared secret = x(d_s·Q_c)",
+                "handshake traffic secrets",
+            ],
+        ));
+    }
     // What the server's encrypted flight held, when the key log opened it.
     let opened: Vec<String> = recovery
         .tls13
