@@ -1,0 +1,336 @@
+//! The attacker with a stolen session-ticket key (issue 16), on captures recorded through
+//! pfslab's own server (`pfslab record` with resumption chains): every TLS 1.2 session that
+//! issued or used a ticket under the key falls, ECDHE included; a rotated key stands; TLS 1.3
+//! psk_ke resumptions fall while psk_dhe_ke resumptions and full handshakes stand; tshark with
+//! the server's key log agrees byte for byte; broken tickets give reasons, never a panic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{
+    attack, attack_by_stream, data, follow_tls, path_str, read, record, text, with_keylog,
+    with_rsa_key, write, Recording, TestDir,
+};
+
+/// A seeded recording of `sessions` with the server's key log beside it; the ticket key is
+/// `ticket_key` (created by `record` when missing).
+fn recording(dir: &TestDir, name: &str, sessions: &str, ticket_key: &Path) -> Recording {
+    let keylog = dir.join(&format!("{name}.keylog"));
+    record(
+        dir.path(),
+        name,
+        &dir.join("keys"),
+        &[
+            "--seed",
+            "7",
+            "--sessions",
+            sessions,
+            "--keylog",
+            path_str(&keylog),
+            "--ticket-key",
+            path_str(ticket_key),
+        ],
+    )
+}
+
+fn opened_by_ticket_key(truth: &Value) -> bool {
+    truth["opened_by"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|v| v == "ticket key"))
+}
+
+/// Every session the answer key says the ticket key opens is decrypted to its exact bytes;
+/// every other one stays closed.
+fn assert_ticket_key_opens_what_the_truth_says(
+    rec: &Recording,
+    got: &BTreeMap<u64, Value>,
+) -> usize {
+    let truth = rec.truth_by_stream();
+    assert_eq!(got.len(), truth.len(), "{got:#?}");
+    let mut opened = 0;
+    for (stream, t) in &truth {
+        let s = &got[stream];
+        if opened_by_ticket_key(t) {
+            assert_eq!(text(s, "verdict"), "decrypted", "stream {stream}: {s:#}");
+            assert_eq!(
+                data(s, "client_data"),
+                text(t, "client_data"),
+                "stream {stream}"
+            );
+            assert_eq!(
+                data(s, "server_data"),
+                text(t, "server_data"),
+                "stream {stream}"
+            );
+            assert_eq!(s["client_finished"], "verified", "stream {stream}: {s:#}");
+            assert_eq!(s["server_finished"], "verified", "stream {stream}: {s:#}");
+            opened += 1;
+        } else {
+            assert_ne!(text(s, "verdict"), "decrypted", "stream {stream}: {s:#}");
+            assert_eq!(data(s, "client_data"), "", "stream {stream}");
+        }
+    }
+    opened
+}
+
+#[test]
+fn the_stolen_ticket_key_alone_opens_every_tls12_session_that_issued_or_used_a_ticket() {
+    let dir = TestDir::new("stek-12");
+    let stek = dir.join("lab.ticket.key");
+    let rec = recording(
+        &dir,
+        "lab",
+        "ecdhe+ticket=3,rsa+ticket=2,dhe+ticket=2,ecdhe=2,ecdhe+id=2",
+        &stek,
+    );
+    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&rec.pcap)]);
+    let opened = assert_ticket_key_opens_what_the_truth_says(&rec, &got);
+    // 3 + 2 + 2 ticket chains at least (and the session-ID chain when its first session got a
+    // ticket); the plain ECDHE sessions stand.
+    assert!(opened >= 7, "{opened} opened: {got:#?}");
+    for (stream, t) in rec.truth_by_stream() {
+        let s = &got[&stream];
+        if !opened_by_ticket_key(&t) {
+            continue;
+        }
+        let reason = text(s, "reason");
+        assert!(
+            reason.contains("stolen ticket key") || reason.contains("resumes session"),
+            "stream {stream}: {reason}"
+        );
+        // A full ECDHE handshake that received a ticket: the route is its NewSessionTicket.
+        if t["resumes_stream"].is_null() && text(&t, "key_exchange") == "ecdhe" {
+            assert!(
+                reason.contains(
+                    "the ticket sent in this session (NewSessionTicket) carried its master secret"
+                ),
+                "stream {stream}: {reason}"
+            );
+            assert_eq!(s["tickets"][0]["origin"], "issued", "{s:#}");
+            assert_eq!(s["tickets"][0]["opened"], true, "{s:#}");
+        }
+        // A ticket resumption: the ticket in its ClientHello opens directly.
+        if t["resumed_by"] == "ticket" {
+            let presented = s["tickets"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["origin"] == "presented"))
+                .unwrap_or_else(|| panic!("no presented ticket: {s:#}"));
+            assert_eq!(presented["used"], true, "{s:#}");
+            assert_eq!(presented["opened"], true, "{s:#}");
+        }
+    }
+    // Without the ticket key, the ECDHE sessions that issued tickets say why they stand.
+    let keys = dir.join("keys");
+    let without = attack_by_stream(&[
+        "--key",
+        path_str(&keys.join("server.key")),
+        path_str(&rec.pcap),
+    ]);
+    for (stream, t) in rec.truth_by_stream() {
+        if t["resumes_stream"].is_null()
+            && text(&t, "key_exchange") == "ecdhe"
+            && t["tickets_issued"].as_u64().unwrap_or(0) > 0
+        {
+            let s = &without[&stream];
+            assert_eq!(text(s, "verdict"), "forward-secret", "{s:#}");
+            assert!(
+                text(s, "reason").contains("was not stolen"),
+                "stream {stream}: {}",
+                text(s, "reason")
+            );
+        }
+    }
+}
+
+#[test]
+fn after_a_rotation_the_old_stolen_key_opens_nothing_new() {
+    let dir = TestDir::new("stek-rotation");
+    let before_key = dir.join("before.ticket.key");
+    let after_key = dir.join("after.ticket.key");
+    let before = recording(&dir, "before", "ecdhe+ticket=3", &before_key);
+    // The same seed would make the same key again: the rotated key is written beforehand, as
+    // an operator's `openssl rand 80` would be.
+    let mut rotated = read(&before_key);
+    rotated.reverse();
+    write(&after_key, &rotated);
+    let after = recording(&dir, "after", "ecdhe+ticket=3", &after_key);
+    assert_ne!(
+        read(&before_key),
+        read(&after_key),
+        "the key was not rotated"
+    );
+    let got = attack_by_stream(&[
+        "--ticket-key",
+        path_str(&before_key),
+        path_str(&before.pcap),
+    ]);
+    assert_eq!(
+        assert_ticket_key_opens_what_the_truth_says(&before, &got),
+        3
+    );
+    let got = attack_by_stream(&["--ticket-key", path_str(&before_key), path_str(&after.pcap)]);
+    for (stream, s) in &got {
+        assert_eq!(
+            text(s, "verdict"),
+            "forward-secret",
+            "stream {stream}: {s:#}"
+        );
+        assert_eq!(data(s, "client_data"), "");
+        assert!(
+            text(s, "reason").contains("sealed under key name"),
+            "stream {stream}: {}",
+            text(s, "reason")
+        );
+    }
+    // Both keys stolen (repeatable --ticket-key): both recordings fall.
+    let got = attack_by_stream(&[
+        "--ticket-key",
+        path_str(&before_key),
+        "--ticket-key",
+        path_str(&after_key),
+        path_str(&after.pcap),
+    ]);
+    assert_eq!(assert_ticket_key_opens_what_the_truth_says(&after, &got), 3);
+}
+
+#[test]
+fn tshark_with_the_key_log_and_the_attacker_with_the_ticket_key_read_the_same_bytes() {
+    let dir = TestDir::new("stek-tshark");
+    let stek = dir.join("lab.ticket.key");
+    let rec = recording(&dir, "lab", "ecdhe+ticket=3,rsa+ticket=3", &stek);
+    let keylog = dir.join("lab.keylog");
+    let by_ticket = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&rec.pcap)]);
+    let by_key = attack_by_stream(&[
+        "--key",
+        path_str(&dir.join("keys").join("server.key")),
+        path_str(&rec.pcap),
+    ]);
+    let streams: Vec<u64> = rec.truth.iter().map(|t| t.stream).collect();
+    let followed = follow_tls(&rec.pcap, &with_keylog(&keylog), &streams);
+    let rsa_followed = follow_tls(
+        &rec.pcap,
+        &with_rsa_key(&dir.join("keys").join("server.key")),
+        &streams,
+    );
+    for t in &rec.truth {
+        let s = &by_ticket[&t.stream];
+        assert_eq!(text(s, "verdict"), "decrypted", "{s:#}");
+        let (c, sv) = followed[&t.stream].by_side(text(s, "client"), text(s, "server"));
+        assert_eq!(
+            String::from_utf8_lossy(c),
+            data(s, "client_data"),
+            "stream {}",
+            t.stream
+        );
+        assert_eq!(
+            String::from_utf8_lossy(sv),
+            data(s, "server_data"),
+            "stream {}",
+            t.stream
+        );
+        if t.key_exchange == "rsa" {
+            // TLS 1.2 RSA: the RSA key alone reads the same bytes, in tshark and in pfslab.
+            let k = &by_key[&t.stream];
+            assert_eq!(text(k, "verdict"), "decrypted", "{k:#}");
+            assert_eq!(data(k, "client_data"), data(s, "client_data"));
+            assert_eq!(data(k, "server_data"), data(s, "server_data"));
+            let (c, sv) = rsa_followed[&t.stream].by_side(text(s, "client"), text(s, "server"));
+            assert_eq!(String::from_utf8_lossy(c), data(s, "client_data"));
+            assert_eq!(String::from_utf8_lossy(sv), data(s, "server_data"));
+        }
+    }
+}
+
+#[test]
+fn tls13_psk_ke_resumptions_fall_to_the_ticket_key_and_psk_dhe_ke_and_full_handshakes_stand() {
+    let dir = TestDir::new("stek-13");
+    let stek = dir.join("lab.ticket.key");
+    let rec = recording(&dir, "lab", "tls13+psk_ke=3,tls13+psk=3", &stek);
+    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&rec.pcap)]);
+    let keylog = dir.join("lab.keylog");
+    let streams: Vec<u64> = rec.truth.iter().map(|t| t.stream).collect();
+    let followed = follow_tls(&rec.pcap, &with_keylog(&keylog), &streams);
+    let mut seen = BTreeMap::new();
+    for (stream, t) in rec.truth_by_stream() {
+        let s = &got[&stream];
+        let reason = text(s, "reason");
+        let mode = s["psk_mode"].as_str().unwrap_or("?").to_string();
+        *seen.entry(mode.clone()).or_insert(0) += 1;
+        match mode.as_str() {
+            "psk_ke" => {
+                assert_eq!(text(s, "verdict"), "decrypted", "{s:#}");
+                assert!(
+                    reason.contains("psk_ke: the PSK alone keys this session"),
+                    "{reason}"
+                );
+                assert!(
+                    reason.contains("opened with the stolen ticket key"),
+                    "{reason}"
+                );
+                assert!(reason.contains("confirmed by its binder"), "{reason}");
+                assert_eq!(data(s, "client_data"), text(&t, "client_data"));
+                assert_eq!(data(s, "server_data"), text(&t, "server_data"));
+                let (c, sv) = followed[&stream].by_side(text(s, "client"), text(s, "server"));
+                assert_eq!(String::from_utf8_lossy(c), data(s, "client_data"));
+                assert_eq!(String::from_utf8_lossy(sv), data(s, "server_data"));
+            }
+            "psk_dhe_ke" => {
+                assert_eq!(text(s, "verdict"), "forward-secret", "{s:#}");
+                assert!(reason.contains("confirmed by its binder"), "{reason}");
+                assert!(reason.contains("fresh (EC)DHE was mixed"), "{reason}");
+            }
+            "full" => {
+                assert_eq!(text(s, "verdict"), "forward-secret", "{s:#}");
+                assert!(
+                    reason.contains("does not open a full TLS 1.3 handshake"),
+                    "{reason}"
+                );
+            }
+            other => panic!("psk mode {other}: {s:#}"),
+        }
+        assert_eq!(opened_by_ticket_key(&t), mode == "psk_ke", "{t:#} vs {s:#}");
+    }
+    assert_eq!(
+        seen,
+        BTreeMap::from([
+            ("full".to_string(), 2),
+            ("psk_ke".to_string(), 2),
+            ("psk_dhe_ke".to_string(), 2)
+        ])
+    );
+}
+
+#[test]
+fn a_wrong_key_a_cut_ticket_and_an_unknown_key_name_give_reasons_not_panics() {
+    let dir = TestDir::new("stek-broken");
+    let stek = dir.join("lab.ticket.key");
+    let rec = recording(&dir, "lab", "ecdhe+ticket=2", &stek);
+    // Same name, other secrets.
+    let mut wrong = read(&stek);
+    for b in &mut wrong[16..] {
+        *b ^= 0x5a;
+    }
+    let wrong_key = dir.join("wrong.key");
+    write(&wrong_key, &wrong);
+    let got = attack_by_stream(&["--ticket-key", path_str(&wrong_key), path_str(&rec.pcap)]);
+    for s in got.values() {
+        assert_eq!(text(s, "verdict"), "forward-secret", "{s:#}");
+        assert!(text(s, "reason").contains("HMAC does not verify"), "{s:#}");
+    }
+    // Another key entirely: the ticket names a key the attacker does not hold.
+    let other = dir.join("other.key");
+    write(&other, &[0x42; 80]);
+    let got = attack_by_stream(&["--ticket-key", path_str(&other), path_str(&rec.pcap)]);
+    for s in got.values() {
+        assert!(text(s, "reason").contains("sealed under key name"), "{s:#}");
+    }
+    // A key file of the wrong size: refused up front, in one line.
+    let short = dir.join("short.key");
+    write(&short, &[1; 48]);
+    let done = attack(&["--ticket-key", path_str(&short), path_str(&rec.pcap)]);
+    assert!(!done.status.success(), "{}", done.describe());
+    assert!(done.stderr.contains("80 bytes"), "{}", done.describe());
+    assert!(!done.stderr.contains("panicked"), "{}", done.describe());
+}
