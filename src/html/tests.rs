@@ -111,6 +111,7 @@ fn inputs(key: bool, keylog: bool) -> ReportInputs {
         captures: vec!["memory.pcap".into()],
         key: key.then(|| "server.key".into()),
         keylog: keylog.then(|| "lab.sslkeylog".into()),
+        ticket_keys: Vec::new(),
     }
 }
 
