@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::attack::observe::KeyExchangeOnWire;
+use crate::attack::observe::{KeyExchangeOnWire, Resumption};
 use crate::attack::pipeline::TlsConnection;
 use crate::attack::tickets::{TicketFact, TicketOpening};
 use crate::attack::{SessionReport, Verdict};
@@ -165,8 +165,14 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
     for note in conn.notes.iter().chain(s.notes.iter()) {
         let _ = writeln!(out, "      note: {note}");
     }
-    if let Some(res) = &s.resumed {
-        let _ = writeln!(out, "      resumed: {res:?}");
+    match &s.resumed {
+        Some(Resumption::Ticket(t)) => {
+            let _ = writeln!(out, "      resumed: by ticket ({} bytes)", t.len());
+        }
+        Some(Resumption::SessionId(id)) => {
+            let _ = writeln!(out, "      resumed: by session ID {}", hex(id));
+        }
+        None => {}
     }
     for line in crate::attack::tickets::inspect_lines(s) {
         let _ = writeln!(out, "      {line}");
