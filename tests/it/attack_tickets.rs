@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::common::{
     attack, attack_by_stream, data, follow_tls, path_str, read, record, text, with_keylog,
-    with_rsa_key, write, Recording, TestDir,
+    with_rsa_key, write, Pcap, Recording, TestDir,
 };
 
 /// A seeded recording of `sessions` with the server's key log beside it; the ticket key is
@@ -346,6 +346,29 @@ fn a_wrong_key_a_cut_ticket_and_an_unknown_key_name_give_reasons_not_panics() {
     for s in got.values() {
         assert!(text(s, "reason").contains("sealed under key name"), "{s:#}");
     }
+    // A cut ticket: the NewSessionTicket of session 0 rewritten in place so the ticket's own
+    // encrypted_state length claims more than it holds (RFC 5077 §4 layout), record lengths
+    // untouched: session 0 keeps its reason, the resumption still opens by its own ticket.
+    let name = read(&stek)[..16].to_vec();
+    let mut pcap = Pcap::load(&rec.pcap);
+    let at = pcap
+        .find(|t, payload| t.src_port == 443 && payload.windows(16).any(|w| w == name.as_slice()))
+        .expect("a server segment carrying the ticket");
+    let frame = &mut pcap.records[at].data;
+    let start = frame
+        .windows(16)
+        .position(|w| w == name.as_slice())
+        .expect("the ticket's key name");
+    frame[start + 32] = 0xff;
+    frame[start + 33] = 0xf0;
+    let cut = dir.join("cut.pcap");
+    pcap.save(&cut);
+    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&cut)]);
+    let s0 = &got[&0];
+    assert_eq!(text(s0, "verdict"), "forward-secret", "{s0:#}");
+    assert!(text(s0, "reason").contains("truncated"), "{s0:#}");
+    assert_eq!(s0["tickets"][0]["opened"], false, "{s0:#}");
+    assert_eq!(text(&got[&1], "verdict"), "decrypted", "{:#}", got[&1]);
     // A key file of the wrong size: refused up front, in one line.
     let short = dir.join("short.key");
     write(&short, &[1; 48]);
