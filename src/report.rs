@@ -93,6 +93,11 @@ pub fn wire_summary(c: &TlsConnection) -> String {
             abbrev(client_public),
             client_public.len()
         ),
+        KeyExchangeOnWire::Tls13KeyShares {
+            server_group: None, ..
+        } if c.session.psk.as_ref().is_some_and(|p| p.selected.is_some()) => {
+            "no key share: psk_ke, the PSK alone".into()
+        }
         KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
             "TLS 1.3 key shares ({})",
             server_group

@@ -37,6 +37,9 @@ pub enum SecretSource {
         origin: TicketOrigin,
         key_name: [u8; 16],
     },
+    /// TLS 1.3: a stolen ticket key opened the PSK identity the server selected; the state
+    /// inside held the resumption PSK.
+    TicketPsk { key_name: [u8; 16] },
 }
 
 impl SecretSource {
@@ -70,6 +73,10 @@ impl SecretSource {
                 key_name,
             } => format!(
                 "the ticket the client presented to resume carried the session's master secret; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
+            Self::TicketPsk { key_name } => format!(
+                "the ticket the client presented as its PSK identity carried the resumption PSK; opened with the stolen ticket key (name {})",
                 hex(key_name)
             ),
         }

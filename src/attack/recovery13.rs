@@ -109,13 +109,7 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
     });
     if let Some((psk, name)) = &psk {
         r.binder_verifies = binder_verifies(obs, &suite, psk);
-        r.psk = Some((
-            psk.clone(),
-            SecretSource::TicketKey {
-                origin: TicketOrigin::Presented,
-                key_name: *name,
-            },
-        ));
+        r.psk = Some((psk.clone(), SecretSource::TicketPsk { key_name: *name }));
     }
     let binder = match r.binder_verifies {
         Some(true) => "confirmed by its binder",

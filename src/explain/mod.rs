@@ -188,9 +188,7 @@ fn tickets_walk(out: &mut String, recovery: &Recovery, style: Style) {
                     {
                         field(out, "state: master secret", &m.0)
                     }
-                    (_, Some((psk, SecretSource::TicketKey { origin, .. })))
-                        if *origin == t.origin =>
-                    {
+                    (_, Some((psk, SecretSource::TicketPsk { .. }))) if t.used => {
                         field(out, "state: PSK", psk)
                     }
                     _ => text(

@@ -16,7 +16,7 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
     if let KeyExchangeOnWire::Tls13KeyShares {
         client_share,
         server_share,
-        server_group,
+        server_group: server_group @ Some(_),
         ..
     } = &s.wire_key_exchange
     {

@@ -126,7 +126,7 @@ impl HtmlReport {
         });
         if tls13_opened {
             return match &r.psk {
-                Some((_, SecretSource::TicketKey { .. }))
+                Some((_, SecretSource::TicketPsk { .. }))
                     if r.tls13_secrets.is_some()
                         && r.psk_mode == Some(crate::attack::tickets::PskMode::PskKe) =>
                 {
