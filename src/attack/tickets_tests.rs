@@ -306,3 +306,45 @@ fn explain_json_and_inspect_show_the_ticket_route() {
     );
     assert!(text.contains("no ticket key was given"), "{text}");
 }
+
+#[test]
+fn the_html_report_shows_the_ticket_route() {
+    let key = ticket_key(1);
+    let conn = TlsConnection {
+        stream: 0,
+        client: "10.0.0.2:50000".parse().expect("address"),
+        server: "10.0.0.1:443".parse().expect("address"),
+        session: ecdhe_with_issued_ticket(&key),
+        notes: Vec::new(),
+    };
+    let page = |keys: Vec<TicketKey>| {
+        let mut report = crate::html::HtmlReport::new(crate::html::ReportInputs {
+            captures: vec!["memory.pcap".into()],
+            key: None,
+            keylog: None,
+            ticket_keys: if keys.is_empty() {
+                vec![]
+            } else {
+                vec!["stek.key".into()]
+            },
+        });
+        report.add(0, &conn, &attack(&conn.session, keys));
+        report.render()
+    };
+    let html = page(vec![key.clone()]);
+    for needle in [
+        "The stolen ticket key opened 1 session (0)",
+        "Stolen session-ticket key: stek.key.",
+        "data-secret=\"ticket\" data-status=\"recovered\"",
+        "the session ticket carries the master secret itself",
+        "opened with the stolen one: the master secret",
+        "data-verdict=\"decrypted\"",
+        "GET /ticket HTTP/1.0",
+    ] {
+        assert!(html.contains(needle), "{needle} missing");
+    }
+    let html = page(vec![]);
+    assert!(html.contains("data-secret=\"ticket\" data-status=\"out of reach\""));
+    assert!(html.contains("was not stolen"));
+    assert!(!html.contains("GET /ticket"));
+}

@@ -154,17 +154,24 @@ fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec
             )));
         }
         match &obs.resumed {
-            Some(Resumption::Ticket(t)) => f.push(clear(format!(
-                "session ticket {} (sealed by the server's ticket key{})",
-                short(t),
-                ticket_opened(recovery)
-            ))),
+            Some(Resumption::Ticket(t)) => {
+                f.push(clear(format!(
+                    "session ticket {} (sealed by the server's ticket key)",
+                    short(t)
+                )));
+                if !ticket_opened(recovery).is_empty() {
+                    f.push(clear("ticket opened with the stolen ticket key"));
+                }
+            }
             Some(Resumption::SessionId(id)) => {
                 f.push(clear(format!("session ID {} to resume", short(id))))
             }
             None => {}
         }
         if let Some(p) = &obs.psk {
+            if !ticket_opened(recovery).is_empty() {
+                f.push(clear("ticket opened with the stolen ticket key"));
+            }
             let modes: Vec<String> = p.modes.iter().map(|m| m.name()).collect();
             f.push(clear(format!(
                 "psk_key_exchange_modes: {}",
@@ -176,9 +183,8 @@ fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec
             )));
             for id in p.offered.iter().flat_map(|o| o.identities.iter()) {
                 f.push(clear(format!(
-                    "PSK identity: ticket {} (sealed by the server's ticket key{})",
-                    short(&id.identity),
-                    ticket_opened(recovery)
+                    "PSK identity: ticket {} (sealed by the ticket key)",
+                    short(&id.identity)
                 )));
             }
         }
@@ -482,15 +488,14 @@ fn new_session_ticket(ticket: &[u8], recovery: &Recovery) -> Step {
         .tickets
         .iter()
         .any(|t| t.origin == crate::attack::tickets::TicketOrigin::Issued && t.opened());
-    arrow(
-        false,
-        "NewSessionTicket",
-        vec![clear(format!(
-            "ticket {}: the session's state (master secret included) sealed by the server's ticket key{}",
-            short(ticket),
-            if opened { "; opened with the stolen one" } else { "" }
-        ))],
-    )
+    let mut fields = vec![clear(format!(
+        "ticket {}: master secret sealed by the ticket key",
+        short(ticket)
+    ))];
+    if opened {
+        fields.push(clear("opened with the stolen one: the master secret"));
+    }
+    arrow(false, "NewSessionTicket", fields)
 }
 
 fn application_data(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
