@@ -70,7 +70,7 @@ impl TicketFact {
         keys: Option<&TicketKeys>,
     ) -> (Self, Option<TicketState>) {
         let parts = TicketParts::parse(ticket).ok();
-        let (opening, state) = match keys.map(|k| k.open_state(ticket)) {
+        let (opening, state) = match keys.map(|k| open_with_any(k, ticket)) {
             None => (TicketOpening::NoKey, None),
             Some(Ok(state)) => (
                 TicketOpening::Opened {
@@ -159,6 +159,20 @@ impl TicketFact {
         });
         s
     }
+}
+
+/// Opens `ticket` with the first stolen key that takes it: several stolen keys may share a
+/// name (a wrong copy beside the right one), so every key of that name is tried.
+fn open_with_any(keys: &TicketKeys, ticket: &[u8]) -> Result<TicketState, TicketError> {
+    let name = TicketParts::parse(ticket)?.key_name;
+    let mut last = TicketError::UnknownKeyName { name };
+    for key in keys.all().iter().filter(|k| k.name() == name) {
+        match key.open_state(ticket) {
+            Ok(state) => return Ok(state),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// How a TLS 1.3 session used a PSK, read from its hellos (RFC 8446 §4.2.9–4.2.11).
