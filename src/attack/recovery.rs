@@ -404,6 +404,18 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         return r;
     }
     r.reason = format!("{}; {proof}", source.describe());
+    if let (
+        SecretSource::TicketKey {
+            origin: TicketOrigin::Presented,
+            ..
+        },
+        Some(res @ Resumption::Ticket(_)),
+    ) = (&source, &obs.resumed)
+    {
+        if let Some((from, _)) = cache.lookup(res) {
+            r.reason.push_str(&ticket_issuer_clause(from));
+        }
+    }
     let closed: Vec<&str> = [
         ("client → server", &dec.client),
         ("server → client", &dec.server),
@@ -431,6 +443,11 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     }
     r.tls12 = Some(dec);
     r
+}
+
+/// Names the session that received the ticket a resumption presented, when it is known.
+pub fn ticket_issuer_clause(from_stream: u64) -> String {
+    format!("; session {from_stream} received this ticket (NewSessionTicket)")
 }
 
 /// Whether the ServerKeyExchange signature (over both randoms and the params: RFC 8422 §5.4

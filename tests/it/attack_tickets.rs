@@ -139,6 +139,11 @@ fn the_stolen_ticket_key_alone_opens_every_tls12_session_that_issued_or_used_a_t
                 .unwrap_or_else(|| panic!("no presented ticket: {s:#}"));
             assert_eq!(presented["used"], true, "{s:#}");
             assert_eq!(presented["opened"], true, "{s:#}");
+            let from = t["resumes_stream"].as_u64().expect("resumes_stream");
+            assert!(
+                reason.contains(&format!("session {from} received this ticket")),
+                "stream {stream}: {reason}"
+            );
         }
     }
     // Without the ticket key, the ECDHE sessions that issued tickets say why they stand.
