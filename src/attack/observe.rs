@@ -505,9 +505,7 @@ impl ObservedSession {
             .filter(|e| !e.data.is_empty())
         {
             self.resumed = Some(Resumption::Ticket(t.data.clone()));
-        } else if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
-            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
-        } else if self.server_ccs {
+        } else if (!sh.session_id.is_empty() && sh.session_id == ch.session_id) || self.server_ccs {
             self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
         }
     }
