@@ -153,6 +153,8 @@ pub struct SessionReport {
     pub tickets: Vec<TicketFact>,
     /// TLS 1.3: full handshake, psk_ke or psk_dhe_ke.
     pub psk_mode: Option<PskMode>,
+    /// TLS 1.3 traffic secrets derived from a recovered PSK, by key log label.
+    pub derived_tls13_secrets: Vec<(crate::keylog::SecretKind, Zeroizing<Vec<u8>>)>,
 }
 
 impl SessionReport {
@@ -193,6 +195,15 @@ pub fn analyse(
         (None, Some((_, s))) if verdict.opened() => (None, Some(s.clone())),
         other => (master_secret, other.0),
     };
+    // TLS 1.3 secrets the attacker derived (not read from a key log), for --keylog-out.
+    let derived_tls13_secrets = match (&recovery.psk, &recovery.tls13_secrets) {
+        (Some(_), Some(secrets)) if verdict.opened() => secrets
+            .each()
+            .into_iter()
+            .filter_map(|(kind, s, _)| s.map(|s| (kind, Zeroizing::new(s.secret().to_vec()))))
+            .collect(),
+        _ => Vec::new(),
+    };
     let (client_data, server_data) = recovery.into_plaintext();
     SessionReport {
         capture: capture.to_string(),
@@ -231,6 +242,7 @@ pub fn analyse(
         notes,
         tickets,
         psk_mode,
+        derived_tls13_secrets,
     }
 }
 

@@ -31,7 +31,8 @@ pub struct AttackArgs {
     /// OpenSSL use). Repeat for several keys (e.g. before and after a rotation).
     #[arg(long = "ticket-key", value_name = "FILE")]
     ticket_keys: Vec<PathBuf>,
-    /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
+    /// Write a CLIENT_RANDOM line for every session recovered (and the TLS 1.3 traffic secrets
+    /// of psk_ke sessions derived from a stolen ticket key), for Wireshark.
     #[arg(long)]
     keylog_out: Option<PathBuf>,
     /// Print {"sessions": [...]} instead of the table and conversations.
@@ -187,6 +188,14 @@ impl Reports {
         ) {
             if let Err(e) = w.log(SecretKind::ClientRandom, cr, ms) {
                 self.keylog_error.get_or_insert(e);
+            }
+        }
+        // TLS 1.3 secrets derived from a PSK the stolen ticket key gave (psk_ke).
+        if let (Some(w), Some(cr)) = (&self.keylog_out, &report.client_random) {
+            for (kind, secret) in &report.derived_tls13_secrets {
+                if let Err(e) = w.log(*kind, cr, secret) {
+                    self.keylog_error.get_or_insert(e);
+                }
             }
         }
         if self.json {

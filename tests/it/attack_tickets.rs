@@ -277,10 +277,20 @@ fn tls13_psk_ke_resumptions_fall_to_the_ticket_key_and_psk_dhe_ke_and_full_hands
     let dir = TestDir::new("stek-13");
     let stek = dir.join("lab.ticket.key");
     let rec = recording(&dir, "lab", "tls13+psk_ke=3,tls13+psk=3", &stek);
-    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&rec.pcap)]);
+    let derived = dir.join("derived.keylog");
+    let got = attack_by_stream(&[
+        "--ticket-key",
+        path_str(&stek),
+        "--keylog-out",
+        path_str(&derived),
+        path_str(&rec.pcap),
+    ]);
     let keylog = dir.join("lab.keylog");
     let streams: Vec<u64> = rec.truth.iter().map(|t| t.stream).collect();
     let followed = follow_tls(&rec.pcap, &with_keylog(&keylog), &streams);
+    // The secrets the attacker derived from the PSK, written as a key log: tshark reads the
+    // psk_ke sessions with them too.
+    let by_derived = follow_tls(&rec.pcap, &with_keylog(&derived), &streams);
     let mut seen = BTreeMap::new();
     for (stream, t) in rec.truth_by_stream() {
         let s = &got[&stream];
@@ -301,11 +311,14 @@ fn tls13_psk_ke_resumptions_fall_to_the_ticket_key_and_psk_dhe_ke_and_full_hands
                 assert!(reason.contains("confirmed by its binder"), "{reason}");
                 assert_eq!(data(s, "client_data"), text(&t, "client_data"));
                 assert_eq!(data(s, "server_data"), text(&t, "server_data"));
-                let (c, sv) = followed[&stream].by_side(text(s, "client"), text(s, "server"));
-                assert_eq!(String::from_utf8_lossy(c), data(s, "client_data"));
-                assert_eq!(String::from_utf8_lossy(sv), data(s, "server_data"));
+                for f in [&followed[&stream], &by_derived[&stream]] {
+                    let (c, sv) = f.by_side(text(s, "client"), text(s, "server"));
+                    assert_eq!(String::from_utf8_lossy(c), data(s, "client_data"));
+                    assert_eq!(String::from_utf8_lossy(sv), data(s, "server_data"));
+                }
             }
             "psk_dhe_ke" => {
+                assert!(by_derived[&stream].is_empty(), "{:?}", by_derived[&stream]);
                 assert_eq!(text(s, "verdict"), "forward-secret", "{s:#}");
                 assert!(reason.contains("confirmed by its binder"), "{reason}");
                 assert!(reason.contains("fresh (EC)DHE was mixed"), "{reason}");
