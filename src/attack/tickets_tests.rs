@@ -124,6 +124,7 @@ fn ticket_for(master: [u8; 48], suite: u16, key: &TicketKey) -> Vec<u8> {
         issued: 1_700_000_000,
         extended_master_secret: true,
         encrypt_then_mac: false,
+        server_name: None,
     });
     key.seal([7; 16], &state.encode())
 }
