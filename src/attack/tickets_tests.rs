@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::attack::observe::ObservedSession;
 use crate::attack::pipeline::TlsConnection;
-use crate::attack::tickets::{TicketOpening, TicketOrigin};
+use crate::attack::tickets::{PskMode, TicketOpening, TicketOrigin};
 use crate::attack::{recover, Loot, Recovery, ResumptionCache, SecretSource, Verdict};
 use crate::crypto::rng;
 use crate::endpoint::client::{
@@ -350,4 +350,96 @@ fn the_html_report_shows_the_ticket_route() {
     assert!(html.contains("data-secret=\"ticket\" data-status=\"out of reach\""));
     assert!(html.contains("was not stolen"));
     assert!(!html.contains("GET /ticket"));
+}
+
+/// A TLS 1.3 chain in memory: a full handshake that issues a ticket under `key`, then one
+/// resumption offering only `mode`.
+fn tls13_resumption(
+    key: &TicketKey,
+    mode: crate::msgs::enums::PskKeyExchangeMode,
+) -> (ObservedSession, ObservedSession) {
+    let suite = suites::TLS13_AES_128_GCM_SHA256;
+    let server = || ServerResumption {
+        tickets: Some(Arc::new(crate::tickets::TicketKeys::new(
+            key.clone(),
+            vec![],
+        ))),
+        prefer_psk_ke: true,
+        clock: crate::endpoint::session::Clock::Fixed(1_700_000_000_000),
+        ..Default::default()
+    };
+    let client = |session| ClientResumption {
+        session,
+        psk_modes: vec![mode],
+        clock: crate::endpoint::session::Clock::Fixed(1_700_000_001_000),
+        ..Default::default()
+    };
+    let (full, resumable) = session(20, suite, server(), client(None));
+    assert!(
+        resumable.is_some(),
+        "the full handshake left nothing to resume"
+    );
+    let (resumed, _) = session(21, suite, server(), client(resumable));
+    (full.session, resumed.session)
+}
+
+#[test]
+fn tls13_psk_ke_falls_to_the_ticket_key_and_psk_dhe_ke_and_the_full_handshake_stand() {
+    use crate::msgs::enums::PskKeyExchangeMode;
+    let key = ticket_key(3);
+    let (full, psk_ke) = tls13_resumption(&key, PskKeyExchangeMode::PskKe);
+    let r = attack(&psk_ke, vec![key.clone()]);
+    assert_eq!(r.psk_mode, Some(PskMode::PskKe));
+    assert_eq!(r.verdict, Verdict::Decrypted, "{}", r.reason);
+    assert_eq!(r.binder_verifies, Some(true));
+    assert!(
+        r.reason.contains("psk_ke: the PSK alone keys this session"),
+        "{}",
+        r.reason
+    );
+    let (c, s) = r.into_plaintext();
+    assert_eq!((c.as_slice(), s.as_slice()), (REQUEST, RESPONSE));
+    // Without the key: not forward-secret, just not opened — the reason says what would.
+    let r = attack(&psk_ke, vec![]);
+    assert_eq!(r.verdict, Verdict::NotDecrypted, "{}", r.reason);
+    assert!(r.reason.contains("was not stolen"), "{}", r.reason);
+    // A key that is not the server's: the ticket names another key.
+    let r = attack(&psk_ke, vec![ticket_key(4)]);
+    assert!(r.reason.contains("sealed under key name"), "{}", r.reason);
+    // A ticket that opens but holds another PSK: the binder catches it.
+    let mut swapped = psk_ke.clone();
+    let forged = key.seal(
+        [1; 16],
+        &TicketState::Tls13(crate::tickets::Tls13State {
+            cipher_suite: 0x1301,
+            psk: zeroize::Zeroizing::new(vec![9; 32]),
+            ticket_age_add: 0,
+            issued_ms: 0,
+        })
+        .encode(),
+    );
+    if let Some(o) = swapped.psk.as_mut().and_then(|p| p.offered.as_mut()) {
+        o.identities[0].identity = forged;
+    }
+    let r = attack(&swapped, vec![key.clone()]);
+    assert_eq!(r.binder_verifies, Some(false));
+    assert_eq!(r.verdict, Verdict::NotDecrypted, "{}", r.reason);
+    assert!(r.reason.contains("binder does NOT verify"), "{}", r.reason);
+    // The full handshake that issued the ticket stands, and says why.
+    let r = attack(&full, vec![key.clone()]);
+    assert_eq!(r.psk_mode, Some(PskMode::Full));
+    assert_eq!(r.verdict, Verdict::ForwardSecret);
+    assert!(
+        r.reason.contains("does not open a full TLS 1.3 handshake"),
+        "{}",
+        r.reason
+    );
+    let (_, psk_dhe_ke) = tls13_resumption(&key, PskKeyExchangeMode::PskDheKe);
+    let r = attack(&psk_dhe_ke, vec![key]);
+    assert_eq!(r.psk_mode, Some(PskMode::PskDheKe));
+    assert_eq!(r.verdict, Verdict::ForwardSecret);
+    assert_eq!(r.binder_verifies, Some(true));
+    assert!(r.psk.is_some());
+    assert!(r.reason.contains("fresh (EC)DHE was mixed"), "{}", r.reason);
+    assert!(r.into_plaintext().0.is_empty());
 }
