@@ -334,14 +334,24 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
                 r.reason.push_str(&r.tickets_clause());
-                r.short = "ECDHE: premaster never sent".into();
+                r.short = if r.tickets.is_empty() {
+                    "ECDHE: premaster never sent"
+                } else {
+                    "ECDHE: no premaster; ticket sealed"
+                }
+                .into();
                 return r;
             }
             (KeyExchangeOnWire::Dhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = dhe_reason(obs, &r.key_check, r.signature_verifies);
                 r.reason.push_str(&r.tickets_clause());
-                r.short = "DHE: premaster never sent".into();
+                r.short = if r.tickets.is_empty() {
+                    "DHE: premaster never sent"
+                } else {
+                    "DHE: no premaster; ticket sealed"
+                }
+                .into();
                 return r;
             }
             (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {

@@ -145,6 +145,9 @@ struct Reports {
     conversations: Spool,
     /// Decrypted, forward-secret, not decrypted.
     counts: [usize; 4],
+    /// Tickets seen, and how many the stolen ticket keys opened.
+    tickets: (usize, usize),
+    have_ticket_key: bool,
     first: bool,
     keylog_out: Option<KeyLogWriter>,
     // Kept apart from stdout's: a broken pipe on stdout is a reader that has seen enough; on
@@ -167,6 +170,8 @@ impl Reports {
             table: Spool::new(Spool::DEFAULT_LIMIT),
             conversations: Spool::new(Spool::DEFAULT_LIMIT),
             counts: [0; 4],
+            tickets: (0, 0),
+            have_ticket_key: !a.ticket_keys.is_empty(),
             first: true,
             keylog_out,
             keylog_error: None,
@@ -181,6 +186,8 @@ impl Reports {
             Verdict::ForwardSecret => 2,
             Verdict::NotDecrypted => 3,
         }] += 1;
+        self.tickets.0 += report.tickets.len();
+        self.tickets.1 += report.tickets.iter().filter(|t| t.opened()).count();
         if let (Some(w), Some(cr), Some(ms)) = (
             &self.keylog_out,
             &report.client_random,
@@ -241,6 +248,17 @@ impl Reports {
                 "\n{} sessions: {decrypted} decrypted{partly}, {forward_secret} forward-secret, {not_decrypted} not decrypted\n",
                 self.counts.iter().sum::<usize>(),
             );
+            if self.tickets.0 > 0 && self.have_ticket_key {
+                summary.push_str(&format!(
+                    "{} session tickets seen, {} opened with the stolen ticket key\n",
+                    self.tickets.0, self.tickets.1
+                ));
+            } else if self.tickets.0 > 0 {
+                summary.push_str(&format!(
+                    "{} session tickets seen, all sealed (--ticket-key opens those under a stolen key)\n",
+                    self.tickets.0
+                ));
+            }
             if decrypted < self.counts.iter().sum::<usize>() {
                 summary.push_str(
                     "Each session's whole reason: --json, or pfslab explain CAPTURE --session N\n",
