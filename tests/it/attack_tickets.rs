@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{
-    attack, attack_by_stream, data, follow_tls, path_str, read, record, text, with_keylog,
-    with_rsa_key, write, Pcap, Recording, TestDir,
+    attack, attack_by_stream, data, follow_tls, keygen, openssl_s_client, path_str, read, record,
+    text, with_keylog, with_rsa_key, write, Pcap, PfslabServer, Recording, Tap, TestDir,
 };
 
 /// A seeded recording of `sessions` with the server's key log beside it; the ticket key is
@@ -398,4 +398,88 @@ fn a_wrong_key_a_cut_ticket_and_an_unknown_key_name_give_reasons_not_panics() {
     assert!(!done.status.success(), "{}", done.describe());
     assert!(done.stderr.contains("80 bytes"), "{}", done.describe());
     assert!(!done.stderr.contains("panicked"), "{}", done.describe());
+}
+
+/// OpenSSL's own hellos through the tap: its TLS 1.2 ticket resumption, and its TLS 1.3
+/// resumptions in psk_dhe_ke (after a HelloRetryRequest: the binder covers it) and psk_ke.
+#[test]
+fn openssl_clients_resuming_against_pfslab_fall_or_stand_as_their_mode_says() {
+    let dir = TestDir::new("stek-openssl");
+    let (key, cert) = keygen(&dir, "keys");
+    let stek = dir.join("ticket.key");
+    let server = PfslabServer::start(
+        &key,
+        &cert,
+        &[
+            "--tickets",
+            "--ticket-key",
+            path_str(&stek),
+            "--prefer-psk-ke",
+        ],
+    );
+    let cap = dir.join("openssl.pcap");
+    let tap = Tap::start(server.addr.port(), &cap, Some(5));
+    let request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    let s12 = dir.join("s12.sess");
+    let s13 = dir.join("s13.sess");
+    let run = |args: &[&str], reused: bool| {
+        let done = openssl_s_client(tap.port, args, request, None);
+        let want = if reused {
+            "Reused, TLSv1."
+        } else {
+            "New, TLSv1."
+        };
+        assert!(done.stdout.contains(want), "{want}: {}", done.describe());
+    };
+    run(&["-tls1_2", "-ign_eof", "-sess_out", path_str(&s12)], false);
+    run(&["-tls1_2", "-ign_eof", "-sess_in", path_str(&s12)], true);
+    run(&["-tls1_3", "-ign_eof", "-sess_out", path_str(&s13)], false);
+    run(&["-tls1_3", "-ign_eof", "-sess_in", path_str(&s13)], true);
+    run(
+        &[
+            "-tls1_3",
+            "-ign_eof",
+            "-allow_no_dhe_kex",
+            "-sess_in",
+            path_str(&s13),
+        ],
+        true,
+    );
+    tap.finish();
+    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&cap)]);
+    assert_eq!(got.len(), 5, "{got:#?}");
+    let verdicts: Vec<(&str, &str)> = got
+        .values()
+        .map(|s| (text(s, "verdict"), s["psk_mode"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("decrypted", "-"),
+            ("decrypted", "-"),
+            ("forward-secret", "full"),
+            ("forward-secret", "psk_dhe_ke"),
+            ("decrypted", "psk_ke"),
+        ],
+        "{got:#?}"
+    );
+    for stream in [0, 1, 4] {
+        assert_eq!(
+            data(&got[&stream], "client_data"),
+            request,
+            "{:#}",
+            got[&stream]
+        );
+        assert!(!data(&got[&stream], "server_data").is_empty());
+    }
+    assert!(
+        text(&got[&3], "reason").contains("confirmed by its binder"),
+        "{:#}",
+        got[&3]
+    );
+    assert!(
+        text(&got[&4], "reason").contains("confirmed by its binder"),
+        "{:#}",
+        got[&4]
+    );
 }
