@@ -10,8 +10,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{
-    attack, attack_by_stream, data, follow_tls, keygen, openssl_s_client, path_str, read, record,
-    text, with_keylog, with_rsa_key, write, Pcap, PfslabServer, Recording, Tap, TestDir,
+    attack, attack_by_stream, data, follow_tls, gnutls_cli, keygen, openssl_s_client, path_str,
+    read, record, text, with_keylog, with_rsa_key, write, Pcap, PfslabServer, Recording, Tap,
+    TestDir,
 };
 
 /// A seeded recording of `sessions` with the server's key log beside it; the ticket key is
@@ -481,5 +482,60 @@ fn openssl_clients_resuming_against_pfslab_fall_or_stand_as_their_mode_says() {
         text(&got[&4], "reason").contains("confirmed by its binder"),
         "{:#}",
         got[&4]
+    );
+}
+
+/// GnuTLS's resumptions (`gnutls-cli --resume`: a full handshake, then a resumption) through
+/// the tap: its TLS 1.2 ticket falls to the stolen key; its TLS 1.3 psk_dhe_ke stands.
+#[test]
+fn gnutls_resumptions_against_pfslab_fall_or_stand_as_their_mode_says() {
+    let dir = TestDir::new("stek-gnutls");
+    let (key, cert) = keygen(&dir, "keys");
+    let stek = dir.join("ticket.key");
+    let server = PfslabServer::start(&key, &cert, &["--tickets", "--ticket-key", path_str(&stek)]);
+    let cap = dir.join("gnutls.pcap");
+    let tap = Tap::start(server.addr.port(), &cap, Some(4));
+    let request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    for priority in [
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-RSA",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+    ] {
+        let done = gnutls_cli(tap.port, priority, &["--insecure", "--resume"], request);
+        assert!(
+            done.stdout.contains("This is a resumed session"),
+            "{priority}: {}",
+            done.describe()
+        );
+    }
+    tap.finish();
+    let got = attack_by_stream(&["--ticket-key", path_str(&stek), path_str(&cap)]);
+    // gnutls-cli sends its request on the resumed connection only: the first handshake proves
+    // its keys (both Finished verify) with no application data to open.
+    let verdicts: Vec<(&str, &str, &str, &str)> = got
+        .values()
+        .map(|s| {
+            (
+                text(s, "key_exchange"),
+                text(s, "verdict"),
+                s["psk_mode"].as_str().unwrap_or("-"),
+                s["server_finished"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("ecdhe", "partly-decrypted", "-", "verified"),
+            ("ecdhe", "decrypted", "-", "verified"),
+            ("tls13", "forward-secret", "full", "-"),
+            ("tls13", "forward-secret", "psk_dhe_ke", "-"),
+        ],
+        "{got:#?}"
+    );
+    assert_eq!(data(&got[&1], "client_data"), request);
+    assert!(
+        text(&got[&3], "reason").contains("confirmed by its binder"),
+        "{:#}",
+        got[&3]
     );
 }
