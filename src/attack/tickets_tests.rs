@@ -370,6 +370,7 @@ fn tls13_resumption(
     };
     let client = |session| ClientResumption {
         session,
+        request_tickets: true,
         psk_modes: vec![mode],
         clock: crate::endpoint::session::Clock::Fixed(1_700_000_001_000),
         ..Default::default()
