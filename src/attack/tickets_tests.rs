@@ -373,7 +373,6 @@ fn tls13_resumption(
         request_tickets: true,
         psk_modes: vec![mode],
         clock: crate::endpoint::session::Clock::Fixed(1_700_000_001_000),
-        ..Default::default()
     };
     let (full, resumable) = session(20, suite, server(), client(None));
     assert!(
