@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use crate::attack::observe::KeyExchangeOnWire;
+use crate::attack::observe::{KeyExchangeOnWire, Resumption};
 use crate::attack::pipeline::TlsConnection;
+use crate::attack::tickets::{TicketFact, TicketOpening};
 use crate::attack::{SessionReport, Verdict};
 use crate::codec::hex;
 
@@ -92,6 +93,11 @@ pub fn wire_summary(c: &TlsConnection) -> String {
             abbrev(client_public),
             client_public.len()
         ),
+        KeyExchangeOnWire::Tls13KeyShares {
+            server_group: None, ..
+        } if c.session.psk.as_ref().is_some_and(|p| p.selected.is_some()) => {
+            "no key share: psk_ke, the PSK alone".into()
+        }
         KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
             "TLS 1.3 key shares ({})",
             server_group
@@ -164,8 +170,17 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
     for note in conn.notes.iter().chain(s.notes.iter()) {
         let _ = writeln!(out, "      note: {note}");
     }
-    if let Some(res) = &s.resumed {
-        let _ = writeln!(out, "      resumed: {res:?}");
+    match &s.resumed {
+        Some(Resumption::Ticket(t)) => {
+            let _ = writeln!(out, "      resumed: by ticket ({} bytes)", t.len());
+        }
+        Some(Resumption::SessionId(id)) => {
+            let _ = writeln!(out, "      resumed: by session ID {}", hex(id));
+        }
+        None => {}
+    }
+    for line in crate::attack::tickets::inspect_lines(s) {
+        let _ = writeln!(out, "      {line}");
     }
     if let Some(crate::suites::RecordCipher::AesCbc(mac)) = s.suite.map(|x| x.cipher) {
         let order = if s.encrypt_then_mac {
@@ -262,6 +277,12 @@ pub fn conversation(r: &SessionReport) -> String {
         r.capture, r.stream, r.client, r.server, r.cipher_suite
     );
     let _ = writeln!(out, "how: {}", r.reason);
+    if let Some(m) = &r.psk_mode {
+        let _ = writeln!(out, "psk mode: {}", m.as_str());
+    }
+    for t in &r.tickets {
+        let _ = writeln!(out, "ticket: {}", t.describe());
+    }
     if let (Some(cr), Some(ms)) = (&r.client_random, &r.master_secret) {
         let _ = writeln!(out, "client random  {}", hex(cr));
         let _ = writeln!(out, "master secret  {}", hex(ms));
@@ -325,7 +346,39 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
         "client_data": String::from_utf8_lossy(&r.client_data),
         "server_data": String::from_utf8_lossy(&r.server_data),
+        "secret_source": r.source.as_ref().map(|s| s.describe()),
+        "psk_mode": r.psk_mode.as_ref().map(|m| m.as_str()),
+        "tickets": r.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
         "notes": r.notes,
+    })
+}
+
+/// One ticket's facts as JSON: where it was seen, its parts, and whether it opened.
+pub fn ticket_json(t: &TicketFact) -> serde_json::Value {
+    let (opened, why_not, state) = match &t.opening {
+        TicketOpening::Opened {
+            version,
+            cipher_suite,
+        } => (
+            true,
+            None,
+            Some(serde_json::json!({
+                "version": if *version == 0x0304 { "TLS 1.3" } else { "TLS 1.2" },
+                "cipher_suite": crate::suites::suite_name(*cipher_suite),
+            })),
+        ),
+        TicketOpening::NoKey => (false, Some("no ticket key given".to_string()), None),
+        TicketOpening::Failed(e) => (false, Some(e.to_string()), None),
+    };
+    serde_json::json!({
+        "origin": t.origin.as_str(),
+        "length": t.length,
+        "key_name": t.key_name.map(|n| hex(&n)),
+        "lifetime_hint": t.lifetime_hint,
+        "used": t.used,
+        "opened": opened,
+        "why_not": why_not,
+        "state": state,
     })
 }
 

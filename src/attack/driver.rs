@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use crate::attack::pipeline::{
     for_each_tls_connection_with_progress, CaptureSummary, TlsConnection,
 };
-use crate::attack::{analyse, Loot, ResumptionCache, SessionReport, Verdict};
+use crate::attack::recovery::ticket_issuer_clause;
+use crate::attack::tickets::TicketOrigin;
+use crate::attack::{analyse, Loot, ResumptionCache, SecretSource, SessionReport, Verdict};
 use crate::capture::CaptureError;
 use crate::tls12::keys::MasterSecret;
 
@@ -123,6 +125,20 @@ pub fn run(
             if !report.verdict.opened() {
                 if let Some(conn) = done.conn.as_ref().filter(|c| c.session.resumed.is_some()) {
                     report = analyse_connection(&report.capture, conn, loot, &cache);
+                }
+            } else if let (
+                Some(SecretSource::TicketKey {
+                    origin: TicketOrigin::Presented,
+                    ..
+                }),
+                Some(res),
+            ) = (
+                &report.source,
+                done.conn.as_ref().and_then(|c| c.session.resumed.as_ref()),
+            ) {
+                // The worker had no cache: name the session that received the ticket now.
+                if let Some((from, _)) = cache.lookup(res) {
+                    report.reason.push_str(&ticket_issuer_clause(from));
                 }
             }
             if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {

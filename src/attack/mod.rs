@@ -11,17 +11,22 @@ pub mod observe;
 pub mod pipeline;
 mod reasons;
 pub mod recovery;
+mod recovery13;
 pub mod resumption;
+pub mod tickets;
 pub mod tls12;
 pub mod tls13;
 
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{ObservedSession, Resumption};
+use crate::attack::tickets::{PskMode, TicketFact};
 use crate::keylog::KeyLog;
+use crate::tickets::{TicketKey, TicketKeys};
 
 pub use reasons::{dh_bits, short_hex};
 pub use recovery::{recover, KeyCheck, Recovery, SecretSource};
+pub use recovery13::{binder_verifies, psk_ke_secrets, psk_mode};
 pub use resumption::ResumptionCache;
 pub use tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
 pub use tls13::{decrypt_tls13, Direction13, Tls13Secrets};
@@ -31,6 +36,8 @@ pub use tls13::{decrypt_tls13, Direction13, Tls13Secrets};
 pub struct Loot {
     pub key: Option<rsa::PrivateKey>,
     pub keylog: Option<KeyLog>,
+    /// Stolen session-ticket encryption keys (STEKs): every ticket sealed under one opens.
+    pub ticket_keys: Option<TicketKeys>,
     /// The stolen key loaded into AWS-LC for fast decryption, when AWS-LC takes it.
     pub fast_key: Option<crate::crypto::fast_rsa::FastRsaKey>,
     /// The last certificate checked against the key, and the answer: a capture usually shows
@@ -46,9 +53,19 @@ impl Loot {
         Self {
             key,
             keylog,
+            ticket_keys: None,
             fast_key,
             last_key_check: Default::default(),
         }
+    }
+
+    /// The same loot with stolen ticket keys (none: no change).
+    pub fn with_ticket_keys(mut self, keys: Vec<TicketKey>) -> Self {
+        let mut keys = keys.into_iter();
+        if let Some(first) = keys.next() {
+            self.ticket_keys = Some(TicketKeys::new(first, keys.collect()));
+        }
+        self
     }
 
     /// The same loot decrypting premasters with the rsa crate only (to compare the paths).
@@ -132,6 +149,12 @@ pub struct SessionReport {
     pub client_finished: Option<FinishedCheck>,
     pub server_finished: Option<FinishedCheck>,
     pub notes: Vec<String>,
+    /// Every ticket seen in the session, and what the stolen ticket keys made of it.
+    pub tickets: Vec<TicketFact>,
+    /// TLS 1.3: full handshake, psk_ke or psk_dhe_ke.
+    pub psk_mode: Option<PskMode>,
+    /// TLS 1.3 traffic secrets derived from a recovered PSK, by key log label.
+    pub derived_tls13_secrets: Vec<(crate::keylog::SecretKind, Zeroizing<Vec<u8>>)>,
 }
 
 impl SessionReport {
@@ -165,6 +188,21 @@ pub fn analyse(
     let (master_secret, source) = match (&recovery.master, verdict) {
         (Some((m, s)), v) if v.opened() => (Some(Zeroizing::new(m.0.to_vec())), Some(s.clone())),
         _ => (None, None),
+    };
+    let tickets = recovery.tickets.clone();
+    let psk_mode = recovery.psk_mode.clone();
+    let (master_secret, source) = match (source, &recovery.psk) {
+        (None, Some((_, s))) if verdict.opened() => (None, Some(s.clone())),
+        other => (master_secret, other.0),
+    };
+    // TLS 1.3 secrets the attacker derived (not read from a key log), for --keylog-out.
+    let derived_tls13_secrets = match (&recovery.psk, &recovery.tls13_secrets) {
+        (Some(_), Some(secrets)) if verdict.opened() => secrets
+            .each()
+            .into_iter()
+            .filter_map(|(kind, s, _)| s.map(|s| (kind, Zeroizing::new(s.secret().to_vec()))))
+            .collect(),
+        _ => Vec::new(),
     };
     let (client_data, server_data) = recovery.into_plaintext();
     SessionReport {
@@ -202,5 +240,11 @@ pub fn analyse(
         client_finished,
         server_finished,
         notes,
+        tickets,
+        psk_mode,
+        derived_tls13_secrets,
     }
 }
+
+#[cfg(test)]
+mod tickets_tests;

@@ -4,11 +4,14 @@
 
 use crate::codec::Reader;
 use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
-use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType, ProtocolVersion};
+use crate::msgs::enums::{
+    ContentType, ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode,
+};
 use crate::msgs::handshake::{
     CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
     NewSessionTicket12, RsaClientKeyExchange, ServerHello,
 };
+use crate::msgs::handshake13::{client_hello_without_binders, OfferedPsks};
 use crate::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::suites::{self, KeyExchange, Suite};
 
@@ -76,6 +79,11 @@ pub struct ObservedSession {
     pub resumed: Option<Resumption>,
     /// A ticket the server issued in this session (RFC 5077).
     pub new_ticket: Option<Vec<u8>>,
+    /// Its ticket_lifetime_hint, in seconds (RFC 5077 §3.3).
+    pub new_ticket_lifetime: Option<u32>,
+    /// The ticket the client presented in its session_ticket extension (RFC 5077 §3.2), whether
+    /// or not the server resumed with it.
+    pub offered_ticket: Option<Vec<u8>>,
     /// Plaintext handshake messages in the order they were sent (both directions merged by
     /// protocol order: the client's flight, then the server's, …).
     pub handshake_client: Vec<HandshakeMessage>,
@@ -90,6 +98,45 @@ pub struct ObservedSession {
     pub notes: Vec<String>,
     /// TLS 1.3: the server answered the first ClientHello with a HelloRetryRequest.
     pub hello_retry: bool,
+    /// TLS 1.3: what the hellos said about a PSK (RFC 8446 §4.2.9–4.2.11).
+    pub psk: Option<ObservedPsk>,
+}
+
+/// A TLS 1.3 PSK offer and the server's answer, as they crossed the wire in clear.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedPsk {
+    /// psk_key_exchange_modes of the (last) ClientHello.
+    pub modes: Vec<PskKeyExchangeMode>,
+    /// pre_shared_key of the (last) ClientHello: identities (tickets, in clear) and binders.
+    pub offered: Option<OfferedPsks>,
+    /// The ServerHello's selected_identity.
+    pub selected: Option<u16>,
+    /// Whether the ServerHello carries a key_share: psk_dhe_ke when a PSK was selected.
+    pub server_key_share: bool,
+    /// The transcript the binders are computed over (RFC 8446 §4.2.11.2): the last ClientHello
+    /// up to its binders, after message_hash(first ClientHello) and the HelloRetryRequest when
+    /// the server asked for a retry. Empty when it cannot be cut.
+    pub binder_transcript: Vec<u8>,
+}
+
+impl ObservedPsk {
+    /// The identity (a ticket) the server selected.
+    pub fn selected_identity(&self) -> Option<&[u8]> {
+        let offered = self.offered.as_ref()?;
+        offered
+            .identities
+            .get(usize::from(self.selected?))
+            .map(|i| i.identity.as_slice())
+    }
+
+    /// The binder of the selected identity.
+    pub fn selected_binder(&self) -> Option<&[u8]> {
+        let offered = self.offered.as_ref()?;
+        offered
+            .binders
+            .get(usize::from(self.selected?))
+            .map(Vec::as_slice)
+    }
 }
 
 /// How an abbreviated handshake named the session it resumes (RFC 5246 §7.3, RFC 5077 §3.4).
@@ -217,6 +264,8 @@ impl ObservedSession {
             wire_key_exchange: KeyExchangeOnWire::NotSeen,
             resumed: None,
             new_ticket: None,
+            new_ticket_lifetime: None,
+            offered_ticket: None,
             handshake_client: Vec::new(),
             handshake_server: Vec::new(),
             client_protected: ProtectedRecords::default(),
@@ -225,6 +274,7 @@ impl ObservedSession {
             server_ccs: false,
             notes: Vec::new(),
             hello_retry: false,
+            psk: None,
         };
 
         // The server's first flight tells the version; in TLS 1.3 everything after
@@ -273,6 +323,10 @@ impl ObservedSession {
                             s.sni = ch
                                 .extension(ExtensionType::ServerName)
                                 .and_then(|e| e.parse_server_name().ok().flatten());
+                            s.offered_ticket = ch
+                                .extension(ExtensionType::SessionTicket)
+                                .filter(|e| !e.data.is_empty())
+                                .map(|e| e.data.clone());
                             s.client_hello = Some(ch);
                         }
                         Err(e) => s.notes.push(format!("ClientHello unreadable: {e}")),
@@ -304,11 +358,13 @@ impl ObservedSession {
                 }
                 // Read once the suite says which kind it is (below).
                 HandshakeType::ServerKeyExchange => {}
-                HandshakeType::NewSessionTicket => {
-                    if let Ok(t) = NewSessionTicket12::read(m.body()) {
+                HandshakeType::NewSessionTicket => match NewSessionTicket12::read(m.body()) {
+                    Ok(t) => {
                         s.new_ticket = Some(t.ticket);
+                        s.new_ticket_lifetime = Some(t.lifetime_hint);
                     }
-                }
+                    Err(e) => s.notes.push(format!("NewSessionTicket unreadable: {e}")),
+                },
                 _ => {}
             }
         }
@@ -338,6 +394,7 @@ impl ObservedSession {
                 .iter()
                 .find(|e| Some(e.group) == server_group)
                 .map(|e| e.key_exchange.clone());
+            s.psk = s.read_psk(&client.handshake, &server.handshake);
             s.wire_key_exchange = KeyExchangeOnWire::Tls13KeyShares {
                 client_groups,
                 server_group,
@@ -359,6 +416,78 @@ impl ObservedSession {
         s
     }
 
+    /// TLS 1.3: the PSK offer of the last ClientHello and the ServerHello's answer.
+    fn read_psk(
+        &mut self,
+        client_msgs: &[HandshakeMessage],
+        server_msgs: &[HandshakeMessage],
+    ) -> Option<ObservedPsk> {
+        let hellos: Vec<&HandshakeMessage> = client_msgs
+            .iter()
+            .filter(|m| m.typ == HandshakeType::ClientHello)
+            .collect();
+        let last = hellos.last()?;
+        let ch = ClientHello::read(last.body()).ok()?;
+        let modes_ext = ch.extension(ExtensionType::PskKeyExchangeModes);
+        let psk_ext = ch.extension(ExtensionType::PreSharedKey);
+        if modes_ext.is_none() && psk_ext.is_none() {
+            return None;
+        }
+        let mut psk = ObservedPsk::default();
+        if let Some(e) = modes_ext {
+            match e.parse_psk_key_exchange_modes() {
+                Ok(m) => psk.modes = m,
+                Err(e) => self
+                    .notes
+                    .push(format!("psk_key_exchange_modes unreadable: {e}")),
+            }
+        }
+        if let Some(e) = psk_ext {
+            match e.parse_pre_shared_key_client() {
+                Ok(o) => psk.offered = Some(o),
+                Err(e) => self.notes.push(format!("pre_shared_key unreadable: {e}")),
+            }
+        }
+        if let Some(sh) = &self.server_hello {
+            if let Some(e) = sh.extension(ExtensionType::PreSharedKey) {
+                match e.parse_pre_shared_key_server() {
+                    Ok(i) => psk.selected = Some(i),
+                    Err(e) => self
+                        .notes
+                        .push(format!("ServerHello pre_shared_key unreadable: {e}")),
+                }
+            }
+            psk.server_key_share = sh.extension(ExtensionType::KeyShare).is_some();
+        }
+        if psk.offered.is_some() {
+            match client_hello_without_binders(&last.encoded) {
+                Ok(truncated) => {
+                    // After a retry the binder covers message_hash(ClientHello1) and the
+                    // HelloRetryRequest too (RFC 8446 §4.2.11.2); the hash is the suite's.
+                    if self.hello_retry {
+                        let hash = self.suite_id.and_then(suites::tls13_suite).map(|x| x.hash);
+                        if let (Some(hash), Some(ch1), Some(hrr)) =
+                            (hash, hellos.first(), server_msgs.first())
+                        {
+                            psk.binder_transcript.extend_from_slice(
+                                &crate::msgs::handshake13::message_hash(&hash.digest(&ch1.encoded))
+                                    .encoded,
+                            );
+                            psk.binder_transcript.extend_from_slice(&hrr.encoded);
+                            psk.binder_transcript.extend_from_slice(truncated);
+                        }
+                    } else {
+                        psk.binder_transcript = truncated.to_vec();
+                    }
+                }
+                Err(e) => self.notes.push(format!(
+                    "the ClientHello cannot be cut before its binders: {e}"
+                )),
+            }
+        }
+        Some(psk)
+    }
+
     fn detect_resumption(&mut self, server_msgs: &[HandshakeMessage]) {
         let (Some(ch), Some(sh)) = (&self.client_hello, &self.server_hello) else {
             return;
@@ -376,9 +505,7 @@ impl ObservedSession {
             .filter(|e| !e.data.is_empty())
         {
             self.resumed = Some(Resumption::Ticket(t.data.clone()));
-        } else if !sh.session_id.is_empty() && sh.session_id == ch.session_id {
-            self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
-        } else if self.server_ccs {
+        } else if (!sh.session_id.is_empty() && sh.session_id == ch.session_id) || self.server_ccs {
             self.resumed = Some(Resumption::SessionId(sh.session_id.clone()));
         }
     }

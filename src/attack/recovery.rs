@@ -6,17 +6,18 @@
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
-use crate::attack::reasons::{dhe_reason, ecdhe_reason, tls13_reason};
+use crate::attack::reasons::{dhe_reason, ecdhe_reason};
 use crate::attack::resumption::ResumptionCache;
+use crate::attack::tickets::{tls12_tickets, PskMode, TicketFact, TicketOrigin};
 use crate::attack::tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};
-use crate::attack::tls13::{decrypt_tls13, Direction13, Tls13Secrets};
+use crate::attack::tls13::{Direction13, Tls13Secrets};
 use crate::attack::{FinishedCheck, Loot, Verdict};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::dhe::DheServerKeyExchange;
-use crate::msgs::enums::HandshakeType;
 use crate::pki;
 use crate::suites::KeyExchange;
+use crate::tickets::TicketState;
 use crate::tls12::keys::MasterSecret;
 
 /// Where a recovered TLS 1.2 secret came from.
@@ -30,6 +31,15 @@ pub enum SecretSource {
     KeyLogPremaster,
     /// The session resumed one recovered earlier (stream number).
     Resumed { from_stream: u64 },
+    /// A stolen ticket key opened a ticket of this session; the state inside held the master
+    /// secret (TLS 1.2) or the resumption PSK (TLS 1.3).
+    TicketKey {
+        origin: TicketOrigin,
+        key_name: [u8; 16],
+    },
+    /// TLS 1.3: a stolen ticket key opened the PSK identity the server selected; the state
+    /// inside held the resumption PSK.
+    TicketPsk { key_name: [u8; 16] },
 }
 
 impl SecretSource {
@@ -51,6 +61,24 @@ impl SecretSource {
             Self::Resumed { from_stream } => {
                 format!("resumes session {from_stream}, whose master secret was recovered")
             }
+            Self::TicketKey {
+                origin: TicketOrigin::Issued,
+                key_name,
+            } => format!(
+                "the ticket sent in this session (NewSessionTicket) carried its master secret; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
+            Self::TicketKey {
+                origin: TicketOrigin::Presented,
+                key_name,
+            } => format!(
+                "the ticket the client presented to resume carried the session's master secret; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
+            Self::TicketPsk { key_name } => format!(
+                "the ticket the client presented as its PSK identity carried the resumption PSK; opened with the stolen ticket key (name {})",
+                hex(key_name)
+            ),
         }
     }
 }
@@ -86,6 +114,14 @@ pub struct Recovery {
     pub tls13_secrets: Option<Tls13Secrets>,
     /// TLS 1.3: (client → server, server → client), opened with those secrets.
     pub tls13: Option<(Direction13, Direction13)>,
+    /// Every ticket seen in this session, and what the stolen ticket keys made of it.
+    pub tickets: Vec<TicketFact>,
+    /// TLS 1.3: how the session used a PSK.
+    pub psk_mode: Option<PskMode>,
+    /// TLS 1.3: the resumption PSK from an opened ticket, and where it came from.
+    pub psk: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
+    /// TLS 1.3: whether the PSK's binder verifies (RFC 8446 §4.2.11.2).
+    pub binder_verifies: Option<bool>,
 }
 
 impl Recovery {
@@ -103,6 +139,35 @@ impl Recovery {
             tls12: None,
             tls13_secrets: None,
             tls13: None,
+            tickets: Vec::new(),
+            psk_mode: None,
+            psk: None,
+            binder_verifies: None,
+        }
+    }
+
+    /// Why the tickets of this session stayed closed, as a clause to add to a reason ("" when
+    /// there were none, or every one opened).
+    pub fn tickets_clause(&self) -> String {
+        let closed: Vec<String> = self
+            .tickets
+            .iter()
+            .filter_map(|t| {
+                t.why_closed().map(|why| {
+                    format!(
+                        "the ticket {} in this session stays opaque: {why}",
+                        match t.origin {
+                            TicketOrigin::Issued => "issued",
+                            TicketOrigin::Presented => "presented",
+                        }
+                    )
+                })
+            })
+            .collect();
+        if closed.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", closed.join("; "))
         }
     }
 
@@ -145,7 +210,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         return r;
     }
     if kx == Some(KeyExchange::Tls13) {
-        recover_tls13(&mut r, obs, loot);
+        crate::attack::recovery13::recover_tls13(&mut r, obs, loot);
         return r;
     }
     if let (KeyExchangeOnWire::Ecdhe { .. } | KeyExchangeOnWire::Dhe { .. }, Some(key)) =
@@ -196,6 +261,38 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             }
         }
     }
+    // A ticket opened with a stolen ticket key: the one presented to resume, or the one issued.
+    for (fact, state) in tls12_tickets(obs, loot.ticket_keys.as_ref()) {
+        let usable = fact.used || fact.origin == TicketOrigin::Issued;
+        if let (None, true, Some(TicketState::Tls12(st)), Some(name)) =
+            (&r.master, usable, &state, fact.key_name)
+        {
+            if Some(st.cipher_suite) == obs.suite_id {
+                r.master = Some((
+                    MasterSecret(*st.master_secret),
+                    SecretSource::TicketKey {
+                        origin: fact.origin,
+                        key_name: name,
+                    },
+                ));
+            } else {
+                r.notes.push(format!(
+                    "the {} ticket opened but holds a {} session, not this {} one",
+                    fact.origin.as_str(),
+                    crate::suites::suite_name(st.cipher_suite),
+                    obs.suite_id
+                        .map(crate::suites::suite_name)
+                        .unwrap_or_else(|| "?".into())
+                ));
+            }
+        } else if let (true, Some(TicketState::Tls13(_))) = (usable, &state) {
+            r.notes.push(format!(
+                "the {} ticket opened but holds a TLS 1.3 PSK, not a TLS 1.2 session",
+                fact.origin.as_str()
+            ));
+        }
+        r.tickets.push(fact);
+    }
     if r.master.is_none() {
         if let Some(res) = &obs.resumed {
             let Some((from, m)) = cache.lookup(res) else {
@@ -211,6 +308,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                         String::new()
                     }
                 );
+                r.reason.push_str(&r.tickets_clause());
                 r.short = "resumes a session not recovered".into();
                 if suite.key_exchange.is_forward_secret() {
                     r.verdict = Verdict::ForwardSecret;
@@ -235,17 +333,29 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             (KeyExchangeOnWire::Ecdhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = ecdhe_reason(obs, &r.key_check, r.signature_verifies);
-                r.short = "ECDHE: premaster never sent".into();
+                r.reason.push_str(&r.tickets_clause());
+                r.short = if r.tickets.is_empty() {
+                    "ECDHE: premaster never sent"
+                } else {
+                    "ECDHE: no premaster; ticket sealed"
+                }
+                .into();
                 return r;
             }
             (KeyExchangeOnWire::Dhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;
                 r.reason = dhe_reason(obs, &r.key_check, r.signature_verifies);
-                r.short = "DHE: premaster never sent".into();
+                r.reason.push_str(&r.tickets_clause());
+                r.short = if r.tickets.is_empty() {
+                    "DHE: premaster never sent"
+                } else {
+                    "DHE: no premaster; ticket sealed"
+                }
+                .into();
                 return r;
             }
             (KeyExchangeOnWire::RsaEncryptedPremaster(_), None) => {
-                r.reason = "RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it".into();
+                r.reason = format!("RSA key transport: the premaster crossed the wire encrypted, but no server key was given to decrypt it{}", r.tickets_clause());
                 r.short = "premaster encrypted; no key given".into();
                 return r;
             }
@@ -297,12 +407,25 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         r.tls12 = Some(dec);
         r.reason = match source {
             SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
+            SecretSource::TicketKey { .. } => format!("a ticket opened with the stolen ticket key, but the master secret inside does not open this session's records: it belongs to another session ({})", source.describe()),
             _ => format!("the {} does not open this session's records", source.describe()),
         };
         r.short = "the keys open no record".into();
         return r;
     }
     r.reason = format!("{}; {proof}", source.describe());
+    if let (
+        SecretSource::TicketKey {
+            origin: TicketOrigin::Presented,
+            ..
+        },
+        Some(res @ Resumption::Ticket(_)),
+    ) = (&source, &obs.resumed)
+    {
+        if let Some((from, _)) = cache.lookup(res) {
+            r.reason.push_str(&ticket_issuer_clause(from));
+        }
+    }
     let closed: Vec<&str> = [
         ("client → server", &dec.client),
         ("server → client", &dec.server),
@@ -332,118 +455,9 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     r
 }
 
-fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
-    r.verdict = Verdict::ForwardSecret;
-    r.reason = tls13_reason(obs);
-    r.short = "TLS 1.3: (EC)DHE; key only signs".into();
-    let (Some(log), Some(cr), Some(suite)) = (&loot.keylog, obs.client_random(), obs.suite) else {
-        return;
-    };
-    let secrets = Tls13Secrets::from_keylog(log, &cr, &suite);
-    if secrets.is_empty() {
-        r.tls13_secrets = Some(secrets);
-        return;
-    }
-    let (client, server) = decrypt_tls13(obs, &suite, &secrets);
-    let mut opened = Vec::new();
-    let mut closed = Vec::new();
-    let mut describe = |have: bool, what: &str, kind: SecretKind| {
-        if have {
-            opened.push(what.to_string());
-        } else {
-            closed.push(format!("{what} (no {kind})"));
-        }
-    };
-    describe(
-        secrets.server_handshake.is_some() && !server.handshake.is_empty(),
-        "the server's handshake (certificate included)",
-        SecretKind::ServerHandshakeTrafficSecret,
-    );
-    describe(
-        secrets.client_handshake.is_some() && !client.handshake.is_empty(),
-        "the client's handshake records (its Finished)",
-        SecretKind::ClientHandshakeTrafficSecret,
-    );
-    describe(
-        secrets.client_application.is_some() && client.app_opened,
-        "client → server application data",
-        SecretKind::ClientTrafficSecret0,
-    );
-    describe(
-        secrets.server_application.is_some() && server.app_opened,
-        "server → client application data",
-        SecretKind::ServerTrafficSecret0,
-    );
-    let client_open = secrets.client_application.is_some() && client.app_opened;
-    let server_open = secrets.server_application.is_some() && server.app_opened;
-    r.tls13_secrets = Some(secrets);
-    if opened.is_empty() {
-        r.verdict = Verdict::NotDecrypted;
-        r.reason = "the key log names this session, but its secrets do not open any record (wrong secrets or a tampered capture)".into();
-        r.short = "key log secrets open no record".into();
-        r.tls13 = Some((client, server));
-        return;
-    }
-    let no_data = client.data.is_empty() && server.data.is_empty();
-    r.verdict = if closed.is_empty() && !no_data {
-        Verdict::Decrypted
-    } else {
-        Verdict::PartlyDecrypted
-    };
-    r.short = match (closed.is_empty(), client_open, server_open) {
-        (true, ..) => "keys proven; no application data",
-        (false, true, true) => "part of the handshake closed",
-        (false, true, false) => "server → client still closed",
-        (false, false, true) => "client → server still closed",
-        (false, false, false) => "application data still closed",
-    }
-    .into();
-    let mut reason = format!(
-        "TLS 1.3 traffic secrets from the key log opened {}",
-        opened.join(", ")
-    );
-    if !closed.is_empty() {
-        reason.push_str(&format!("; still closed: {}", closed.join(", ")));
-    } else if no_data {
-        reason.push_str("; but the capture holds no application data to open");
-    }
-    match server.finished {
-        FinishedCheck::Verified => reason.push_str("; the server Finished verifies"),
-        FinishedCheck::Mismatch => reason.push_str("; the server Finished does NOT verify"),
-        FinishedCheck::NotSeen => {}
-    }
-    if client.finished == FinishedCheck::Verified {
-        reason.push_str(", and so does the client's");
-    }
-    r.reason = reason;
-    if let Some(cert) = server
-        .handshake
-        .iter()
-        .find(|m| m.typ == HandshakeType::Certificate)
-    {
-        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body())
-            .ok()
-            .and_then(|c| c.chain.into_iter().next())
-        {
-            if let Ok(info) = pki::parse_certificate(&leaf) {
-                r.notes.push(format!(
-                    "decrypted server certificate: {} (sha256 {})",
-                    info.subject,
-                    hex(&info.sha256_fingerprint)
-                ));
-            }
-        }
-    }
-    for (who, d) in [("client → server", &client), ("server → client", &server)] {
-        if let Some(s) = &d.stopped {
-            r.notes.push(format!("{who}: {s}"));
-        }
-        if d.key_updates > 0 {
-            r.notes
-                .push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
-        }
-    }
-    r.tls13 = Some((client, server));
+/// Names the session that received the ticket a resumption presented, when it is known.
+pub fn ticket_issuer_clause(from_stream: u64) -> String {
+    format!("; session {from_stream} received this ticket (NewSessionTicket)")
 }
 
 /// Whether the ServerKeyExchange signature (over both randoms and the params: RFC 8422 §5.4

@@ -169,37 +169,7 @@ pub fn decrypt_tls13(
     suite: &Suite,
     secrets: &Tls13Secrets,
 ) -> (Direction13, Direction13) {
-    // Transcript: ClientHello (or message_hash of the first, HelloRetryRequest, the second)
-    // and ServerHello, then the decrypted server flight (RFC 8446 §4.4.1).
-    let mut transcript = Vec::new();
-    let hellos: Vec<&HandshakeMessage> = obs
-        .handshake_client
-        .iter()
-        .filter(|m| m.typ == HandshakeType::ClientHello)
-        .collect();
-    let server_hellos: Vec<&HandshakeMessage> = obs
-        .handshake_server
-        .iter()
-        .filter(|m| m.typ == HandshakeType::ServerHello)
-        .collect();
-    if obs.hello_retry {
-        if let (Some(ch1), Some(hrr), Some(ch2), Some(sh)) = (
-            hellos.first(),
-            server_hellos.first(),
-            hellos.get(1),
-            server_hellos.get(1),
-        ) {
-            transcript.extend_from_slice(
-                &crate::msgs::handshake13::message_hash(&suite.hash.digest(&ch1.encoded)).encoded,
-            );
-            transcript.extend_from_slice(&hrr.encoded);
-            transcript.extend_from_slice(&ch2.encoded);
-            transcript.extend_from_slice(&sh.encoded);
-        }
-    } else if let (Some(ch), Some(sh)) = (hellos.first(), server_hellos.first()) {
-        transcript.extend_from_slice(&ch.encoded);
-        transcript.extend_from_slice(&sh.encoded);
-    }
+    let mut transcript = hello_transcript(obs, suite).unwrap_or_default();
     let server = open_direction13(
         &obs.server_protected.records,
         suite,
@@ -225,4 +195,39 @@ pub fn decrypt_tls13(
         client.finished = FinishedCheck::NotSeen;
     }
     (client, server)
+}
+
+/// The transcript through ServerHello: ClientHello and ServerHello, or after a
+/// HelloRetryRequest message_hash(ClientHello1), the HelloRetryRequest, ClientHello2 and
+/// ServerHello (RFC 8446 §4.4.1). `None` when a hello is missing.
+pub fn hello_transcript(obs: &ObservedSession, suite: &Suite) -> Option<Vec<u8>> {
+    let mut transcript = Vec::new();
+    let hellos: Vec<&HandshakeMessage> = obs
+        .handshake_client
+        .iter()
+        .filter(|m| m.typ == HandshakeType::ClientHello)
+        .collect();
+    let server_hellos: Vec<&HandshakeMessage> = obs
+        .handshake_server
+        .iter()
+        .filter(|m| m.typ == HandshakeType::ServerHello)
+        .collect();
+    if obs.hello_retry {
+        let (ch1, hrr, ch2, sh) = (
+            hellos.first()?,
+            server_hellos.first()?,
+            hellos.get(1)?,
+            server_hellos.get(1)?,
+        );
+        transcript.extend_from_slice(
+            &crate::msgs::handshake13::message_hash(&suite.hash.digest(&ch1.encoded)).encoded,
+        );
+        transcript.extend_from_slice(&hrr.encoded);
+        transcript.extend_from_slice(&ch2.encoded);
+        transcript.extend_from_slice(&sh.encoded);
+    } else {
+        transcript.extend_from_slice(&hellos.first()?.encoded);
+        transcript.extend_from_slice(&server_hellos.first()?.encoded);
+    }
+    Some(transcript)
 }

@@ -12,6 +12,7 @@ use pfslab::attack::{SessionReport, Verdict};
 use pfslab::keylog::KeyLogWriter;
 use pfslab::keylog::SecretKind;
 use pfslab::report;
+use pfslab::tickets::{read_ticket_key, TicketKey};
 
 use crate::cli::load_loot;
 use crate::cli::output::Stdout;
@@ -26,7 +27,12 @@ pub struct AttackArgs {
     /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM, RSA and TLS 1.3 secret lines.
     #[arg(long)]
     keylog: Option<PathBuf>,
-    /// Write a CLIENT_RANDOM line for every session recovered, for Wireshark.
+    /// A stolen session-ticket encryption key (80 bytes: name, HMAC key, AES key, as nginx and
+    /// OpenSSL use). Repeat for several keys (e.g. before and after a rotation).
+    #[arg(long = "ticket-key", value_name = "FILE")]
+    ticket_keys: Vec<PathBuf>,
+    /// Write a CLIENT_RANDOM line for every session recovered (and the TLS 1.3 traffic secrets
+    /// of psk_ke sessions derived from a stolen ticket key), for Wireshark.
     #[arg(long)]
     keylog_out: Option<PathBuf>,
     /// Print {"sessions": [...]} instead of the table and conversations.
@@ -48,10 +54,11 @@ pub struct AttackArgs {
 
 pub fn run(a: AttackArgs) -> Result<()> {
     // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
-    if a.key.is_none() && a.keylog.is_none() {
-        bail!("nothing to attack with: give --key (the stolen server key) and/or --keylog (a leaked key log)");
+    if a.key.is_none() && a.keylog.is_none() && a.ticket_keys.is_empty() {
+        bail!("nothing to attack with: give --key (the stolen server key), --keylog (a leaked key log) and/or --ticket-key (a stolen ticket key)");
     }
-    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?;
+    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
+        .with_ticket_keys(load_ticket_keys(&a.ticket_keys)?);
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -87,6 +94,14 @@ pub fn run(a: AttackArgs) -> Result<()> {
         bail!("{last}");
     }
     Ok(())
+}
+
+/// Reads every stolen ticket key file (80 bytes each).
+pub fn load_ticket_keys(paths: &[PathBuf]) -> Result<Vec<TicketKey>> {
+    paths
+        .iter()
+        .map(|p| read_ticket_key(p).context("cannot load the stolen ticket key"))
+        .collect()
 }
 
 /// Warns about truncated captures and captures without TLS; gives the last capture that could
@@ -130,6 +145,9 @@ struct Reports {
     conversations: Spool,
     /// Decrypted, forward-secret, not decrypted.
     counts: [usize; 4],
+    /// Tickets seen, and how many the stolen ticket keys opened.
+    tickets: (usize, usize),
+    have_ticket_key: bool,
     first: bool,
     keylog_out: Option<KeyLogWriter>,
     // Kept apart from stdout's: a broken pipe on stdout is a reader that has seen enough; on
@@ -152,6 +170,8 @@ impl Reports {
             table: Spool::new(Spool::DEFAULT_LIMIT),
             conversations: Spool::new(Spool::DEFAULT_LIMIT),
             counts: [0; 4],
+            tickets: (0, 0),
+            have_ticket_key: !a.ticket_keys.is_empty(),
             first: true,
             keylog_out,
             keylog_error: None,
@@ -166,6 +186,8 @@ impl Reports {
             Verdict::ForwardSecret => 2,
             Verdict::NotDecrypted => 3,
         }] += 1;
+        self.tickets.0 += report.tickets.len();
+        self.tickets.1 += report.tickets.iter().filter(|t| t.opened()).count();
         if let (Some(w), Some(cr), Some(ms)) = (
             &self.keylog_out,
             &report.client_random,
@@ -173,6 +195,14 @@ impl Reports {
         ) {
             if let Err(e) = w.log(SecretKind::ClientRandom, cr, ms) {
                 self.keylog_error.get_or_insert(e);
+            }
+        }
+        // TLS 1.3 secrets derived from a PSK the stolen ticket key gave (psk_ke).
+        if let (Some(w), Some(cr)) = (&self.keylog_out, &report.client_random) {
+            for (kind, secret) in &report.derived_tls13_secrets {
+                if let Err(e) = w.log(*kind, cr, secret) {
+                    self.keylog_error.get_or_insert(e);
+                }
             }
         }
         if self.json {
@@ -218,6 +248,17 @@ impl Reports {
                 "\n{} sessions: {decrypted} decrypted{partly}, {forward_secret} forward-secret, {not_decrypted} not decrypted\n",
                 self.counts.iter().sum::<usize>(),
             );
+            if self.tickets.0 > 0 && self.have_ticket_key {
+                summary.push_str(&format!(
+                    "{} session tickets seen, {} opened with the stolen ticket key\n",
+                    self.tickets.0, self.tickets.1
+                ));
+            } else if self.tickets.0 > 0 {
+                summary.push_str(&format!(
+                    "{} session tickets seen, all sealed (--ticket-key opens those under a stolen key)\n",
+                    self.tickets.0
+                ));
+            }
             if decrypted < self.counts.iter().sum::<usize>() {
                 summary.push_str(
                     "Each session's whole reason: --json, or pfslab explain CAPTURE --session N\n",

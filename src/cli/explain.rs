@@ -27,6 +27,9 @@ pub struct ExplainArgs {
     /// A key log: go on from the master secret it names.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// A stolen session-ticket encryption key: open the session's tickets. Repeatable.
+    #[arg(long = "ticket-key", value_name = "FILE")]
+    ticket_keys: Vec<PathBuf>,
 }
 
 pub fn run(a: ExplainArgs) -> Result<()> {
@@ -40,7 +43,8 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         .as_ref()
         .map(|p| KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display())))
         .transpose()?;
-    let loot = Loot::new(key, keylog);
+    let loot = Loot::new(key, keylog)
+        .with_ticket_keys(crate::cli::attack::load_ticket_keys(&a.ticket_keys)?);
     let name = a
         .capture
         .file_name()

@@ -22,6 +22,9 @@ pub struct ReportArgs {
     /// A leaked NSS key log (SSLKEYLOGFILE): CLIENT_RANDOM, RSA and TLS 1.3 secret lines.
     #[arg(long)]
     keylog: Option<PathBuf>,
+    /// A stolen session-ticket encryption key (80 bytes). Repeatable.
+    #[arg(long = "ticket-key", value_name = "FILE")]
+    ticket_keys: Vec<PathBuf>,
     /// The HTML file to write (replaced whole, mode 0600: it holds the recovered plaintext).
     #[arg(long)]
     out: PathBuf,
@@ -38,7 +41,8 @@ fn file_name(p: &Path) -> String {
 
 pub fn run(a: ReportArgs) -> Result<()> {
     // 1. What can fail before the walk: the loot, the captures, the place to write.
-    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?;
+    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
+        .with_ticket_keys(crate::cli::attack::load_ticket_keys(&a.ticket_keys)?);
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -57,6 +61,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         captures: a.captures.iter().map(|p| file_name(p)).collect(),
         key: a.key.as_deref().map(file_name),
         keylog: a.keylog.as_deref().map(file_name),
+        ticket_keys: a.ticket_keys.iter().map(|p| file_name(p)).collect(),
     });
     let mut cache = ResumptionCache::default();
     for (i, path) in a.captures.iter().enumerate() {

@@ -9,7 +9,8 @@ mod tls13;
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession, Resumption};
 use crate::attack::pipeline::TlsConnection;
 use crate::attack::short_hex;
-use crate::attack::Recovery;
+use crate::attack::tickets::{TicketOpening, TicketOrigin};
+use crate::attack::{Recovery, SecretSource};
 use crate::codec::hex;
 use crate::msgs::enums::ExtensionType;
 use crate::pki;
@@ -99,6 +100,7 @@ pub fn explain(conn: &TlsConnection, capture: &str, recovery: &Recovery, style: 
     }
     out.push('\n');
     handshake_walk(&mut out, s, style);
+    tickets_walk(&mut out, recovery, style);
     if s.key_exchange == Some(KeyExchange::Tls13) {
         tls13::walk(&mut out, s, recovery, style);
         return out;
@@ -114,6 +116,97 @@ pub fn explain(conn: &TlsConnection, capture: &str, recovery: &Recovery, style: 
     };
     tls12::walk(&mut out, s, &suite, recovery, style);
     out
+}
+
+/// Each ticket seen, part by part (RFC 5077 §4), and what the stolen ticket key made of it:
+/// the state inside, with the master secret (TLS 1.2) or the PSK (TLS 1.3) recovery found.
+fn tickets_walk(out: &mut String, recovery: &Recovery, style: Style) {
+    if recovery.tickets.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", style.heading("The tickets"));
+    for t in &recovery.tickets {
+        let _ = writeln!(
+            out,
+            "{} ticket, {} bytes {}",
+            match t.origin {
+                TicketOrigin::Issued => "NewSessionTicket:",
+                TicketOrigin::Presented => "presented by the client:",
+            },
+            t.length,
+            style.seen()
+        );
+        match (t.key_name, t.iv, t.encrypted_state_len, &t.mac) {
+            (Some(name), Some(iv), Some(len), Some(mac)) => {
+                field(out, "key name (16)", &name);
+                field(out, "IV (16)", &iv);
+                text(
+                    out,
+                    "encrypted state",
+                    &format!("{len} bytes (AES-256-CBC)"),
+                );
+                field(out, "HMAC-SHA256 (32)", mac);
+            }
+            _ => text(
+                out,
+                "layout",
+                "not the RFC 5077 §4 layout (name, IV, state, MAC)",
+            ),
+        }
+        if let Some(l) = t.lifetime_hint {
+            text(out, "lifetime hint", &format!("{l} s"));
+        }
+        if t.used {
+            text(out, "used", "the server resumed the session with it");
+        }
+        match &t.opening {
+            TicketOpening::Opened {
+                version,
+                cipher_suite,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   {}",
+                    style.paint(
+                        "35",
+                        "opened with the stolen ticket key: HMAC verifies, AES-256-CBC decrypts"
+                    )
+                );
+                text(
+                    out,
+                    "state: version",
+                    if *version == 0x0304 {
+                        "TLS 1.3"
+                    } else {
+                        "TLS 1.2"
+                    },
+                );
+                text(out, "state: suite", &suite_name(*cipher_suite));
+                match (&recovery.master, &recovery.psk) {
+                    (Some((m, SecretSource::TicketKey { origin, .. })), _)
+                        if *origin == t.origin =>
+                    {
+                        field(out, "state: master secret", &m.0)
+                    }
+                    (_, Some((psk, SecretSource::TicketPsk { .. }))) if t.used => {
+                        field(out, "state: PSK", psk)
+                    }
+                    _ => text(
+                        out,
+                        "state: secret",
+                        "not this session's route (another ticket gave it)",
+                    ),
+                }
+            }
+            TicketOpening::NoKey => text(
+                out,
+                "opened",
+                "no: no ticket key was given (--ticket-key); the state stays sealed",
+            ),
+            TicketOpening::Failed(e) => text(out, "opened", &format!("no: {e}")),
+        }
+    }
+    out.push('\n');
 }
 
 fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {

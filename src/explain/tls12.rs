@@ -70,6 +70,14 @@ pub(super) fn walk(
                 "not needed: the key log names this session's master secret directly",
             );
         }
+        (None, Some((_, SecretSource::TicketKey { .. }))) => {
+            let _ = writeln!(out, "premaster secret");
+            text(
+                out,
+                "",
+                "not needed: the ticket carries the master secret itself (RFC 5077 §4), whatever the key exchange was",
+            );
+        }
         (None, Some((_, SecretSource::Resumed { from_stream }))) => {
             let _ = writeln!(out, "premaster secret");
             text(
@@ -173,10 +181,16 @@ pub(super) fn walk(
     let origin = match source {
         SecretSource::KeyLogMaster => style.paint("35", "[read from the key log]"),
         SecretSource::Resumed { .. } => style.paint("35", "[from the session it resumes]"),
+        SecretSource::TicketKey { .. } => style.paint(
+            "35",
+            "[sealed in the ticket; opened with the stolen ticket key]",
+        ),
         _ => style.computed(),
     };
     let _ = writeln!(out, "master secret {origin}");
-    if let SecretSource::Resumed { from_stream } = source {
+    if let SecretSource::TicketKey { .. } = source {
+        text(out, "from", &source.describe());
+    } else if let SecretSource::Resumed { from_stream } = source {
         text(
             out,
             "from",

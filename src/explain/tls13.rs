@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::{field, text, Style};
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::tickets::PskMode;
 use crate::attack::Recovery;
 
 pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, style: Style) {
@@ -15,7 +16,7 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
     if let KeyExchangeOnWire::Tls13KeyShares {
         client_share,
         server_share,
-        server_group,
+        server_group: server_group @ Some(_),
         ..
     } = &s.wire_key_exchange
     {
@@ -38,23 +39,11 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
             "both shares are public; they crossed the wire in ClientHello and ServerHello",
         );
     }
-    let _ = writeln!(
-        out,
-        "(EC)DHE shared secret {}",
-        style.broken("[never sent — the chain breaks here without a key log]")
-    );
-    let _ = writeln!(
-        out,
-        "   the x-coordinate of d_c · Q_s = d_s · Q_c; d_c and d_s never left the peers."
-    );
-    let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, 0)");
-    let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), shared secret)");
-    let _ = writeln!(out, "     → client/server handshake traffic secrets = Derive-Secret(., \"c hs traffic\"/\"s hs traffic\", ClientHello…ServerHello)");
-    let _ = writeln!(
-        out,
-        "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)"
-    );
-    let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
+    match recovery.psk_mode {
+        Some(PskMode::PskKe) => psk_schedule(out, recovery, false, style),
+        Some(PskMode::PskDheKe) => psk_schedule(out, recovery, true, style),
+        _ => full_schedule(out, style),
+    }
     let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
     out.push('\n');
     let Some(suite) = s.suite else { return };
@@ -75,7 +64,18 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
     let _ = writeln!(
         out,
         "{}",
-        style.heading("Traffic secrets from the key log, and the keys they give (RFC 8446 §7.3)")
+        style.heading(&format!(
+            "Traffic secrets {}, and the keys they give (RFC 8446 §7.3)",
+            if recovery.psk.is_some()
+                && recovery.tls13_secrets.is_some()
+                && recovery.verdict.opened()
+                && recovery.psk_mode == Some(PskMode::PskKe)
+            {
+                "derived from the PSK"
+            } else {
+                "from the key log"
+            }
+        ))
     );
     for (kind, secret, from_client) in secrets.each() {
         let label = kind.label();
@@ -85,7 +85,7 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
             &s.server_protected.records
         };
         let Some(secret) = secret else {
-            text(out, label, "(not in the key log)");
+            text(out, label, "(not had)");
             continue;
         };
         let _ = writeln!(out, "{label} {}", style.computed());
@@ -114,5 +114,90 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
             }
         }
         out.push('\n');
+    }
+}
+
+/// The full handshake's schedule: it needs the (EC)DHE shared secret, which never crossed.
+fn full_schedule(out: &mut String, style: Style) {
+    let _ = writeln!(
+        out,
+        "(EC)DHE shared secret {}",
+        style.broken("[never sent — the chain breaks here without a key log]")
+    );
+    let _ = writeln!(
+        out,
+        "   the x-coordinate of d_c · Q_s = d_s · Q_c; d_c and d_s never left the peers."
+    );
+    let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, 0)");
+    let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), shared secret)");
+    let _ = writeln!(out, "     → client/server handshake traffic secrets = Derive-Secret(., \"c hs traffic\"/\"s hs traffic\", ClientHello…ServerHello)");
+    let _ = writeln!(
+        out,
+        "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)"
+    );
+    let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
+}
+
+/// A resumption: the PSK from the ticket, its binder, and — psk_ke — the schedule with no
+/// (EC)DHE input, or — psk_dhe_ke — where fresh (EC)DHE stops the attacker.
+fn psk_schedule(out: &mut String, recovery: &Recovery, dhe: bool, style: Style) {
+    let _ = writeln!(
+        out,
+        "mode {} {}",
+        if dhe { "psk_dhe_ke" } else { "psk_ke" },
+        style.paint("33", "[the ServerHello selected a PSK identity]")
+    );
+    match &recovery.psk {
+        Some((psk, source)) => {
+            let _ = writeln!(
+                out,
+                "PSK {}",
+                style.paint(
+                    "35",
+                    "[sealed in the ticket; opened with the stolen ticket key]"
+                )
+            );
+            text(out, "from", &source.describe());
+            field(out, "PSK", psk);
+            text(
+                out,
+                "binder",
+                match recovery.binder_verifies {
+                    Some(true) => "verifies: HMAC(finished key of binder_key, Transcript-Hash(ClientHello up to the binders)) — the PSK is the one the client used",
+                    Some(false) => "does NOT verify: this is not the PSK the client used",
+                    None => "not checked (the ClientHello could not be cut before its binders)",
+                },
+            );
+            let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, PSK); binder_key = Derive-Secret(Early, \"res binder\", \"\")");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "PSK {}",
+                style.broken(
+                    "[sealed in the ticket — give --ticket-key with the server's ticket key]"
+                )
+            );
+            let _ = writeln!(out, "   Early Secret     = HKDF-Extract(0, PSK)");
+        }
+    }
+    if dhe {
+        let _ = writeln!(
+            out,
+            "(EC)DHE shared secret {}",
+            style.broken("[never sent — the chain breaks here]")
+        );
+        let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), (EC)DHE shared secret)");
+        let _ = writeln!(out, "   psk_dhe_ke mixes a fresh key exchange into the handshake secret: the PSK alone derives nothing");
+        let _ = writeln!(out, "   past the early secret, and d_c, d_s never left the peers. The ticket key does not open this session.");
+    } else {
+        let _ = writeln!(out, "   Handshake Secret = HKDF-Extract(Derive-Secret(Early, \"derived\", \"\"), 0…0): psk_ke has no (EC)DHE input,");
+        let _ = writeln!(out, "   so the PSK alone gives every traffic secret:");
+        let _ = writeln!(out, "     → client/server handshake traffic secrets = Derive-Secret(., \"c hs traffic\"/\"s hs traffic\", ClientHello…ServerHello)");
+        let _ = writeln!(
+            out,
+            "   Master Secret    = HKDF-Extract(Derive-Secret(Handshake, \"derived\", \"\"), 0)"
+        );
+        let _ = writeln!(out, "     → client/server application traffic secrets = Derive-Secret(., \"c ap traffic\"/\"s ap traffic\", ClientHello…server Finished)");
     }
 }

@@ -69,6 +69,16 @@ pub fn render(
                             " from session " (from_stream)
                         }
                     }
+                    @if let Some(m) = &recovery.psk_mode {
+                        " · PSK mode " (m.as_str())
+                    }
+                }
+            }
+            @if !recovery.tickets.is_empty() {
+                ul.tickets {
+                    @for t in &recovery.tickets {
+                        li data-opened=(t.opened()) { (t.describe()) }
+                    }
                 }
             }
             p.reason { (recovery.reason) }

@@ -6,6 +6,7 @@
 use maud::{html, Markup};
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::tickets::PskMode;
 use crate::attack::{Recovery, SecretSource, Tls13Secrets};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
@@ -156,6 +157,12 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
             Status::NotNeeded,
             format!("none in this handshake: it resumes session {from_stream}, whose master secret was recovered (RFC 5246 §7.3)"),
         ),
+        (None, Some((_, SecretSource::TicketKey { .. }))) if opened => node(
+            "premaster",
+            "premaster secret",
+            Status::NotNeeded,
+            "the session ticket carries the master secret itself: the stolen ticket key skips the key exchange, ECDHE or not (RFC 5077 §4)",
+        ),
         _ => node(
             "premaster",
             "premaster secret",
@@ -177,6 +184,10 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
                 ),
                 SecretSource::Resumed { from_stream } => format!(
                     "never sent; reused from session {from_stream}: an abbreviated handshake keeps the master secret of the session it resumes"
+                ),
+                SecretSource::TicketKey { .. } => format!(
+                    "never sent in clear; {}",
+                    source.describe()
                 ),
                 _ if obs.ems => format!(
                     "computed by both peers, never sent: PRF-{}(premaster, \"extended master secret\", hash of ClientHello … ClientKeyExchange) (RFC 7627 §4)",
@@ -287,7 +298,35 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
             kb.as_ref().map(|k| k.server.fixed_iv.as_slice()),
         ));
     }
-    vec![vec![premaster, master, block], keys]
+    let mut rows = vec![vec![premaster, master, block], keys];
+    if !r.tickets.is_empty() {
+        rows.insert(0, ticket_nodes(r));
+    }
+    rows
+}
+
+/// One box per ticket seen: opened with the stolen ticket key, or why not.
+fn ticket_nodes(r: &Recovery) -> Vec<Node> {
+    r.tickets
+        .iter()
+        .map(|t| {
+            let title = format!("{} ticket", t.origin.as_str());
+            match t.why_closed() {
+                None => node(
+                    "ticket",
+                    &title,
+                    Status::Recovered,
+                    format!("{}; opened with the stolen ticket key", t.describe()),
+                ),
+                Some(why) => node(
+                    "ticket",
+                    &title,
+                    Status::OutOfReach,
+                    format!("{}; {why}", t.describe()),
+                ),
+            }
+        })
+        .collect()
 }
 
 fn premaster_out_of_reach(obs: &ObservedSession, r: &Recovery) -> String {
@@ -314,18 +353,68 @@ fn premaster_out_of_reach(obs: &ObservedSession, r: &Recovery) -> String {
 }
 
 fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
-    let shared = node(
-        "shared-secret",
-        "(EC)DHE shared secret",
-        Status::OutOfReach,
-        "never sent: x(d_c·Q_s) = x(d_s·Q_c), and the ephemeral secrets d_c and d_s never left the peers; the server's RSA key only signs CertificateVerify",
-    );
-    let handshake = node(
-        "handshake-secret",
-        "handshake secret",
-        Status::OutOfReach,
-        "never sent: HKDF-Extract(Derive-Secret(early secret, \"derived\"), shared secret) needs the shared secret",
-    );
+    let psk_ke = r.psk_mode == Some(PskMode::PskKe);
+    let from_psk = psk_ke && r.psk.is_some() && r.verdict.opened();
+    let shared = if psk_ke {
+        node(
+            "shared-secret",
+            "(EC)DHE shared secret",
+            Status::None,
+            "none: psk_ke (the ServerHello has no key share), so the handshake secret takes Hash.length zeros instead",
+        )
+    } else {
+        node(
+            "shared-secret",
+            "(EC)DHE shared secret",
+            Status::OutOfReach,
+            "never sent: x(d_c·Q_s) = x(d_s·Q_c), and the ephemeral secrets d_c and d_s never left the peers; the server's RSA key only signs CertificateVerify",
+        )
+    };
+    let handshake = if from_psk {
+        node(
+            "handshake-secret",
+            "handshake secret",
+            Status::Recovered,
+            "HKDF-Extract(Derive-Secret(early secret from the PSK, \"derived\"), 0): the PSK alone gives it",
+        )
+    } else {
+        node(
+            "handshake-secret",
+            "handshake secret",
+            Status::OutOfReach,
+            "never sent: HKDF-Extract(Derive-Secret(early secret, \"derived\"), shared secret) needs the shared secret",
+        )
+    };
+    let psk_node = match (&r.psk_mode, &r.psk) {
+        (Some(PskMode::Full) | None, _) => None,
+        (Some(_), Some((psk, source))) => Some(
+            node(
+                "psk",
+                "resumption PSK",
+                Status::Recovered,
+                format!(
+                    "{}{}",
+                    source.describe(),
+                    match r.binder_verifies {
+                        Some(true) => "; its binder verifies",
+                        Some(false) => "; its binder does NOT verify",
+                        None => "",
+                    }
+                ),
+            )
+            .with("PSK", psk),
+        ),
+        (Some(_), None) => Some(node(
+            "psk",
+            "resumption PSK",
+            Status::OutOfReach,
+            r.tickets
+                .iter()
+                .find(|t| t.used)
+                .and_then(|t| t.why_closed())
+                .unwrap_or_else(|| "sealed in the ticket".into()),
+        )),
+    };
     let master = node(
         "master",
         "master secret",
@@ -356,7 +445,11 @@ fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
                     id,
                     title,
                     Status::Recovered,
-                    format!("read from the key log ({kind} line), not computed; the write key and IV are derived from it (RFC 8446 §7.3)"),
+                    if from_psk {
+                        "derived from the PSK (psk_ke: no (EC)DHE input); the write key and IV are derived from it (RFC 8446 §7.3)".to_string()
+                    } else {
+                        format!("read from the key log ({kind} line), not computed; the write key and IV are derived from it (RFC 8446 §7.3)")
+                    },
                 )
                 .with(title, s.secret())
                 .with("write key", &key)
@@ -416,7 +509,24 @@ fn tls13_nodes(suite: &Suite, r: &Recovery) -> Vec<Vec<Node>> {
             false,
         ),
     ];
-    vec![vec![shared, handshake], hs, vec![master], app]
+    let master = if from_psk {
+        node(
+            "master",
+            "master secret",
+            Status::Recovered,
+            "HKDF-Extract(Derive-Secret(handshake secret, \"derived\"), 0), from the PSK",
+        )
+    } else {
+        master
+    };
+    let mut first = Vec::new();
+    first.extend(psk_node);
+    first.extend([shared, handshake]);
+    let mut rows = vec![first, hs, vec![master], app];
+    if r.psk_mode == Some(PskMode::Full) && !r.tickets.is_empty() {
+        rows.insert(0, ticket_nodes(r));
+    }
+    rows
 }
 
 /// The chain as HTML: a row of boxes per stage, arrows between them.

@@ -102,22 +102,31 @@ pub fn steps(conn: &TlsConnection, recovery: &Recovery) -> Vec<Step> {
     let obs = &conn.session;
     let mut out = Vec::new();
     let tls13 = obs.key_exchange == Some(KeyExchange::Tls13);
-    hellos(obs, tls13, &mut out);
+    hellos(obs, recovery, tls13, &mut out);
     if obs.server_hello.is_none() {
         return out;
     }
     if tls13 {
         tls13_flights(obs, recovery, &mut out);
     } else if obs.resumed.is_some() {
-        resumed_flights(obs, &mut out);
+        resumed_flights(obs, recovery, &mut out);
     } else {
-        full_tls12_flights(obs, &mut out);
+        full_tls12_flights(obs, recovery, &mut out);
     }
     application_data(obs, tls13, &mut out);
     out
 }
 
-fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
+/// ", opened with the stolen one" when a stolen ticket key opened a ticket of this session.
+fn ticket_opened(recovery: &Recovery) -> &'static str {
+    if recovery.tickets.iter().any(|t| t.opened()) {
+        "; opened with the stolen one"
+    } else {
+        ""
+    }
+}
+
+fn hellos(obs: &ObservedSession, recovery: &Recovery, tls13: bool, out: &mut Vec<Step>) {
     let shares = match &obs.wire_key_exchange {
         KeyExchangeOnWire::Tls13KeyShares {
             server_group,
@@ -145,14 +154,39 @@ fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
             )));
         }
         match &obs.resumed {
-            Some(Resumption::Ticket(t)) => f.push(clear(format!(
-                "session ticket {} (sealed by the server's ticket key)",
-                short(t)
-            ))),
+            Some(Resumption::Ticket(t)) => {
+                f.push(clear(format!(
+                    "session ticket {} (sealed by the server's ticket key)",
+                    short(t)
+                )));
+                if !ticket_opened(recovery).is_empty() {
+                    f.push(clear("ticket opened with the stolen ticket key"));
+                }
+            }
             Some(Resumption::SessionId(id)) => {
                 f.push(clear(format!("session ID {} to resume", short(id))))
             }
             None => {}
+        }
+        if let Some(p) = &obs.psk {
+            if !ticket_opened(recovery).is_empty() {
+                f.push(clear("ticket opened with the stolen ticket key"));
+            }
+            let modes: Vec<String> = p.modes.iter().map(|m| m.name()).collect();
+            f.push(clear(format!(
+                "psk_key_exchange_modes: {}",
+                if modes.is_empty() {
+                    "none".into()
+                } else {
+                    modes.join(", ")
+                }
+            )));
+            for id in p.offered.iter().flat_map(|o| o.identities.iter()) {
+                f.push(clear(format!(
+                    "PSK identity: ticket {} (sealed by the ticket key)",
+                    short(&id.identity)
+                )));
+            }
         }
         out.push(arrow(true, "ClientHello", f));
     }
@@ -179,8 +213,20 @@ fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
                 group_name(group),
                 short(q)
             )));
+        } else if let Some(i) = obs.psk.as_ref().and_then(|p| p.selected) {
+            f.push(clear(format!(
+                "selected PSK identity {i}, no key share: psk_ke"
+            )));
         } else if !tls13 && !sh.session_id.is_empty() {
             f.push(clear(format!("session ID {}", short(&sh.session_id))));
+        }
+        if let (Some(i), Some(_)) = (
+            obs.psk.as_ref().and_then(|p| p.selected),
+            shares.and_then(|s| s.2.as_ref()),
+        ) {
+            f.push(clear(format!(
+                "selected PSK identity {i} and a key share: psk_dhe_ke"
+            )));
         }
         if !tls13 {
             f.push(clear(if obs.ems {
@@ -193,7 +239,7 @@ fn hellos(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {
     }
 }
 
-fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
+fn full_tls12_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
     let sent = |t: HandshakeType| obs.handshake_server.iter().any(|m| m.typ == t);
     if let Some(leaf) = obs.certificates.first() {
         let what = match pki::parse_certificate(leaf) {
@@ -324,16 +370,16 @@ fn full_tls12_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
         out.push(finished(true));
     }
     if let Some(t) = &obs.new_ticket {
-        out.push(new_session_ticket(t));
+        out.push(new_session_ticket(t, recovery));
     }
     if obs.server_ccs {
         out.push(finished(false));
     }
 }
 
-fn resumed_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
+fn resumed_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
     if let Some(t) = &obs.new_ticket {
-        out.push(new_session_ticket(t));
+        out.push(new_session_ticket(t, recovery));
     }
     out.push(local(
         &[
@@ -355,18 +401,46 @@ fn resumed_flights(obs: &ObservedSession, out: &mut Vec<Step>) {
 }
 
 fn tls13_flights(obs: &ObservedSession, recovery: &Recovery, out: &mut Vec<Step>) {
-    out.push(local(
-        &[
-            "d_c: ephemeral secret",
-            "shared secret = x(d_c·Q_s)",
-            "handshake traffic secrets",
-        ],
-        &[
-            "d_s: ephemeral secret",
-            "shared secret = x(d_s·Q_c)",
-            "handshake traffic secrets",
-        ],
-    ));
+    if recovery.psk_mode == Some(crate::attack::tickets::PskMode::PskKe) {
+        out.push(local(
+            &[
+                "PSK from the ticket",
+                "no (EC)DHE: psk_ke",
+                "handshake traffic secrets",
+            ],
+            &[
+                "PSK from the ticket",
+                "no (EC)DHE: psk_ke",
+                "handshake traffic secrets",
+            ],
+        ));
+    } else if recovery.psk_mode == Some(crate::attack::tickets::PskMode::PskDheKe) {
+        out.push(local(
+            &[
+                "PSK from the ticket",
+                "d_c: ephemeral secret, shared secret",
+                "handshake traffic secrets",
+            ],
+            &[
+                "PSK from the ticket",
+                "d_s: ephemeral secret, shared secret",
+                "handshake traffic secrets",
+            ],
+        ));
+    } else {
+        out.push(local(
+            &[
+                "d_c: ephemeral secret",
+                "shared secret = x(d_c·Q_s)",
+                "handshake traffic secrets",
+            ],
+            &[
+                "d_s: ephemeral secret",
+                "shared secret = x(d_s·Q_c)",
+                "handshake traffic secrets",
+            ],
+        ));
+    }
     // What the server's encrypted flight held, when the key log opened it.
     let opened: Vec<String> = recovery
         .tls13
@@ -409,15 +483,19 @@ fn finished(to_server: bool) -> Step {
     )
 }
 
-fn new_session_ticket(ticket: &[u8]) -> Step {
-    arrow(
-        false,
-        "NewSessionTicket",
-        vec![clear(format!(
-            "ticket {}: the session's state sealed by the server's ticket key",
-            short(ticket)
-        ))],
-    )
+fn new_session_ticket(ticket: &[u8], recovery: &Recovery) -> Step {
+    let opened = recovery
+        .tickets
+        .iter()
+        .any(|t| t.origin == crate::attack::tickets::TicketOrigin::Issued && t.opened());
+    let mut fields = vec![clear(format!(
+        "ticket {}: master secret sealed by the ticket key",
+        short(ticket)
+    ))];
+    if opened {
+        fields.push(clear("opened with the stolen one: the master secret"));
+    }
+    arrow(false, "NewSessionTicket", fields)
 }
 
 fn application_data(obs: &ObservedSession, tls13: bool, out: &mut Vec<Step>) {

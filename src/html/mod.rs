@@ -34,6 +34,8 @@ pub struct ReportInputs {
     pub key: Option<String>,
     /// The key log's file name, if one was given.
     pub keylog: Option<String>,
+    /// The stolen ticket keys' file names.
+    pub ticket_keys: Vec<String>,
 }
 
 /// What opened a session, following resumptions back to the session that was opened first.
@@ -41,6 +43,7 @@ pub struct ReportInputs {
 enum Opener {
     StolenKey,
     KeyLog,
+    TicketKey,
 }
 
 /// The summary's line for one session.
@@ -122,13 +125,22 @@ impl HtmlReport {
             c.app_opened || s.app_opened || !c.handshake.is_empty() || !s.handshake.is_empty()
         });
         if tls13_opened {
-            return (Some(Opener::KeyLog), None);
+            return match &r.psk {
+                Some((_, SecretSource::TicketPsk { .. }))
+                    if r.tls13_secrets.is_some()
+                        && r.psk_mode == Some(crate::attack::tickets::PskMode::PskKe) =>
+                {
+                    (Some(Opener::TicketKey), None)
+                }
+                _ => (Some(Opener::KeyLog), None),
+            };
         }
         if !tls12_opened {
             return (None, None);
         }
         match r.master.as_ref().map(|(_, s)| s) {
             Some(SecretSource::StolenKey) => (Some(Opener::StolenKey), None),
+            Some(SecretSource::TicketKey { .. }) => (Some(Opener::TicketKey), None),
             Some(SecretSource::Resumed { from_stream }) => {
                 (self.openers.get(from_stream).copied(), Some(*from_stream))
             }
@@ -233,6 +245,8 @@ impl HtmlReport {
         let (by_key_resumed, key_resumed_streams) =
             self.streams_where(|r| r.opener == Some(Opener::StolenKey) && r.resumed_from.is_some());
         let (by_log, log_streams) = self.streams_where(|r| r.opener == Some(Opener::KeyLog));
+        let (by_ticket, ticket_streams) =
+            self.streams_where(|r| r.opener == Some(Opener::TicketKey));
         let (fs, fs_streams) = self.streams_where(|r| r.verdict == "forward-secret");
         let several = self.inputs.captures.len() > 1;
         html! {
@@ -244,7 +258,13 @@ impl HtmlReport {
                         (Some(k), Some(l)) => { "the server's stolen RSA key (" (k) ") and a leaked key log (" (l) ")." }
                         (Some(k), None) => { "the server's stolen RSA key (" (k) ")." }
                         (None, Some(l)) => { "a leaked key log (" (l) ")." }
-                        (None, None) => { "nothing but the capture." }
+                        (None, None) => {
+                            @if self.inputs.ticket_keys.is_empty() { "nothing but the capture." } @else { "no RSA key and no key log." }
+                        }
+                    }
+                    @if !self.inputs.ticket_keys.is_empty() {
+                        " Stolen session-ticket key" @if self.inputs.ticket_keys.len() != 1 { "s" }
+                        ": " (self.inputs.ticket_keys.join(", ")) "."
                     }
                 }
                 div.counts {
@@ -274,6 +294,14 @@ impl HtmlReport {
                                 }
                                 "."
                             }
+                        }
+                    }
+                    @if !self.inputs.ticket_keys.is_empty() {
+                        li {
+                            "The stolen ticket key opened " (by_ticket) " session" @if by_ticket != 1 { "s" }
+                            @if by_ticket > 0 { " (" (ticket_streams) ")" }
+                            ": a TLS 1.2 ticket carries the master secret, ECDHE or not, and a TLS 1.3 psk_ke resumption has no (EC)DHE to protect it"
+                            "; psk_dhe_ke resumptions and full TLS 1.3 handshakes stand."
                         }
                     }
                     @if self.inputs.keylog.is_some() {
@@ -429,4 +457,4 @@ footer { color:var(--muted); font-size:14px; text-align:center; }
 "#;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,12 +18,12 @@ use crate::pki;
 use crate::suites::{self, Suite};
 use crate::test_support::TempDir;
 
-struct Identity {
-    key: Arc<rsa::PrivateKey>,
-    cert: Vec<u8>,
+pub(crate) struct Identity {
+    pub(crate) key: Arc<rsa::PrivateKey>,
+    pub(crate) cert: Vec<u8>,
 }
 
-fn identity() -> &'static Identity {
+pub(crate) fn identity() -> &'static Identity {
     static ID: OnceLock<Identity> = OnceLock::new();
     ID.get_or_init(|| {
         let mut r = rng::from_seed(7, "html test identity");
@@ -39,7 +39,7 @@ fn identity() -> &'static Identity {
 }
 
 /// Moves bytes both ways until both sides are quiet, keeping what crossed each way.
-fn transfer(c: &mut Connection, s: &mut Connection, wire: &mut (Vec<u8>, Vec<u8>)) {
+pub(crate) fn transfer(c: &mut Connection, s: &mut Connection, wire: &mut (Vec<u8>, Vec<u8>)) {
     for _ in 0..20 {
         let (c2s, s2c) = (c.take_output(), s.take_output());
         if c2s.is_empty() && s2c.is_empty() {
@@ -111,6 +111,7 @@ fn inputs(key: bool, keylog: bool) -> ReportInputs {
         captures: vec!["memory.pcap".into()],
         key: key.then(|| "server.key".into()),
         keylog: keylog.then(|| "lab.sslkeylog".into()),
+        ticket_keys: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ mod fuzz;
 
 mod abuse;
 mod attack;
+mod attack_tickets;
 mod broken_captures;
 mod capture;
 mod cbc;

@@ -1,0 +1,362 @@
+//! The TLS 1.3 half of [`recover`](crate::attack::recover): traffic secrets from a key log, or
+//! from a resumption PSK when a stolen ticket key opens the ticket a psk_ke handshake resumed
+//! with (RFC 8446 §4.2.9–4.2.11, §7.1). psk_dhe_ke and full handshakes stay forward-secret.
+
+use zeroize::Zeroizing;
+
+use crate::attack::observe::ObservedSession;
+use crate::attack::reasons::{short_hex, tls13_reason};
+use crate::attack::tickets::{PskMode, TicketFact, TicketOrigin};
+use crate::attack::tls13::{decrypt_tls13, hello_transcript, Tls13Secrets};
+use crate::attack::{FinishedCheck, Loot, Recovery, SecretSource, Verdict};
+use crate::codec::hex;
+use crate::keylog::SecretKind;
+use crate::msgs::enums::HandshakeType;
+use crate::pki;
+use crate::suites::Suite;
+use crate::tickets::{TicketState, Tls13State};
+use crate::tls13::key_schedule::EarlySecret;
+
+/// How the secrets handed to [`open_with_secrets`] were had, for its sentences.
+struct SecretsFrom {
+    /// Put before the reason (the route, for a PSK).
+    prefix: String,
+    /// "from the key log", "derived from the PSK".
+    source: &'static str,
+    /// The start of the sentence when nothing opens.
+    named: &'static str,
+    no_record: &'static str,
+}
+
+/// How the session used a PSK, from its hellos.
+pub fn psk_mode(obs: &ObservedSession) -> PskMode {
+    match &obs.psk {
+        Some(p) if p.selected.is_some() && p.server_key_share => PskMode::PskDheKe,
+        Some(p) if p.selected.is_some() => PskMode::PskKe,
+        _ => PskMode::Full,
+    }
+}
+
+pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
+    r.verdict = Verdict::ForwardSecret;
+    r.reason = tls13_reason(obs);
+    r.short = "TLS 1.3: (EC)DHE; key only signs".into();
+    let mode = psk_mode(obs);
+    r.psk_mode = Some(mode.clone());
+    // 1. Every PSK identity offered is a ticket in clear (RFC 8446 §4.2.11): try the keys.
+    let mut selected: Option<(Tls13State, [u8; 16])> = None;
+    if let Some(p) = &obs.psk {
+        for (i, id) in p
+            .offered
+            .iter()
+            .flat_map(|o| o.identities.iter())
+            .enumerate()
+        {
+            let used = p.selected.map(usize::from) == Some(i);
+            let (fact, state) = TicketFact::read(
+                TicketOrigin::Presented,
+                &id.identity,
+                None,
+                used,
+                loot.ticket_keys.as_ref(),
+            );
+            match (used, state, fact.key_name) {
+                (true, Some(TicketState::Tls13(st)), Some(name)) => selected = Some((st, name)),
+                (true, Some(TicketState::Tls12(_)), _) => r.notes.push(
+                    "the selected PSK identity opened but holds a TLS 1.2 session, not a PSK"
+                        .into(),
+                ),
+                _ => {}
+            }
+            r.tickets.push(fact);
+        }
+    }
+    let Some(suite) = obs.suite else {
+        return;
+    };
+    // 2. A key log names the traffic secrets directly.
+    if let (Some(log), Some(cr)) = (&loot.keylog, obs.client_random()) {
+        let secrets = Tls13Secrets::from_keylog(log, &cr, &suite);
+        if !secrets.is_empty() {
+            let from = SecretsFrom {
+                prefix: String::new(),
+                source: "from the key log",
+                named: "the key log names this session",
+                no_record: "key log secrets open no record",
+            };
+            open_with_secrets(r, obs, &suite, secrets, &from);
+            return;
+        }
+        r.tls13_secrets = Some(secrets);
+    }
+    // 3. The PSK from the selected ticket, proven by its binder (RFC 8446 §4.2.11.2).
+    let closed = r
+        .tickets
+        .iter()
+        .find(|t| t.used)
+        .and_then(|t| t.why_closed());
+    let psk = selected.and_then(|(st, name)| {
+        let hash_ok =
+            crate::suites::tls13_suite(st.cipher_suite).map(|s| s.hash) == Some(suite.hash);
+        if !hash_ok {
+            r.notes.push(format!(
+                "the ticket's PSK was made under {}, whose hash is not this session's",
+                crate::suites::suite_name(st.cipher_suite)
+            ));
+            return None;
+        }
+        Some((st.psk.clone(), name))
+    });
+    if let Some((psk, name)) = &psk {
+        r.binder_verifies = binder_verifies(obs, &suite, psk);
+        r.psk = Some((psk.clone(), SecretSource::TicketPsk { key_name: *name }));
+    }
+    let binder = match r.binder_verifies {
+        Some(true) => "confirmed by its binder",
+        Some(false) => "but its binder does NOT verify (not this session's PSK)",
+        None => "its binder could not be checked",
+    };
+    let ticket_route = |name: &[u8; 16]| {
+        format!(
+            "PSK from the ticket opened with the stolen ticket key (name {}), {binder}",
+            hex(name)
+        )
+    };
+    match mode {
+        PskMode::Full => {
+            if loot.ticket_keys.is_some() {
+                r.reason.push_str("; a stolen ticket key does not open a full TLS 1.3 handshake: its NewSessionTicket travels encrypted, and a ticket holds the resumption PSK for later sessions, not this session's traffic secrets");
+            }
+        }
+        PskMode::PskDheKe => {
+            let psk_part = match (&psk, &closed) {
+                (Some((_, name)), _) => format!("the {}", ticket_route(name)),
+                (None, Some(why)) => format!("the PSK stays sealed ({why})"),
+                (None, None) => "the PSK was not recovered".into(),
+            };
+            r.verdict = Verdict::ForwardSecret;
+            r.short = "psk_dhe_ke: fresh ECDHE mixed in".into();
+            r.reason = format!(
+                "psk_dhe_ke: {psk_part}; but the server answered with a key share, so fresh (EC)DHE was mixed into the handshake secret (HKDF-Extract(Derive-Secret(early secret, \"derived\"), (EC)DHE shared secret), RFC 8446 §7.1): {}; the PSK is not enough",
+                tls13_shares(obs)
+            );
+        }
+        PskMode::PskKe => match &psk {
+            Some((psk, name)) if r.binder_verifies != Some(false) => {
+                let Some(secrets) = psk_ke_secrets(obs, &suite, psk) else {
+                    r.verdict = Verdict::NotDecrypted;
+                    r.reason = "psk_ke: the PSK was recovered but the hellos needed for the key schedule are missing".into();
+                    r.short = "hellos missing".into();
+                    return;
+                };
+                let from = SecretsFrom {
+                    prefix: format!(
+                        "psk_ke: the PSK alone keys this session (no key share in the ServerHello, so no (EC)DHE input); {}; ",
+                        ticket_route(name)
+                    ),
+                    source: "derived from the PSK",
+                    named: "psk_ke: the secrets derived from the PSK were had",
+                    no_record: "PSK secrets open no record",
+                };
+                open_with_secrets(r, obs, &suite, secrets, &from);
+            }
+            Some((_, name)) => {
+                r.verdict = Verdict::NotDecrypted;
+                r.reason = format!(
+                    "psk_ke: the PSK alone keys this session; the {}",
+                    ticket_route(name)
+                );
+                r.short = "psk_ke: the binder does not verify".into();
+            }
+            None => {
+                r.verdict = Verdict::NotDecrypted;
+                r.reason = format!(
+                    "psk_ke: the PSK alone keys this session (no (EC)DHE), so whoever holds the server's ticket key can open it; but {}",
+                    closed.unwrap_or_else(|| "the PSK was not recovered".into())
+                );
+                r.short = "psk_ke: PSK not recovered".into();
+            }
+        },
+    }
+}
+
+/// The key shares of a psk_dhe_ke handshake, for its reason.
+fn tls13_shares(obs: &ObservedSession) -> String {
+    match &obs.wire_key_exchange {
+        crate::attack::observe::KeyExchangeOnWire::Tls13KeyShares {
+            server_group: Some(g),
+            client_share,
+            server_share,
+            ..
+        } => format!(
+            "only ephemeral key shares crossed the wire on {} (client {}, server {}), and their secrets never left the peers",
+            crate::msgs::enums::NamedGroup::from_wire(*g).name(),
+            client_share.as_deref().map(short_hex).unwrap_or_else(|| "?".into()),
+            server_share.as_deref().map(short_hex).unwrap_or_else(|| "?".into())
+        ),
+        _ => "the ephemeral secrets of the key shares never left the peers".into(),
+    }
+}
+
+/// Whether the selected binder is HMAC(binder finished key, Transcript-Hash(truncated
+/// ClientHello)) for `psk` (RFC 8446 §4.2.11.2); `None` when the capture lacks it.
+pub fn binder_verifies(obs: &ObservedSession, suite: &Suite, psk: &[u8]) -> Option<bool> {
+    let p = obs.psk.as_ref()?;
+    let binder = p.selected_binder()?;
+    if p.binder_transcript.is_empty() {
+        return None;
+    }
+    let expected = EarlySecret::with_psk(suite.hash, psk)
+        .resumption_binder_key()
+        .binder(&suite.hash.digest(&p.binder_transcript));
+    Some(crate::crypto::constant_time_eq(&expected, binder))
+}
+
+/// psk_ke: the handshake secret from the PSK alone, its traffic secrets over the hellos, and —
+/// once the server's flight opens to its Finished — the application traffic secrets.
+pub fn psk_ke_secrets(
+    obs: &ObservedSession,
+    suite: &Suite,
+    psk: &Zeroizing<Vec<u8>>,
+) -> Option<Tls13Secrets> {
+    let hellos = hello_transcript(obs, suite)?;
+    let handshake = EarlySecret::with_psk(suite.hash, psk).into_handshake_without_dhe();
+    let (client_hs, server_hs) = handshake.traffic_secrets(&suite.hash.digest(&hellos));
+    let mut secrets = Tls13Secrets {
+        client_handshake: Some(client_hs),
+        server_handshake: Some(server_hs),
+        ..Default::default()
+    };
+    let (_, server) = decrypt_tls13(obs, suite, &secrets);
+    if server.finished != FinishedCheck::Verified {
+        return Some(secrets);
+    }
+    let mut transcript = hellos;
+    for m in &server.handshake {
+        transcript.extend_from_slice(&m.encoded);
+        if m.typ == HandshakeType::Finished {
+            break;
+        }
+    }
+    let (client_ap, server_ap) = handshake
+        .into_master()
+        .traffic_secrets(&suite.hash.digest(&transcript));
+    secrets.client_application = Some(client_ap);
+    secrets.server_application = Some(server_ap);
+    Some(secrets)
+}
+
+/// Opens both directions with `secrets` and says what opened, what stayed closed and why.
+fn open_with_secrets(
+    r: &mut Recovery,
+    obs: &ObservedSession,
+    suite: &Suite,
+    secrets: Tls13Secrets,
+    from: &SecretsFrom,
+) {
+    let (client, server) = decrypt_tls13(obs, suite, &secrets);
+    let mut opened = Vec::new();
+    let mut closed = Vec::new();
+    let mut describe = |have: bool, what: &str, kind: SecretKind| {
+        if have {
+            opened.push(what.to_string());
+        } else {
+            closed.push(format!("{what} (no {kind})"));
+        }
+    };
+    describe(
+        secrets.server_handshake.is_some() && !server.handshake.is_empty(),
+        "the server's handshake (certificate included)",
+        SecretKind::ServerHandshakeTrafficSecret,
+    );
+    describe(
+        secrets.client_handshake.is_some() && !client.handshake.is_empty(),
+        "the client's handshake records (its Finished)",
+        SecretKind::ClientHandshakeTrafficSecret,
+    );
+    describe(
+        secrets.client_application.is_some() && client.app_opened,
+        "client → server application data",
+        SecretKind::ClientTrafficSecret0,
+    );
+    describe(
+        secrets.server_application.is_some() && server.app_opened,
+        "server → client application data",
+        SecretKind::ServerTrafficSecret0,
+    );
+    let client_open = secrets.client_application.is_some() && client.app_opened;
+    let server_open = secrets.server_application.is_some() && server.app_opened;
+    r.tls13_secrets = Some(secrets);
+    if opened.is_empty() {
+        r.verdict = Verdict::NotDecrypted;
+        r.reason = format!(
+            "{}, but they do not open any record (wrong secrets or a tampered capture)",
+            from.named
+        );
+        r.short = from.no_record.into();
+        r.tls13 = Some((client, server));
+        return;
+    }
+    let no_data = client.data.is_empty() && server.data.is_empty();
+    r.verdict = if closed.is_empty() && !no_data {
+        Verdict::Decrypted
+    } else {
+        Verdict::PartlyDecrypted
+    };
+    r.short = match (closed.is_empty(), client_open, server_open) {
+        (true, ..) => "keys proven; no application data",
+        (false, true, true) => "part of the handshake closed",
+        (false, true, false) => "server → client still closed",
+        (false, false, true) => "client → server still closed",
+        (false, false, false) => "application data still closed",
+    }
+    .into();
+    let mut reason = format!(
+        "{}TLS 1.3 traffic secrets {} opened {}",
+        from.prefix,
+        from.source,
+        opened.join(", ")
+    );
+    if !closed.is_empty() {
+        reason.push_str(&format!("; still closed: {}", closed.join(", ")));
+    } else if no_data {
+        reason.push_str("; but the capture holds no application data to open");
+    }
+    match server.finished {
+        FinishedCheck::Verified => reason.push_str("; the server Finished verifies"),
+        FinishedCheck::Mismatch => reason.push_str("; the server Finished does NOT verify"),
+        FinishedCheck::NotSeen => {}
+    }
+    if client.finished == FinishedCheck::Verified {
+        reason.push_str(", and so does the client's");
+    }
+    r.reason = reason;
+    if let Some(cert) = server
+        .handshake
+        .iter()
+        .find(|m| m.typ == HandshakeType::Certificate)
+    {
+        if let Some(leaf) = crate::msgs::handshake13::Certificate13::read(cert.body())
+            .ok()
+            .and_then(|c| c.chain.into_iter().next())
+        {
+            if let Ok(info) = pki::parse_certificate(&leaf) {
+                r.notes.push(format!(
+                    "decrypted server certificate: {} (sha256 {})",
+                    info.subject,
+                    hex(&info.sha256_fingerprint)
+                ));
+            }
+        }
+    }
+    for (who, d) in [("client → server", &client), ("server → client", &server)] {
+        if let Some(s) = &d.stopped {
+            r.notes.push(format!("{who}: {s}"));
+        }
+        if d.key_updates > 0 {
+            r.notes
+                .push(format!("{who}: followed {} KeyUpdate(s)", d.key_updates));
+        }
+    }
+    r.tls13 = Some((client, server));
+}
