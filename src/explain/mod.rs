@@ -243,11 +243,17 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         head(out, "ServerHello", "server → client", &style.seen());
         field(out, "server random", &sh.random);
         text(out, "chosen suite", &suite_name(sh.cipher_suite));
-        text(
-            out,
-            "key exchange",
-            s.key_exchange.map(|k| k.label()).unwrap_or("?"),
-        );
+        let suite_kx = s.key_exchange.map(|k| k.label()).unwrap_or("?");
+        let tls12_resumed = s.resumed.is_some() && s.key_exchange != Some(KeyExchange::Tls13);
+        if tls12_resumed {
+            text(
+                out,
+                "key exchange",
+                &format!("none in this handshake (the suite names {suite_kx}; an abbreviated handshake reuses the earlier master secret)"),
+            );
+        } else {
+            text(out, "key exchange", suite_kx);
+        }
         if s.key_exchange == Some(KeyExchange::Tls13) {
             text(
                 out,
@@ -258,10 +264,11 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
             text(
                 out,
                 "EMS",
-                if s.ems {
-                    "yes: the master secret is bound to the whole handshake"
-                } else {
-                    "no: the master secret is bound to the two randoms"
+                match (s.ems, tls12_resumed) {
+                    (true, false) => "yes: the master secret is bound to the whole handshake",
+                    (false, false) => "no: the master secret is bound to the two randoms",
+                    (true, true) => "yes, in the session resumed (RFC 7627 §5.3): its master secret is reused as it was",
+                    (false, true) => "no, as in the session resumed: its master secret is reused as it was",
                 },
             );
         }
@@ -270,7 +277,7 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
                 out,
                 "resumes",
                 &format!(
-                    "{} (abbreviated handshake: no key exchange of its own)",
+                    "{} (abbreviated handshake, RFC 5246 §7.3)",
                     match r {
                         Resumption::SessionId(id) => format!("by session ID {}", short_hex(id)),
                         Resumption::Ticket(t) => format!(

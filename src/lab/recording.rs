@@ -299,7 +299,13 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
             .ticket_key
             .clone()
             .unwrap_or_else(|| ticket_key_path(&opts.out));
-        let mut rng = rng::for_purpose(opts.seed, "record ticket key");
+        // Seeded: the key depends on its file name too, so two recordings with one seed and
+        // two key files (a rotation) get two keys.
+        let purpose = format!(
+            "record ticket key {}",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        );
+        let mut rng = rng::for_purpose(opts.seed, &purpose);
         let (key, _) = crate::tickets::load_or_create(&path, &mut rng)
             .map_err(|e| RecordError::Keys(e.to_string()))?;
         resumption.tickets = Some(Arc::new(TicketKeys::new(key, Vec::new())));

@@ -72,3 +72,13 @@ fn lesson_07_four_session_keys() {
 fn lesson_08_textbook_diffie_hellman() {
     run_lesson("08-textbook-diffie-hellman.sh");
 }
+
+#[test]
+fn lesson_09_the_ticket_key() {
+    run_lesson("09-the-ticket-key.sh");
+}
+
+#[test]
+fn lesson_10_tls13_resumption() {
+    run_lesson("10-tls13-resumption.sh");
+}
