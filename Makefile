@@ -9,8 +9,8 @@ SEEDARG := $(if $(SEED),--seed $(SEED),)
 
 # System tools the tests and lessons use, as Debian package:command pairs (chromium: the report's
 # test loads the page in a real browser, headless, network off; xxd and python3: lesson 00 and the
-# lessons' checks).
-TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium xxd:xxd python3:python3
+# lessons' checks; curl: the man-in-the-middle lesson; gdb: gcore for memory dumps).
+TOOLS := openssl:openssl gnutls-bin:gnutls-cli tshark:tshark tcpdump:tcpdump chromium:chromium xxd:xxd python3:python3 curl:curl gdb:gcore
 
 .PHONY: all build deps test conformance demo record compromise report scenarios bench fuzz clean help
 
