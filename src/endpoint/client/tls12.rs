@@ -425,19 +425,25 @@ impl State for ExpectServerHelloDone {
             suite: s.suite,
             master,
             transcript: s.transcript,
+            client_write: None,
             server_write,
             keep: s.keep,
         }))
     }
 }
 
-struct ExpectChangeCipherSpec {
-    suite: Suite,
-    master: MasterSecret,
-    transcript: Transcript,
+/// The server's CCS (after a NewSessionTicket if one was promised), then its Finished; shared by
+/// the full handshake and the abbreviated one (`tls12_resume`), which answers with its own.
+pub(super) struct ExpectChangeCipherSpec {
+    pub suite: Suite,
+    pub master: MasterSecret,
+    pub transcript: Transcript,
+    /// Abbreviated handshake: our CCS and Finished go after the server's (RFC 5246 §7.3 fig. 2).
+    /// A full handshake sent them already: `None`.
+    pub client_write: Option<Tls12Protector>,
     /// The server's write protection, cut from the key block with ours.
-    server_write: Tls12Protector,
-    keep: Keep,
+    pub server_write: Tls12Protector,
+    pub keep: Keep,
 }
 
 impl State for ExpectChangeCipherSpec {
@@ -455,6 +461,7 @@ impl State for ExpectChangeCipherSpec {
                     suite: s.suite,
                     master: s.master,
                     transcript: s.transcript,
+                    client_write: s.client_write,
                     keep: s.keep,
                 }))
             }
@@ -467,6 +474,7 @@ struct ExpectFinished {
     suite: Suite,
     master: MasterSecret,
     transcript: Transcript,
+    client_write: Option<Tls12Protector>,
     keep: Keep,
 }
 
@@ -474,14 +482,29 @@ impl State for ExpectFinished {
     fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::Finished)?;
         let finished = Finished::read(msg.body())?;
+        let mut transcript = self.transcript;
         let expected = finished_for(
             &self.suite,
             &self.master,
             Side::Server,
-            &self.transcript.hash(self.suite.hash),
+            &transcript.hash(self.suite.hash),
         );
         if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
-            return Err(Error::DecryptError("server Finished does not match".into()));
+            return Err(Error::DecryptError(match self.client_write {
+                Some(_) => "server Finished does not match the resumed session".into(),
+                None => "server Finished does not match".into(),
+            }));
+        }
+        if let Some(client_write) = self.client_write {
+            transcript.add(&msg);
+            cx.send_change_cipher_spec(client_write);
+            let ours = finished_for(
+                &self.suite,
+                &self.master,
+                Side::Client,
+                &transcript.hash(self.suite.hash),
+            );
+            cx.send_handshake(&ours.encode());
         }
         self.keep.finish(cx, &self.suite, &self.master);
         Ok(Box::new(Traffic))

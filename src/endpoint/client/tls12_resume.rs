@@ -1,6 +1,6 @@
 //! TLS 1.2 session resumption on the client: the abbreviated handshake (RFC 5246 §7.3 fig. 2)
-//! (the ServerHello echoes our session ID) → [NewSessionTicket] → ExpectChangeCipherSpec →
-//! ExpectFinished → Traffic, and what any TLS 1.2 handshake keeps so the next one can resume
+//! (the ServerHello echoes our session ID) → [NewSessionTicket] → the full handshake's ExpectChangeCipherSpec →
+//! ExpectFinished (in `tls12.rs`, which then sends our CCS and Finished) → Traffic, and what any TLS 1.2 handshake keeps so the next one can resume
 //! (RFC 5077 §3.3 ticket, RFC 5246 §7.4.1.3 session ID).
 
 use std::sync::Arc;
@@ -8,19 +8,16 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::ClientConfig;
-use crate::endpoint::conn::{Context, Message, ResumedBy, State, Traffic, Transcript};
-use crate::endpoint::require_handshake;
+use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::session::{ClientSession, Tls12Session};
 use crate::error::Error;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::HandshakeType;
-use crate::msgs::handshake::{Finished, NewSessionTicket12};
-use crate::msgs::record::HandshakeMessage;
-use crate::record_protect::Tls12Protector;
+use crate::msgs::handshake::NewSessionTicket12;
 use crate::suites::Suite;
 use crate::tickets::Tls12State;
-use crate::tls12::keys::{MasterSecret, Side};
-use crate::tls12::{finished_for, protectors};
+use crate::tls12::keys::MasterSecret;
+use crate::tls12::protectors;
 
 /// What a TLS 1.2 handshake keeps for the next connection.
 pub(super) struct Keep {
@@ -129,83 +126,12 @@ pub(super) fn start_abbreviated(
         &server_random,
         cx.summary.encrypt_then_mac,
     )?;
-    Ok(Box::new(ExpectChangeCipherSpec {
+    Ok(Box::new(super::tls12::ExpectChangeCipherSpec {
         suite,
         master,
         transcript,
-        client_write,
+        client_write: Some(client_write),
         server_write,
         keep,
     }))
-}
-
-struct ExpectChangeCipherSpec {
-    suite: Suite,
-    master: MasterSecret,
-    transcript: Transcript,
-    client_write: Tls12Protector,
-    server_write: Tls12Protector,
-    keep: Keep,
-}
-
-impl State for ExpectChangeCipherSpec {
-    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
-        let mut s = *self;
-        if s.keep.take_ticket(&msg, &mut s.transcript)?.is_some() {
-            cx.summary.tickets_issued += 1;
-            return Ok(Box::new(s));
-        }
-        match msg {
-            Message::ChangeCipherSpec => {
-                cx.accept_change_cipher_spec(s.server_write);
-                Ok(Box::new(ExpectFinished {
-                    suite: s.suite,
-                    master: s.master,
-                    transcript: s.transcript,
-                    client_write: s.client_write,
-                    keep: s.keep,
-                }))
-            }
-            other => Err(Error::unexpected("ChangeCipherSpec", other.describe())),
-        }
-    }
-}
-
-struct ExpectFinished {
-    suite: Suite,
-    master: MasterSecret,
-    transcript: Transcript,
-    client_write: Tls12Protector,
-    keep: Keep,
-}
-
-impl State for ExpectFinished {
-    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
-        let msg: HandshakeMessage = require_handshake(msg, HandshakeType::Finished)?;
-        let finished = Finished::read(msg.body())?;
-        let mut transcript = self.transcript;
-        let expected = finished_for(
-            &self.suite,
-            &self.master,
-            Side::Server,
-            &transcript.hash(self.suite.hash),
-        );
-        if !crate::crypto::constant_time_eq(&expected.verify_data, &finished.verify_data) {
-            return Err(Error::DecryptError(
-                "server Finished does not match the resumed session".into(),
-            ));
-        }
-        transcript.add(&msg);
-        // RFC 5246 §7.3 fig. 2: the client's CCS and Finished come last.
-        cx.send_change_cipher_spec(self.client_write);
-        let ours = finished_for(
-            &self.suite,
-            &self.master,
-            Side::Client,
-            &transcript.hash(self.suite.hash),
-        );
-        cx.send_handshake(&ours.encode());
-        self.keep.finish(cx, &self.suite, &self.master);
-        Ok(Box::new(Traffic))
-    }
 }
