@@ -1,7 +1,8 @@
 //! TLS 1.2 session resumption on the client: the abbreviated handshake (RFC 5246 §7.3 fig. 2)
-//! (the ServerHello echoes our session ID) → [NewSessionTicket] → the full handshake's ExpectChangeCipherSpec →
-//! ExpectFinished (in `tls12.rs`, which then sends our CCS and Finished) → Traffic, and what any TLS 1.2 handshake keeps so the next one can resume
-//! (RFC 5077 §3.3 ticket, RFC 5246 §7.4.1.3 session ID).
+//! (the ServerHello echoes our session ID) → [NewSessionTicket] → the full handshake's
+//! ExpectChangeCipherSpec → ExpectFinished (in `tls12.rs`; it then sends our CCS and Finished)
+//! → Traffic, and what any TLS 1.2 handshake keeps so the next one can resume (RFC 5077 §3.3
+//! ticket, RFC 5246 §7.4.1.3 session ID).
 
 use std::sync::Arc;
 
