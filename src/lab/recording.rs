@@ -303,7 +303,9 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         // two key files (a rotation) get two keys.
         let purpose = format!(
             "record ticket key {}",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         );
         let mut rng = rng::for_purpose(opts.seed, &purpose);
         let (key, _) = crate::tickets::load_or_create(&path, &mut rng)
