@@ -48,8 +48,9 @@ fn curl(port: u16, ca: &Path, path: &str) -> Finished {
     run(cmd, b"")
 }
 
-/// Three victims through the mitm — s_client at TLS 1.2 ECDHE and at TLS 1.3, both with
-/// `-verify_return_error -CAfile server.crt`, and curl with `--cacert server.crt` — each get the
+/// Five victims through the mitm — s_client at TLS 1.2 ECDHE, at TLS 1.3, and at TLS 1.2 with RSA
+/// key transport and with DHE, all with `-verify_return_error -CAfile server.crt`, and curl with
+/// `--cacert server.crt` — each get the
 /// real server's page for their own path; the mitm prints their plaintext and says the
 /// certificate is byte-identical; tshark opens its recording with its key log (and not without).
 #[test]
@@ -68,11 +69,12 @@ fn mitm_passes_certificate_checks_and_records_what_it_reads() {
             "--keylog",
             path_str(&keylog),
             "--connections",
-            "3",
+            "5",
         ],
     );
-    let tokens: Vec<String> = (0..3).map(|i| unique_token(&format!("mitm{i}"))).collect();
-    let [t12, t13, tcurl] = [&tokens[0], &tokens[1], &tokens[2]];
+    let tokens: Vec<String> = (0..5).map(|i| unique_token(&format!("mitm{i}"))).collect();
+    let [t12, t13, trsa, tdhe, tcurl] =
+        [&tokens[0], &tokens[1], &tokens[2], &tokens[3], &tokens[4]];
 
     for (token, args, version) in [
         (
@@ -81,6 +83,16 @@ fn mitm_passes_certificate_checks_and_records_what_it_reads() {
             "New, TLSv1.2, Cipher is ECDHE-RSA-AES128-GCM-SHA256",
         ),
         (t13, &["-tls1_3"][..], "New, TLSv1.3, Cipher is TLS_AES_"),
+        (
+            trsa,
+            &["-tls1_2", "-cipher", "AES128-GCM-SHA256"][..],
+            "New, TLSv1.2, Cipher is AES128-GCM-SHA256",
+        ),
+        (
+            tdhe,
+            &["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"][..],
+            "New, TLSv1.2, Cipher is DHE-RSA-AES128-GCM-SHA256",
+        ),
     ] {
         let done = openssl_s_client_verified(
             mitm.port,
@@ -139,7 +151,7 @@ fn mitm_passes_certificate_checks_and_records_what_it_reads() {
         );
     }
     assert!(
-        out.contains("3 handshake(s) completed with the stolen key (TLS 1.3: 2, ECDHE: 1, DHE: 0, RSA key transport: 0)"),
+        out.contains("5 handshake(s) completed with the stolen key (TLS 1.3: 2, ECDHE: 1, DHE: 1, RSA key transport: 1)"),
         "{out}"
     );
     assert!(out.contains(": byte-identical (the whole chain)"), "{out}");
@@ -149,7 +161,7 @@ fn mitm_passes_certificate_checks_and_records_what_it_reads() {
     let with_keys: Vec<String> = [decode_as(mitm.port), with_keylog(&keylog)].concat();
     let overview = assert_tshark_clean(&cap, &with_keys);
     let streams = overview.tls_streams();
-    assert_eq!(streams.len(), 3, "{streams:?}");
+    assert_eq!(streams.len(), 5, "{streams:?}");
     let followed = follow_tls(&cap, &with_keys, &streams);
     // (tshark may name either side first in a TLS 1.3 stream: look at both.)
     for token in &tokens {
