@@ -426,6 +426,131 @@ fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+    use std::time::SystemTime;
+
+    use crate::endpoint::client::ServerVerification;
+    use crate::lab::bank_client::exchange;
+    use crate::lab::bank_server::{self, ServerOptions};
+    use crate::pki;
+    use crate::suites::{self, Suite};
+
+    fn identity(seed: u64) -> (Arc<rsa::PrivateKey>, Vec<u8>) {
+        let mut r = rng::from_seed(seed, "mitm test identity");
+        let key = pki::generate_key(&mut r, 2048).expect("key");
+        let not_before = SystemTime::now() - Duration::from_secs(3600);
+        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
+            .expect("certificate");
+        (Arc::new(key), cert)
+    }
+
+    fn server_config(key: &Arc<rsa::PrivateKey>, cert: &[u8]) -> Arc<ServerConfig> {
+        Arc::new(ServerConfig {
+            key: Arc::clone(key),
+            cert_chain: vec![cert.to_vec()],
+            suites: vec![
+                suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                suites::TLS13_AES_128_GCM_SHA256,
+            ],
+            keylog: None,
+            dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+            resumption: Default::default(),
+        })
+    }
+
+    fn client_config(suite: Suite, trust: &[u8]) -> Arc<ClientConfig> {
+        Arc::new(ClientConfig {
+            suites: vec![suite],
+            server_name: "localhost".into(),
+            verification: ServerVerification::TrustAnchor(trust.to_vec()),
+            offer_ems: true,
+            offer_etm: true,
+            keylog: None,
+            dh_min_bits: 2048,
+            resumption: Default::default(),
+        })
+    }
+
+    /// Victims that trust the real certificate get the real bank's page through the mitm, which
+    /// keeps both directions' plaintext and sees the real server send the same certificate; a
+    /// victim that trusts another certificate refuses the handshake and nothing is relayed.
+    #[test]
+    fn test_relay_and_refusal() {
+        let (key, cert) = identity(17);
+        let (_, other_cert) = identity(18);
+        let real = bank_server::spawn(
+            TcpListener::bind("127.0.0.1:0").expect("bind"),
+            ServerOptions {
+                config: server_config(&key, &cert),
+                timeout: Duration::from_secs(5),
+                max_connections: 8,
+                seed: None,
+            },
+            false,
+        )
+        .expect("server");
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let mitm = Mitm::start(
+            TcpListener::bind("127.0.0.1:0").expect("bind"),
+            MitmConfig {
+                server: server_config(&key, &cert),
+                upstream: real.local_addr,
+                upstream_client: client_config(suites::TLS13_AES_128_GCM_SHA256, &cert),
+                capture: None,
+                timeout: Duration::from_secs(5),
+                stop_grace: Duration::from_secs(1),
+            },
+            Arc::new(move |c| {
+                let _ = lock(&tx).send(c);
+            }),
+        )
+        .expect("mitm");
+        let at = mitm.local_addr();
+        for (i, suite) in [
+            suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            suites::TLS13_AES_128_GCM_SHA256,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let request = format!("GET /victim{i} HTTP/1.0\r\n\r\n");
+            let done = exchange(
+                at,
+                client_config(suite, &cert),
+                rng::from_os(),
+                request.as_bytes(),
+                Duration::from_secs(5),
+            )
+            .expect("victim exchange");
+            let page = String::from_utf8_lossy(&done.response).into_owned();
+            assert!(
+                page.contains(&format!("you asked for GET /victim{i}")),
+                "{page}"
+            );
+            let c = rx.recv_timeout(Duration::from_secs(5)).expect("report");
+            assert!(c.outcome.is_ok(), "{:?}", c.outcome);
+            assert_eq!(c.to_server, request.as_bytes());
+            assert_eq!(c.to_victim, done.response);
+            assert_eq!(c.victim_session.as_ref().and_then(|s| s.suite), Some(suite));
+            let view = view::VictimView::new(&[cert.clone()], true, &[&c]);
+            assert_eq!(view.chain_identical, Some(true));
+        }
+        let refused = exchange(
+            at,
+            client_config(suites::TLS13_AES_128_GCM_SHA256, &other_cert),
+            rng::from_os(),
+            b"GET /never HTTP/1.0\r\n\r\n",
+            Duration::from_secs(5),
+        );
+        assert!(refused.is_err());
+        let c = rx.recv_timeout(Duration::from_secs(5)).expect("report");
+        assert!(c.victim_session.is_none() && c.upstream_session.is_none());
+        assert!(c.to_server.is_empty() && c.outcome.is_err());
+        let summary = mitm.stop().expect("stop");
+        assert_eq!(summary.connections, 3);
+        real.stop();
+    }
 
     #[test]
     fn test_check_listen() {
