@@ -533,7 +533,7 @@ mod tests {
             assert_eq!(c.to_server, request.as_bytes());
             assert_eq!(c.to_victim, done.response);
             assert_eq!(c.victim_session.as_ref().and_then(|s| s.suite), Some(suite));
-            let view = view::VictimView::new(&[cert.clone()], true, &[&c]);
+            let view = view::VictimView::new(std::slice::from_ref(&cert), true, &[&c]);
             assert_eq!(view.chain_identical, Some(true));
         }
         let refused = exchange(
