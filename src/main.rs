@@ -14,6 +14,7 @@ use cli::client::ClientArgs;
 use cli::explain::ExplainArgs;
 use cli::inspect::InspectArgs;
 use cli::keygen::KeygenArgs;
+use cli::mitm::MitmArgs;
 use cli::record::RecordArgs;
 use cli::report::ReportArgs;
 use cli::server::ServerArgs;
@@ -54,6 +55,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Write one self-contained HTML page for a class: per session the handshake, the secrets, what fell.
     Report(ReportArgs),
+    /// Man in the middle with a stolen server key: pose as the server, relay to it, read everything.
+    Mitm(MitmArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Attack(a) => cli::attack::run(a),
         Command::Explain(a) => cli::explain::run(a),
         Command::Report(a) => cli::report::run(a),
+        Command::Mitm(a) => cli::mitm::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

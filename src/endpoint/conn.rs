@@ -85,6 +85,8 @@ pub struct SessionSummary {
     pub resumed: Option<ResumedBy>,
     /// Tickets the server issued on this connection (TLS 1.2: at most one; TLS 1.3: any number).
     pub tickets_issued: usize,
+    /// The certificate chain the server presented (DER, leaf first), as a client saw it.
+    pub server_certificates: Vec<Vec<u8>>,
 }
 
 /// How an abbreviated handshake found the earlier session.

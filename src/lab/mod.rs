@@ -5,6 +5,7 @@ pub mod bank;
 pub mod bank_client;
 pub mod bank_server;
 pub mod identity;
+pub mod mitm;
 pub mod recording;
 pub mod tap;
 

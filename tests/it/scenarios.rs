@@ -82,3 +82,8 @@ fn lesson_09_the_ticket_key() {
 fn lesson_10_tls13_resumption() {
     run_lesson("10-tls13-resumption.sh");
 }
+
+#[test]
+fn lesson_12_after_the_theft() {
+    run_lesson("12-after-the-theft.sh");
+}

@@ -197,10 +197,11 @@ struct ExpectCertificate {
 }
 
 impl State for ExpectCertificate {
-    fn handle(self: Box<Self>, _cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let msg = require_handshake(msg, HandshakeType::Certificate)?;
         let cert = CertificateMsg::read(msg.body())?;
         let server_key = verify_server_certificate(&self.config, &cert.chain)?;
+        cx.summary.server_certificates = cert.chain.clone();
         let mut transcript = self.transcript;
         transcript.add(&msg);
         let next = AfterCertificate {

@@ -269,7 +269,7 @@ impl State for ExpectEncryptedExtensions {
 struct ExpectCertificate(Handshake13);
 
 impl State for ExpectCertificate {
-    fn handle(self: Box<Self>, _cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
         let mut hs = self.0;
         if let Message::Handshake(m) = &msg {
             // RFC 8446 §4.3.2: a CertificateRequest may come first; pfslab answers with no
@@ -284,6 +284,7 @@ impl State for ExpectCertificate {
         let msg = require_handshake(msg, HandshakeType::Certificate)?;
         let cert = Certificate13::read(msg.body())?;
         hs.server_key = Some(verify_server_certificate(&hs.config, &cert.chain)?);
+        cx.summary.server_certificates = cert.chain.clone();
         hs.transcript.add(&msg);
         Ok(Box::new(ExpectCertificateVerify(hs)))
     }
