@@ -53,6 +53,7 @@ pub fn server_config() -> Arc<ServerConfig> {
                 suites: all,
                 keylog: None,
                 dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
+                ephemerals: Default::default(),
                 resumption: Default::default(),
             })
         })
