@@ -125,7 +125,7 @@ pub fn scan(
         .filter_map(|(i, t)| t.obs.suite.map(|s| (i, s)))
         .collect();
     let masters = parallel(&list48, opts.threads, &progress.candidates_done, |(w, places)| {
-        let master = MasterSecret(**w);
+        let master = MasterSecret(Box::new(**w));
         let opened: Vec<usize> = tls12
             .iter()
             .filter(|(i, s)| master_opens_first_record(&targets[*i].obs, s, &master))

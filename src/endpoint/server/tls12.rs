@@ -378,7 +378,7 @@ impl State for ExpectClientKeyExchange {
             &self.server_random,
             transcript.bytes(),
         );
-        cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0)?;
+        cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0[..])?;
         // Both directions' keys from one key block (RFC 5246 §6.3).
         let (client_write, server_write) = protectors(
             &self.suite,
