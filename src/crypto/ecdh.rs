@@ -28,6 +28,12 @@ impl EphemeralKey {
         SecretKey::from_slice(be).ok().map(|secret| Self { secret })
     }
 
+    /// The private scalar, big-endian (tests plant it in memory images).
+    #[cfg(test)]
+    pub(crate) fn scalar_be(&self) -> Vec<u8> {
+        self.secret.to_bytes().to_vec()
+    }
+
     /// The public point as it crosses the wire.
     pub fn public_sec1(&self) -> Vec<u8> {
         self.secret.public_key().to_sec1_bytes().to_vec()

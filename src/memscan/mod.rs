@@ -15,6 +15,8 @@
 pub mod confirm;
 pub mod image;
 pub mod search;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::AtomicU64;
 

@@ -103,6 +103,15 @@ impl Ephemerals {
         }
     }
 
+    /// The reused P-256 key, if one is held (tests read its scalar).
+    #[cfg(test)]
+    pub(crate) fn held_ecdhe(&self) -> Option<Arc<EphemeralKey>> {
+        self.ecdhe
+            .lock()
+            .ok()
+            .and_then(|h| h.as_ref().map(|(_, k)| k.clone()))
+    }
+
     fn fresh_enough(&self, made: Instant) -> bool {
         match self.lifetime {
             KeyLifetime::PerHandshake => false,
