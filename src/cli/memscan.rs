@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pfslab::attack::pipeline::for_each_tls_connection;
 use pfslab::codec::hex;
 use pfslab::keylog::KeyLogWriter;
-use pfslab::memscan::{self, FoundKind, MemoryImage, Progress, ScanOptions, ScanReport, TargetSession};
+use pfslab::memscan::{
+    self, FoundKind, MemoryImage, Progress, ScanOptions, ScanReport, TargetSession,
+};
 
 use crate::cli::output;
 
@@ -76,7 +78,9 @@ pub fn run(a: MemscanArgs) -> Result<()> {
         ..ScanOptions::default()
     };
     let progress = Progress::default();
-    let report = with_bar(&progress, || memscan::scan(&image, &targets, &opts, &progress));
+    let report = with_bar(&progress, || {
+        memscan::scan(&image, &targets, &opts, &progress)
+    });
     if let Some(path) = &a.keylog_out {
         write_keylog(path, &report)?;
     }
@@ -93,11 +97,9 @@ fn with_bar<T>(progress: &Progress, work: impl FnOnce() -> T) -> T {
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let style = ProgressStyle::with_template(
-                "[{bar:24}] {percent:>3}%  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("#-");
+            let style = ProgressStyle::with_template("[{bar:24}] {percent:>3}%  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#-");
             let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr())
                 .with_style(style);
             while !finished.load(Ordering::Relaxed) {
@@ -113,7 +115,11 @@ fn with_bar<T>(progress: &Progress, work: impl FnOnce() -> T) -> T {
                 if ct == 0 {
                     bar.set_length(bt.max(1));
                     bar.set_position(bd);
-                    bar.set_message(format!("filtering windows: {} of {} MB", bd >> 20, bt >> 20));
+                    bar.set_message(format!(
+                        "filtering windows: {} of {} MB",
+                        bd >> 20,
+                        bt >> 20
+                    ));
                 } else {
                     bar.set_length(ct.max(1));
                     bar.set_position(cd);
@@ -188,7 +194,11 @@ fn text(
             FoundKind::TicketKey { name } => format!("{} (name {})", f.kind.name(), hex(name)),
             _ => f.kind.name(),
         };
-        let _ = writeln!(s, "  {what}: {}…", hex(f.secret.get(..8).unwrap_or_default()));
+        let _ = writeln!(
+            s,
+            "  {what}: {}…",
+            hex(f.secret.get(..8).unwrap_or_default())
+        );
         let _ = writeln!(s, "    proof: {}", f.proof);
         for p in &f.places {
             let _ = writeln!(
@@ -211,12 +221,7 @@ fn text(
         );
     }
     let opened = r.opened();
-    let _ = writeln!(
-        s,
-        "sessions opened: {} of {}",
-        opened.len(),
-        targets.len()
-    );
+    let _ = writeln!(s, "sessions opened: {} of {}", opened.len(), targets.len());
     for k in &r.keys {
         if let Some(t) = targets.get(k.session) {
             let _ = writeln!(s, "  {}: {}", t.label, k.via);

@@ -31,7 +31,7 @@ use crate::tls12::keys::MasterSecret;
 use crate::tls13::key_schedule::TrafficSecret;
 
 /// Records of each direction a candidate TLS 1.3 secret is tried on.
-const TLS13_RECORDS_TRIED: usize = 16;
+const TLS13_RECORDS_TRIED: usize = 8;
 
 /// Scans `image` for every secret that opens one of `targets`.
 pub fn scan(
@@ -73,23 +73,28 @@ pub fn scan(
     };
 
     // 1. Scalars: two encodings per window, one scalar multiplication each.
-    let hits = parallel(&list32, opts.threads, &progress.candidates_done, |(w, places)| {
-        let mut out = Vec::new();
-        for encoding in [ScalarEncoding::LittleEndianLimbs, ScalarEncoding::BigEndian] {
-            let mut be = Zeroizing::new(**w);
-            if encoding == ScalarEncoding::LittleEndianLimbs {
-                be.reverse();
+    let hits = parallel(
+        &list32,
+        opts.threads,
+        &progress.candidates_done,
+        |(w, places)| {
+            let mut out = Vec::new();
+            for encoding in [ScalarEncoding::LittleEndianLimbs, ScalarEncoding::BigEndian] {
+                let mut be = Zeroizing::new(**w);
+                if encoding == ScalarEncoding::LittleEndianLimbs {
+                    be.reverse();
+                }
+                let Some(key) = EphemeralKey::from_scalar_be(&*be) else {
+                    continue;
+                };
+                let point = key.public_sec1();
+                if points.contains_key(&point) {
+                    out.push((encoding, point, be, (*places).clone()));
+                }
             }
-            let Some(key) = EphemeralKey::from_scalar_be(&*be) else {
-                continue;
-            };
-            let point = key.public_sec1();
-            if points.contains_key(&point) {
-                out.push((encoding, point, be, (*places).clone()));
-            }
-        }
-        out
-    });
+            out
+        },
+    );
     for (encoding, point, be, places) in hits {
         let Some(key) = EphemeralKey::from_scalar_be(&*be) else {
             continue;
@@ -124,20 +129,30 @@ pub fn scan(
         .filter(|(_, t)| t.obs.key_exchange.is_some_and(|k| k != KeyExchange::Tls13))
         .filter_map(|(i, t)| t.obs.suite.map(|s| (i, s)))
         .collect();
-    let masters = parallel(&list48, opts.threads, &progress.candidates_done, |(w, places)| {
-        let master = MasterSecret(Box::new(**w));
-        let opened: Vec<usize> = tls12
-            .iter()
-            .filter(|(i, s)| master_opens_first_record(&targets[*i].obs, s, &master))
-            .map(|(i, _)| *i)
-            .collect();
-        let mut out = Vec::new();
-        if !opened.is_empty() {
-            out.push((FoundKind::MasterSecret, w.to_vec(), (*places).clone(), opened));
-        }
-        out.extend(tls13_hits(&w[..], places, targets, &tls13_suites));
-        out
-    });
+    let masters = parallel(
+        &list48,
+        opts.threads,
+        &progress.candidates_done,
+        |(w, places)| {
+            let master = MasterSecret(Box::new(**w));
+            let opened: Vec<usize> = tls12
+                .iter()
+                .filter(|(i, s)| master_opens_first_record(&targets[*i].obs, s, &master))
+                .map(|(i, _)| *i)
+                .collect();
+            let mut out = Vec::new();
+            if !opened.is_empty() {
+                out.push((
+                    FoundKind::MasterSecret,
+                    w.to_vec(),
+                    (*places).clone(),
+                    opened,
+                ));
+            }
+            out.extend(tls13_hits(&w[..], places, targets, &tls13_suites));
+            out
+        },
+    );
     let secrets32 = parallel(&list32, opts.threads, &AtomicU64::new(0), |(w, places)| {
         tls13_hits(&w[..], places, targets, &tls13_suites)
     });
@@ -226,8 +241,9 @@ pub fn scan(
             secret: Zeroizing::new(bytes),
             places: places_of(image, &places),
             sessions,
-            proof: "a captured ticket with its key name opens under it (RFC 5077 §4 MAC and AES-CBC)"
-                .into(),
+            proof:
+                "a captured ticket with its key name opens under it (RFC 5077 §4 MAC and AES-CBC)"
+                    .into(),
         });
     }
     report
@@ -281,13 +297,23 @@ fn keys_from_scalar(
             client_public,
             ..
         } => {
-            let peer = if peer_is_client { client_public } else { server_public };
+            let peer = if peer_is_client {
+                client_public
+            } else {
+                server_public
+            };
             let pms = key.agree(peer).ok()?;
             let master = master_from_premaster(obs, &suite, &pms)?;
             master_opens_first_record(obs, &suite, &master).then(|| SessionKeys {
                 session: i,
-                lines: vec![(SecretKind::ClientRandom, cr, Zeroizing::new(master.0.to_vec()))],
-                via: format!("the {who}'s ECDHE scalar → premaster → master secret (first record opens)"),
+                lines: vec![(
+                    SecretKind::ClientRandom,
+                    cr,
+                    Zeroizing::new(master.0.to_vec()),
+                )],
+                via: format!(
+                    "the {who}'s ECDHE scalar → premaster → master secret (first record opens)"
+                ),
             })
         }
         KeyExchangeOnWire::Tls13KeyShares {
@@ -305,7 +331,9 @@ fn keys_from_scalar(
             let lines = secrets
                 .each()
                 .into_iter()
-                .filter_map(|(kind, s, _)| s.map(|s| (kind, cr, Zeroizing::new(s.secret().to_vec()))))
+                .filter_map(|(kind, s, _)| {
+                    s.map(|s| (kind, cr, Zeroizing::new(s.secret().to_vec())))
+                })
                 .collect();
             Some(SessionKeys {
                 session: i,

@@ -51,7 +51,10 @@ impl MemoryImage {
 #[derive(Debug)]
 pub enum ImageError {
     /// The kernel refused to let us read the process.
-    PermissionDenied { pid: u32, what: String },
+    PermissionDenied {
+        pid: u32,
+        what: String,
+    },
     NoSuchProcess(u32),
     Io(String),
     /// Not an ELF64 little-endian core file, or its headers point outside the file.
@@ -117,7 +120,9 @@ pub fn read_process(pid: u32) -> Result<MemoryImage, ImageError> {
                 name: m.name,
                 data,
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && image.regions.is_empty() => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied && image.regions.is_empty() =>
+            {
                 return Err(ImageError::PermissionDenied {
                     pid,
                     what: format!("{mem_path}: {e}"),
@@ -166,7 +171,8 @@ fn parse_maps_line(line: &str) -> Option<MapsLine> {
 /// Reads the writable PT_LOAD segments of an ELF64 little-endian core file, named by the NT_FILE
 /// note when the segment maps a file (ELF gABI program headers; Linux `NT_FILE` = 0x46494c45).
 pub fn read_core(path: &Path) -> Result<MemoryImage, ImageError> {
-    let file = std::fs::read(path).map_err(|e| ImageError::Io(format!("{}: {e}", path.display())))?;
+    let file =
+        std::fs::read(path).map_err(|e| ImageError::Io(format!("{}: {e}", path.display())))?;
     let bad = |what: &str| ImageError::BadCore(format!("{}: {what}", path.display()));
     if file.get(..4) != Some(b"\x7fELF") {
         return Err(bad("no ELF magic"));
@@ -187,7 +193,8 @@ pub fn read_core(path: &Path) -> Result<MemoryImage, ImageError> {
     let mut files = Vec::new();
     for i in 0..phnum {
         let h = phoff + i * phentsize;
-        let field = |o: usize| u64_at(&file, h + o).ok_or_else(|| bad("program header outside the file"));
+        let field =
+            |o: usize| u64_at(&file, h + o).ok_or_else(|| bad("program header outside the file"));
         let p_type = u32_at(&file, h).ok_or_else(|| bad("program header outside the file"))?;
         let flags = u32_at(&file, h + 4).ok_or_else(|| bad("program header outside the file"))?;
         let (offset, vaddr, filesz, memsz) = (field(8)?, field(16)?, field(32)?, field(40)?);
@@ -209,9 +216,9 @@ pub fn read_core(path: &Path) -> Result<MemoryImage, ImageError> {
     };
     for (offset, vaddr, filesz, memsz) in loads {
         let Some(data) = file.get(offset as usize..offset.saturating_add(filesz) as usize) else {
-            image
-                .unreadable
-                .push(format!("{vaddr:#x}: segment runs past the end of the file (truncated core)"));
+            image.unreadable.push(format!(
+                "{vaddr:#x}: segment runs past the end of the file (truncated core)"
+            ));
             continue;
         };
         let name = files
@@ -235,9 +242,11 @@ pub fn read_core(path: &Path) -> Result<MemoryImage, ImageError> {
 fn nt_file_entries(notes: &[u8]) -> Vec<(u64, u64, String)> {
     let mut out = Vec::new();
     let mut at = 0usize;
-    while let (Some(namesz), Some(descsz), Some(typ)) =
-        (u32_at(notes, at), u32_at(notes, at + 4), u32_at(notes, at + 8))
-    {
+    while let (Some(namesz), Some(descsz), Some(typ)) = (
+        u32_at(notes, at),
+        u32_at(notes, at + 4),
+        u32_at(notes, at + 8),
+    ) {
         let name_end = at + 12 + (namesz as usize).next_multiple_of(4);
         let desc_end = name_end + (descsz as usize).next_multiple_of(4);
         if typ == 0x4649_4c45 {
@@ -290,8 +299,14 @@ mod tests {
 
     #[test]
     fn maps_lines_parse() {
-        let m = parse_maps_line("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]").unwrap();
-        assert_eq!((m.start, m.end, m.writable, m.name.as_str()), (0x55d0c0a00000, 0x55d0c0a21000, true, "[heap]"));
+        let m = parse_maps_line(
+            "55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.writable, m.name.as_str()),
+            (0x55d0c0a00000, 0x55d0c0a21000, true, "[heap]")
+        );
         let m = parse_maps_line("7f00 r--p 0 0 0").is_none();
         assert!(m);
         let m = parse_maps_line("7000-8000 r-xp 00000000 08:01 1234 /usr/bin/x y").unwrap();

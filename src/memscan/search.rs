@@ -81,12 +81,18 @@ pub fn random_windows<const N: usize>(
                     let mut examined = 0u64;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let Some(&(ri, s, e)) = work.get(i) else { break };
-                        let Some(region) = image.regions.get(ri) else { break };
+                        let Some(&(ri, s, e)) = work.get(i) else {
+                            break;
+                        };
+                        let Some(region) = image.regions.get(ri) else {
+                            break;
+                        };
                         let data = &region.data;
                         let mut off = s.next_multiple_of(align);
                         while off < e {
-                            let Some(w) = data.get(off..off + N) else { break };
+                            let Some(w) = data.get(off..off + N) else {
+                                break;
+                            };
                             examined += 1;
                             if looks_random(w) {
                                 let mut key = [0u8; N];
@@ -184,7 +190,14 @@ mod tests {
             unreadable: Vec::new(),
         };
         let c = random_windows::<32>(&image, 8, 2, &AtomicU64::new(0));
-        assert_eq!(c.windows.get(&secret), Some(&vec![(0, 0x1040), (0, 0x1400)]));
-        assert_eq!(c.windows.len(), 1, "windows half in the zeros fail the word test");
+        assert_eq!(
+            c.windows.get(&secret),
+            Some(&vec![(0, 0x1040), (0, 0x1400)])
+        );
+        assert_eq!(
+            c.windows.len(),
+            1,
+            "windows half in the zeros fail the word test"
+        );
     }
 }

@@ -85,7 +85,12 @@ fn noise_with(planted: &[u8], at: usize) -> MemoryImage {
 }
 
 fn run(image: &MemoryImage, targets: &[TargetSession]) -> ScanReport {
-    scan(image, targets, &ScanOptions::default(), &Progress::default())
+    scan(
+        image,
+        targets,
+        &ScanOptions::default(),
+        &Progress::default(),
+    )
 }
 
 fn cr(t: &TargetSession) -> [u8; 32] {
@@ -102,7 +107,12 @@ fn a_planted_scalar_in_little_endian_limbs_opens_tls12_and_tls13_sessions() {
     let mut le = key.scalar_be();
     le.reverse();
     let r = run(&noise_with(&le, 4096), &targets);
-    assert_eq!(r.found.len(), 1, "{:?}", r.found.iter().map(|f| f.kind.name()).collect::<Vec<_>>());
+    assert_eq!(
+        r.found.len(),
+        1,
+        "{:?}",
+        r.found.iter().map(|f| f.kind.name()).collect::<Vec<_>>()
+    );
     let f = &r.found[0];
     assert!(matches!(
         f.kind,
@@ -115,12 +125,23 @@ fn a_planted_scalar_in_little_endian_limbs_opens_tls12_and_tls13_sessions() {
     assert_eq!(f.places[0].address, 0x10_0000 + 4096);
     assert_eq!(f.sessions, vec![0, 1]);
     // The key-log lines are the server's own.
-    let master = r.keys.iter().find(|k| k.session == 0).expect("session 0 keys");
+    let master = r
+        .keys
+        .iter()
+        .find(|k| k.session == 0)
+        .expect("session 0 keys");
     assert_eq!(
         master.lines[0].2.as_slice(),
-        log.master_secrets.get(&cr(&targets[0])).expect("logged").as_slice()
+        log.master_secrets
+            .get(&cr(&targets[0]))
+            .expect("logged")
+            .as_slice()
     );
-    let tls13 = r.keys.iter().find(|k| k.session == 1).expect("session 1 keys");
+    let tls13 = r
+        .keys
+        .iter()
+        .find(|k| k.session == 1)
+        .expect("session 1 keys");
     for (kind, c, secret) in &tls13.lines {
         assert_eq!(
             Some(secret.as_slice()),
@@ -146,7 +167,11 @@ fn a_planted_master_secret_opens_its_session_only() {
         suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     ]);
-    let master = log.master_secrets.get(&cr(&targets[1])).expect("logged").clone();
+    let master = log
+        .master_secrets
+        .get(&cr(&targets[1]))
+        .expect("logged")
+        .clone();
     let r = run(&noise_with(&master, 1000 * 8), &targets);
     assert_eq!(r.found.len(), 1);
     assert_eq!(r.found[0].kind, FoundKind::MasterSecret);
@@ -172,7 +197,12 @@ fn a_planted_ticket_key_opens_the_session_whose_ticket_it_sealed() {
     });
     targets[0].obs.new_ticket = Some(key.seal([7; 16], &state.encode()));
     let r = run(&noise_with(&bytes, 2048), &targets);
-    assert_eq!(r.found.len(), 1, "{:?}", r.found.iter().map(|f| f.kind.name()).collect::<Vec<_>>());
+    assert_eq!(
+        r.found.len(),
+        1,
+        "{:?}",
+        r.found.iter().map(|f| f.kind.name()).collect::<Vec<_>>()
+    );
     assert_eq!(r.found[0].kind, FoundKind::TicketKey { name: key.name() });
     assert_eq!(r.found[0].sessions, vec![0]);
     assert_eq!(r.keys[0].lines[0].2.as_slice(), master.as_slice());
@@ -205,5 +235,8 @@ fn noise_alone_opens_nothing() {
     let r = run(&noise_with(&[], 0), &targets);
     assert!(r.found.is_empty());
     assert!(r.keys.is_empty());
-    assert!(r.candidates_32 > 3000, "noise windows all pass the shape filter");
+    assert!(
+        r.candidates_32 > 3000,
+        "noise windows all pass the shape filter"
+    );
 }

@@ -183,7 +183,13 @@ pub fn verify_data(
         Side::Server => b"server finished",
     };
     let mut out = [0u8; 12];
-    prf(suite.hash, &mut out, &master.0[..], label, &[handshake_hash]);
+    prf(
+        suite.hash,
+        &mut out,
+        &master.0[..],
+        label,
+        &[handshake_hash],
+    );
     out
 }
 

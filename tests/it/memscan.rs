@@ -57,7 +57,11 @@ fn memscan_json(args: &[&str]) -> Value {
     let mut all = vec!["memscan", "--json"];
     all.extend_from_slice(args);
     let done = run(pfslab(&all), b"");
-    assert!(done.status.success(), "memscan {all:?}: {}", done.describe());
+    assert!(
+        done.status.success(),
+        "memscan {all:?}: {}",
+        done.describe()
+    );
     serde_json::from_str(&done.stdout)
         .unwrap_or_else(|e| panic!("memscan --json printed no JSON ({e}): {}", done.describe()))
 }
@@ -96,11 +100,17 @@ fn check_reused_scalar(report: &Value, keylog: &Path, cap: &Path, tokens: &[Stri
     );
     let place = &scalar["places"][0];
     assert!(
-        place["address"].as_str().is_some_and(|a| a.starts_with("0x"))
+        place["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("0x"))
             && place["region"].as_str().is_some_and(|r| r.contains('-')),
         "{place:#}"
     );
-    assert_eq!(report["opened"].as_array().map(Vec::len), Some(4), "{report:#}");
+    assert_eq!(
+        report["opened"].as_array().map(Vec::len),
+        Some(4),
+        "{report:#}"
+    );
 
     let (verdicts, _) = attack_json(&["--keylog", path_str(keylog), path_str(cap)]);
     assert_eq!(verdicts.len(), 4);
@@ -150,7 +160,13 @@ fn a_reused_ephemeral_key_in_memory_opens_every_session() {
 
     let live_keys = dir.join("live.keys");
     let pid = server.proc.id().to_string();
-    let live = memscan_json(&["--pid", &pid, "--keylog-out", path_str(&live_keys), path_str(&cap)]);
+    let live = memscan_json(&[
+        "--pid",
+        &pid,
+        "--keylog-out",
+        path_str(&live_keys),
+        path_str(&cap),
+    ]);
     check_reused_scalar(&live, &live_keys, &cap, &tokens);
 
     let core = gcore(&dir, server.proc.id());
@@ -224,23 +240,50 @@ fn a_server_with_fresh_keys_forgets_its_finished_sessions() {
     assert!(checked >= 2 + 2 * 5, "key-log lines checked: {checked}");
 }
 
-/// Reading a process the kernel will not let us read, or a file that is not a core, fails with
-/// a message that says why and how to allow it.
+/// Reading a process the kernel will not let us read (an unprivileged user reading a root
+/// process: `setpriv` drops to nobody), a process that does not exist, or a file that is not a
+/// core, fails with a message that says why and how to allow it.
 #[test]
 fn memscan_says_why_it_cannot_read() {
     let dir = TestDir::new("memscan-errors");
     let cap = dir.write("empty.pcap", &build_pcap(&[], 65535));
+    require_tool("setpriv", "util-linux");
+    let (key, cert) = keygen(&dir, "keys");
+    let server = PfslabServer::start(&key, &cert, &[]);
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_pfslab"))
+        .args([
+            "memscan",
+            "--pid",
+            &server.proc.id().to_string(),
+            path_str(&cap),
+        ]);
+    let done = run(cmd, b"");
+    assert!(!done.status.success(), "{}", done.describe());
+    let line = single_error_line(&done);
+    for needed in ["refuses", "ptrace_scope", "CAP_SYS_PTRACE", "root"] {
+        assert!(line.contains(needed), "{needed:?} missing: {line}");
+    }
     let done = run(
         pfslab(&["memscan", "--pid", "4194303", path_str(&cap)]),
         b"",
     );
     assert!(!done.status.success());
-    assert!(single_error_line(&done).contains("no process 4194303"), "{}", done.describe());
+    assert!(
+        single_error_line(&done).contains("no process 4194303"),
+        "{}",
+        done.describe()
+    );
     let not_core = dir.write("core.txt", b"not a core");
     let done = run(
         pfslab(&["memscan", "--core", path_str(&not_core), path_str(&cap)]),
         b"",
     );
     assert!(!done.status.success());
-    assert!(single_error_line(&done).contains("no ELF magic"), "{}", done.describe());
+    assert!(
+        single_error_line(&done).contains("no ELF magic"),
+        "{}",
+        done.describe()
+    );
 }

@@ -40,10 +40,16 @@ impl KeyLifetime {
             "s" => n,
             "m" => n.saturating_mul(60),
             "h" => n.saturating_mul(3600),
-            _ => return Err(format!("{text:?}: the unit must be s, m or h (or say forever)")),
+            _ => {
+                return Err(format!(
+                    "{text:?}: the unit must be s, m or h (or say forever)"
+                ))
+            }
         };
         if secs == 0 {
-            return Err(format!("{text:?}: a key that lives 0 s is a fresh key per handshake; leave the option out"));
+            return Err(format!(
+                "{text:?}: a key that lives 0 s is a fresh key per handshake; leave the option out"
+            ));
         }
         Ok(Self::For(Duration::from_secs(secs)))
     }
