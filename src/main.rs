@@ -58,6 +58,7 @@ enum Command {
     /// Man in the middle with a stolen server key: pose as the server, relay to it, read everything.
     Mitm(MitmArgs),
     /// Find, in a server's memory (live process or core file), every secret that opens captured sessions.
+    #[command(long_about = cli::memscan::LONG_ABOUT)]
     Memscan(cli::memscan::MemscanArgs),
 }
 

@@ -18,19 +18,26 @@ use pfslab::memscan::{
 
 use crate::cli::output;
 
-/// Reads the writable memory of a live process (/proc/PID/maps + /proc/PID/mem) or of a core
-/// file (`gcore PID`) and finds every secret in it that opens a session in the captures:
-/// P-256 ECDHE private scalars (confirmed when scalar × G is a public point on the wire), TLS 1.2
-/// master secrets (confirmed when their key block opens the session's first record), TLS 1.3
-/// traffic secrets (a record's tag), session-ticket keys (a captured ticket opens).
-///
-/// How the search stays cheap: windows start at 8-byte boundaries (`--align`); a window must look
-/// random before any cryptography — every 8-byte word has a non-zero top 16 bits (pointers and
-/// counters do not) and it holds ≥ 20 distinct bytes of 32 (≥ 30 of 48); identical windows are
-/// tested once; a scalar candidate costs one multiplication per encoding (little-endian limbs,
-/// as p256::SecretKey holds it, and big-endian), compared with a hash set of the points on the
-/// wire; ticket keys are only looked for where a captured ticket's 16-byte key name occurs. The
-/// work runs on every core.
+/// `pfslab memscan --help`: what it reads, what it finds, and how the search stays cheap.
+pub const LONG_ABOUT: &str = "\
+Find, in a server's memory, every secret that opens a session in the captures.
+
+Reads the writable memory of a live process (/proc/PID/maps + /proc/PID/mem) or of an ELF core \
+file (`gcore PID`) and confirms each candidate against the captures with the lab's key schedule: \
+P-256 ECDHE private scalars (scalar x G equals a public point on the wire: a ServerKeyExchange or a \
+TLS 1.3 key share), TLS 1.2 master secrets (their key block opens the session's first record), \
+TLS 1.3 traffic secrets (a record's tag), session-ticket keys (a captured ticket opens). It says \
+where each was (address, mapping) and which sessions it opens.
+
+How the search stays cheap: windows start at 8-byte boundaries (--align); a window must look random \
+before any cryptography (every 8-byte word has a non-zero top 16 bits, which pointers and counters \
+do not; at least 20 of 32 bytes, or 30 of 48, distinct); identical windows are tested once; a \
+scalar candidate costs one multiplication per encoding (little-endian 64-bit limbs, as \
+p256::SecretKey holds it, and big-endian), looked up in a hash set of the points on the wire; \
+ticket keys are looked for only where a captured ticket's key name occurs; all cores work. A \
+master-secret candidate is tried on every TLS 1.2 session, so the cost grows with random-looking \
+memory times sessions.";
+
 #[derive(Args)]
 pub struct MemscanArgs {
     /// A running process to read (Linux; needs root, CAP_SYS_PTRACE or a permissive ptrace_scope).
