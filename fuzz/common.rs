@@ -53,6 +53,7 @@ pub fn server_config() -> Arc<ServerConfig> {
                 suites: all,
                 keylog: None,
                 dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
+                ephemerals: Default::default(),
                 resumption: Default::default(),
             })
         })
@@ -509,7 +510,7 @@ pub mod attack_pipeline {
                 let r = pfslab::attack::driver::analyse_connection("fuzz.pcap", &conn, loot, cache);
                 if let Some(ms) = &r.master_secret {
                     if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
-                        cache.remember(conn.stream, &conn.session, &MasterSecret(arr));
+                        cache.remember(conn.stream, &conn.session, &MasterSecret(Box::new(arr)));
                     }
                 }
                 let _ = r.first_line();

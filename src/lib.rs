@@ -22,6 +22,7 @@ pub mod explain;
 pub mod html;
 pub mod keylog;
 pub mod lab;
+pub mod memscan;
 pub mod msgs;
 pub mod pki;
 pub mod record_protect;

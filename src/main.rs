@@ -57,6 +57,9 @@ enum Command {
     Report(ReportArgs),
     /// Man in the middle with a stolen server key: pose as the server, relay to it, read everything.
     Mitm(MitmArgs),
+    /// Find, in a server's memory (live process or core file), every secret that opens captured sessions.
+    #[command(long_about = cli::memscan::LONG_ABOUT)]
+    Memscan(cli::memscan::MemscanArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cli::explain::run(a),
         Command::Report(a) => cli::report::run(a),
         Command::Mitm(a) => cli::mitm::run(a),
+        Command::Memscan(a) => cli::memscan::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

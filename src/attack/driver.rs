@@ -143,7 +143,7 @@ pub fn run(
             }
             if let (Some(conn), Some(ms)) = (&done.conn, report.master_secret.as_ref()) {
                 if let Ok(arr) = <[u8; 48]>::try_from(ms.as_slice()) {
-                    cache.remember(conn.stream, &conn.session, &MasterSecret(arr));
+                    cache.remember(conn.stream, &conn.session, &MasterSecret(Box::new(arr)));
                 }
             }
             if report.verdict == Verdict::Decrypted {

@@ -26,6 +26,7 @@ use crate::tickets::{TicketKey, TicketKeys};
 
 pub use reasons::{dh_bits, short_hex};
 pub use recovery::{recover, KeyCheck, Recovery, SecretSource};
+pub use recovery13::dhe_secrets;
 pub use recovery13::{binder_verifies, psk_ke_secrets, psk_mode};
 pub use resumption::ResumptionCache;
 pub use tls12::{decrypt_premaster, decrypt_tls12, master_from_premaster, Decryption};

@@ -246,7 +246,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
             .get(&cr)
             .and_then(|m| <[u8; 48]>::try_from(m.as_slice()).ok())
         {
-            r.master = Some((MasterSecret(m), SecretSource::KeyLogMaster));
+            r.master = Some((MasterSecret(Box::new(m)), SecretSource::KeyLogMaster));
         }
     }
     if r.master.is_none() {
@@ -269,7 +269,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         {
             if Some(st.cipher_suite) == obs.suite_id {
                 r.master = Some((
-                    MasterSecret(*st.master_secret),
+                    MasterSecret(Box::new(*st.master_secret)),
                     SecretSource::TicketKey {
                         origin: fact.origin,
                         key_name: name,

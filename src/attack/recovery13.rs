@@ -219,8 +219,31 @@ pub fn psk_ke_secrets(
     suite: &Suite,
     psk: &Zeroizing<Vec<u8>>,
 ) -> Option<Tls13Secrets> {
+    schedule_from(
+        obs,
+        suite,
+        EarlySecret::with_psk(suite.hash, psk).into_handshake_without_dhe(),
+    )
+}
+
+/// A full handshake: the handshake secret from the (EC)DHE shared secret — e.g. from an
+/// ephemeral scalar found in a memory dump — and the traffic secrets it gives (RFC 8446 §7.1).
+pub fn dhe_secrets(obs: &ObservedSession, suite: &Suite, shared: &[u8]) -> Option<Tls13Secrets> {
+    schedule_from(
+        obs,
+        suite,
+        EarlySecret::without_psk(suite.hash).into_handshake(shared),
+    )
+}
+
+/// The handshake traffic secrets over the hellos and — once the server's flight opens to its
+/// Finished — the application traffic secrets.
+fn schedule_from(
+    obs: &ObservedSession,
+    suite: &Suite,
+    handshake: crate::tls13::key_schedule::HandshakeSecret,
+) -> Option<Tls13Secrets> {
     let hellos = hello_transcript(obs, suite)?;
-    let handshake = EarlySecret::with_psk(suite.hash, psk).into_handshake_without_dhe();
     let (client_hs, server_hs) = handshake.traffic_secrets(&suite.hash.digest(&hellos));
     let mut secrets = Tls13Secrets {
         client_handshake: Some(client_hs),

@@ -150,7 +150,7 @@ mod tests {
     use super::*;
 
     fn master(byte: u8) -> MasterSecret {
-        MasterSecret([byte; 48])
+        MasterSecret(Box::new([byte; 48]))
     }
 
     fn found(cache: &ResumptionCache, r: &Resumption) -> Option<(u64, u8)> {

@@ -163,6 +163,33 @@ pub fn decrypt_tls12(
     })
 }
 
+/// Whether `master` opens this session's first protected record (normally the client's
+/// Finished): the cheap test of a candidate master secret — the key block (RFC 5246 §6.3), then
+/// one record's GCM tag or CBC MAC. Decrypting the whole session is [`decrypt_tls12`]'s job.
+pub fn master_opens_first_record(
+    obs: &ObservedSession,
+    suite: &Suite,
+    master: &MasterSecret,
+) -> bool {
+    let (Some(cr), Some(sr)) = (obs.client_random(), obs.server_random()) else {
+        return false;
+    };
+    let Ok((mut client, mut server)) = protectors(suite, master, &cr, &sr, obs.encrypt_then_mac)
+    else {
+        return false;
+    };
+    if let Some(rec) = obs.client_protected.records.first() {
+        return client
+            .open(rec.content_type, rec.version, &rec.payload)
+            .is_ok();
+    }
+    obs.server_protected.records.first().is_some_and(|rec| {
+        server
+            .open(rec.content_type, rec.version, &rec.payload)
+            .is_ok()
+    })
+}
+
 /// The master secret a premaster gives in this session.
 pub fn master_from_premaster(
     obs: &ObservedSession,

@@ -163,6 +163,19 @@ fn open_direction13(
     out
 }
 
+/// Which of the first `within` records of one direction a protector opens (the cheap test of a
+/// candidate traffic secret: one record's GCM tag, RFC 8446 §5.2). `None`: none opens.
+pub fn first_record_opened(
+    records: &[OpaqueRecord],
+    protector: &crate::record_protect::Tls13Protector,
+    within: usize,
+) -> Option<usize> {
+    records
+        .iter()
+        .take(within)
+        .position(|rec| protector.clone().open(&rec.payload).is_ok())
+}
+
 /// Decrypts a TLS 1.3 session with the secrets a key log gave.
 pub fn decrypt_tls13(
     obs: &ObservedSession,

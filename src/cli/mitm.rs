@@ -115,6 +115,7 @@ pub fn run(a: MitmArgs) -> Result<()> {
             suites: suites.clone(),
             keylog: open_keylog(&a.keylog)?,
             dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
+            ephemerals: Default::default(),
             resumption: ServerResumption::default(),
         }),
         upstream,

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod inspect;
 pub mod keygen;
 pub mod logger;
+pub mod memscan;
 pub mod mitm;
 pub mod output;
 pub mod progress;

@@ -10,7 +10,9 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use pfslab::crypto::ffdh::DhGroup;
-use pfslab::endpoint::server::{ServerConfig, ServerResumption, SessionCache};
+use pfslab::endpoint::server::{
+    Ephemerals, KeyLifetime, ServerConfig, ServerResumption, SessionCache,
+};
 use pfslab::endpoint::session::Clock;
 use pfslab::lab::bank_server::{self, ConnectionReport, ServerOptions};
 use pfslab::lab::identity;
@@ -70,6 +72,11 @@ pub struct ServerArgs {
     /// Connections served at once; more are closed on arrival.
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
+    /// Keep one ephemeral (EC)DH private key and reuse it for this long (`60s`, `10m`, `2h`,
+    /// `forever`) for TLS 1.2 ECDHE/DHE and TLS 1.3 key shares — the shortcut Springall et al.
+    /// (IMC 2016) measured on real servers. Default: a fresh key per handshake, zeroized after.
+    #[arg(long, value_name = "DURATION", value_parser = KeyLifetime::parse)]
+    reuse_ephemeral: Option<KeyLifetime>,
     /// Derive all server randomness from this number (reproducible runs).
     #[arg(long)]
     seed: Option<u64>,
@@ -123,6 +130,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         suites: suites.clone(),
         keylog,
         dh_group,
+        ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()),
         resumption,
     });
     output::print(format!("pfslab server listening on {addr}\n"))?;
@@ -153,6 +161,16 @@ pub fn run(a: ServerArgs) -> Result<()> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "off".into())
     );
+    match a.reuse_ephemeral {
+        Some(KeyLifetime::Forever) => eprintln!(
+            "ephemeral keys: REUSED for the life of the process (one (EC)DH key opens every session it serves)"
+        ),
+        Some(KeyLifetime::For(d)) => eprintln!(
+            "ephemeral keys: REUSED, a new one every {} s (one (EC)DH key opens every session of its period)",
+            d.as_secs()
+        ),
+        _ => {}
+    }
     let options = ServerOptions {
         config,
         timeout: Duration::from_secs(a.timeout.max(1)),

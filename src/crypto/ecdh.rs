@@ -22,6 +22,18 @@ impl EphemeralKey {
         }
     }
 
+    /// The key whose private scalar is `be` (32 bytes big-endian, SEC1 §2.3.7); `None` when it
+    /// is 0 or not below the group order n. For an attacker holding a scalar found in memory.
+    pub fn from_scalar_be(be: &[u8]) -> Option<Self> {
+        SecretKey::from_slice(be).ok().map(|secret| Self { secret })
+    }
+
+    /// The private scalar, big-endian (tests plant it in memory images).
+    #[cfg(test)]
+    pub(crate) fn scalar_be(&self) -> Vec<u8> {
+        self.secret.to_bytes().to_vec()
+    }
+
     /// The public point as it crosses the wire.
     pub fn public_sec1(&self) -> Vec<u8> {
         self.secret.public_key().to_sec1_bytes().to_vec()

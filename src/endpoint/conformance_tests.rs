@@ -41,6 +41,7 @@ fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         ],
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        ephemerals: Default::default(),
         resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
@@ -426,6 +427,7 @@ fn dhe_server(group: crate::crypto::ffdh::DhGroup) -> Connection {
         suites: vec![suites::TLS_DHE_RSA_WITH_AES_128_GCM_SHA256],
         keylog: None,
         dh_group: group,
+        ephemerals: Default::default(),
         resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")

@@ -48,6 +48,7 @@ fn server(keys: &Arc<TicketKeys>, cache: &Arc<SessionCache>, now_ms: u64) -> Con
         ],
         keylog: None,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        ephemerals: Default::default(),
         resumption: ServerResumption {
             tickets: Some(keys.clone()),
             session_cache: Some(cache.clone()),

@@ -186,7 +186,7 @@ fn tickets_walk(out: &mut String, recovery: &Recovery, style: Style) {
                     (Some((m, SecretSource::TicketKey { origin, .. })), _)
                         if *origin == t.origin =>
                     {
-                        field(out, "state: master secret", &m.0)
+                        field(out, "state: master secret", &m.0[..])
                     }
                     (_, Some((psk, SecretSource::TicketPsk { .. }))) if t.used => {
                         field(out, "state: PSK", psk)

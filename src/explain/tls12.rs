@@ -229,7 +229,7 @@ pub(super) fn walk(
     } else {
         text(out, "derivation", &format!("PRF-{}(premaster, \"master secret\", client random ‖ server random)  (RFC 5246 §8.1)", suite.hash.name()));
     }
-    field(out, "master secret (48 bytes)", &master.0);
+    field(out, "master secret (48 bytes)", &master.0[..]);
 
     // Key block.
     let kb = key_block(suite, master, &cr, &sr);

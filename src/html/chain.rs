@@ -199,7 +199,7 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
                 ),
             },
         )
-        .with("master secret", &m.0),
+        .with("master secret", &m.0[..]),
         _ => node(
             "master",
             "master secret",

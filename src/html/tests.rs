@@ -74,6 +74,7 @@ fn session(
         ],
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        ephemerals: Default::default(),
         resumption: Default::default(),
     });
     let client = Arc::new(ClientConfig {

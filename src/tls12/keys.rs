@@ -6,9 +6,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::suites::Suite;
 use crate::tls12::prf::prf;
 
-/// RFC 5246 §8.1: always 48 bytes.
+/// RFC 5246 §8.1: always 48 bytes. Boxed, so that moving the secret from one handshake state
+/// to the next moves a pointer: a by-value array would leave a copy in every freed state (Rust
+/// moves are memcpys and the moved-from bytes are never dropped) — `memscan` found those copies
+/// in the lab server's heap before this was a box.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct MasterSecret(pub [u8; 48]);
+pub struct MasterSecret(pub Box<[u8; 48]>);
 
 impl std::fmt::Debug for MasterSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,27 +39,28 @@ pub enum MasterSecretSeed<'a> {
 }
 
 pub fn master_secret(suite: &Suite, premaster: &[u8], seed: MasterSecretSeed<'_>) -> MasterSecret {
-    let mut out = [0u8; 48];
+    // Derived in place in its box: no copy of the secret is left on the stack.
+    let mut out = MasterSecret(Box::new([0u8; 48]));
     match seed {
         MasterSecretSeed::Randoms {
             client_random,
             server_random,
         } => prf(
             suite.hash,
-            &mut out,
+            &mut out.0[..],
             premaster,
             b"master secret",
             &[client_random, server_random],
         ),
         MasterSecretSeed::SessionHash(hash) => prf(
             suite.hash,
-            &mut out,
+            &mut out.0[..],
             premaster,
             b"extended master secret",
             &[hash],
         ),
     }
-    MasterSecret(out)
+    out
 }
 
 /// The master secret of a full handshake: from the randoms, or with EMS (RFC 7627 §4) from
@@ -120,7 +124,7 @@ pub fn key_block(
     prf(
         suite.hash,
         &mut raw,
-        &master.0,
+        &master.0[..],
         b"key expansion",
         &[server_random, client_random],
     );
@@ -179,7 +183,13 @@ pub fn verify_data(
         Side::Server => b"server finished",
     };
     let mut out = [0u8; 12];
-    prf(suite.hash, &mut out, &master.0, label, &[handshake_hash]);
+    prf(
+        suite.hash,
+        &mut out,
+        &master.0[..],
+        label,
+        &[handshake_hash],
+    );
     out
 }
 
@@ -190,7 +200,7 @@ mod tests {
 
     #[test]
     fn key_block_shape_follows_suite() {
-        let ms = MasterSecret([7; 48]);
+        let ms = MasterSecret(Box::new([7; 48]));
         let kb = key_block(&TLS_RSA_WITH_AES_128_GCM_SHA256, &ms, &[1; 32], &[2; 32]);
         assert_eq!(kb.raw.len(), 40);
         assert_eq!(kb.client.enc_key, kb.raw[0..16]);

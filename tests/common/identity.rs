@@ -38,6 +38,7 @@ pub fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> A
         suites,
         keylog,
         dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
+        ephemerals: Default::default(),
         resumption: Default::default(),
     })
 }

@@ -25,6 +25,7 @@ mod fast_path;
 mod fuzz_regressions;
 mod handshake;
 mod interop;
+mod memscan;
 mod mitm;
 mod proptests;
 mod record;

@@ -84,6 +84,11 @@ fn lesson_10_tls13_resumption() {
 }
 
 #[test]
+fn lesson_11_what_forgetting_means() {
+    run_lesson("11-what-forgetting-means.sh");
+}
+
+#[test]
 fn lesson_12_after_the_theft() {
     run_lesson("12-after-the-theft.sh");
 }

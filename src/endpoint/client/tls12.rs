@@ -403,7 +403,7 @@ impl State for ExpectServerHelloDone {
             &s.server_random,
             s.transcript.bytes(),
         );
-        cx.log_secret(SecretKind::ClientRandom, &s.client_random, &master.0)?;
+        cx.log_secret(SecretKind::ClientRandom, &s.client_random, &master.0[..])?;
         // Both directions' keys from one key block (RFC 5246 §6.3); the server's wait for its CCS.
         let (client_write, server_write) = protectors(
             &s.suite,

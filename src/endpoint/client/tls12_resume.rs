@@ -78,7 +78,7 @@ impl Keep {
             lifetime_hint,
             state: Tls12State {
                 cipher_suite: suite.id,
-                master_secret: Zeroizing::new(master.0),
+                master_secret: Zeroizing::new(*master.0),
                 issued,
                 extended_master_secret: cx.summary.extended_master_secret,
                 encrypt_then_mac: cx.summary.encrypt_then_mac,
@@ -118,8 +118,8 @@ pub(super) fn start_abbreviated(
     } else {
         ResumedBy::SessionId
     });
-    let master = MasterSecret(*session.state.master_secret);
-    cx.log_secret(SecretKind::ClientRandom, &client_random, &master.0)?;
+    let master = MasterSecret(Box::new(*session.state.master_secret));
+    cx.log_secret(SecretKind::ClientRandom, &client_random, &master.0[..])?;
     let (client_write, server_write) = protectors(
         &suite,
         &master,

@@ -1,12 +1,14 @@
 //! The server handshake's front (rustls' `server/hs.rs` shape): read the ClientHello, choose the
 //! version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
+mod ephemeral;
 mod session_cache;
 mod tls12;
 mod tls12_resume;
 mod tls13;
 mod tls13_psk;
 
+pub use ephemeral::{Ephemerals, KeyLifetime};
 pub use session_cache::SessionCache;
 
 use std::sync::Arc;
@@ -35,6 +37,8 @@ pub struct ServerConfig {
     pub dh_group: crate::crypto::ffdh::DhGroup,
     /// Session IDs, tickets and PSK resumption (off by default).
     pub resumption: ServerResumption,
+    /// Ephemeral (EC)DH keys: fresh per handshake by default, or reused (`--reuse-ephemeral`).
+    pub ephemerals: Ephemerals,
 }
 
 /// How the server lets clients come back (RFC 5246 §7.3 session IDs, RFC 5077 tickets,

@@ -86,8 +86,8 @@ fn client_accepts_our_dh_group(hello: &ClientHello, config: &ServerConfig) -> Re
 
 /// The server's ephemeral key for this handshake.
 enum Ephemeral {
-    Ecdhe(EphemeralKey),
-    Dhe(DhKey),
+    Ecdhe(Arc<EphemeralKey>),
+    Dhe(Arc<DhKey>),
 }
 
 /// Continues a handshake whose ClientHello did not choose TLS 1.3 (RFC 5246 §7.4.1.2).
@@ -240,7 +240,7 @@ pub(super) fn handle_client_hello(
         .encode(),
     ];
 
-    // 6. (EC)DHE: a fresh ephemeral key, its public value signed with the long-term RSA key
+    // 6. (EC)DHE: an ephemeral key (fresh, unless the server reuses one), its public value signed with the long-term RSA key
     //    over both randoms (RFC 8422 §5.4, RFC 5246 §7.4.3). This signature is all the RSA
     //    key does in an (EC)DHE handshake.
     let ephemeral = match suite.key_exchange {
@@ -253,7 +253,7 @@ pub(super) fn handle_client_hello(
                 Vec<u8>,
                 Box<dyn FnMut(Vec<u8>) -> HandshakeMessage>,
             ) = if suite.key_exchange == KeyExchange::EcdheRsa {
-                let key = EphemeralKey::generate(&mut cx.rng);
+                let key = config.ephemerals.ecdhe(&mut cx.rng);
                 let mut ske = EcdheServerKeyExchange {
                     named_group: NamedGroup::Secp256r1.to_wire(),
                     public: key.public_sec1(),
@@ -267,7 +267,9 @@ pub(super) fn handle_client_hello(
                 });
                 (Ephemeral::Ecdhe(key), signed, encode)
             } else {
-                let key = DhKey::generate(&config.dh_group, &mut cx.rng)
+                let key = config
+                    .ephemerals
+                    .dhe(&config.dh_group, &mut cx.rng)
                     .map_err(|e| Error::Internal(format!("DH key generation: {e}")))?;
                 let mut ske = DheServerKeyExchange {
                     p: config.dh_group.p().to_vec(),
@@ -376,7 +378,7 @@ impl State for ExpectClientKeyExchange {
             &self.server_random,
             transcript.bytes(),
         );
-        cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0)?;
+        cx.log_secret(SecretKind::ClientRandom, &self.client_random, &master.0[..])?;
         // Both directions' keys from one key block (RFC 5246 §6.3).
         let (client_write, server_write) = protectors(
             &self.suite,

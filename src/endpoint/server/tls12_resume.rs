@@ -163,7 +163,7 @@ impl Remember {
         let r = &config.resumption;
         let state = Tls12State {
             cipher_suite: suite.id,
-            master_secret: Zeroizing::new(master.0),
+            master_secret: Zeroizing::new(*master.0),
             issued,
             extended_master_secret: cx.summary.extended_master_secret,
             encrypt_then_mac: cx.summary.encrypt_then_mac,
@@ -239,9 +239,9 @@ pub(super) fn start_abbreviated(
     cx.summary.secure_renegotiation = secure_reneg;
     cx.summary.resumed = Some(by);
 
-    let master = MasterSecret(*state.master_secret);
+    let master = MasterSecret(Box::new(*state.master_secret));
     // The key log needs the new client random: each resumption has its own key block.
-    cx.log_secret(SecretKind::ClientRandom, &hello.random, &master.0)?;
+    cx.log_secret(SecretKind::ClientRandom, &hello.random, &master.0[..])?;
     let (client_write, server_write) =
         protectors(&suite, &master, &hello.random, &server_random, etm)?;
     let mut transcript = Transcript::default();

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::tls13_psk;
 use super::{offers_tls13, ServerConfig};
-use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng::random_array;
 use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::require_handshake;
@@ -80,7 +79,7 @@ pub(super) fn handle_client_hello(
     )];
     let mut shared = None;
     if let Some(share) = share {
-        let ephemeral = EphemeralKey::generate(&mut cx.rng);
+        let ephemeral = config.ephemerals.ecdhe(&mut cx.rng);
         shared = Some(
             ephemeral
                 .agree(&share.key_exchange)

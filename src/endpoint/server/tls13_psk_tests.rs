@@ -53,6 +53,7 @@ fn server_with(prefer_psk_ke: bool, now_ms: u64) -> Connection {
         suites: vec![suites::TLS13_AES_128_GCM_SHA256],
         keylog: None,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+        ephemerals: Default::default(),
         resumption: ServerResumption {
             tickets: Some(ticket_keys()),
             prefer_psk_ke,

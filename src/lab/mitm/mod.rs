@@ -454,6 +454,7 @@ mod tests {
             ],
             keylog: None,
             dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
+            ephemerals: Default::default(),
             resumption: Default::default(),
         })
     }

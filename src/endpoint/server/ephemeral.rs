@@ -1,0 +1,169 @@
+//! Where the server's ephemeral (EC)DH keys come from: a fresh key per handshake (the default;
+//! the key is zeroized when the handshake drops it), or one key reused for a while — the
+//! shortcut Springall et al. (IMC 2016, "Measuring the Security Harm of TLS Crypto Shortcuts")
+//! measured on real servers. A reused key stays in memory, and it opens every session it served.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::ffdh::{DhError, DhGroup, DhKey};
+use crate::crypto::rng::LabRng;
+
+/// How long one ephemeral key serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyLifetime {
+    /// A new key for every handshake (forward secrecy as designed).
+    #[default]
+    PerHandshake,
+    /// One key until it is this old, then a new one.
+    For(Duration),
+    /// One key for the life of the process.
+    Forever,
+}
+
+impl KeyLifetime {
+    /// `60s`, `10m`, `2h`, a plain number of seconds, or `forever`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t == "forever" {
+            return Ok(Self::Forever);
+        }
+        let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => t.split_at(i),
+            None => (t, "s"),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?}: expected e.g. 60s, 10m, 2h or forever"))?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n.saturating_mul(60),
+            "h" => n.saturating_mul(3600),
+            _ => {
+                return Err(format!(
+                    "{text:?}: the unit must be s, m or h (or say forever)"
+                ))
+            }
+        };
+        if secs == 0 {
+            return Err(format!(
+                "{text:?}: a key that lives 0 s is a fresh key per handshake; leave the option out"
+            ));
+        }
+        Ok(Self::For(Duration::from_secs(secs)))
+    }
+}
+
+/// The server's source of ephemeral keys, shared by all its connections.
+#[derive(Default)]
+pub struct Ephemerals {
+    lifetime: KeyLifetime,
+    ecdhe: Mutex<Option<(Instant, Arc<EphemeralKey>)>>,
+    dhe: Mutex<Option<(Instant, Arc<DhKey>)>>,
+}
+
+impl Ephemerals {
+    pub fn new(lifetime: KeyLifetime) -> Self {
+        Self {
+            lifetime,
+            ..Self::default()
+        }
+    }
+
+    pub fn lifetime(&self) -> KeyLifetime {
+        self.lifetime
+    }
+
+    /// The P-256 key for this handshake (TLS 1.2 ECDHE and TLS 1.3 key shares).
+    pub fn ecdhe(&self, rng: &mut LabRng) -> Arc<EphemeralKey> {
+        if self.lifetime == KeyLifetime::PerHandshake {
+            return Arc::new(EphemeralKey::generate(rng));
+        }
+        let mut held = self.ecdhe.lock().unwrap_or_else(|p| p.into_inner());
+        match &*held {
+            Some((made, key)) if self.fresh_enough(*made) => key.clone(),
+            _ => {
+                let key = Arc::new(EphemeralKey::generate(rng));
+                *held = Some((Instant::now(), key.clone()));
+                key
+            }
+        }
+    }
+
+    /// The finite-field key for this handshake (TLS 1.2 DHE) in `group`.
+    pub fn dhe(&self, group: &DhGroup, rng: &mut LabRng) -> Result<Arc<DhKey>, DhError> {
+        if self.lifetime == KeyLifetime::PerHandshake {
+            return DhKey::generate(group, rng).map(Arc::new);
+        }
+        let mut held = self.dhe.lock().unwrap_or_else(|p| p.into_inner());
+        match &*held {
+            Some((made, key)) if self.fresh_enough(*made) && key.group().p() == group.p() => {
+                Ok(key.clone())
+            }
+            _ => {
+                let key = Arc::new(DhKey::generate(group, rng)?);
+                *held = Some((Instant::now(), key.clone()));
+                Ok(key)
+            }
+        }
+    }
+
+    /// The reused P-256 key, if one is held (tests read its scalar).
+    #[cfg(test)]
+    pub(crate) fn held_ecdhe(&self) -> Option<Arc<EphemeralKey>> {
+        self.ecdhe
+            .lock()
+            .ok()
+            .and_then(|h| h.as_ref().map(|(_, k)| k.clone()))
+    }
+
+    fn fresh_enough(&self, made: Instant) -> bool {
+        match self.lifetime {
+            KeyLifetime::PerHandshake => false,
+            KeyLifetime::Forever => true,
+            KeyLifetime::For(d) => made.elapsed() < d,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::rng;
+
+    #[test]
+    fn lifetimes_parse() {
+        assert_eq!(KeyLifetime::parse("forever"), Ok(KeyLifetime::Forever));
+        assert_eq!(
+            KeyLifetime::parse("10m"),
+            Ok(KeyLifetime::For(Duration::from_secs(600)))
+        );
+        assert_eq!(
+            KeyLifetime::parse("60"),
+            Ok(KeyLifetime::For(Duration::from_secs(60)))
+        );
+        assert!(KeyLifetime::parse("0s").is_err());
+        assert!(KeyLifetime::parse("5d").is_err());
+        assert!(KeyLifetime::parse("s").is_err());
+    }
+
+    #[test]
+    fn reuse_keeps_one_key_and_fresh_makes_new_ones() {
+        let mut r = rng::from_seed(1, "eph");
+        let fresh = Ephemerals::default();
+        assert_ne!(
+            fresh.ecdhe(&mut r).public_sec1(),
+            fresh.ecdhe(&mut r).public_sec1()
+        );
+        let reuse = Ephemerals::new(KeyLifetime::Forever);
+        assert_eq!(
+            reuse.ecdhe(&mut r).public_sec1(),
+            reuse.ecdhe(&mut r).public_sec1()
+        );
+        let group = DhGroup::ffdhe2048();
+        let a = reuse.dhe(&group, &mut r).unwrap();
+        let b = reuse.dhe(&group, &mut r).unwrap();
+        assert_eq!(a.public(), b.public());
+    }
+}
