@@ -3,7 +3,7 @@
 # that reuses its "ephemeral" ECDHE key (a shortcut Springall et al. measured on real servers, IMC
 # 2016) keeps in memory the one secret that opens every session since the key was made. memscan reads
 # the running server's memory and finds it. A server with fresh keys and no session cache, once its
-# sessions end, leaves nothing to find; its session-ID cache, on by default, remembers master secrets.
+# sessions end, leaves nothing to find (pfslab's default); a session-ID cache remembers master secrets.
 # Usage: scenarios/11-what-forgetting-means.sh [--step]
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is needed (make deps installs it)"
@@ -40,7 +40,7 @@ serve() {
 }
 
 say "1. A server that reuses its ephemeral key for ever, and three visits recorded (ECDHE and TLS 1.3)."
-serve reuse --reuse-ephemeral forever --no-session-cache
+serve reuse --reuse-ephemeral forever
 pause
 
 say "2. The stolen RSA key opens none of them: the premasters never crossed the wire."
@@ -58,16 +58,16 @@ grep -o 'GET /reuse/[a-z0-9.-]*' "$LAB_DIR/reuse.attack.json" | sort -u || true
 kill "$SERVER_PID"; SERVER_PID=
 pause
 
-say "4. pfslab's default server: a fresh key per handshake — but its session-ID cache is on."
-serve cache
+say "4. Fresh keys, but a session-ID cache (--session-cache; OpenSSL and nginx keep one by default)."
+serve cache --session-cache
 run pfslab memscan --pid "$SERVER_PID" "$LAB_DIR/cache.pcap"
 pfslab memscan --json --pid "$SERVER_PID" "$LAB_DIR/cache.pcap" > "$LAB_DIR/cache.memscan.json"
 note "The cache keeps each TLS 1.2 master secret so the client can resume: that is memory too."
 kill "$SERVER_PID"; SERVER_PID=
 pause
 
-say "5. Fresh keys and no session cache: once the sessions end, the idle server holds nothing."
-serve forget --no-session-cache
+say "5. pfslab's default server: fresh keys, no session cache. Once the sessions end, it holds nothing."
+serve forget
 run pfslab memscan --pid "$SERVER_PID" "$LAB_DIR/forget.pcap"
 pfslab memscan --json --pid "$SERVER_PID" "$LAB_DIR/forget.pcap" > "$LAB_DIR/forget.memscan.json"
 kill "$SERVER_PID"; SERVER_PID=

@@ -91,7 +91,7 @@ start_server() {
   echo "--- $(date -u +%FT%TZ) pfslab server" >>"$server_log"
   "$pfslab" server --listen 127.0.0.1:0 --key "$keys/server.key" --cert "$keys/server.crt" \
     --suites rsa,ecdhe,dhe,rsa256,ecdhe256,rsa-cbc,ecdhe-cbc,dhe-cbc,rsa-cbc256,rsa256-cbc,tls13 \
-    --tickets --ticket-key "$keys/ticket.key" \
+    --tickets --ticket-key "$keys/ticket.key" --session-cache \
     >>"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do

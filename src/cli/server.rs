@@ -59,9 +59,11 @@ pub struct ServerArgs {
     /// Seconds a ticket is good for (the lifetime hint the server sends).
     #[arg(long, default_value_t = 7200)]
     ticket_lifetime: u32,
-    /// Do not remember TLS 1.2 sessions by session ID (send empty session IDs).
+    /// Remember TLS 1.2 sessions by session ID so clients can resume them (RFC 5246 §7.3), as
+    /// OpenSSL and nginx servers do by default. Off by default here: the cache keeps each
+    /// session's master secret in the server's memory (lesson 11 shows what that gives away).
     #[arg(long)]
-    no_session_cache: bool,
+    session_cache: bool,
     /// TLS 1.3: resume with psk_ke (the PSK alone: not forward-secret) when the client offers
     /// it, even if it also offers psk_dhe_ke. A deliberately weak setting for the lessons.
     #[arg(long)]
@@ -116,7 +118,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
     };
     let resumption = ServerResumption {
         tickets: ticket_keys,
-        session_cache: (!a.no_session_cache).then(|| Arc::new(SessionCache::default())),
+        session_cache: a.session_cache.then(|| Arc::new(SessionCache::default())),
         prefer_psk_ke: a.prefer_psk_ke,
         ticket_lifetime: a.ticket_lifetime,
         clock: Clock::System,
@@ -140,7 +142,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
             Some(path) => format!("on (ticket key {})", path.display()),
             None => "off".into(),
         },
-        if a.no_session_cache { "off" } else { "on" },
+        if a.session_cache { "on" } else { "off" },
         if a.prefer_psk_ke {
             "; TLS 1.3 prefers psk_ke (not forward-secret)"
         } else {

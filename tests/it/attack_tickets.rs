@@ -412,6 +412,7 @@ fn openssl_clients_resuming_against_pfslab_fall_or_stand_as_their_mode_says() {
         &key,
         &cert,
         &[
+            "--session-cache",
             "--tickets",
             "--ticket-key",
             path_str(&stek),
@@ -492,7 +493,16 @@ fn gnutls_resumptions_against_pfslab_fall_or_stand_as_their_mode_says() {
     let dir = TestDir::new("stek-gnutls");
     let (key, cert) = keygen(&dir, "keys");
     let stek = dir.join("ticket.key");
-    let server = PfslabServer::start(&key, &cert, &["--tickets", "--ticket-key", path_str(&stek)]);
+    let server = PfslabServer::start(
+        &key,
+        &cert,
+        &[
+            "--session-cache",
+            "--tickets",
+            "--ticket-key",
+            path_str(&stek),
+        ],
+    );
     let cap = dir.join("gnutls.pcap");
     let tap = Tap::start(server.addr.port(), &cap, Some(4));
     let request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";

@@ -139,7 +139,7 @@ fn check_reused_scalar(report: &Value, keylog: &Path, cap: &Path, tokens: &[Stri
 
 /// With `--reuse-ephemeral forever`, the live server's memory and its core file both give the
 /// one scalar that opens every ECDHE and TLS 1.3 session it served (pfslab and OpenSSL clients).
-/// The session-ID cache is off so that the scalar is the only way in.
+/// The session-ID cache is off (the default) so that the scalar is the only way in.
 #[test]
 fn a_reused_ephemeral_key_in_memory_opens_every_session() {
     let dir = TestDir::new("memscan-reuse");
@@ -147,13 +147,7 @@ fn a_reused_ephemeral_key_in_memory_opens_every_session() {
     let server = PfslabServer::start(
         &key,
         &cert,
-        &[
-            "--suites",
-            "ecdhe,tls13",
-            "--reuse-ephemeral",
-            "forever",
-            "--no-session-cache",
-        ],
+        &["--suites", "ecdhe,tls13", "--reuse-ephemeral", "forever"],
     );
     let cap = dir.join("reuse.pcap");
     let tokens = four_sessions(&server, &cap, &dir.join("clients.keys"));
@@ -187,23 +181,19 @@ fn a_reused_ephemeral_key_in_memory_opens_every_session() {
 }
 
 /// The zeroization claim, tested against real memory: with fresh ephemeral keys (the default)
-/// and the session-ID cache off, once the sessions have ended neither `memscan` (live and from a
+/// and the session-ID cache off (both the default), once the sessions have ended neither `memscan` (live and from a
 /// core; windows at 8-byte boundaries, where `U256` limbs and heap blocks lie) nor a plain byte
 /// search of the core at every offset finds an ephemeral scalar, a master secret or a TLS 1.3
 /// traffic secret of those sessions. The byte search uses the clients' key logs, so it needs no
 /// trust in memscan's filters; the scalars, which no client knows, rest on memscan alone.
-/// (With the cache on, the server keeps each TLS 1.2 master secret on purpose, to resume:
+/// (With `--session-cache`, the server keeps each TLS 1.2 master secret on purpose, to resume:
 /// memscan finds them — lesson 11 shows it.) Before `MasterSecret` was boxed this test failed:
 /// moving the secret between handshake states left copies in freed heap blocks.
 #[test]
 fn a_server_with_fresh_keys_forgets_its_finished_sessions() {
     let dir = TestDir::new("memscan-forget");
     let (key, cert) = keygen(&dir, "keys");
-    let server = PfslabServer::start(
-        &key,
-        &cert,
-        &["--suites", "ecdhe,tls13", "--no-session-cache"],
-    );
+    let server = PfslabServer::start(&key, &cert, &["--suites", "ecdhe,tls13"]);
     let cap = dir.join("fresh.pcap");
     let client_keys = dir.join("clients.keys");
     four_sessions(&server, &cap, &client_keys);

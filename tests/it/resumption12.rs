@@ -39,7 +39,11 @@ fn pfslab_resumes_pfslab_by_ticket_and_by_session_id() {
     let dir = TestDir::new("resume12");
     let (key, cert) = keygen(&dir, "keys");
     let tk = dir.join("ticket.key");
-    let server = PfslabServer::start(&key, &cert, &["--ticket-key", path_str(&tk)]);
+    let server = PfslabServer::start(
+        &key,
+        &cert,
+        &["--session-cache", "--ticket-key", path_str(&tk)],
+    );
     let port = server.addr.port();
     let s1 = dir.join("s1.session");
 
@@ -103,7 +107,11 @@ fn ticket_key_rotation_decides_resumption() {
     let (old, new) = (dir.join("old.key"), dir.join("new.key"));
     let s1 = dir.join("s1.session");
     {
-        let first = PfslabServer::start(&key, &cert, &["--ticket-key", path_str(&old)]);
+        let first = PfslabServer::start(
+            &key,
+            &cert,
+            &["--session-cache", "--ticket-key", path_str(&old)],
+        );
         client(
             first.addr.port(),
             "first",
@@ -111,7 +119,11 @@ fn ticket_key_rotation_decides_resumption() {
         );
     }
     // A server with another key and no cache of the first's sessions: full handshake.
-    let other = PfslabServer::start(&key, &cert, &["--ticket-key", path_str(&new)]);
+    let other = PfslabServer::start(
+        &key,
+        &cert,
+        &["--session-cache", "--ticket-key", path_str(&new)],
+    );
     let fb = client(other.addr.port(), "other", &["--session-in", path_str(&s1)]);
     assert!(fb.stderr.contains("full handshake"), "{}", fb.describe());
     // The same new key with the old one kept for opening: resumed.
@@ -142,6 +154,7 @@ fn resumed_session_decrypts_in_tshark_with_the_servers_key_log() {
         &key,
         &cert,
         &[
+            "--session-cache",
             "--tickets",
             "--ticket-key",
             path_str(&dir.join("t.key")),
@@ -189,7 +202,15 @@ fn resumed_session_decrypts_in_tshark_with_the_servers_key_log() {
 fn openssl_s_client_resumes_against_pfslab_by_ticket_and_session_id() {
     let dir = TestDir::new("resume12-openssl");
     let (key, cert) = keygen(&dir, "keys");
-    let server = PfslabServer::start(&key, &cert, &["--ticket-key", path_str(&dir.join("t.key"))]);
+    let server = PfslabServer::start(
+        &key,
+        &cert,
+        &[
+            "--session-cache",
+            "--ticket-key",
+            path_str(&dir.join("t.key")),
+        ],
+    );
     let port = server.addr.port();
     for (name, extra) in [("ticket", None), ("sid", Some("-no_ticket"))] {
         let sess = dir.join(&format!("{name}.pem"));
@@ -216,7 +237,15 @@ fn openssl_s_client_resumes_against_pfslab_by_ticket_and_session_id() {
 fn gnutls_cli_resumes_against_pfslab() {
     let dir = TestDir::new("resume12-gnutls");
     let (key, cert) = keygen(&dir, "keys");
-    let server = PfslabServer::start(&key, &cert, &["--ticket-key", path_str(&dir.join("t.key"))]);
+    let server = PfslabServer::start(
+        &key,
+        &cert,
+        &[
+            "--session-cache",
+            "--ticket-key",
+            path_str(&dir.join("t.key")),
+        ],
+    );
     require_tool("gnutls-cli", "gnutls-bin");
     let mut cmd = std::process::Command::new("gnutls-cli");
     cmd.args([
