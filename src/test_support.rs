@@ -71,3 +71,19 @@ pub fn openssl_encrypt_pkcs1(dir: &TempDir, public_pem: &str, message: &[u8]) ->
     );
     fs::read(dir.path("ciphertext")).expect("read the ciphertext")
 }
+
+/// One 2048-bit lab key and its self-signed certificate (valid from an hour ago), made once per
+/// test run and shared by the in-memory handshake tests.
+pub fn lab_identity() -> &'static (std::sync::Arc<rsa::PrivateKey>, Vec<u8>) {
+    use std::time::{Duration, SystemTime};
+    static ID: std::sync::OnceLock<(std::sync::Arc<rsa::PrivateKey>, Vec<u8>)> =
+        std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut r = crate::crypto::rng::from_seed(14, "in-memory test identity");
+        let key = crate::pki::generate_key(&mut r, 2048).expect("key");
+        let not_before = SystemTime::now() - Duration::from_secs(3600);
+        let params = crate::pki::CertParams::lab_default(not_before);
+        let cert = crate::pki::self_signed_cert(&key, &params, &mut r).expect("certificate");
+        (std::sync::Arc::new(key), cert)
+    })
+}

@@ -1,8 +1,7 @@
 //! The alerts tlsfuzzer found wrong (issue 14), each as the RFC names it, driven in memory:
 //! a client and a server connection, and records crafted where the peer would never send them.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use super::*;
 use crate::crypto::rng;
@@ -18,15 +17,7 @@ use crate::test_support::TempDir;
 use crate::tls13::key_schedule::TrafficSecret;
 
 fn identity() -> &'static (Arc<rsa::PrivateKey>, Vec<u8>) {
-    static ID: OnceLock<(Arc<rsa::PrivateKey>, Vec<u8>)> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut r = rng::from_seed(14, "conformance identity");
-        let key = pki::generate_key(&mut r, 2048).expect("key");
-        let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
-            .expect("certificate");
-        (Arc::new(key), cert)
-    })
+    crate::test_support::lab_identity()
 }
 
 fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {

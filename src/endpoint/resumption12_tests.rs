@@ -2,8 +2,7 @@
 //! abbreviated handshakes by ticket and by session ID; what falls back to a full handshake.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use crate::crypto::rng;
 use crate::endpoint::client::{client_connection, ClientConfig, ClientResumption};
@@ -13,22 +12,13 @@ use crate::endpoint::session::{ClientSession, Clock, Tls12Session};
 use crate::endpoint::ServerVerification;
 use crate::error::Error;
 use crate::msgs::enums::AlertDescription;
-use crate::pki;
 use crate::suites::{self, Suite};
 use crate::tickets::{TicketKey, TicketKeys};
 
 const NOW_MS: u64 = 1_800_000_000_000;
 
 fn identity() -> &'static (Arc<rsa::PrivateKey>, Vec<u8>) {
-    static ID: OnceLock<(Arc<rsa::PrivateKey>, Vec<u8>)> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut r = rng::from_seed(16, "resumption identity");
-        let key = pki::generate_key(&mut r, 2048).expect("key");
-        let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
-            .expect("certificate");
-        (Arc::new(key), cert)
-    })
+    crate::test_support::lab_identity()
 }
 
 fn ticket_keys(seed: u64) -> Arc<TicketKeys> {

@@ -2,8 +2,7 @@
 //! both modes, and ClientHellos crafted where a client would never send them (RFC 8446
 //! §4.2.9–§4.2.11, §4.4.1).
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::rng;
@@ -19,7 +18,6 @@ use crate::msgs::handshake13::{
     client_hello_without_binders, message_hash, KeyShareEntry, OfferedPsks, PskIdentity,
 };
 use crate::msgs::record::{encode_record, HandshakeMessage};
-use crate::pki;
 use crate::suites;
 use crate::tickets::{TicketKey, TicketKeys};
 use crate::tls13::key_schedule::EarlySecret;
@@ -27,15 +25,7 @@ use crate::tls13::key_schedule::EarlySecret;
 const NOW_MS: u64 = 1_800_000_000_000;
 
 fn identity() -> &'static (Arc<rsa::PrivateKey>, Vec<u8>) {
-    static ID: OnceLock<(Arc<rsa::PrivateKey>, Vec<u8>)> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut r = rng::from_seed(16, "psk identity");
-        let key = pki::generate_key(&mut r, 2048).expect("key");
-        let not_before = SystemTime::now() - Duration::from_secs(3600);
-        let cert = pki::self_signed_cert(&key, &pki::CertParams::lab_default(not_before), &mut r)
-            .expect("certificate");
-        (Arc::new(key), cert)
-    })
+    crate::test_support::lab_identity()
 }
 
 fn ticket_keys() -> Arc<TicketKeys> {
