@@ -244,12 +244,24 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         field(out, "server random", &sh.random);
         text(out, "chosen suite", &suite_name(sh.cipher_suite));
         let suite_kx = s.key_exchange.map(|k| k.label()).unwrap_or("?");
+        // TLS 1.3 resumption (RFC 8446 §4.2.9): the ServerHello selected a PSK identity.
+        let psk_selected = s.psk.as_ref().filter(|p| p.selected.is_some());
         let tls12_resumed = s.resumed.is_some() && s.key_exchange != Some(KeyExchange::Tls13);
         if tls12_resumed {
             text(
                 out,
                 "key exchange",
                 &format!("none in this handshake (the suite names {suite_kx}; an abbreviated handshake reuses the earlier master secret)"),
+            );
+        } else if let Some(psk) = psk_selected {
+            text(
+                out,
+                "key exchange",
+                if psk.server_key_share {
+                    "psk_dhe_ke: the resumption PSK and a fresh (EC)DHE exchange (RFC 8446 §4.2.9)"
+                } else {
+                    "psk_ke: none — the resumption PSK alone (no key share, RFC 8446 §4.2.9)"
+                },
             );
         } else {
             text(out, "key exchange", suite_kx);
@@ -406,7 +418,14 @@ fn handshake_walk(out: &mut String, s: &ObservedSession, style: Style) {
         text(
             out,
             "records",
-            &format!("{c} from the client, {sv} from the server; the server's first is EncryptedExtensions (then Certificate, CertificateVerify, Finished), the client's first is its Finished (RFC 8446 §2)"),
+            &format!(
+                "{c} from the client, {sv} from the server; the server's first is EncryptedExtensions (then {}), the client's first is its Finished (RFC 8446 §2)",
+                if s.psk.as_ref().is_some_and(|p| p.selected.is_some()) {
+                    "Finished: a resumption sends no Certificate or CertificateVerify"
+                } else {
+                    "Certificate, CertificateVerify, Finished"
+                }
+            ),
         );
     } else {
         head(

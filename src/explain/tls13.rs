@@ -44,7 +44,11 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
         Some(PskMode::PskDheKe) => psk_schedule(out, recovery, true, style),
         _ => full_schedule(out, style),
     }
-    let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
+    if matches!(recovery.psk_mode, Some(PskMode::PskKe | PskMode::PskDheKe)) {
+        let _ = writeln!(out, "   A resumed handshake has no Certificate or CertificateVerify: the server's RSA key takes no part.");
+    } else {
+        let _ = writeln!(out, "   The server's RSA key only signs CertificateVerify (encrypted, RSA-PSS): stolen, it opens nothing.");
+    }
     out.push('\n');
     let Some(suite) = s.suite else { return };
     let Some(secrets) = &recovery.tls13_secrets else {
