@@ -162,7 +162,16 @@ pub fn inspect_table_row(capture: &str, conn: &TlsConnection, show_capture: bool
             38
         ),
         cell(s.key_exchange.map(|k| k.short()).unwrap_or("?"), 5),
-        cell(if s.ems { "yes" } else { "no" }, 3),
+        // TLS 1.3 has no extended master secret to offer: its key schedule binds every secret
+        // to the transcript (RFC 8446 §7.1), so the column does not apply.
+        cell(
+            match (s.key_exchange, s.ems) {
+                (Some(crate::suites::KeyExchange::Tls13), _) => "n/a",
+                (_, true) => "yes",
+                (_, false) => "no",
+            },
+            3,
+        ),
         cell(s.sni.as_deref().unwrap_or("-"), 12),
         cell(&format!("{c2s} / {s2c} B"), 19),
         wire_summary(conn)
