@@ -6,6 +6,7 @@
 //! ffdhe groups) leaves ~√q ≈ 2^1023 operations. Variable-width, variable-time integers
 //! (num-bigint): this is the attacker's side, where nothing secret is at stake.
 
+pub mod backdoor;
 pub mod dlog;
 
 use num_bigint::BigUint;
