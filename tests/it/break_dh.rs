@@ -115,3 +115,102 @@ fn dhparams_backdoor_is_a_prime_openssl_reads_with_a_smooth_p_minus_1() {
         );
     }
 }
+
+/// `openssl s_client` (TLS 1.2, DHE-RSA-AES128-GCM-SHA256) → tap → `pfslab server --suites dhe
+/// --dh-params FILE`; then `attack --break-dh` on the capture, with no key and no key log.
+fn s_client_dhe_through_the_tap(
+    dir: &TestDir,
+    server_args: &[&str],
+) -> (std::path::PathBuf, String) {
+    let (key, cert) = keygen(dir, "keys");
+    let mut args = vec!["--suites", "dhe"];
+    args.extend_from_slice(server_args);
+    let server = PfslabServer::start(&key, &cert, &args);
+    let cap = dir.join("dhe.pcap");
+    let tap = Tap::start(server.addr.port(), &cap, Some(1));
+    let token = unique_token("break-dh");
+    let request = bank_request_with_cookie(&token);
+    let done = openssl_s_client_verified(
+        tap.port,
+        &cert,
+        &["-tls1_2", "-cipher", DHE.openssl],
+        &request,
+        None,
+    );
+    let why = || done.beside("openssl s_client", "server", &server.proc);
+    assert!(done.status.success(), "{}", why());
+    assert!(
+        done.stdout
+            .contains(&format!("New, TLSv1.2, Cipher is {}", DHE.openssl)),
+        "{}",
+        why()
+    );
+    assert!(
+        done.stdout.contains("Server Temp Key: DH, 2048 bits"),
+        "{}",
+        why()
+    );
+    tap.finish();
+    (cap, token)
+}
+
+#[test]
+fn break_dh_decrypts_a_dhe_session_in_a_backdoored_group() {
+    require_tool("openssl", "openssl");
+    let dir = TestDir::new("break-dh-backdoor");
+    let pem = dir.join("backdoored.pem");
+    let made = run(
+        pfslab(&[
+            "dhparams",
+            "--backdoor",
+            "--factor-bits",
+            "24",
+            "--seed",
+            "18",
+            "--out",
+            path_str(&pem),
+        ]),
+        b"",
+    );
+    assert!(made.status.success(), "{}", made.describe());
+    let (cap, token) = s_client_dhe_through_the_tap(&dir, &["--dh-params", path_str(&pem)]);
+
+    let (verdicts, done) = attack_json(&[path_str(&cap), "--break-dh"]);
+    assert_eq!(verdicts.len(), 1, "{}", done.describe());
+    let v = &verdicts[0];
+    assert_eq!(v.key_exchange, "dhe", "{v:#?}");
+    assert_eq!(v.verdict, "decrypted", "{v:#?}");
+    assert!(v.client_data.contains(&token), "{v:#?}");
+    assert!(v.client_data.starts_with("GET /"), "{v:#?}");
+    assert_eq!(text(&v.raw, "client_finished"), "verified", "{v:#?}");
+    assert_eq!(text(&v.raw, "server_finished"), "verified", "{v:#?}");
+    let route = text(&v.raw, "secret_source");
+    assert!(
+        route.contains("Pohlig-Hellman"),
+        "the route names the attack: {route}"
+    );
+    assert!(route.contains("the largest of 24 bits"), "{route}");
+
+    // Without --break-dh (and with nothing else) the attacker has nothing to try.
+    let none = attack(&[path_str(&cap)]);
+    assert!(!none.status.success(), "{}", none.describe());
+}
+
+#[test]
+fn break_dh_stops_at_ffdhe2048_and_says_what_it_would_cost() {
+    require_tool("openssl", "openssl");
+    let dir = TestDir::new("break-dh-ffdhe");
+    let (cap, _) = s_client_dhe_through_the_tap(&dir, &[]);
+    let (verdicts, done) = attack_json(&[path_str(&cap), "--break-dh"]);
+    assert_eq!(verdicts.len(), 1, "{}", done.describe());
+    let v = &verdicts[0];
+    assert_eq!(v.verdict, "forward-secret", "{v:#?}");
+    assert!(
+        v.reason.contains(
+            "the largest prime factor of p-1 has 2047 bits: Pohlig-Hellman would need ~2^1023 group operations"
+        ),
+        "{}",
+        v.reason
+    );
+    assert!(v.client_data.is_empty(), "{v:#?}");
+}
