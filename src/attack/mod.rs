@@ -46,7 +46,7 @@ pub struct Loot {
     /// one server certificate thousands of times, and parsing it is not free.
     pub(crate) last_key_check: std::sync::Mutex<Option<(Vec<u8>, KeyCheck)>>,
     /// Try the discrete log of DHE public values (`attack --break-dh`, [`break_dh`]).
-    pub break_dh: bool,
+    pub break_dh: Option<break_dh::GroupCache>,
 }
 
 impl Loot {
@@ -60,7 +60,7 @@ impl Loot {
             ticket_keys: None,
             fast_key,
             last_key_check: Default::default(),
-            break_dh: false,
+            break_dh: None,
         }
     }
 

@@ -358,8 +358,14 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                     ..
                 },
                 _,
-            ) if loot.break_dh => {
-                match crate::attack::break_dh::break_dhe(p, g, server_public, client_public) {
+            ) if loot.break_dh.is_some() => {
+                let cache = loot.break_dh.as_ref();
+                match cache
+                    .map(|c| {
+                        crate::attack::break_dh::break_dhe(c, p, g, server_public, client_public)
+                    })
+                    .unwrap_or_else(|| Err("--break-dh was not given".into()))
+                {
                     Ok((pms, info)) => {
                         let src = SecretSource::BrokenDlog(info);
                         r.master =

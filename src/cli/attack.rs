@@ -64,7 +64,16 @@ pub fn run(a: AttackArgs) -> Result<()> {
     }
     let mut loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
         .with_ticket_keys(load_ticket_keys(&a.ticket_keys)?);
-    loot.break_dh = a.break_dh;
+    if a.break_dh {
+        loot.break_dh = Some(Default::default());
+        if !a.quiet {
+            eprintln!(
+                "--break-dh: for each DHE group, factoring p-1 (trial division below 2^16, Pollard rho up to {} steps per split), then Pohlig-Hellman over its primes of at most {} bits",
+                pfslab::attack::break_dh::RHO_BUDGET,
+                pfslab::attack::break_dh::MAX_PRIME_BITS
+            );
+        }
+    }
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
