@@ -90,7 +90,7 @@ pub fn break_dhe(
             bits / 2
         ),
         Some(DlogError::LargeFactor { bits }) => format!(
-            "p-1 has a part of {bits} bits that Pollard rho did not split within {RHO_BUDGET} steps (factors of p-1 found: {}); solving there costs ~2^{} group operations",
+            "p-1 has a part of {bits} bits that Pollard rho did not split within {RHO_BUDGET} steps (factors of p-1 found: {}); if it is prime, Pohlig-Hellman there costs ~2^{} group operations",
             order.primes.len(),
             bits / 2
         ),

@@ -26,7 +26,7 @@ impl std::fmt::Display for DlogError {
         match self {
             Self::LargeFactor { bits } => write!(
                 f,
-                "the group order has an unfactored part of {bits} bits: ~2^{} group operations",
+                "the group order has an unfactored part of {bits} bits: up to ~2^{} group operations",
                 bits / 2
             ),
             Self::PrimeTooLarge { bits, max_bits } => write!(
