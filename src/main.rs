@@ -60,6 +60,8 @@ enum Command {
     /// Find, in a server's memory (live process or core file), every secret that opens captured sessions.
     #[command(long_about = cli::memscan::LONG_ABOUT)]
     Memscan(cli::memscan::MemscanArgs),
+    /// Make a backdoored finite-field DH group (p-1 has only small factors) and its factorisation.
+    Dhparams(cli::dhparams::DhparamsArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
     cli::logger::install();
     let result = match cli.command {
         Command::Keygen(a) => cli::keygen::run(a),
+        Command::Dhparams(a) => cli::dhparams::run(a),
         Command::Server(a) => cli::server::run(a),
         Command::Client(a) => cli::client::run(a),
         Command::Tap(a) => cli::tap::run(a),

@@ -6,6 +6,7 @@
 //! handshake, [`recovery`] finds its secrets (the one place that does), [`tls12`] and [`tls13`]
 //! decrypt, [`reasons`] says why a session stays closed, [`driver`] runs it all over many cores.
 
+pub mod break_dh;
 pub mod driver;
 pub mod observe;
 pub mod pipeline;
@@ -44,6 +45,8 @@ pub struct Loot {
     /// The last certificate checked against the key, and the answer: a capture usually shows
     /// one server certificate thousands of times, and parsing it is not free.
     pub(crate) last_key_check: std::sync::Mutex<Option<(Vec<u8>, KeyCheck)>>,
+    /// Try the discrete log of DHE public values (`attack --break-dh`, [`break_dh`]).
+    pub break_dh: Option<break_dh::GroupCache>,
 }
 
 impl Loot {
@@ -57,6 +60,7 @@ impl Loot {
             ticket_keys: None,
             fast_key,
             last_key_check: Default::default(),
+            break_dh: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub enum SecretSource {
     /// TLS 1.3: a stolen ticket key opened the PSK identity the server selected; the state
     /// inside held the resumption PSK.
     TicketPsk { key_name: [u8; 16] },
+    /// `--break-dh`: the discrete log of a DHE public value, taken with Pohlig–Hellman because
+    /// the group's p−1 splits into small primes.
+    BrokenDlog(crate::attack::break_dh::BrokenDlog),
 }
 
 impl SecretSource {
@@ -78,6 +81,10 @@ impl SecretSource {
             Self::TicketPsk { key_name } => format!(
                 "the ticket the client presented as its PSK identity carried the resumption PSK; opened with the stolen ticket key (name {})",
                 hex(key_name)
+            ),
+            Self::BrokenDlog(b) => format!(
+                "premaster computed from the {}'s DH exponent, found by Pohlig-Hellman: p-1 splits into {} primes, the largest of {} bits (g^x = Y checked)",
+                b.party, b.primes, b.largest_bits
             ),
         }
     }
@@ -341,6 +348,41 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                 }
                 .into();
                 return r;
+            }
+            (
+                KeyExchangeOnWire::Dhe {
+                    p,
+                    g,
+                    server_public,
+                    client_public,
+                    ..
+                },
+                _,
+            ) if loot.break_dh.is_some() => {
+                let cache = loot.break_dh.as_ref();
+                match cache
+                    .map(|c| {
+                        crate::attack::break_dh::break_dhe(c, p, g, server_public, client_public)
+                    })
+                    .unwrap_or_else(|| Err("--break-dh was not given".into()))
+                {
+                    Ok((pms, info)) => {
+                        let src = SecretSource::BrokenDlog(info);
+                        r.master =
+                            master_from_premaster(obs, &suite, &pms).map(|m| (m, src.clone()));
+                        r.premaster = Some((pms, src));
+                    }
+                    Err(why) => {
+                        r.verdict = Verdict::ForwardSecret;
+                        r.reason = format!(
+                            "{}; --break-dh: {why}",
+                            dhe_reason(obs, &r.key_check, r.signature_verifies)
+                        );
+                        r.reason.push_str(&r.tickets_clause());
+                        r.short = "DHE: discrete log out of reach".into();
+                        return r;
+                    }
+                }
             }
             (KeyExchangeOnWire::Dhe { .. }, _) => {
                 r.verdict = Verdict::ForwardSecret;

@@ -35,6 +35,11 @@ pub struct AttackArgs {
     /// of psk_ke sessions derived from a stolen ticket key), for Wireshark.
     #[arg(long)]
     keylog_out: Option<PathBuf>,
+    /// DHE sessions: factor p-1 (bounded) and take the discrete log of a public value with
+    /// Pohlig-Hellman; works when the group was built with a smooth p-1 (`pfslab dhparams
+    /// --backdoor`), says why not for a safe prime such as RFC 7919 ffdhe2048.
+    #[arg(long)]
+    break_dh: bool,
     /// Print {"sessions": [...]} instead of the table and conversations.
     #[arg(long)]
     json: bool,
@@ -54,11 +59,21 @@ pub struct AttackArgs {
 
 pub fn run(a: AttackArgs) -> Result<()> {
     // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
-    if a.key.is_none() && a.keylog.is_none() && a.ticket_keys.is_empty() {
-        bail!("nothing to attack with: give --key (the stolen server key), --keylog (a leaked key log) and/or --ticket-key (a stolen ticket key)");
+    if a.key.is_none() && a.keylog.is_none() && a.ticket_keys.is_empty() && !a.break_dh {
+        bail!("nothing to attack with: give --key (the stolen server key), --keylog (a leaked key log) and/or --ticket-key (a stolen ticket key), or try --break-dh");
     }
-    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
+    let mut loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
         .with_ticket_keys(load_ticket_keys(&a.ticket_keys)?);
+    if a.break_dh {
+        loot.break_dh = Some(Default::default());
+        if !a.quiet {
+            eprintln!(
+                "--break-dh: for each DHE group, factoring p-1 (trial division below 2^16, Pollard rho up to {} steps per split), then Pohlig-Hellman over its primes of at most {} bits",
+                pfslab::attack::break_dh::RHO_BUDGET,
+                pfslab::attack::break_dh::MAX_PRIME_BITS
+            );
+        }
+    }
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }

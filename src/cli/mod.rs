@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod client;
+pub mod dhparams;
 pub mod explain;
 pub mod inspect;
 pub mod keygen;

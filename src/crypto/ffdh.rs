@@ -153,6 +153,42 @@ impl DhGroup {
         Self::from_der(&der)
     }
 
+    /// PEM "DH PARAMETERS" as `openssl dhparam` writes it: DER SEQUENCE { prime, base }.
+    pub fn to_pem(&self) -> String {
+        fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            let len = body.len();
+            if len < 0x80 {
+                out.push(len as u8);
+            } else {
+                let lb: Vec<u8> = len
+                    .to_be_bytes()
+                    .into_iter()
+                    .skip_while(|b| *b == 0)
+                    .collect();
+                out.push(0x80 | lb.len() as u8);
+                out.extend_from_slice(&lb);
+            }
+            out.extend_from_slice(body);
+            out
+        }
+        // DER INTEGER: positive, so a leading 0x00 when the top bit is set (X.690 §8.3).
+        fn int(v: &[u8]) -> Vec<u8> {
+            let mut body = Vec::with_capacity(v.len() + 1);
+            if v.first().is_some_and(|b| b & 0x80 != 0) {
+                body.push(0);
+            }
+            body.extend_from_slice(v);
+            tlv(0x02, &body)
+        }
+        let mut seq = int(&self.p);
+        seq.extend(int(&self.g));
+        let der = tlv(0x30, &seq);
+        use x509_cert::der::pem;
+        // Encoding bytes we just built cannot fail; an empty string would fail parsing loudly.
+        pem::encode_string("DH PARAMETERS", pem::LineEnding::LF, &der).unwrap_or_default()
+    }
+
     /// Parses a DER DHParameter (PKCS #3 §9).
     pub fn from_der(der: &[u8]) -> Result<Self, DhError> {
         let bad = |e: x509_cert::der::Error| DhError::Malformed(format!("DER: {e}"));

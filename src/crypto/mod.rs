@@ -3,6 +3,7 @@
 //! ([`ffdh`]) and the attacker's fast RSA
 //! ([`fast_rsa`]).
 
+pub mod dhsmooth;
 pub mod ecdh;
 pub mod fast_rsa;
 pub mod ffdh;

@@ -11,6 +11,7 @@ mod fuzz;
 mod abuse;
 mod attack;
 mod attack_tickets;
+mod break_dh;
 mod broken_captures;
 mod capture;
 mod cbc;

@@ -92,3 +92,8 @@ fn lesson_11_what_forgetting_means() {
 fn lesson_12_after_the_theft() {
     run_lesson("12-after-the-theft.sh");
 }
+
+#[test]
+fn lesson_13_the_group_was_the_backdoor() {
+    run_lesson("13-the-group-was-the-backdoor.sh");
+}

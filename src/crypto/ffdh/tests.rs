@@ -152,3 +152,12 @@ fn pem_errors_are_typed() {
     assert!(DhGroup::from_pem(cut.as_bytes()).is_err());
     assert!(DhGroup::from_der(&[0x30, 0x03, 0x02, 0x01, 0x05]).is_err());
 }
+
+#[test]
+fn to_pem_is_byte_identical_to_openssls_file() {
+    // tests/data/dh2048-openssl.pem was written by `openssl dhparam`: same PEM bytes back.
+    let file = include_str!("../../../tests/data/dh2048-openssl.pem");
+    let group = DhGroup::from_pem(file.as_bytes()).unwrap();
+    assert_eq!(group.to_pem(), file);
+    assert_eq!(DhGroup::from_pem(group.to_pem().as_bytes()).unwrap(), group);
+}
