@@ -14,7 +14,9 @@ use pfslab::pki;
 use pfslab::suites;
 
 use crate::abuse::{cke_then_finished, fatal_alert, raw_rsa};
-use crate::common::{exclusive, identity, pfslab, run};
+use std::process::Command;
+
+use crate::common::{exclusive, identity, keygen, pfslab, run, PfslabServer, Proc, TestDir};
 
 fn start_oracle_server(padding_oracle: PaddingOracle) -> ServerHandle {
     let id = identity();
@@ -127,4 +129,34 @@ fn oracle_server_refuses_a_non_loopback_address() {
         "{}",
         out.describe()
     );
+}
+
+/// An outside tool confirms both modes: ROBOT's own scanner (robot-detect, PyPI) finds the
+/// oracle in `--oracle strong` and nothing in the default server.
+#[test]
+fn robot_detect_finds_the_strong_oracle_and_nothing_in_the_default_server() {
+    let dir = TestDir::new("robot-detect");
+    let (key, cert) = keygen(&dir, "keys");
+    for (extra, vulnerable) in [
+        (&["--suites", "rsa,rsa-cbc", "--oracle", "strong"][..], true),
+        (&["--suites", "rsa,rsa-cbc"][..], false),
+    ] {
+        let server = PfslabServer::start(&key, &cert, extra);
+        let mut cmd = Command::new("scripts/robot-detect.sh");
+        cmd.args(["-p", &server.port(), "127.0.0.1"]);
+        let mut p = Proc::spawn(cmd);
+        p.close_stdin();
+        // The first run sets up the virtual environment (pip) first.
+        let out = p.finish(Duration::from_secs(300));
+        let verdict = if vulnerable {
+            "VULNERABLE! Oracle (strong) found"
+        } else {
+            "NOT VULNERABLE!"
+        };
+        assert!(
+            out.stdout.contains(verdict),
+            "{extra:?}: robot-detect did not say {verdict:?}: {}",
+            out.describe()
+        );
+    }
 }
