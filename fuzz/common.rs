@@ -54,6 +54,7 @@ pub fn server_config() -> Arc<ServerConfig> {
                 keylog: None,
                 dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
                 ephemerals: Default::default(),
+                padding_oracle: Default::default(),
                 resumption: Default::default(),
             })
         })

@@ -6,6 +6,7 @@
 //! handshake, [`recovery`] finds its secrets (the one place that does), [`tls12`] and [`tls13`]
 //! decrypt, [`reasons`] says why a session stays closed, [`driver`] runs it all over many cores.
 
+pub mod bleichenbacher;
 pub mod break_dh;
 pub mod driver;
 pub mod observe;

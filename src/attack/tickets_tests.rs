@@ -60,6 +60,7 @@ pub(crate) fn session_logged(
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: server_resumption,
     });
     let client = Arc::new(ClientConfig {

@@ -116,6 +116,7 @@ pub fn run(a: MitmArgs) -> Result<()> {
             keylog: open_keylog(&a.keylog)?,
             dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
             ephemerals: Default::default(),
+            padding_oracle: Default::default(),
             resumption: ServerResumption::default(),
         }),
         upstream,

@@ -1,6 +1,6 @@
 //! `pfslab server`: the lab's TLS server (a tiny HTTP/1.0 bank) until interrupted.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use clap::Args;
 
 use pfslab::crypto::ffdh::DhGroup;
 use pfslab::endpoint::server::{
-    Ephemerals, KeyLifetime, ServerConfig, ServerResumption, SessionCache,
+    Ephemerals, KeyLifetime, PaddingOracle, ServerConfig, ServerResumption, SessionCache,
 };
 use pfslab::endpoint::session::Clock;
 use pfslab::lab::bank_server::{self, ConnectionReport, ServerOptions};
@@ -79,12 +79,43 @@ pub struct ServerArgs {
     /// (IMC 2016) measured on real servers. Default: a fresh key per handshake, zeroized after.
     #[arg(long, value_name = "DURATION", value_parser = KeyLifetime::parse)]
     reuse_ephemeral: Option<KeyLifetime>,
+    /// A deliberate Bleichenbacher padding oracle for RSA key transport (lesson 14): `strong`
+    /// sends a fatal handshake_failure alert at once for a ClientKeyExchange whose decryption
+    /// does not start 00 02; `weak` only for a conformant padding whose message is not 48
+    /// bytes. Every other ClientKeyExchange ends as by default (bad_record_mac at a wrong
+    /// Finished). Off by default; refused unless --listen is a loopback address.
+    #[arg(long, value_enum, value_name = "STRENGTH")]
+    oracle: Option<OracleArg>,
     /// Derive all server randomness from this number (reproducible runs).
     #[arg(long)]
     seed: Option<u64>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OracleArg {
+    Strong,
+    Weak,
+}
+
 pub fn run(a: ServerArgs) -> Result<()> {
+    let padding_oracle = match a.oracle {
+        None => PaddingOracle::Off,
+        Some(OracleArg::Strong) => PaddingOracle::Strong,
+        Some(OracleArg::Weak) => PaddingOracle::Weak,
+    };
+    if padding_oracle != PaddingOracle::Off {
+        let addrs: Vec<_> = a
+            .listen
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {}", a.listen))?
+            .collect();
+        if addrs.is_empty() || addrs.iter().any(|s| !s.ip().is_loopback()) {
+            anyhow::bail!(
+                "--oracle makes a deliberately vulnerable server; it listens only on loopback, not {}",
+                a.listen
+            );
+        }
+    }
     let suites = identity::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
     let id = identity::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
     let keylog = open_keylog(&a.keylog)?;
@@ -134,6 +165,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         dh_group,
         ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()),
         resumption,
+        padding_oracle,
     });
     output::print(format!("pfslab server listening on {addr}\n"))?;
     eprintln!(
@@ -172,6 +204,15 @@ pub fn run(a: ServerArgs) -> Result<()> {
             d.as_secs()
         ),
         _ => {}
+    }
+    match padding_oracle {
+        PaddingOracle::Strong => eprintln!(
+            "padding oracle: STRONG (handshake_failure at once when an RSA ClientKeyExchange does not decrypt to 00 02 ...)"
+        ),
+        PaddingOracle::Weak => eprintln!(
+            "padding oracle: WEAK (handshake_failure at once for a conformant RSA ClientKeyExchange padding whose message is not 48 bytes)"
+        ),
+        PaddingOracle::Off => {}
     }
     let options = ServerOptions {
         config,

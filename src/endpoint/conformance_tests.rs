@@ -33,6 +33,7 @@ fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
@@ -419,6 +420,7 @@ fn dhe_server(group: crate::crypto::ffdh::DhGroup) -> Connection {
         keylog: None,
         dh_group: group,
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")

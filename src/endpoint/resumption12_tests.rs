@@ -39,6 +39,7 @@ fn server(keys: &Arc<TicketKeys>, cache: &Arc<SessionCache>, now_ms: u64) -> Con
         keylog: None,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: ServerResumption {
             tickets: Some(keys.clone()),
             session_cache: Some(cache.clone()),

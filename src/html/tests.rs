@@ -75,6 +75,7 @@ fn session(
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: Default::default(),
     });
     let client = Arc::new(ClientConfig {

@@ -329,6 +329,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption,
     });
     let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {

@@ -34,6 +34,7 @@ fn sessions(suites_run: &[Suite]) -> (Vec<TargetSession>, Arc<ServerConfig>, Key
         keylog: Some(Arc::new(KeyLogWriter::open(&path).expect("key log"))),
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Ephemerals::new(KeyLifetime::Forever),
+        padding_oracle: Default::default(),
         resumption: Default::default(),
     });
     let mut targets = Vec::new();

@@ -39,6 +39,7 @@ pub fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> A
         keylog,
         dh_group: pfslab::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: Default::default(),
     })
 }

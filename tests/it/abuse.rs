@@ -98,7 +98,7 @@ fn read_to_close(sock: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Inst
     }
 }
 
-fn fatal_alert(description: u8) -> Vec<u8> {
+pub(crate) fn fatal_alert(description: u8) -> Vec<u8> {
     vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]
 }
 
@@ -558,6 +558,32 @@ fn start_rsa_handshake(addr: SocketAddr, seed: u64) -> RsaHandshake {
 /// ChangeCipherSpec and a Finished computed from `client_premaster`; returns every byte the
 /// server sends after that until it closes.
 fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: &[u8]) -> Vec<u8> {
+    let answer = cke_then_finished(addr, seed, encrypted, client_premaster);
+    // RFC 5246 §7.4.7.1: nothing may come back for a ClientKeyExchange, good or bad.
+    if let Some(early) = answer.early {
+        panic!("the server answered a ClientKeyExchange on its own: {early:02x?}");
+    }
+    answer.after_finished
+}
+
+/// What a server sent back to [`cke_then_finished`].
+pub(crate) struct CkeAnswer {
+    /// Bytes (maybe none) up to the close, when the server answered or closed within 300 ms of
+    /// the ClientKeyExchange, before the client's Finished was sent.
+    pub early: Option<Vec<u8>>,
+    /// Every byte after the client's ChangeCipherSpec and Finished, up to the close.
+    pub after_finished: Vec<u8>,
+}
+
+/// An RSA key-transport handshake up to a ClientKeyExchange carrying `encrypted`; then, if the
+/// server stays silent for 300 ms, ChangeCipherSpec and a Finished computed from
+/// `client_premaster`.
+pub(crate) fn cke_then_finished(
+    addr: SocketAddr,
+    seed: u64,
+    encrypted: &[u8],
+    client_premaster: &[u8],
+) -> CkeAnswer {
     let mut h = start_rsa_handshake(addr, seed);
     let cke = RsaClientKeyExchange {
         encrypted_premaster: encrypted.to_vec(),
@@ -567,17 +593,26 @@ fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: 
         .write_all(&encode_record(ContentType::Handshake, 0x0303, &cke.encoded))
         .expect("send ClientKeyExchange");
     h.transcript.extend_from_slice(&cke.encoded);
-    // RFC 5246 §7.4.7.1: nothing may come back for a ClientKeyExchange, good or bad.
     h.sock
         .set_read_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");
     let mut b = [0u8; 64];
     match h.sock.read(&mut b) {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-        other => panic!(
-            "the server answered a ClientKeyExchange on its own: {other:?} {:02x?}",
-            &b[..8]
-        ),
+        Ok(n) => {
+            let mut early = b.get(..n).unwrap_or_default().to_vec();
+            early.extend(read_to_close(&mut h.sock, Duration::from_secs(6)).0);
+            return CkeAnswer {
+                early: Some(early),
+                after_finished: Vec::new(),
+            };
+        }
+        Err(_) => {
+            return CkeAnswer {
+                early: Some(Vec::new()),
+                after_finished: Vec::new(),
+            }
+        }
     }
     let master = derive_master_secret(
         &SUITE,
@@ -613,12 +648,15 @@ fn finish_with(addr: SocketAddr, seed: u64, encrypted: &[u8], client_premaster: 
         closed.is_some() || !got.is_empty(),
         "no answer to the client's Finished"
     );
-    got
+    CkeAnswer {
+        early: None,
+        after_finished: got,
+    }
 }
 
 /// m^e mod n for a 65537 exponent: textbook RSA with no padding, for blocks the PKCS#1
 /// encoder refuses to make.
-fn raw_rsa(public: &rsa::PublicKey, block: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_rsa(public: &rsa::PublicKey, block: &[u8]) -> Vec<u8> {
     let n = public.n();
     assert_eq!(
         public.e().to_be_bytes_trimmed_vartime().as_ref(),

@@ -28,6 +28,7 @@ mod handshake;
 mod interop;
 mod memscan;
 mod mitm;
+mod oracle;
 mod proptests;
 mod record;
 mod report;

@@ -2,6 +2,7 @@
 //! version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
 mod ephemeral;
+mod oracle;
 mod session_cache;
 mod tls12;
 mod tls12_resume;
@@ -9,6 +10,7 @@ mod tls13;
 mod tls13_psk;
 
 pub use ephemeral::{Ephemerals, KeyLifetime};
+pub use oracle::PaddingOracle;
 pub use session_cache::SessionCache;
 
 use std::sync::Arc;
@@ -39,6 +41,9 @@ pub struct ServerConfig {
     pub resumption: ServerResumption,
     /// Ephemeral (EC)DH keys: fresh per handshake by default, or reused (`--reuse-ephemeral`).
     pub ephemerals: Ephemerals,
+    /// A deliberate Bleichenbacher padding oracle for RSA key transport (`--oracle`; off by
+    /// default).
+    pub padding_oracle: PaddingOracle,
 }
 
 /// How the server lets clients come back (RFC 5246 §7.3 session IDs, RFC 5077 tickets,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::{tls12_resume, ServerConfig};
+use super::{tls12_resume, PaddingOracle, ServerConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhKey, FFDHE2048_CODEPOINT};
 use crate::crypto::rng::{random_array, LabRng};
@@ -330,14 +330,22 @@ fn rsa_premaster(
     client_version: u16,
     encrypted: &[u8],
     rng: &mut LabRng,
-) -> zeroize::Zeroizing<Vec<u8>> {
+    oracle: PaddingOracle,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let mut fallback = zeroize::Zeroizing::new(vec![0u8; 48]);
     rng.fill_bytes(&mut fallback);
+    // The deliberate oracle (off by default): an early, different alert for one class of
+    // paddings — the difference RFC 5246 §7.4.7.1 forbids.
+    if oracle.leaks(key, encrypted) {
+        return Err(Error::HandshakeFailure(format!(
+            "--oracle {oracle:?}: rejected the ClientKeyExchange padding at once (a padding oracle)"
+        )));
+    }
     let decrypted = pki::rsa_decrypt_pkcs1(key, encrypted).unwrap_or_default();
     let version = client_version.to_be_bytes();
     let good = decrypted.len() == 48 && decrypted[..2] == version;
     let chosen = if good { decrypted } else { fallback.to_vec() };
-    zeroize::Zeroizing::new(chosen)
+    Ok(zeroize::Zeroizing::new(chosen))
 }
 
 impl State for ExpectClientKeyExchange {
@@ -351,7 +359,8 @@ impl State for ExpectClientKeyExchange {
                     self.client_version,
                     &cke.encrypted_premaster,
                     &mut cx.rng,
-                )
+                    self.config.padding_oracle,
+                )?
             }
             (KeyExchange::EcdheRsa, Some(Ephemeral::Ecdhe(ephemeral))) => {
                 let cke = EcdheClientKeyExchange::read(msg.body())?;

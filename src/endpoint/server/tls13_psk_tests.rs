@@ -44,6 +44,7 @@ fn server_with(prefer_psk_ke: bool, now_ms: u64) -> Connection {
         keylog: None,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
         ephemerals: Default::default(),
+        padding_oracle: Default::default(),
         resumption: ServerResumption {
             tickets: Some(ticket_keys()),
             prefer_psk_ke,

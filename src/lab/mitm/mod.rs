@@ -455,6 +455,7 @@ mod tests {
             keylog: None,
             dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
             ephemerals: Default::default(),
+            padding_oracle: Default::default(),
             resumption: Default::default(),
         })
     }
