@@ -79,9 +79,9 @@ pub struct ServerArgs {
     /// (IMC 2016) measured on real servers. Default: a fresh key per handshake, zeroized after.
     #[arg(long, value_name = "DURATION", value_parser = KeyLifetime::parse)]
     reuse_ephemeral: Option<KeyLifetime>,
-    /// A deliberate Bleichenbacher padding oracle for RSA key transport (lesson 14): `strong`
-    /// sends a fatal handshake_failure alert at once for a ClientKeyExchange whose decryption
-    /// does not start 00 02; `weak` only for a conformant padding whose message is not 48
+    /// A deliberate Bleichenbacher padding oracle for RSA key transport (robot-detect flags it:
+    /// scripts/robot-detect.sh): `strong` sends a fatal handshake_failure alert at once for a
+    /// ClientKeyExchange whose decryption does not start 00 02; `weak` only for a conformant padding whose message is not 48
     /// bytes. Every other ClientKeyExchange ends as by default (bad_record_mac at a wrong
     /// Finished). Off by default; refused unless --listen is a loopback address.
     #[arg(long, value_enum, value_name = "STRENGTH")]
