@@ -2,16 +2,18 @@
 //! plaintext handshake, the parameters each side chose, and the protected records that follow.
 //! No keys are needed here; `attack` takes it from there with the endpoints' own key schedule.
 
+mod psk;
+
+pub use psk::ObservedPsk;
+
 use crate::codec::Reader;
 use crate::msgs::dhe::{DheClientKeyExchange, DheServerKeyExchange};
-use crate::msgs::enums::{
-    ContentType, ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode,
-};
+use crate::msgs::enums::{ContentType, ExtensionType, HandshakeType, ProtocolVersion};
 use crate::msgs::handshake::{
     CertificateMsg, ClientHello, EcdheClientKeyExchange, EcdheServerKeyExchange,
     NewSessionTicket12, RsaClientKeyExchange, ServerHello,
 };
-use crate::msgs::handshake13::{client_hello_without_binders, OfferedPsks};
+use crate::msgs::handshake13::client_hello_without_binders;
 use crate::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::suites::{self, KeyExchange, Suite};
 
@@ -100,43 +102,6 @@ pub struct ObservedSession {
     pub hello_retry: bool,
     /// TLS 1.3: what the hellos said about a PSK (RFC 8446 §4.2.9–4.2.11).
     pub psk: Option<ObservedPsk>,
-}
-
-/// A TLS 1.3 PSK offer and the server's answer, as they crossed the wire in clear.
-#[derive(Debug, Clone, Default)]
-pub struct ObservedPsk {
-    /// psk_key_exchange_modes of the (last) ClientHello.
-    pub modes: Vec<PskKeyExchangeMode>,
-    /// pre_shared_key of the (last) ClientHello: identities (tickets, in clear) and binders.
-    pub offered: Option<OfferedPsks>,
-    /// The ServerHello's selected_identity.
-    pub selected: Option<u16>,
-    /// Whether the ServerHello carries a key_share: psk_dhe_ke when a PSK was selected.
-    pub server_key_share: bool,
-    /// The transcript the binders are computed over (RFC 8446 §4.2.11.2): the last ClientHello
-    /// up to its binders, after message_hash(first ClientHello) and the HelloRetryRequest when
-    /// the server asked for a retry. Empty when it cannot be cut.
-    pub binder_transcript: Vec<u8>,
-}
-
-impl ObservedPsk {
-    /// The identity (a ticket) the server selected.
-    pub fn selected_identity(&self) -> Option<&[u8]> {
-        let offered = self.offered.as_ref()?;
-        offered
-            .identities
-            .get(usize::from(self.selected?))
-            .map(|i| i.identity.as_slice())
-    }
-
-    /// The binder of the selected identity.
-    pub fn selected_binder(&self) -> Option<&[u8]> {
-        let offered = self.offered.as_ref()?;
-        offered
-            .binders
-            .get(usize::from(self.selected?))
-            .map(Vec::as_slice)
-    }
 }
 
 /// How an abbreviated handshake named the session it resumes (RFC 5246 §7.3, RFC 5077 §3.4).
