@@ -82,6 +82,13 @@ pub enum OracleError {
     Query(String),
     /// Every probe drew the same answer.
     NoOracle { probes: usize, answer: Answer },
+    /// Only a conformant block with a wrong message length drew another answer: a weak oracle,
+    /// which this attack (it needs "starts 00 02") cannot use.
+    WeakOnly {
+        probes: usize,
+        answer: Answer,
+        short: Answer,
+    },
     /// The recorded ciphertext is not one this key can have produced.
     Ciphertext(String),
     /// Bleichenbacher's attack stopped without m.
@@ -96,7 +103,11 @@ impl std::fmt::Display for OracleError {
             Self::Query(e) => write!(f, "a query to the server failed: {e}"),
             Self::NoOracle { probes, answer } => write!(
                 f,
-                "no oracle: the server answers every padding the same way ({probes} probes, the recorded ciphertext and random ones, all drew {answer})"
+                "no oracle: the server answers every padding the same way ({probes} probes: the recorded ciphertext, a conformant block with a 47-byte message and random ciphertexts all drew {answer})"
+            ),
+            Self::WeakOnly { probes, answer, short } => write!(
+                f,
+                "only a weak oracle: of {probes} probes, a conformant block with a 47-byte message drew {short}, while the recorded ciphertext and random ciphertexts all drew {answer}; this attack needs the server to single out blocks that do not start 00 02 (a strong oracle)"
             ),
             Self::Ciphertext(e) => f.write_str(e),
             Self::Attack(e) => write!(f, "the attack stopped: {e}"),
@@ -202,34 +213,43 @@ pub fn attack(
     })
 }
 
-/// Asks the recorded ciphertext (conforming by definition) and [`RANDOM_PROBES`] random ones
-/// below n (conforming with probability about 2^-16 each).
+/// Asks the recorded ciphertext (conforming by definition), one of our own conformant blocks
+/// whose message is 47 bytes (what a weak oracle singles out), and [`RANDOM_PROBES`] random
+/// ciphertexts below n (each conforming with probability about 2^-16).
 fn probe(target: &OracleTarget, ciphertext: &[u8], n: &[u8]) -> Result<Probe, OracleError> {
     let modulus = BigUint::from_bytes_be(n);
     let mut r = rng::from_os();
-    let mut cts = vec![ciphertext.to_vec()];
-    while cts.len() < 1 + RANDOM_PROBES {
+    let short = pki::rsa_encrypt_pkcs1(&target.public, &[0x03; 47], &mut r)
+        .map_err(|e| OracleError::Ciphertext(format!("cannot encrypt a probe: {e}")))?;
+    let mut cts = vec![ciphertext.to_vec(), short];
+    while cts.len() < 2 + RANDOM_PROBES {
         let mut bytes = vec![0u8; n.len()];
         r.fill_bytes(&mut bytes);
         let c = BigUint::from_bytes_be(&bytes) % &modulus;
         cts.push(left_pad(&c.to_bytes_be(), n.len()));
     }
     let answers = ask_all(target, &cts)?;
-    let conforming = answers
-        .first()
-        .cloned()
-        .ok_or_else(|| OracleError::Query("no answer to the probe".into()))?;
-    match answers.iter().find(|a| **a != conforming) {
-        Some(other) => Ok(Probe {
+    let (Some(conforming), Some(short_answer)) = (answers.first(), answers.get(1)) else {
+        return Err(OracleError::Query("no answer to the probe".into()));
+    };
+    if let Some(other) = answers.iter().skip(2).find(|a| *a != conforming) {
+        return Ok(Probe {
             probes: cts.len(),
-            conforming,
+            conforming: conforming.clone(),
             other: other.clone(),
-        }),
-        None => Err(OracleError::NoOracle {
-            probes: cts.len(),
-            answer: conforming,
-        }),
+        });
     }
+    if short_answer != conforming {
+        return Err(OracleError::WeakOnly {
+            probes: cts.len(),
+            answer: conforming.clone(),
+            short: short_answer.clone(),
+        });
+    }
+    Err(OracleError::NoOracle {
+        probes: cts.len(),
+        answer: conforming.clone(),
+    })
 }
 
 fn left_pad(bytes: &[u8], k: usize) -> Vec<u8> {

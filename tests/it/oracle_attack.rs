@@ -106,22 +106,30 @@ fn oracle_attack_recovers_a_recorded_rsa_login_from_a_strong_oracle() {
 }
 
 /// The default server answers every ClientKeyExchange alike (RFC 5246 §7.4.7.1): the attack
-/// stops after its probe with the "no oracle" line, having sent only the probe's handshakes.
+/// stops after its probe with the "no oracle" line, having decrypted nothing. A `--oracle weak`
+/// server singles out only conformant blocks with a wrong message length: the probe says so and
+/// the attack, which needs a strong oracle, does not start either.
 #[test]
-fn oracle_attack_learns_nothing_from_the_default_server() {
+fn oracle_attack_learns_nothing_from_the_default_or_a_weak_server() {
     let dir = TestDir::new("oracle-attack-none");
     let (rec, key, cert) = recording_with_a_small_key(&dir);
-    let server = PfslabServer::start(&key, &cert, &["--suites", "rsa"]);
-    let done = oracle_attack(&server, &rec.pcap, stream_of(&rec, "rsa"), &["--quiet"]);
-    let line = single_error_line(&done);
-    assert!(
-        line.starts_with(
-            "pfslab: error: no oracle: the server answers every padding the same way (8 probes"
+    for (extra, expected) in [
+        (
+            &["--suites", "rsa"][..],
+            "pfslab: error: no oracle: the server answers every padding the same way (9 probes:",
         ),
-        "{line}"
-    );
-    assert!(line.contains("bad_record_mac"), "{line}");
-    assert!(done.stdout.is_empty(), "{}", done.describe());
+        (
+            &["--suites", "rsa", "--oracle", "weak"][..],
+            "pfslab: error: only a weak oracle: of 9 probes, a conformant block with a 47-byte message drew fatal alert handshake_failure",
+        ),
+    ] {
+        let server = PfslabServer::start(&key, &cert, extra);
+        let done = oracle_attack(&server, &rec.pcap, stream_of(&rec, "rsa"), &["--quiet"]);
+        let line = single_error_line(&done);
+        assert!(line.starts_with(expected), "{extra:?}: {line}");
+        assert!(line.contains("bad_record_mac"), "{extra:?}: {line}");
+        assert!(done.stdout.is_empty(), "{extra:?}: {}", done.describe());
+    }
 }
 
 #[test]
