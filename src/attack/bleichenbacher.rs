@@ -296,13 +296,21 @@ mod tests {
         let c = pki::rsa_encrypt_pkcs1(&public, &premaster, &mut r).expect("encrypt");
         let n = public.n().to_be_bytes_trimmed_vartime();
         let e = public.e().to_be_bytes_trimmed_vartime();
-        let found = recover(&n, &e, &c, 16, 200_000, |cts| {
-            Ok::<_, ()>(
-                cts.iter()
-                    .map(|ct| !PaddingOracle::Strong.leaks(&key, ct))
-                    .collect(),
-            )
-        }, |_| {})
+        let found = recover(
+            &n,
+            &e,
+            &c,
+            16,
+            200_000,
+            |cts| {
+                Ok::<_, ()>(
+                    cts.iter()
+                        .map(|ct| !PaddingOracle::Strong.leaks(&key, ct))
+                        .collect(),
+                )
+            },
+            |_| {},
+        )
         .expect("attack");
         assert_eq!(found.block[..2], [0x00, 0x02]);
         assert_eq!(

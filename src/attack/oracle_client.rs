@@ -411,8 +411,7 @@ impl State for ExpectServerHello {
         let msg = require_handshake(msg, HandshakeType::ServerHello)?;
         let sh = ServerHello::read(msg.body())?;
         let mut q = self.0;
-        if sh.server_version != ProtocolVersion::Tls12.to_wire() || sh.cipher_suite != q.suite.id
-        {
+        if sh.server_version != ProtocolVersion::Tls12.to_wire() || sh.cipher_suite != q.suite.id {
             return Err(Error::IllegalParameter(format!(
                 "the server chose version 0x{:04x}, suite 0x{:04x}; TLS 1.2 with {} was offered",
                 sh.server_version, sh.cipher_suite, q.suite.name
@@ -508,13 +507,8 @@ fn send_flight(mut q: Query, cx: &mut Context, requested: bool) -> Result<Box<dy
         &q.server_random,
         q.transcript.bytes(),
     );
-    let (client_write, _) = protectors(
-        &q.suite,
-        &master,
-        &q.client_random,
-        &q.server_random,
-        q.etm,
-    )?;
+    let (client_write, _) =
+        protectors(&q.suite, &master, &q.client_random, &q.server_random, q.etm)?;
     cx.send_change_cipher_spec(client_write);
     let finished = finished_for(
         &q.suite,

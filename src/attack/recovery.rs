@@ -344,8 +344,8 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                         queries: o.queries,
                         elapsed_ms: o.elapsed_ms,
                     };
-                    r.master = master_from_premaster(obs, &suite, &o.premaster)
-                        .map(|m| (m, src.clone()));
+                    r.master =
+                        master_from_premaster(obs, &suite, &o.premaster).map(|m| (m, src.clone()));
                     r.premaster = Some((o.premaster.clone(), src));
                 }
             }

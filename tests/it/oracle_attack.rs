@@ -16,10 +16,20 @@ use crate::common::{
 const ATTACK_LIMIT: Duration = Duration::from_secs(600);
 
 /// An RSA-1024 key (short attacks) and a recording of one RSA and one ECDHE login with it.
-fn recording_with_a_small_key(dir: &TestDir) -> (Recording, std::path::PathBuf, std::path::PathBuf) {
+fn recording_with_a_small_key(
+    dir: &TestDir,
+) -> (Recording, std::path::PathBuf, std::path::PathBuf) {
     let keys = dir.join("keys");
     let done = run(
-        pfslab(&["keygen", "--bits", "1024", "--seed", "18", "--out-dir", path_str(&keys)]),
+        pfslab(&[
+            "keygen",
+            "--bits",
+            "1024",
+            "--seed",
+            "18",
+            "--out-dir",
+            path_str(&keys),
+        ]),
         b"",
     );
     assert!(done.status.success(), "keygen: {}", done.describe());
