@@ -30,7 +30,7 @@ say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; true; }
+cleanup() { for p in "${PIDS[@]:-}"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done; }
 trap cleanup EXIT
 
 # `start_server OUT ARGS…`: a pfslab server on an OS-assigned loopback port; sets PORT.
