@@ -273,3 +273,7 @@ if [ "${BENCH_MICRO:-0}" = 1 ]; then
     say "micro-benchmarks (Criterion): cargo bench --bench hot_paths"
     cargo bench --locked --bench hot_paths
 fi
+
+# --- issue 18: the padding-oracle attack on RSA-2048 (ORACLE_RUNS runs, median and spread) and
+# attack --break-dh on a 32-bit-factor backdoored group; self-contained in its own script.
+bash scripts/bench-oracle.sh

@@ -62,6 +62,8 @@ enum Command {
     Memscan(cli::memscan::MemscanArgs),
     /// Make a backdoored finite-field DH group (p-1 has only small factors) and its factorisation.
     Dhparams(cli::dhparams::DhparamsArgs),
+    /// Decrypt a recorded RSA session by asking a live server with a padding oracle (Bleichenbacher).
+    OracleAttack(cli::oracle_attack::OracleAttackArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::report::run(a),
         Command::Mitm(a) => cli::mitm::run(a),
         Command::Memscan(a) => cli::memscan::run(a),
+        Command::OracleAttack(a) => cli::oracle_attack::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

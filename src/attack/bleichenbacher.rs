@@ -34,7 +34,8 @@ pub enum AttackError<E> {
 
 /// Recovers m = c^d mod n for a conforming `ciphertext` under (`n`, `e`) by asking `oracle`,
 /// which answers for each ciphertext of a batch whether it decrypts to a block starting 00 02.
-/// `batch` is the most ciphertexts asked at once; `budget` the most asked in all.
+/// `batch` is the most ciphertexts asked at once; `budget` the most asked in all. `on_narrow`
+/// hears, each time the set of candidates for m shrinks, its total width in bits.
 pub fn recover<E>(
     n_bytes: &[u8],
     e_bytes: &[u8],
@@ -42,6 +43,7 @@ pub fn recover<E>(
     batch: usize,
     budget: u64,
     mut oracle: impl FnMut(&[Vec<u8>]) -> Result<Vec<bool>, E>,
+    mut on_narrow: impl FnMut(u64),
 ) -> Result<Recovered, AttackError<E>> {
     let n = BigUint::from_bytes_be(n_bytes);
     let e = BigUint::from_bytes_be(e_bytes);
@@ -112,6 +114,7 @@ pub fn recover<E>(
         return Err(AttackError::Inconsistent("trimming left no m"));
     }
     let mut m_set = vec![(a, b)];
+    on_narrow(width_bits(&m_set));
 
     // Step 2a with holes skipped: s·m lands in [jn + 2B, jn + 3B) only for s in
     // [⌈(jn + 2B)/b⌉, ⌊(jn + 3B − 1)/a⌋]; try those ranges for j = 1, 2, …
@@ -140,6 +143,7 @@ pub fn recover<E>(
 
     loop {
         m_set = narrow(&m_set, &s, &n, &two_b, &three_b);
+        on_narrow(width_bits(&m_set));
         match m_set.as_slice() {
             [] => return Err(AttackError::Inconsistent("no m fits the oracle's answers")),
             [(a, b)] if a == b => {
@@ -235,6 +239,15 @@ fn insert_interval(set: &mut Vec<(BigUint, BigUint)>, mut a: BigUint, mut b: Big
     *set = kept;
 }
 
+/// Bits of the number of candidates left: log2 of the summed interval widths, rounded up.
+fn width_bits(m_set: &[(BigUint, BigUint)]) -> u64 {
+    let total: BigUint = m_set.iter().map(|(a, b)| b - a + 1u8).sum();
+    if total <= BigUint::from(1u8) {
+        return 0;
+    }
+    (total - 1u8).bits()
+}
+
 fn first_conforming(ss: &[BigUint], answers: &[bool]) -> Option<BigUint> {
     ss.iter()
         .zip(answers)
@@ -283,13 +296,21 @@ mod tests {
         let c = pki::rsa_encrypt_pkcs1(&public, &premaster, &mut r).expect("encrypt");
         let n = public.n().to_be_bytes_trimmed_vartime();
         let e = public.e().to_be_bytes_trimmed_vartime();
-        let found = recover(&n, &e, &c, 16, 200_000, |cts| {
-            Ok::<_, ()>(
-                cts.iter()
-                    .map(|ct| !PaddingOracle::Strong.leaks(&key, ct))
-                    .collect(),
-            )
-        })
+        let found = recover(
+            &n,
+            &e,
+            &c,
+            16,
+            200_000,
+            |cts| {
+                Ok::<_, ()>(
+                    cts.iter()
+                        .map(|ct| !PaddingOracle::Strong.leaks(&key, ct))
+                        .collect(),
+                )
+            },
+            |_| {},
+        )
         .expect("attack");
         assert_eq!(found.block[..2], [0x00, 0x02]);
         assert_eq!(

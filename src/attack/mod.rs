@@ -10,6 +10,7 @@ pub mod bleichenbacher;
 pub mod break_dh;
 pub mod driver;
 pub mod observe;
+pub mod oracle_client;
 pub mod pipeline;
 mod reasons;
 pub mod recovery;
@@ -48,6 +49,8 @@ pub struct Loot {
     pub(crate) last_key_check: std::sync::Mutex<Option<(Vec<u8>, KeyCheck)>>,
     /// Try the discrete log of DHE public values (`attack --break-dh`, [`break_dh`]).
     pub break_dh: Option<break_dh::GroupCache>,
+    /// A premaster Bleichenbacher's attack took from a live server (`oracle-attack`).
+    pub padding_oracle: Option<oracle_client::OraclePremaster>,
 }
 
 impl Loot {
@@ -62,6 +65,7 @@ impl Loot {
             fast_key,
             last_key_check: Default::default(),
             break_dh: None,
+            padding_oracle: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub enum SecretSource {
     /// `--break-dh`: the discrete log of a DHE public value, taken with Pohlig–Hellman because
     /// the group's p−1 splits into small primes.
     BrokenDlog(crate::attack::break_dh::BrokenDlog),
+    /// `oracle-attack`: Bleichenbacher's attack on the recorded ClientKeyExchange, asking a live
+    /// server whose answers leak whether a ciphertext decrypts to 00 02 ….
+    PaddingOracle { queries: u64, elapsed_ms: u64 },
 }
 
 impl SecretSource {
@@ -85,6 +88,9 @@ impl SecretSource {
             Self::BrokenDlog(b) => format!(
                 "premaster computed from the {}'s DH exponent, found by Pohlig-Hellman: p-1 splits into {} primes, the largest of {} bits (g^x = Y checked)",
                 b.party, b.primes, b.largest_bits
+            ),
+            Self::PaddingOracle { queries, .. } => format!(
+                "premaster recovered by Bleichenbacher's attack: {queries} queries to the live server; the RSA key was never used"
             ),
         }
     }
@@ -327,6 +333,22 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
     }
     if r.master.is_none() {
         match (&obs.wire_key_exchange, &loot.key) {
+            (KeyExchangeOnWire::RsaEncryptedPremaster(enc), _)
+                if loot
+                    .padding_oracle
+                    .as_ref()
+                    .is_some_and(|o| o.encrypted == *enc) =>
+            {
+                if let Some(o) = &loot.padding_oracle {
+                    let src = SecretSource::PaddingOracle {
+                        queries: o.queries,
+                        elapsed_ms: o.elapsed_ms,
+                    };
+                    r.master =
+                        master_from_premaster(obs, &suite, &o.premaster).map(|m| (m, src.clone()));
+                    r.premaster = Some((o.premaster.clone(), src));
+                }
+            }
             (KeyExchangeOnWire::RsaEncryptedPremaster(enc), Some(key)) => {
                 match decrypt_premaster(key, loot.fast_key.as_ref(), obs, enc) {
                     Ok(pms) => {
@@ -449,6 +471,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         r.tls12 = Some(dec);
         r.reason = match source {
             SecretSource::StolenKey => "the stolen key gives a premaster, but its keys do not open the first record: it is not this server's key, or the record was tampered with".into(),
+            SecretSource::PaddingOracle { .. } => "the premaster the oracle gave up does not open the first record: the record was tampered with, or the server's answers were not a padding oracle".into(),
             SecretSource::TicketKey { .. } => format!("a ticket opened with the stolen ticket key, but the master secret inside does not open this session's records: it belongs to another session ({})", source.describe()),
             _ => format!("the {} does not open this session's records", source.describe()),
         };

@@ -9,6 +9,7 @@ pub mod keygen;
 pub mod logger;
 pub mod memscan;
 pub mod mitm;
+pub mod oracle_attack;
 pub mod output;
 pub mod progress;
 pub mod record;

@@ -63,3 +63,38 @@ fn new_bar() -> ProgressBar {
             .progress_chars("#-");
     ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr()).with_style(style)
 }
+
+/// Runs `work` (`oracle-attack`); meanwhile, when `show`, draws a line on stderr with the
+/// queries sent, their rate and how many bits of candidates for m are still open.
+pub fn oracle_while_running<T>(
+    show: bool,
+    progress: &pfslab::attack::oracle_client::OracleProgress,
+    work: impl FnOnce() -> T,
+) -> T {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if show {
+            scope.spawn(|| {
+                let start = Instant::now();
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(
+                        ProgressStyle::with_template("{spinner} {elapsed}  {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                while !finished.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    let queries = progress.queries.load(Ordering::Relaxed);
+                    let rate = queries as f64 / start.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!(
+                        "queries: {queries}  ({rate:.0}/s)  candidates for m: 2^{} ",
+                        progress.width_bits.load(Ordering::Relaxed)
+                    ));
+                    bar.tick();
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let _done = SetOnDrop(&finished);
+        work()
+    })
+}

@@ -29,6 +29,7 @@ mod interop;
 mod memscan;
 mod mitm;
 mod oracle;
+mod oracle_attack;
 mod proptests;
 mod record;
 mod report;

@@ -97,3 +97,8 @@ fn lesson_12_after_the_theft() {
 fn lesson_13_the_group_was_the_backdoor() {
     run_lesson("13-the-group-was-the-backdoor.sh");
 }
+
+#[test]
+fn lesson_14_the_oracle() {
+    run_lesson("14-the-oracle.sh");
+}
