@@ -144,6 +144,8 @@ pub fn run(a: ClientArgs) -> Result<()> {
             },
             clock: Clock::System,
         },
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");

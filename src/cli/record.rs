@@ -115,6 +115,11 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
         "wrote {} (the instructor's answer key; the attacker never reads it)",
         summary.truth.display()
     );
+    let _ = writeln!(
+        text,
+        "wrote {} (the clients' classical ephemeral private keys: a labelled stand-in for a discrete-log-capable adversary)",
+        summary.dlog_standin.display()
+    );
     if let Some(k) = &a.keylog {
         let _ = writeln!(text, "wrote {} (the server's SSLKEYLOGFILE)", k.display());
     }

@@ -7,6 +7,7 @@ pub mod dhsmooth;
 pub mod ecdh;
 pub mod fast_rsa;
 pub mod ffdh;
+pub mod kx;
 pub mod rng;
 
 use hmac::{Hmac, KeyInit, Mac};

@@ -20,6 +20,7 @@ use crate::lab::bank_server::{self, ServerOptions};
 use crate::lab::identity;
 use crate::lab::tap::{DeterministicConfig, Tap, TapConfig, TapMode};
 use crate::msgs::enums::PskKeyExchangeMode;
+use crate::standin::{self, EphemeralMemory};
 use crate::suites::Suite;
 use crate::tickets::TicketKeys;
 
@@ -103,6 +104,8 @@ pub fn ticket_key_path(capture: &Path) -> PathBuf {
 pub struct RecordSummary {
     pub capture: PathBuf,
     pub truth: PathBuf,
+    /// The discrete-log stand-in: the clients' classical ephemeral private keys.
+    pub dlog_standin: PathBuf,
     pub sessions: Vec<TruthSession>,
     pub generated_keys: bool,
     /// With a seed and keys that were already there: whether `keygen --seed` made them (a
@@ -373,7 +376,8 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
 
     // 3. The class conversation, one session at a time so the capture order is the plan's.
     //    On failure the unfinished capture is removed: no half-written file passed off as whole.
-    let truth = match run_sessions(&opts, &anchor, tap_addr, &tap) {
+    let ephemerals = Arc::new(EphemeralMemory::default());
+    let truth = match run_sessions(&opts, &anchor, tap_addr, &tap, &ephemerals) {
         Ok(t) => t,
         Err(e) => {
             let path = tap
@@ -395,9 +399,22 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         what: format!("cannot write {}", truth_file.display()),
         source: e,
     })?;
+    let standin_file = standin::standin_path(&summary.path);
+    let capture_name = summary
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    standin::write(&standin_file, &capture_name, &ephemerals.snapshot()).map_err(|e| {
+        RecordError::Io {
+            what: format!("cannot write {}", standin_file.display()),
+            source: e,
+        }
+    })?;
     Ok(RecordSummary {
         capture: summary.path,
         truth: truth_file,
+        dlog_standin: standin_file,
         sessions: truth,
         generated_keys,
         keys_match_seed,
@@ -417,6 +434,7 @@ fn run_sessions(
     anchor: &[u8],
     tap_addr: SocketAddr,
     tap: &Tap,
+    ephemerals: &Arc<EphemeralMemory>,
 ) -> Result<Vec<TruthSession>, RecordError> {
     let order = interleave(&opts.sessions);
     let mut rng_people = rng::for_purpose(opts.seed, "record people");
@@ -457,6 +475,8 @@ fn run_sessions(
             keylog: None,
             dh_min_bits: 2048,
             resumption: client_resumption(plan, chains.get(*entry).cloned().flatten(), opts.seed),
+            tls13_group: Default::default(),
+            ephemeral_log: Some(ephemerals.clone()),
         });
         let client_rng = rng::for_purpose(
             opts.seed.map(|s| s.wrapping_add(i as u64)),

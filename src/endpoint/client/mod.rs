@@ -8,7 +8,10 @@ mod tls13;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use zeroize::Zeroizing;
+
 use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::kx::KxGroup;
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Connection, Context, Message, State, Transcript};
 use crate::endpoint::require_handshake;
@@ -22,6 +25,7 @@ use crate::msgs::enums::{
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{KeyShareEntry, DOWNGRADE_TLS12};
 use crate::pki;
+use crate::standin::{DlogGroup, EphemeralLog, EphemeralSecret};
 use crate::suites::{KeyExchange, Suite};
 
 /// How the client decides to trust the server's certificate.
@@ -48,6 +52,29 @@ pub struct ClientConfig {
     pub dh_min_bits: usize,
     /// Resuming a session and keeping the next one (off by default).
     pub resumption: ClientResumption,
+    /// The group of the TLS 1.3 key share sent first (P-256 by default).
+    pub tls13_group: KxGroup,
+    /// Receives every classical ephemeral private key this client generates (the lab's
+    /// discrete-log stand-in, [`crate::standin`]); `None` outside `record`.
+    pub ephemeral_log: Option<Arc<dyn EphemeralLog>>,
+}
+
+/// Reports one classical ephemeral key to the config's stand-in log, if there is one.
+pub(crate) fn log_ephemeral(
+    config: &ClientConfig,
+    client_random: &[u8; 32],
+    group: DlogGroup,
+    public: &[u8],
+    private: Zeroizing<Vec<u8>>,
+) {
+    if let Some(log) = &config.ephemeral_log {
+        log.log(EphemeralSecret {
+            client_random: *client_random,
+            group,
+            public: public.to_vec(),
+            private,
+        });
+    }
 }
 
 /// What the client offers to resume, and whether it asks for something to resume later.
@@ -147,7 +174,20 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
                 &[ProtocolVersion::Tls13.to_wire()]
             };
             extensions.push(Extension::supported_versions_client(versions));
+            if config.tls13_group != KxGroup::P256 {
+                return Err(Error::Internal(format!(
+                    "key shares in {} are not built yet",
+                    config.tls13_group.name()
+                )));
+            }
             let k = EphemeralKey::generate(&mut cx.rng);
+            log_ephemeral(
+                &config,
+                &random,
+                DlogGroup::Secp256r1,
+                &k.public_sec1(),
+                k.scalar_be(),
+            );
             extensions.push(Extension::key_share_client(&[KeyShareEntry {
                 group: NamedGroup::Secp256r1.to_wire(),
                 key_exchange: k.public_sec1(),
