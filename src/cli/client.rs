@@ -86,9 +86,10 @@ pub struct ClientArgs {
     #[arg(long, default_value_t = 10)]
     timeout: u64,
     /// TLS 1.3: the group of the key share sent first — x25519mlkem768 (the hybrid
-    /// post-quantum group, 1216 bytes), x25519 or p256. The hello lists all three in
-    /// supported_groups, so a server may ask for another with a HelloRetryRequest. The default
-    /// stays p256 so the lab's recordings and lessons come out as they always did.
+    /// post-quantum group, 1216 bytes), x25519 or p256. With x25519mlkem768 or x25519 the hello
+    /// lists all three in supported_groups, so a server may ask for another with a
+    /// HelloRetryRequest. The default stays p256 (listing P-256 alone) so the ClientHello, and
+    /// with it every recording and lesson made before, comes out byte for byte as it did.
     #[arg(long, value_name = "GROUP", default_value = "p256", value_parser = parse_group)]
     group: KxGroup,
     /// Derive all client randomness from this number.

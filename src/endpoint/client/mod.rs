@@ -149,10 +149,11 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             .iter()
             .any(|s| s.key_exchange == KeyExchange::DheRsa);
         // RFC 7919 §3: a client offering DHE suites lists the FFDHE groups it accepts. A TLS
-        // 1.3 hello lists every group the client can retry in, its key share's first
-        // (RFC 8446 §4.2.7); a TLS 1.2-only hello lists P-256 alone, as it always did.
+        // 1.3 hello with an X25519 or hybrid share lists all three groups, its share's first
+        // (RFC 8446 §4.2.7), so a server may retry in another; the default P-256 hello lists
+        // P-256 alone, byte for byte what it always was.
         let mut groups = Vec::new();
-        if offers_tls13 {
+        if offers_tls13 && config.tls13_group != KxGroup::P256 {
             groups.extend(supported_groups13(config.tls13_group));
         } else if offers_ec {
             groups.push(NamedGroup::Secp256r1.to_wire());
