@@ -149,16 +149,16 @@ fn rustls_client(port: u16, cert: &Path, request: &[u8]) -> (Vec<u8>, String, Ar
     (reply, group, log)
 }
 
+/// What the rustls server saw: the request, the group and its key log.
+type ServerSaw = (Vec<u8>, String, Arc<MemKeyLog>);
+
 /// A one-connection rustls TLS 1.3 server with the lab's key: it answers the first request
 /// with `body`. The thread returns the request, the group and the key log.
 fn rustls_server(
     key: &Path,
     cert: &Path,
     body: String,
-) -> (
-    u16,
-    std::thread::JoinHandle<(Vec<u8>, String, Arc<MemKeyLog>)>,
-) {
+) -> (u16, std::thread::JoinHandle<ServerSaw>) {
     let chain = vec![CertificateDer::from_pem_file(cert).expect("certificate PEM")];
     let key = PrivateKeyDer::from_pem_file(key).expect("key PEM");
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
