@@ -8,7 +8,7 @@
 //!   [`attack`], [`explain`], [`report`], [`html`]: the attacker and what it shows.
 //! - [`endpoint`]: the sans-I/O connection, the blocking stream, the client and the server.
 //! - [`tls12`], [`tls13`]: key schedules only (pure); [`record_protect`]: record protection;
-//!   [`suites`], [`keylog`].
+//!   [`suites`], [`keylog`], [`standin`] (the discrete-log stand-in file).
 //! - [`msgs`], [`codec`]: bytes on the wire; [`pki`], [`crypto`]: keys and primitives;
 //!   [`capture`]: pcap files and TCP reassembly (knows nothing of TLS).
 
@@ -27,6 +27,7 @@ pub mod msgs;
 pub mod pki;
 pub mod record_protect;
 pub mod report;
+pub mod standin;
 pub mod suites;
 pub mod tickets;
 pub mod tls12;

@@ -72,6 +72,8 @@ pub(crate) fn session_logged(
         keylog: None,
         dh_min_bits: 2048,
         resumption: client_resumption,
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let mut c = client_connection(client, rng::from_seed(stream, "tc")).expect("client");
     let mut s = server_connection(server, rng::from_seed(stream, "ts")).expect("server");

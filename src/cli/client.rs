@@ -8,6 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 use pfslab::codec::hex;
+use pfslab::crypto::kx::KxGroup;
 use pfslab::crypto::rng;
 use pfslab::endpoint::client::{ClientConfig, ClientResumption, ServerVerification};
 use pfslab::endpoint::conn::ResumedBy;
@@ -84,6 +85,13 @@ pub struct ClientArgs {
     /// Seconds to wait for each step.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// TLS 1.3: the group of the key share sent first — x25519mlkem768 (the hybrid
+    /// post-quantum group, 1216 bytes), x25519 or p256. With x25519mlkem768 or x25519 the hello
+    /// lists all three in supported_groups, so a server may ask for another with a
+    /// HelloRetryRequest. The default stays p256 (listing P-256 alone) so the ClientHello, and
+    /// with it every recording and lesson made before, comes out byte for byte as it did.
+    #[arg(long, value_name = "GROUP", default_value = "p256", value_parser = parse_group)]
+    group: KxGroup,
     /// Derive all client randomness from this number.
     #[arg(long)]
     seed: Option<u64>,
@@ -144,6 +152,8 @@ pub fn run(a: ClientArgs) -> Result<()> {
             },
             clock: Clock::System,
         },
+        tls13_group: a.group,
+        ephemeral_log: None,
     });
     let request = build_request(&a.request, &server_name);
     let rng = rng::for_purpose(a.seed, "client");
@@ -161,10 +171,12 @@ pub fn run(a: ClientArgs) -> Result<()> {
             eprintln!(
                 "connected to {addr}: TLS 1.3, {}, {}",
                 suite.name,
-                if s.resumed == Some(ResumedBy::Psk(PskKeyExchangeMode::PskKe)) {
-                    "no key share (psk_ke)"
-                } else {
-                    "key share secp256r1"
+                match s.key_share_group {
+                    _ if s.resumed == Some(ResumedBy::Psk(PskKeyExchangeMode::PskKe)) => {
+                        "no key share (psk_ke)".to_string()
+                    }
+                    Some(g) => format!("key share {}", g.name()),
+                    None => "no key share".to_string(),
                 }
             )
         }
@@ -243,4 +255,10 @@ fn offered_suites(a: &ClientArgs) -> Result<Vec<Suite>> {
         }
     }
     Ok(suites)
+}
+
+/// `--group`: x25519mlkem768, x25519 or p256 (the IANA names work too).
+pub(crate) fn parse_group(text: &str) -> Result<KxGroup, String> {
+    KxGroup::parse(text)
+        .ok_or_else(|| format!("{text:?}: the groups are x25519mlkem768, x25519 and p256"))
 }

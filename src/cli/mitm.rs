@@ -129,6 +129,8 @@ pub fn run(a: MitmArgs) -> Result<()> {
             keylog: None,
             dh_min_bits: 2048,
             resumption: ClientResumption::default(),
+            tls13_group: Default::default(),
+            ephemeral_log: None,
         }),
         capture: a.write.clone(),
         timeout: Duration::from_secs(a.timeout.max(1)),

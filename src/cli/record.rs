@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use pfslab::crypto::kx::KxGroup;
 use pfslab::endpoint::conn::ResumedBy;
 use pfslab::lab::identity;
 use pfslab::lab::recording::{self, RecordOptions, RecordSummary};
@@ -22,7 +23,8 @@ pub struct RecordArgs {
     /// Sessions per kind, interleaved: KIND=COUNT,… where KIND is rsa, ecdhe, dhe (TLS 1.2, AES-128),
     /// rsa256, ecdhe256 (TLS 1.2, AES-256/SHA-384), rsa-cbc, ecdhe-cbc, dhe-cbc (TLS 1.2, AES-128-CBC
     /// with HMAC-SHA1), rsa-cbc256, rsa256-cbc (AES-128/256-CBC with HMAC-SHA256), tls13,
-    /// tls13-aes256, or an IANA suite name. A suffix makes a resumption chain (the first session
+    /// tls13-aes256 (TLS 1.3 with a P-256 key share), tls13-x25519, tls13-hybrid (the
+    /// X25519MLKEM768 post-quantum hybrid), or an IANA suite name. A suffix makes a resumption chain (the first session
     /// of the kind is a full handshake, the later ones resume it): +ticket (TLS 1.2 ticket,
     /// RFC 5077), +id (TLS 1.2 session ID), +psk (TLS 1.3 PSK with fresh ECDHE, psk_dhe_ke),
     /// +psk_ke (TLS 1.3 PSK alone), e.g. ecdhe+ticket=4,tls13+psk_ke=3.
@@ -115,6 +117,11 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
         "wrote {} (the instructor's answer key; the attacker never reads it)",
         summary.truth.display()
     );
+    let _ = writeln!(
+        text,
+        "wrote {} (the clients' classical ephemeral private keys: a labelled stand-in for a discrete-log-capable adversary)",
+        summary.dlog_standin.display()
+    );
     if let Some(k) = &a.keylog {
         let _ = writeln!(text, "wrote {} (the server's SSLKEYLOGFILE)", k.display());
     }
@@ -130,9 +137,11 @@ fn what_was_written(a: &RecordArgs, summary: &RecordSummary) -> String {
             text,
             "  session {}: {:<6} {:<40}",
             s.stream,
-            match s.resumed {
-                Some(_) => "resume",
-                None => s.suite.key_exchange.short(),
+            match (s.resumed, s.key_share_group) {
+                (Some(_), _) => "resume".to_string(),
+                (None, Some(KxGroup::X25519MlKem768)) => "tls13-hybrid".to_string(),
+                (None, Some(KxGroup::X25519)) => "tls13-x25519".to_string(),
+                (None, _) => s.suite.key_exchange.short().to_string(),
             },
             s.suite.name,
         );

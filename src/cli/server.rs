@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use pfslab::crypto::ffdh::DhGroup;
+use pfslab::crypto::kx::KxGroup;
 use pfslab::endpoint::server::{
     Ephemerals, KeyLifetime, PaddingOracle, ServerConfig, ServerResumption, SessionCache,
 };
@@ -79,6 +80,12 @@ pub struct ServerArgs {
     /// (IMC 2016) measured on real servers. Default: a fresh key per handshake, zeroized after.
     #[arg(long, value_name = "DURATION", value_parser = KeyLifetime::parse)]
     reuse_ephemeral: Option<KeyLifetime>,
+    /// TLS 1.3 key-share groups to accept, comma-separated: x25519mlkem768 (hybrid
+    /// post-quantum), x25519, p256. The server takes the client's share in the most preferred
+    /// of them (hybrid, then x25519, then p256, whatever the order here) and otherwise asks for
+    /// one with a HelloRetryRequest. Default p256 alone, as before the others existed.
+    #[arg(long, value_name = "GROUPS", value_delimiter = ',', value_parser = crate::cli::client::parse_group)]
+    groups: Vec<KxGroup>,
     /// A deliberate Bleichenbacher padding oracle for RSA key transport (robot-detect flags it:
     /// scripts/robot-detect.sh): `strong` sends a fatal handshake_failure alert at once for a
     /// ClientKeyExchange whose decryption does not start 00 02; `weak` only for a conformant padding whose message is not 48
@@ -163,7 +170,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         suites: suites.clone(),
         keylog,
         dh_group,
-        ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()),
+        ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()).with_groups(&a.groups),
         resumption,
         padding_oracle,
     });

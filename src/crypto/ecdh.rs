@@ -28,10 +28,10 @@ impl EphemeralKey {
         SecretKey::from_slice(be).ok().map(|secret| Self { secret })
     }
 
-    /// The private scalar, big-endian (tests plant it in memory images).
-    #[cfg(test)]
-    pub(crate) fn scalar_be(&self) -> Vec<u8> {
-        self.secret.to_bytes().to_vec()
+    /// The private scalar, 32 bytes big-endian (SEC1 §2.3.7): for the discrete-log stand-in
+    /// file, and for tests that plant it in memory images.
+    pub fn scalar_be(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.secret.to_bytes().to_vec())
     }
 
     /// The public point as it crosses the wire.

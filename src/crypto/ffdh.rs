@@ -342,6 +342,30 @@ impl DhKey {
         &self.group
     }
 
+    /// The exponent x, big-endian without leading zero bytes (for the discrete-log stand-in).
+    pub fn exponent_be(&self) -> Zeroizing<Vec<u8>> {
+        let mut all = self.exponent.to_be_bytes();
+        let out = Zeroizing::new(strip_zeros(&all).to_vec());
+        all.zeroize();
+        out
+    }
+
+    /// The key with exponent `x` (big-endian) in `group`: what a discrete-log solver would hand
+    /// back, so its public value and shared secrets can be recomputed.
+    pub fn from_exponent_be(group: &DhGroup, x: &[u8]) -> Result<Self, DhError> {
+        let x = strip_zeros(x);
+        let bits = (bit_len(x) as u32).max(1);
+        let exponent = BoxedUint::from_be_slice(x, group.precision())
+            .map_err(|_| DhError::BadGroup("exponent longer than p".into()))?;
+        let public = group.pow(&group.g, &exponent, bits)?.to_vec();
+        Ok(Self {
+            group: group.clone(),
+            exponent,
+            exponent_bits: bits,
+            public,
+        })
+    }
+
     /// g^x mod p, left-padded to the length of p (RFC 7919 §5.1).
     pub fn public(&self) -> &[u8] {
         &self.public

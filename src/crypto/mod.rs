@@ -1,5 +1,6 @@
 //! Cryptographic building blocks: the two hashes the lab's suites use (SHA-256, SHA-384) and
-//! HMAC over them, randomness ([`rng`]), ephemeral ECDH ([`ecdh`]), finite-field DH
+//! HMAC over them, randomness ([`rng`]), ephemeral ECDH ([`ecdh`]), the TLS 1.3 key shares
+//! (P-256, X25519, X25519MLKEM768: [`kx`]), finite-field DH
 //! ([`ffdh`]) and the attacker's fast RSA
 //! ([`fast_rsa`]).
 
@@ -7,6 +8,7 @@ pub mod dhsmooth;
 pub mod ecdh;
 pub mod fast_rsa;
 pub mod ffdh;
+pub mod kx;
 pub mod rng;
 
 use hmac::{Hmac, KeyInit, Mac};

@@ -49,6 +49,8 @@ fn client(suite: Suite, keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         keylog,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     client_connection(config, rng::from_seed(2, "client")).expect("client")
 }

@@ -87,6 +87,8 @@ pub struct SessionSummary {
     pub tickets_issued: usize,
     /// The certificate chain the server presented (DER, leaf first), as a client saw it.
     pub server_certificates: Vec<Vec<u8>>,
+    /// TLS 1.3: the group of the key exchange (none for a psk_ke resumption).
+    pub key_share_group: Option<crate::crypto::kx::KxGroup>,
 }
 
 /// How an abbreviated handshake found the earlier session.

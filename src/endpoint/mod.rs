@@ -11,6 +11,8 @@ pub mod stream;
 mod traffic13;
 
 #[cfg(test)]
+mod kx_tests;
+#[cfg(test)]
 mod resumption12_tests;
 
 pub use client::{client_connection, ClientConfig, ServerVerification};

@@ -68,6 +68,8 @@ fn client(suite: Suite, session: Option<ClientSession>, offer_ems: bool) -> Conn
             clock: Clock::Fixed(NOW_MS),
             ..Default::default()
         },
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     client_connection(config, rng::from_seed(3, "client")).expect("client")
 }
@@ -239,6 +241,8 @@ fn a_server_resuming_with_another_suite_is_illegal_parameter() {
             session: Some(ClientSession::Tls12(session)),
             ..Default::default()
         },
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let mut c = client_connection(config, rng::from_seed(4, "client")).expect("client");
     let mut s = server(&keys, &cache, NOW_MS);
@@ -271,6 +275,8 @@ fn a_session_for_another_server_name_is_not_resumed_rfc6066_3() {
                 })),
                 ..Default::default()
             },
+            tls13_group: Default::default(),
+            ephemeral_log: None,
         });
         let mut c = client_connection(config, rng::from_seed(5, "client")).expect("client");
         let mut s = server(&keys, &cache, NOW_MS);

@@ -87,6 +87,8 @@ fn session(
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let mut c = client_connection(client, rng::from_seed(stream, "c")).expect("client");
     let mut s = server_connection(server, rng::from_seed(stream, "s")).expect("server");

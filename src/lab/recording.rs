@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::codec::hex;
+use crate::crypto::kx::KxGroup;
 use crate::crypto::rng;
 use crate::endpoint::client::{ClientConfig, ClientResumption, ServerVerification};
 use crate::endpoint::conn::ResumedBy;
@@ -20,6 +21,7 @@ use crate::lab::bank_server::{self, ServerOptions};
 use crate::lab::identity;
 use crate::lab::tap::{DeterministicConfig, Tap, TapConfig, TapMode};
 use crate::msgs::enums::PskKeyExchangeMode;
+use crate::standin::{self, EphemeralMemory};
 use crate::suites::Suite;
 use crate::tickets::TicketKeys;
 
@@ -55,6 +57,8 @@ pub struct TruthSession {
     pub resumed: Option<(u64, ResumedBy)>,
     /// Tickets the server issued in this session.
     pub tickets_issued: usize,
+    /// TLS 1.3: the group of the key exchange (none for TLS 1.2 and psk_ke).
+    pub key_share_group: Option<KxGroup>,
 }
 
 /// What one planned session does: its suite, and whether it belongs to a resumption chain
@@ -63,6 +67,8 @@ pub struct TruthSession {
 pub struct SessionPlan {
     pub suite: Suite,
     pub resume: ResumePlan,
+    /// TLS 1.3: the group of the client's key share (`tls13-hybrid`, `tls13-x25519`).
+    pub group: KxGroup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +86,11 @@ pub enum ResumePlan {
 impl SessionPlan {
     /// The `--sessions` name: the suite's short name and the resumption suffix.
     pub fn label(&self) -> String {
-        let base = self.suite.key_exchange.short();
+        let base = match self.group {
+            KxGroup::X25519MlKem768 => format!("{}-hybrid", self.suite.key_exchange.short()),
+            KxGroup::X25519 => format!("{}-x25519", self.suite.key_exchange.short()),
+            KxGroup::P256 => self.suite.key_exchange.short().to_string(),
+        };
         match self.resume {
             ResumePlan::None => base.to_string(),
             ResumePlan::Ticket => format!("{base}+ticket"),
@@ -103,6 +113,8 @@ pub fn ticket_key_path(capture: &Path) -> PathBuf {
 pub struct RecordSummary {
     pub capture: PathBuf,
     pub truth: PathBuf,
+    /// The discrete-log stand-in: the clients' classical ephemeral private keys.
+    pub dlog_standin: PathBuf,
     pub sessions: Vec<TruthSession>,
     pub generated_keys: bool,
     /// With a seed and keys that were already there: whether `keygen --seed` made them (a
@@ -178,15 +190,27 @@ fn interleave(sessions: &[(SessionPlan, usize)]) -> Vec<(usize, SessionPlan)> {
     out
 }
 
-/// Parses one `--sessions` kind: a suite name, optionally with a resumption suffix
-/// (`ecdhe+ticket`, `rsa+id`, `tls13+psk`, `tls13+psk_ke`).
+/// Parses one `--sessions` kind: a suite name, optionally with a TLS 1.3 key-share group
+/// (`tls13-hybrid`, `tls13-x25519`; P-256 otherwise) and a resumption suffix (`ecdhe+ticket`,
+/// `rsa+id`, `tls13+psk`, `tls13+psk_ke`).
 pub fn parse_plan(name: &str) -> Result<SessionPlan, String> {
     let (suite_name, suffix) = match name.split_once('+') {
         Some((s, r)) => (s, Some(r.trim().to_ascii_lowercase())),
         None => (name, None),
     };
+    let lower = suite_name.trim().to_ascii_lowercase();
+    let (suite_name, group) = match lower.rsplit_once('-') {
+        Some((base, "hybrid")) => (base, KxGroup::X25519MlKem768),
+        Some((base, "x25519")) => (base, KxGroup::X25519),
+        _ => (lower.as_str(), KxGroup::P256),
+    };
     let suite = identity::parse_suite(suite_name)?;
     let tls13 = suite.key_exchange == crate::suites::KeyExchange::Tls13;
+    if group != KxGroup::P256 && !tls13 {
+        return Err(format!(
+            "'{name}': only TLS 1.3 kinds take a key-share group (tls13-hybrid, tls13-x25519)"
+        ));
+    }
     let resume = match (suffix.as_deref(), tls13) {
         (None, _) => ResumePlan::None,
         (Some("ticket"), false) => ResumePlan::Ticket,
@@ -204,7 +228,11 @@ pub fn parse_plan(name: &str) -> Result<SessionPlan, String> {
             ))
         }
     };
-    Ok(SessionPlan { suite, resume })
+    Ok(SessionPlan {
+        suite,
+        resume,
+        group,
+    })
 }
 
 /// Parses `rsa=3,ecdhe=3,ecdhe+ticket=4,tls13+psk_ke=3`.
@@ -322,13 +350,16 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
     {
         resumption.session_cache = Some(Arc::new(SessionCache::default()));
     }
+    // The server accepts all three TLS 1.3 groups; each client sends one share, so a P-256
+    // session is exactly what it was before the others existed.
     let config = Arc::new(ServerConfig {
         key: id.key.clone(),
         cert_chain: id.chain.clone(),
         suites: all_suites,
         keylog,
         dh_group: crate::crypto::ffdh::DhGroup::ffdhe2048(),
-        ephemerals: Default::default(),
+        ephemerals: crate::endpoint::server::Ephemerals::default()
+            .with_groups(&KxGroup::PREFERENCE),
         padding_oracle: Default::default(),
         resumption,
     });
@@ -373,7 +404,8 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
 
     // 3. The class conversation, one session at a time so the capture order is the plan's.
     //    On failure the unfinished capture is removed: no half-written file passed off as whole.
-    let truth = match run_sessions(&opts, &anchor, tap_addr, &tap) {
+    let ephemerals = Arc::new(EphemeralMemory::default());
+    let truth = match run_sessions(&opts, &anchor, tap_addr, &tap, &ephemerals) {
         Ok(t) => t,
         Err(e) => {
             let path = tap
@@ -395,9 +427,22 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
         what: format!("cannot write {}", truth_file.display()),
         source: e,
     })?;
+    let standin_file = standin::standin_path(&summary.path);
+    let capture_name = summary
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    standin::write(&standin_file, &capture_name, &ephemerals.snapshot()).map_err(|e| {
+        RecordError::Io {
+            what: format!("cannot write {}", standin_file.display()),
+            source: e,
+        }
+    })?;
     Ok(RecordSummary {
         capture: summary.path,
         truth: truth_file,
+        dlog_standin: standin_file,
         sessions: truth,
         generated_keys,
         keys_match_seed,
@@ -417,6 +462,7 @@ fn run_sessions(
     anchor: &[u8],
     tap_addr: SocketAddr,
     tap: &Tap,
+    ephemerals: &Arc<EphemeralMemory>,
 ) -> Result<Vec<TruthSession>, RecordError> {
     let order = interleave(&opts.sessions);
     let mut rng_people = rng::for_purpose(opts.seed, "record people");
@@ -457,6 +503,8 @@ fn run_sessions(
             keylog: None,
             dh_min_bits: 2048,
             resumption: client_resumption(plan, chains.get(*entry).cloned().flatten(), opts.seed),
+            tls13_group: plan.group,
+            ephemeral_log: Some(ephemerals.clone()),
         });
         let client_rng = rng::for_purpose(
             opts.seed.map(|s| s.wrapping_add(i as u64)),
@@ -529,6 +577,7 @@ fn run_sessions(
             client_random: done.summary.client_random,
             resumed,
             tickets_issued: done.summary.tickets_issued,
+            key_share_group: done.summary.key_share_group,
         });
         if let Some(p) = &opts.progress {
             p(i + 1, order.len());
@@ -614,6 +663,7 @@ fn write_truth(path: &Path, capture: &Path, sessions: &[TruthSession]) -> std::i
             "cipher_suite": s.suite.name,
             "key_exchange": s.suite.key_exchange.short(),
             "forward_secret": s.suite.key_exchange.is_forward_secret(),
+            "key_share_group": s.key_share_group.map(|g| g.name()),
             "resumes_stream": s.resumed.map(|(from, _)| from),
             "resumed_by": s.resumed.map(|(_, how)| resumed_by_name(how)),
             "tickets_issued": s.tickets_issued,

@@ -48,6 +48,8 @@ fn sessions(suites_run: &[Suite]) -> (Vec<TargetSession>, Arc<ServerConfig>, Key
             keylog: None,
             dh_min_bits: 2048,
             resumption: Default::default(),
+            tls13_group: Default::default(),
+            ephemeral_log: None,
         });
         let seed = i as u64 + 1;
         let mut c = client_connection(client, rng::from_seed(seed, "mc")).expect("client");

@@ -121,6 +121,7 @@ wire_enum! {
         PreSharedKey = 41 => "pre_shared_key",
         EarlyData = 42 => "early_data",
         SupportedVersions = 43 => "supported_versions",
+        Cookie = 44 => "cookie",
         PskKeyExchangeModes = 45 => "psk_key_exchange_modes",
         KeyShare = 51 => "key_share",
         RenegotiationInfo = 0xff01 => "renegotiation_info",
@@ -141,6 +142,7 @@ wire_enum! {
         Secp256r1 = 0x0017 => "secp256r1",
         Secp384r1 = 0x0018 => "secp384r1",
         X25519 = 0x001d => "x25519",
+        X25519MlKem768 = 0x11ec => "X25519MLKEM768",
     }
 }
 

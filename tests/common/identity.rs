@@ -55,5 +55,7 @@ pub fn client_config(suite: Suite, ems: bool, server_name: &str) -> ClientConfig
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     }
 }

@@ -369,6 +369,8 @@ fn hostile_bytes_get_the_right_alert_or_close_within_memory_limits() {
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let request = build_request("GET / HTTP/1.0", "localhost");
     // Warm up with a real exchange, then take the peak memory as the baseline.

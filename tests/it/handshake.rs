@@ -198,6 +198,8 @@ fn untrusted_certificate_is_rejected_by_client() {
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let mut c = client_connection(config, rng::from_os()).unwrap();
     let mut s = server_connection(

@@ -34,6 +34,8 @@ fn handshake_flights(suite: Suite, ems: bool, seed: u64) -> (Vec<Vec<u8>>, Vec<u
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     });
     let mut client = client_connection(config, rng::from_seed(seed, "seed client")).expect("client");
     let mut server = server_connection(common::server_config(), common::server_rng()).expect("server");

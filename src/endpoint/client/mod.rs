@@ -8,7 +8,9 @@ mod tls13;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::crypto::ecdh::EphemeralKey;
+use zeroize::Zeroizing;
+
+use crate::crypto::kx::{ClientShare, KxGroup};
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Connection, Context, Message, State, Transcript};
 use crate::endpoint::require_handshake;
@@ -20,8 +22,9 @@ use crate::msgs::enums::{
     EC_POINT_FORMAT_UNCOMPRESSED, TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
-use crate::msgs::handshake13::{KeyShareEntry, DOWNGRADE_TLS12};
+use crate::msgs::handshake13::{KeyShareEntry, DOWNGRADE_TLS12, HELLO_RETRY_REQUEST_RANDOM};
 use crate::pki;
+use crate::standin::{DlogGroup, EphemeralLog, EphemeralSecret};
 use crate::suites::{KeyExchange, Suite};
 
 /// How the client decides to trust the server's certificate.
@@ -48,6 +51,46 @@ pub struct ClientConfig {
     pub dh_min_bits: usize,
     /// Resuming a session and keeping the next one (off by default).
     pub resumption: ClientResumption,
+    /// The group of the TLS 1.3 key share sent first (P-256 by default).
+    pub tls13_group: KxGroup,
+    /// Receives every classical ephemeral private key this client generates (the lab's
+    /// discrete-log stand-in, [`crate::standin`]); `None` outside `record`.
+    pub ephemeral_log: Option<Arc<dyn EphemeralLog>>,
+}
+
+/// The TLS 1.3 supported_groups: the key share's group first, then the others in the lab's
+/// order of preference.
+fn supported_groups13(first: KxGroup) -> Vec<u16> {
+    std::iter::once(first)
+        .chain(KxGroup::PREFERENCE.into_iter().filter(|g| *g != first))
+        .map(KxGroup::codepoint)
+        .collect()
+}
+
+/// Reports a TLS 1.3 key share's classical half to the stand-in log (never the ML-KEM key).
+pub(crate) fn log_share(config: &ClientConfig, client_random: &[u8; 32], share: &ClientShare) {
+    if config.ephemeral_log.is_some() {
+        let (group, public, private) = share.classical();
+        log_ephemeral(config, client_random, group, &public, private);
+    }
+}
+
+/// Reports one classical ephemeral key to the config's stand-in log, if there is one.
+pub(crate) fn log_ephemeral(
+    config: &ClientConfig,
+    client_random: &[u8; 32],
+    group: DlogGroup,
+    public: &[u8],
+    private: Zeroizing<Vec<u8>>,
+) {
+    if let Some(log) = &config.ephemeral_log {
+        log.log(EphemeralSecret {
+            client_random: *client_random,
+            group,
+            public: public.to_vec(),
+            private,
+        });
+    }
 }
 
 /// What the client offers to resume, and whether it asks for something to resume later.
@@ -105,9 +148,14 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
             .suites
             .iter()
             .any(|s| s.key_exchange == KeyExchange::DheRsa);
-        // RFC 7919 §3: a client offering DHE suites lists the FFDHE groups it accepts.
+        // RFC 7919 §3: a client offering DHE suites lists the FFDHE groups it accepts. A TLS
+        // 1.3 hello with an X25519 or hybrid share lists all three groups, its share's first
+        // (RFC 8446 §4.2.7), so a server may retry in another; the default P-256 hello lists
+        // P-256 alone, byte for byte what it always was.
         let mut groups = Vec::new();
-        if offers_ec {
+        if offers_tls13 && config.tls13_group != KxGroup::P256 {
+            groups.extend(supported_groups13(config.tls13_group));
+        } else if offers_ec {
             groups.push(NamedGroup::Secp256r1.to_wire());
         }
         if offers_dhe {
@@ -133,8 +181,9 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
         }
         // TLS 1.2 resumption and tickets (RFC 5077 §3.1–3.2, RFC 5246 §7.4.1.2).
         let offer12 = tls12::offer_resumption(&config, cx, &mut extensions, offers_tls12);
-        // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a P-256 key share, and a legacy
-        // session ID so middleboxes see a resumption-looking hello (§D.4).
+        // TLS 1.3 (RFC 8446 §4.1.2): supported_versions, a key share in the configured group
+        // (P-256 unless asked), and a legacy session ID so middleboxes see a
+        // resumption-looking hello (§D.4).
         let mut session_id = Vec::new();
         let mut key = None;
         if offers_tls13 {
@@ -147,10 +196,11 @@ pub fn client_connection(config: Arc<ClientConfig>, rng: LabRng) -> Result<Conne
                 &[ProtocolVersion::Tls13.to_wire()]
             };
             extensions.push(Extension::supported_versions_client(versions));
-            let k = EphemeralKey::generate(&mut cx.rng);
+            let k = ClientShare::generate(config.tls13_group, &mut cx.rng);
+            log_share(&config, &random, &k);
             extensions.push(Extension::key_share_client(&[KeyShareEntry {
-                group: NamedGroup::Secp256r1.to_wire(),
-                key_exchange: k.public_sec1(),
+                group: k.group().codepoint(),
+                key_exchange: k.public(),
             }]));
             key = Some(k);
             session_id = random_array::<32>(&mut cx.rng).to_vec();
@@ -190,8 +240,8 @@ struct ExpectServerHello {
     config: Arc<ClientConfig>,
     hello: ClientHello,
     transcript: Transcript,
-    /// The P-256 key share, when TLS 1.3 was offered.
-    key: Option<EphemeralKey>,
+    /// The key share, when TLS 1.3 was offered.
+    key: Option<ClientShare>,
     /// The PSK offered with TLS 1.3, when resuming.
     psk: Option<tls13::PskOffer>,
     offers_tls12: bool,
@@ -218,6 +268,17 @@ impl State for ExpectServerHello {
             Some(ext) => ext.parse_supported_versions_server()?,
             None => sh.server_version,
         };
+        if version == ProtocolVersion::Tls13.to_wire() && sh.random == HELLO_RETRY_REQUEST_RANDOM {
+            return tls13::handle_hello_retry_request(
+                self.config,
+                self.hello,
+                self.transcript,
+                tls13::Offer13 { key, psk: self.psk },
+                cx,
+                msg,
+                sh,
+            );
+        }
         if version == ProtocolVersion::Tls13.to_wire() {
             return tls13::handle_server_hello(
                 self.config,

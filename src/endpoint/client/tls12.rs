@@ -8,7 +8,7 @@ use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::tls12_resume::{self, Keep};
-use super::{verify_server_certificate, ClientConfig};
+use super::{log_ephemeral, verify_server_certificate, ClientConfig};
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhGroup, DhKey};
 use crate::crypto::rng::random_array;
@@ -26,6 +26,7 @@ use crate::msgs::handshake::{
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::record_protect::Tls12Protector;
+use crate::standin::DlogGroup;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls12::keys::derive_master_secret;
 use crate::tls12::keys::{MasterSecret, Side};
@@ -213,6 +214,7 @@ impl State for ExpectCertificate {
             transcript,
             dh_min_bits: self.config.dh_min_bits,
             keep: self.keep,
+            config: self.config.clone(),
         };
         Ok(match self.suite.key_exchange {
             KeyExchange::EcdheRsa | KeyExchange::DheRsa => Box::new(ExpectServerKeyExchange(next)),
@@ -235,6 +237,7 @@ struct AfterCertificate {
     transcript: Transcript,
     dh_min_bits: usize,
     keep: Keep,
+    config: Arc<ClientConfig>,
 }
 
 /// The server's signed ephemeral public value.
@@ -366,6 +369,13 @@ impl State for ExpectServerHelloDone {
                 }
                 (KeyExchange::EcdheRsa, Some(ServerShare::Ecdhe(point))) => {
                     let key = EphemeralKey::generate(&mut cx.rng);
+                    log_ephemeral(
+                        &s.config,
+                        &s.client_random,
+                        DlogGroup::Secp256r1,
+                        &key.public_sec1(),
+                        key.scalar_be(),
+                    );
                     let pms = key.agree(point).map_err(Error::IllegalParameter)?;
                     (
                         EcdheClientKeyExchange {
@@ -378,6 +388,13 @@ impl State for ExpectServerHelloDone {
                 (KeyExchange::DheRsa, Some(ServerShare::Dhe(group, ys))) => {
                     let key = DhKey::generate(group, &mut cx.rng)
                         .map_err(|e| Error::Internal(format!("DH key generation: {e}")))?;
+                    log_ephemeral(
+                        &s.config,
+                        &s.client_random,
+                        DlogGroup::Ffdhe,
+                        key.public(),
+                        key.exponent_be(),
+                    );
                     let pms = key
                         .agree(ys)
                         .map_err(|e| Error::IllegalParameter(e.to_string()))?;

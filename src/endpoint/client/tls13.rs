@@ -7,27 +7,27 @@
 use std::sync::Arc;
 
 use super::{verify_server_certificate, ClientConfig};
-use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::kx::{ClientShare, KxGroup};
 use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::require_handshake;
 use crate::endpoint::session::ClientSession;
 use crate::endpoint::traffic13::{log_secret, TicketReceiver, Traffic13};
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{ExtensionType, HandshakeType, NamedGroup, PskKeyExchangeMode};
+use crate::msgs::enums::{ExtensionType, HandshakeType, PskKeyExchangeMode};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
-    client_hello_without_binders, Certificate13, CertificateVerify, EncryptedExtensions,
-    OfferedPsks, PskIdentity, HELLO_RETRY_REQUEST_RANDOM,
+    client_hello_without_binders, message_hash, Certificate13, CertificateVerify,
+    EncryptedExtensions, KeyShareEntry, OfferedPsks, PskIdentity, HELLO_RETRY_REQUEST_RANDOM,
 };
 use crate::msgs::record::HandshakeMessage;
 use crate::pki;
 use crate::suites::{KeyExchange, Suite};
 use crate::tls13::key_schedule::{EarlySecret, HandshakeSecret, TrafficSecret};
 
-/// What the TLS 1.3 part of the ClientHello offered: the P-256 key share, and a PSK.
+/// What the TLS 1.3 part of the ClientHello offered: the key share, and a PSK.
 pub(super) struct Offer13 {
-    pub key: EphemeralKey,
+    pub key: ClientShare,
     pub psk: Option<PskOffer>,
 }
 
@@ -120,8 +120,10 @@ pub(super) fn handle_server_hello(
 ) -> Result<Box<dyn State>, Error> {
     let Offer13 { key, psk } = offer;
     if sh.random == HELLO_RETRY_REQUEST_RANDOM {
-        return Err(Error::IllegalParameter(
-            "HelloRetryRequest although the secp256r1 key share was already sent".into(),
+        // RFC 8446 §4.1.4: a second HelloRetryRequest is unexpected_message.
+        return Err(Error::unexpected(
+            "a ServerHello after the HelloRetryRequest",
+            "a second HelloRetryRequest",
         ));
     }
     let suite = config
@@ -164,14 +166,18 @@ pub(super) fn handle_server_hello(
     let shared = match sh.extension(ExtensionType::KeyShare) {
         Some(ext) => {
             let share = ext.parse_key_share_server()?;
-            if share.group != NamedGroup::Secp256r1.to_wire() {
-                return Err(Error::IllegalParameter(
-                    "server key share is not on secp256r1".into(),
-                ));
+            // RFC 8446 §4.2.8: the server's share is in the group of the client's share.
+            if share.group != key.group().codepoint() {
+                return Err(Error::IllegalParameter(format!(
+                    "server key share is in group 0x{:04x}, the client's was {}",
+                    share.group,
+                    key.group().name()
+                )));
             }
+            cx.summary.key_share_group = Some(key.group());
             Some(
-                key.agree(&share.key_exchange)
-                    .map_err(Error::IllegalParameter)?,
+                key.complete(&share.key_exchange)
+                    .map_err(|e| Error::IllegalParameter(e.to_string()))?,
             )
         }
         None => None,
@@ -233,6 +239,147 @@ pub(super) fn handle_server_hello(
         server_key: None,
         certificate_requested: None,
     })))
+}
+
+/// A HelloRetryRequest (RFC 8446 §4.1.4): check it, make a key share in the group it selects,
+/// and send the second ClientHello; the transcript restarts with message_hash(ClientHello1).
+pub(super) fn handle_hello_retry_request(
+    config: Arc<ClientConfig>,
+    mut hello: ClientHello,
+    transcript: Transcript,
+    offer: Offer13,
+    cx: &mut Context,
+    msg: HandshakeMessage,
+    hrr: ServerHello,
+) -> Result<Box<dyn State>, Error> {
+    let Offer13 { key, psk } = offer;
+    // 1. The suite must be one offered; the session ID echoed.
+    let suite = config
+        .suites
+        .iter()
+        .copied()
+        .find(|s| s.id == hrr.cipher_suite && s.key_exchange == KeyExchange::Tls13)
+        .ok_or_else(|| {
+            Error::IllegalParameter(format!(
+                "HelloRetryRequest chose {}, which was not offered",
+                crate::suites::suite_name(hrr.cipher_suite)
+            ))
+        })?;
+    if hrr.session_id != hello.session_id {
+        return Err(Error::IllegalParameter(
+            "legacy_session_id_echo does not match".into(),
+        ));
+    }
+    if psk.is_some() {
+        return Err(Error::HandshakeFailure(
+            "HelloRetryRequest while resuming: pfslab's client does not re-offer a PSK".into(),
+        ));
+    }
+    // 2. The selected group must be supported and not the one already sent (§4.2.8); a
+    //    cookie is echoed (§4.2.2). A retry that would change nothing is illegal (§4.1.4).
+    let selected = match hrr.extension(ExtensionType::KeyShare) {
+        Some(ext) => {
+            let mut r = crate::codec::Reader::new(&ext.data);
+            let group = r.u16("selected_group")?;
+            r.expect_end("key_share")?;
+            let group = KxGroup::from_codepoint(group).ok_or_else(|| {
+                Error::IllegalParameter(format!(
+                    "HelloRetryRequest selects group 0x{group:04x}, which was not offered"
+                ))
+            })?;
+            if group == key.group() {
+                return Err(Error::IllegalParameter(format!(
+                    "HelloRetryRequest selects {}, whose key share was already sent",
+                    group.name()
+                )));
+            }
+            Some(group)
+        }
+        None => None,
+    };
+    let cookie = hrr.extension(ExtensionType::Cookie).cloned();
+    if selected.is_none() && cookie.is_none() {
+        return Err(Error::IllegalParameter(
+            "HelloRetryRequest asks for no change (no key_share, no cookie)".into(),
+        ));
+    }
+    cx.tls13 = true;
+    let mut transcript13 = Transcript::default();
+    transcript13.add(&message_hash(&suite.hash.digest(transcript.bytes())));
+    transcript13.add(&msg);
+
+    // 3. ClientHello2: the same hello with the new key share and the cookie.
+    let key = match selected {
+        Some(group) => {
+            let share = ClientShare::generate(group, &mut cx.rng);
+            super::log_share(&config, &hello.random, &share);
+            share
+        }
+        None => key,
+    };
+    for ext in hello.extensions.iter_mut() {
+        if ext.typ == ExtensionType::KeyShare {
+            *ext = Extension::key_share_client(&[KeyShareEntry {
+                group: key.group().codepoint(),
+                key_exchange: key.public(),
+            }]);
+        }
+    }
+    if let Some(cookie) = cookie {
+        hello.extensions.push(cookie);
+    }
+    let second = hello.encode();
+    cx.send_handshake(&second);
+    transcript13.add(&second);
+    Ok(Box::new(ExpectRetriedServerHello {
+        config,
+        hello,
+        transcript: transcript13,
+        key,
+        suite_id: suite.id,
+    }))
+}
+
+/// ClientHello2 is sent; the ServerHello must be TLS 1.3 with the retry's suite (§4.1.4).
+struct ExpectRetriedServerHello {
+    config: Arc<ClientConfig>,
+    hello: ClientHello,
+    transcript: Transcript,
+    key: ClientShare,
+    suite_id: u16,
+}
+
+impl State for ExpectRetriedServerHello {
+    fn handle(self: Box<Self>, cx: &mut Context, msg: Message) -> Result<Box<dyn State>, Error> {
+        let msg = require_handshake(msg, HandshakeType::ServerHello)?;
+        let sh = ServerHello::read(msg.body())?;
+        let version = match sh.extension(ExtensionType::SupportedVersions) {
+            Some(ext) => ext.parse_supported_versions_server()?,
+            None => sh.server_version,
+        };
+        if version != crate::msgs::enums::ProtocolVersion::Tls13.to_wire() {
+            return Err(Error::IllegalParameter(format!(
+                "the ServerHello after a HelloRetryRequest chose version 0x{version:04x}"
+            )));
+        }
+        if sh.cipher_suite != self.suite_id {
+            return Err(Error::IllegalParameter(
+                "the ServerHello's cipher suite differs from the HelloRetryRequest's".into(),
+            ));
+        }
+        handle_server_hello(
+            self.config,
+            &self.hello,
+            self.transcript,
+            Offer13 {
+                key: self.key,
+                psk: None,
+            },
+            cx,
+            msg,
+            sh,
+        )
+    }
 }
 
 /// What the client knows between ServerHello and its Finished.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhError, DhGroup, DhKey};
+use crate::crypto::kx::{self, KxError, KxGroup, ServerShare};
 use crate::crypto::rng::LabRng;
 
 /// How long one ephemeral key serves.
@@ -55,12 +56,27 @@ impl KeyLifetime {
     }
 }
 
-/// The server's source of ephemeral keys, shared by all its connections.
-#[derive(Default)]
+/// The server's source of ephemeral keys, shared by all its connections, and the TLS 1.3
+/// groups it makes them in.
 pub struct Ephemerals {
     lifetime: KeyLifetime,
+    /// TLS 1.3 key-share groups, in the server's order of preference.
+    groups: Vec<KxGroup>,
     ecdhe: Mutex<Option<(Instant, Arc<EphemeralKey>)>>,
     dhe: Mutex<Option<(Instant, Arc<DhKey>)>>,
+}
+
+impl Default for Ephemerals {
+    /// Fresh keys, and TLS 1.3 in secp256r1 only, as before the other groups existed: a peer's
+    /// X25519 share is answered with a HelloRetryRequest for secp256r1.
+    fn default() -> Self {
+        Self {
+            lifetime: KeyLifetime::default(),
+            groups: vec![KxGroup::P256],
+            ecdhe: Mutex::new(None),
+            dhe: Mutex::new(None),
+        }
+    }
 }
 
 impl Ephemerals {
@@ -68,6 +84,45 @@ impl Ephemerals {
         Self {
             lifetime,
             ..Self::default()
+        }
+    }
+
+    /// The TLS 1.3 groups to accept; they are preferred hybrid first, then X25519, then
+    /// P-256, whatever order they are given in. An empty list keeps the default.
+    pub fn with_groups(mut self, groups: &[KxGroup]) -> Self {
+        let chosen: Vec<KxGroup> = KxGroup::PREFERENCE
+            .into_iter()
+            .filter(|g| groups.contains(g))
+            .collect();
+        if !chosen.is_empty() {
+            self.groups = chosen;
+        }
+        self
+    }
+
+    /// The TLS 1.3 groups, most preferred first.
+    pub fn groups(&self) -> &[KxGroup] {
+        &self.groups
+    }
+
+    /// The server's key share answering a client's share in `group`: P-256 through the
+    /// lifetime policy above, X25519 and the hybrid fresh every handshake.
+    pub fn respond(
+        &self,
+        group: KxGroup,
+        client: &[u8],
+        rng: &mut LabRng,
+    ) -> Result<ServerShare, KxError> {
+        match group {
+            KxGroup::P256 => {
+                let key = self.ecdhe(rng);
+                let shared = key.agree(client).map_err(KxError::P256)?;
+                Ok(ServerShare {
+                    public: key.public_sec1(),
+                    shared,
+                })
+            }
+            other => kx::server_respond(other, client, rng),
         }
     }
 

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use super::tls13_psk;
 use super::{offers_tls13, ServerConfig};
+use crate::crypto::kx::KxGroup;
 use crate::crypto::rng::random_array;
 use crate::endpoint::conn::{Context, Message, ResumedBy, State, Transcript};
 use crate::endpoint::require_handshake;
 use crate::endpoint::traffic13::{log_secret, Traffic13};
 use crate::error::Error;
 use crate::keylog::SecretKind;
-use crate::msgs::enums::{
-    ExtensionType, HandshakeType, NamedGroup, ProtocolVersion, PskKeyExchangeMode,
-};
+use crate::msgs::enums::{ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode};
 use crate::msgs::handshake::{ClientHello, Extension, ServerHello};
 use crate::msgs::handshake13::{
     message_hash, Certificate13, CertificateVerify, EncryptedExtensions, KeyShareEntry,
@@ -62,13 +61,16 @@ pub(super) fn handle_client_hello(
         None => Some(choose_signature_scheme(&hello)?),
     };
 
-    // 2. Key share: secp256r1, asked for with a HelloRetryRequest if the client only guessed
-    //    other groups but supports it. psk_ke resumes without one (RFC 8446 §4.2.9).
+    // 2. Key share: the most preferred group the client sent a share in, or a
+    //    HelloRetryRequest for the most preferred group it supports. psk_ke resumes without
+    //    one (RFC 8446 §4.2.9).
     let share = match &psk {
         Some(p) if p.mode == PskKeyExchangeMode::PskKe => None,
-        _ => match p256_share(&hello, retried.is_some())? {
-            Some(share) => Some(share),
-            None => return send_hello_retry_request(config, cx, msg, hello, suite),
+        _ => match choose_share(&config, &hello, retried.is_some())? {
+            Chosen::Share(group, share) => Some((group, share)),
+            Chosen::Retry(group) => {
+                return send_hello_retry_request(config, cx, msg, hello, suite, group)
+            }
         },
     };
 
@@ -78,16 +80,18 @@ pub(super) fn handle_client_hello(
         ProtocolVersion::Tls13.to_wire(),
     )];
     let mut shared = None;
-    if let Some(share) = share {
-        let ephemeral = config.ephemerals.ecdhe(&mut cx.rng);
-        shared = Some(
-            ephemeral
-                .agree(&share.key_exchange)
-                .map_err(Error::IllegalParameter)?,
-        );
+    if let Some((group, share)) = share {
+        // RFC 8446 §4.2.8, draft-ietf-tls-ecdhe-mlkem §3: a malformed share, an all-zero
+        // X25519 result or an encapsulation key failing FIPS 203 §7.2 is illegal_parameter.
+        let answer = config
+            .ephemerals
+            .respond(group, &share.key_exchange, &mut cx.rng)
+            .map_err(|e| Error::IllegalParameter(e.to_string()))?;
+        shared = Some(answer.shared);
+        cx.summary.key_share_group = Some(group);
         extensions.push(Extension::key_share_server(&KeyShareEntry {
             group: share.group,
-            key_exchange: ephemeral.public_sec1(),
+            key_exchange: answer.public,
         }));
     }
     if let Some(p) = &psk {
@@ -240,8 +244,21 @@ fn choose_signature_scheme(hello: &ClientHello) -> Result<u16, Error> {
         })
 }
 
-/// The client's secp256r1 key share; `None` when a HelloRetryRequest should ask for one.
-fn p256_share(hello: &ClientHello, retried: bool) -> Result<Option<KeyShareEntry>, Error> {
+/// What the server does with the client's key shares.
+enum Chosen {
+    /// Use this share.
+    Share(KxGroup, KeyShareEntry),
+    /// Ask for a share in this group (HelloRetryRequest).
+    Retry(KxGroup),
+}
+
+/// The share in the server's most preferred group among those the client sent shares for;
+/// else a retry in its most preferred group the client supports (RFC 8446 §4.2.8, §4.1.4).
+fn choose_share(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    retried: bool,
+) -> Result<Chosen, Error> {
     let shares = match hello.extension(ExtensionType::KeyShare) {
         Some(ext) => ext.parse_key_share_client()?,
         None => {
@@ -250,25 +267,30 @@ fn p256_share(hello: &ClientHello, retried: bool) -> Result<Option<KeyShareEntry
             ))
         }
     };
-    let p256 = NamedGroup::Secp256r1.to_wire();
     let groups = match hello.extension(ExtensionType::SupportedGroups) {
         Some(ext) => ext.parse_u16_list("supported_groups")?,
         None => Vec::new(),
     };
-    if let Some(share) = shares.iter().find(|s| s.group == p256) {
-        return Ok(Some(share.clone()));
+    let ours = config.ephemerals.groups();
+    for group in ours {
+        if let Some(share) = shares.iter().find(|s| s.group == group.codepoint()) {
+            return Ok(Chosen::Share(*group, share.clone()));
+        }
     }
+    let names = || ours.iter().map(|g| g.name()).collect::<Vec<_>>().join(", ");
     if retried {
-        return Err(Error::IllegalParameter(
-            "the retried ClientHello still has no secp256r1 key share".into(),
-        ));
+        return Err(Error::IllegalParameter(format!(
+            "the retried ClientHello still has no key share in a group pfslab offers ({})",
+            names()
+        )));
     }
-    if !groups.contains(&p256) {
-        return Err(Error::HandshakeFailure(
-            "the client supports no group pfslab offers (secp256r1)".into(),
-        ));
+    match ours.iter().find(|g| groups.contains(&g.codepoint())) {
+        Some(group) => Ok(Chosen::Retry(*group)),
+        None => Err(Error::HandshakeFailure(format!(
+            "the client supports no group pfslab offers ({})",
+            names()
+        ))),
     }
-    Ok(None)
 }
 
 fn send_hello_retry_request(
@@ -277,6 +299,7 @@ fn send_hello_retry_request(
     msg: HandshakeMessage,
     hello: ClientHello,
     suite: Suite,
+    group: KxGroup,
 ) -> Result<Box<dyn State>, Error> {
     let mut transcript = Transcript::default();
     transcript.add(&message_hash(&suite.hash.digest(&msg.encoded)));
@@ -288,7 +311,7 @@ fn send_hello_retry_request(
         compression_method: 0,
         extensions: vec![
             Extension::supported_versions_server(ProtocolVersion::Tls13.to_wire()),
-            Extension::key_share_retry(NamedGroup::Secp256r1.to_wire()),
+            Extension::key_share_retry(group.codepoint()),
         ],
     }
     .encode();

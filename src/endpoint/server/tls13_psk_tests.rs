@@ -77,6 +77,8 @@ fn client_with(
         keylog: None,
         dh_min_bits: 2048,
         resumption: Default::default(),
+        tls13_group: Default::default(),
+        ephemeral_log: None,
     };
     config.resumption.session = session;
     config.resumption.psk_modes = modes.to_vec();

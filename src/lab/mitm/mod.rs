@@ -470,6 +470,8 @@ mod tests {
             keylog: None,
             dh_min_bits: 2048,
             resumption: Default::default(),
+            tls13_group: Default::default(),
+            ephemeral_log: None,
         })
     }
 
