@@ -251,6 +251,10 @@ fn fit(line: &str, width: usize) -> String {
 pub fn attack_table_row(r: &SessionReport, show_capture: bool) -> String {
     let first = r.first_line();
     let detail = match r.verdict {
+        // The assumption goes on the row itself, not only in the full reason.
+        Verdict::Decrypted if r.assumed_dlog.is_some() => {
+            format!("{}: \"{first}\"", crate::attack::assumed_dlog::ASSUMED)
+        }
         Verdict::Decrypted => format!("\"{first}\""),
         Verdict::PartlyDecrypted if !first.is_empty() => {
             format!("{}: \"{first}\"", r.short_reason)
@@ -282,8 +286,17 @@ pub fn conversation(r: &SessionReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "=== {} session {}: {} → {} ({}) ===",
-        r.capture, r.stream, r.client, r.server, r.cipher_suite
+        "=== {} session {}: {} → {} ({}){} ===",
+        r.capture,
+        r.stream,
+        r.client,
+        r.server,
+        r.cipher_suite,
+        if r.assumed_dlog.is_some() {
+            format!(", under the {}", crate::attack::assumed_dlog::ASSUMED)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(out, "how: {}", r.reason);
     if let Some(m) = &r.psk_mode {
@@ -357,6 +370,8 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "server_data": String::from_utf8_lossy(&r.server_data),
         "secret_source": r.source.as_ref().map(|s| s.describe()),
         "psk_mode": r.psk_mode.as_ref().map(|m| m.as_str()),
+        "group": r.group,
+        "assumed_dlog_break": r.assumed_dlog.as_ref().map(|s| s.describe()),
         "tickets": r.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
         "notes": r.notes,
     })
