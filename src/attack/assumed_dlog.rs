@@ -10,12 +10,16 @@
 
 use std::collections::HashMap;
 
-use aws_lc_rs::agreement;
 use zeroize::Zeroizing;
 
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
 use crate::attack::reasons::short_hex;
 use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::kx::{
+    X25519Key, HYBRID_CLIENT_SHARE_LEN as HYBRID_CLIENT_SHARE,
+    HYBRID_SERVER_SHARE_LEN as HYBRID_SERVER_SHARE, MLKEM768_CT_LEN as MLKEM768_CIPHERTEXT,
+    MLKEM768_EK_LEN as MLKEM768_ENCAPS_KEY, X25519_LEN,
+};
 use crate::crypto::ffdh::{DhGroup, DhKey};
 use crate::standin::{DlogGroup, EphemeralSecret, StandIn};
 
@@ -24,14 +28,6 @@ pub const ASSUMED: &str = "assumed DLP break";
 
 /// The banner `attack` prints first when the flag is set.
 pub const BANNER: &str = "ASSUMED: the discrete-log problem is treated as broken (--assume-dlog-broken, a stand-in for Shor's algorithm on a quantum computer): the classical ephemeral private keys come from the lab's own stand-in file, each checked against the public share in the capture; nothing here breaks a discrete log";
-
-/// X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem §3): client share = ML-KEM-768 encapsulation
-/// key (1184) ‖ X25519 (32); server share = ML-KEM-768 ciphertext (1088) ‖ X25519 (32).
-pub const HYBRID_CLIENT_SHARE: usize = 1216;
-pub const HYBRID_SERVER_SHARE: usize = 1120;
-pub const MLKEM768_ENCAPS_KEY: usize = 1184;
-pub const MLKEM768_CIPHERTEXT: usize = 1088;
-pub const X25519_LEN: usize = 32;
 
 /// The stand-in keys, by client_random (a HelloRetryRequest gives two keys for one random).
 #[derive(Default)]
@@ -150,6 +146,8 @@ pub fn classical_secret(a: &AssumedDlog, obs: &ObservedSession) -> Result<Classi
                         server.len()
                     ));
                 }
+                // draft-ietf-tls-ecdhe-mlkem §3: client = ML-KEM-768 encapsulation key (1184)
+                // ‖ X25519 (32); server = ML-KEM-768 ciphertext (1088) ‖ X25519 (32).
                 let (c, s) = (
                     client.get(MLKEM768_ENCAPS_KEY..).unwrap_or_default(),
                     server.get(MLKEM768_CIPHERTEXT..).unwrap_or_default(),
@@ -214,15 +212,15 @@ fn x25519_key(
     keys: &[EphemeralSecret],
     group: DlogGroup,
     wire: &[u8],
-) -> Result<agreement::PrivateKey, String> {
+) -> Result<X25519Key, String> {
     let mut tried = 0;
     for k in keys.iter().filter(|k| k.group == group) {
         tried += 1;
-        let Ok(key) = agreement::PrivateKey::from_private_key(&agreement::X25519, &k.private)
-        else {
+        let Ok(scalar) = <[u8; 32]>::try_from(k.private.as_slice()) else {
             continue;
         };
-        if key.compute_public_key().is_ok_and(|p| p.as_ref() == wire) {
+        let key = X25519Key::from_scalar(scalar);
+        if key.public() == wire {
             return Ok(key);
         }
     }
@@ -230,10 +228,9 @@ fn x25519_key(
 }
 
 /// X25519(k, u) (RFC 7748 §5); an all-zero result is refused (RFC 8446 §7.4.2).
-fn agree_x25519(key: &agreement::PrivateKey, server: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, server);
-    agreement::agree(key, peer, (), |s| Ok(Zeroizing::new(s.to_vec())))
-        .map_err(|()| "the server's X25519 share gives no shared secret".to_string())
+fn agree_x25519(key: &X25519Key, server: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    key.agree(server)
+        .map_err(|e| format!("the server's X25519 share: {e}"))
 }
 
 /// The reason a hybrid session stays closed under the assumed break.
@@ -248,10 +245,8 @@ mod tests {
     use super::*;
 
     fn x25519_pair(seed: u8) -> (Vec<u8>, Vec<u8>) {
-        let private = vec![seed; 32];
-        let key = agreement::PrivateKey::from_private_key(&agreement::X25519, &private).unwrap();
-        let public = key.compute_public_key().unwrap().as_ref().to_vec();
-        (private, public)
+        let key = X25519Key::from_scalar([seed; 32]);
+        (vec![seed; 32], key.public().to_vec())
     }
 
     fn entry(group: DlogGroup, private: Vec<u8>, public: Vec<u8>) -> EphemeralSecret {
@@ -270,7 +265,7 @@ mod tests {
         let alice = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
         let alice_pub = h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
         let bob_pub = h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-        let k = h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f04b08e1665742");
+        let k = h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
         let keys = [entry(DlogGroup::X25519, alice, alice_pub.clone())];
         let key = x25519_key(&keys, DlogGroup::X25519, &alice_pub).unwrap();
         assert_eq!(*agree_x25519(&key, &bob_pub).unwrap(), k);
