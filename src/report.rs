@@ -98,12 +98,34 @@ pub fn wire_summary(c: &TlsConnection) -> String {
         } if c.session.psk.as_ref().is_some_and(|p| p.selected.is_some()) => {
             "no key share: psk_ke, the PSK alone".into()
         }
-        KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
-            "TLS 1.3 key shares ({})",
-            server_group
-                .map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name())
-                .unwrap_or_else(|| "?".into())
-        ),
+        KeyExchangeOnWire::Tls13KeyShares {
+            client_share,
+            server_share,
+            ..
+        } => {
+            let name = crate::attack::assumed_dlog::group_name(&c.session);
+            let (cl, sl) = (
+                client_share.as_ref().map_or(0, Vec::len),
+                server_share.as_ref().map_or(0, Vec::len),
+            );
+            let parts = |len: usize, mlkem: usize, what: &str| {
+                if len == mlkem + crate::crypto::kx::X25519_LEN {
+                    format!("{len} B = ML-KEM-768 {what} {mlkem} ‖ X25519 32")
+                } else {
+                    format!("{len} B")
+                }
+            };
+            match name.as_deref() {
+                // draft-ietf-tls-ecdhe-mlkem §3: the ML-KEM part first, then X25519.
+                Some("X25519MLKEM768") => format!(
+                    "TLS 1.3 key shares (X25519MLKEM768): client {}, server {}",
+                    parts(cl, crate::crypto::kx::MLKEM768_EK_LEN, "key"),
+                    parts(sl, crate::crypto::kx::MLKEM768_CT_LEN, "ciphertext")
+                ),
+                Some(g) => format!("TLS 1.3 key shares ({g}): client {cl} B, server {sl} B"),
+                None => "TLS 1.3 key shares (?)".into(),
+            }
+        }
         KeyExchangeOnWire::NotSeen if c.session.resumed.is_some() => {
             "none (resumed session)".into()
         }

@@ -15,12 +15,12 @@ use zeroize::Zeroizing;
 use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
 use crate::attack::reasons::short_hex;
 use crate::crypto::ecdh::EphemeralKey;
+use crate::crypto::ffdh::{DhGroup, DhKey};
 use crate::crypto::kx::{
     X25519Key, HYBRID_CLIENT_SHARE_LEN as HYBRID_CLIENT_SHARE,
     HYBRID_SERVER_SHARE_LEN as HYBRID_SERVER_SHARE, MLKEM768_CT_LEN as MLKEM768_CIPHERTEXT,
     MLKEM768_EK_LEN as MLKEM768_ENCAPS_KEY, X25519_LEN,
 };
-use crate::crypto::ffdh::{DhGroup, DhKey};
 use crate::standin::{DlogGroup, EphemeralSecret, StandIn};
 
 /// The words every line affected by the flag carries.
