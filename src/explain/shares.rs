@@ -118,6 +118,8 @@ pub(super) fn shared_secret(
                     )
                 );
                 field(out, "X25519 shared secret", x);
+                let _ = writeln!(out, "     Protects against today's attackers, and against a flaw in the young ML-KEM; it does not");
+                let _ = writeln!(out, "     protect against a discrete-log-capable adversary — which is what is assumed here.");
                 let _ = writeln!(out, "   The attacker holds the X25519 half only: 32 of the 64 bytes, and HKDF-Extract needs all 64.");
             }
             None => {
