@@ -98,12 +98,34 @@ pub fn wire_summary(c: &TlsConnection) -> String {
         } if c.session.psk.as_ref().is_some_and(|p| p.selected.is_some()) => {
             "no key share: psk_ke, the PSK alone".into()
         }
-        KeyExchangeOnWire::Tls13KeyShares { server_group, .. } => format!(
-            "TLS 1.3 key shares ({})",
-            server_group
-                .map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name())
-                .unwrap_or_else(|| "?".into())
-        ),
+        KeyExchangeOnWire::Tls13KeyShares {
+            client_share,
+            server_share,
+            ..
+        } => {
+            let name = crate::attack::assumed_dlog::group_name(&c.session);
+            let (cl, sl) = (
+                client_share.as_ref().map_or(0, Vec::len),
+                server_share.as_ref().map_or(0, Vec::len),
+            );
+            let parts = |len: usize, mlkem: usize, what: &str| {
+                if len == mlkem + crate::crypto::kx::X25519_LEN {
+                    format!("{len} B = ML-KEM-768 {what} {mlkem} ‖ X25519 32")
+                } else {
+                    format!("{len} B")
+                }
+            };
+            match name.as_deref() {
+                // draft-ietf-tls-ecdhe-mlkem §3: the ML-KEM part first, then X25519.
+                Some("X25519MLKEM768") => format!(
+                    "TLS 1.3 key shares (X25519MLKEM768): client {}, server {}",
+                    parts(cl, crate::crypto::kx::MLKEM768_EK_LEN, "key"),
+                    parts(sl, crate::crypto::kx::MLKEM768_CT_LEN, "ciphertext")
+                ),
+                Some(g) => format!("TLS 1.3 key shares ({g}): client {cl} B, server {sl} B"),
+                None => "TLS 1.3 key shares (?)".into(),
+            }
+        }
         KeyExchangeOnWire::NotSeen if c.session.resumed.is_some() => {
             "none (resumed session)".into()
         }
@@ -251,6 +273,10 @@ fn fit(line: &str, width: usize) -> String {
 pub fn attack_table_row(r: &SessionReport, show_capture: bool) -> String {
     let first = r.first_line();
     let detail = match r.verdict {
+        // The assumption goes on the row itself, not only in the full reason.
+        Verdict::Decrypted if r.assumed_dlog.is_some() => {
+            format!("{}: \"{first}\"", crate::attack::assumed_dlog::ASSUMED)
+        }
         Verdict::Decrypted => format!("\"{first}\""),
         Verdict::PartlyDecrypted if !first.is_empty() => {
             format!("{}: \"{first}\"", r.short_reason)
@@ -282,8 +308,17 @@ pub fn conversation(r: &SessionReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "=== {} session {}: {} → {} ({}) ===",
-        r.capture, r.stream, r.client, r.server, r.cipher_suite
+        "=== {} session {}: {} → {} ({}){} ===",
+        r.capture,
+        r.stream,
+        r.client,
+        r.server,
+        r.cipher_suite,
+        if r.assumed_dlog.is_some() {
+            format!(", under the {}", crate::attack::assumed_dlog::ASSUMED)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(out, "how: {}", r.reason);
     if let Some(m) = &r.psk_mode {
@@ -357,6 +392,8 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
         "server_data": String::from_utf8_lossy(&r.server_data),
         "secret_source": r.source.as_ref().map(|s| s.describe()),
         "psk_mode": r.psk_mode.as_ref().map(|m| m.as_str()),
+        "group": r.group,
+        "assumed_dlog_break": r.assumed_dlog.as_ref().map(|s| s.describe()),
         "tickets": r.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
         "notes": r.notes,
     })

@@ -6,6 +6,7 @@
 //! handshake, [`recovery`] finds its secrets (the one place that does), [`tls12`] and [`tls13`]
 //! decrypt, [`reasons`] says why a session stays closed, [`driver`] runs it all over many cores.
 
+pub mod assumed_dlog;
 pub mod bleichenbacher;
 pub mod break_dh;
 pub mod driver;
@@ -51,6 +52,8 @@ pub struct Loot {
     pub break_dh: Option<break_dh::GroupCache>,
     /// A premaster Bleichenbacher's attack took from a live server (`oracle-attack`).
     pub padding_oracle: Option<oracle_client::OraclePremaster>,
+    /// The discrete-log stand-in (`--assume-dlog-broken`, [`assumed_dlog`]).
+    pub assumed_dlog: Option<assumed_dlog::AssumedDlog>,
 }
 
 impl Loot {
@@ -66,6 +69,7 @@ impl Loot {
             last_key_check: Default::default(),
             break_dh: None,
             padding_oracle: None,
+            assumed_dlog: None,
         }
     }
 
@@ -165,6 +169,11 @@ pub struct SessionReport {
     pub psk_mode: Option<PskMode>,
     /// TLS 1.3 traffic secrets derived from a recovered PSK, by key log label.
     pub derived_tls13_secrets: Vec<(crate::keylog::SecretKind, Zeroizing<Vec<u8>>)>,
+    /// The key-exchange group: the TLS 1.3 key share's, or the TLS 1.2 ECDHE curve.
+    pub group: Option<String>,
+    /// `--assume-dlog-broken` gave this session a classical secret (the hybrid's X25519 half
+    /// included), and how.
+    pub assumed_dlog: Option<SecretSource>,
 }
 
 impl SessionReport {
@@ -201,13 +210,24 @@ pub fn analyse(
     };
     let tickets = recovery.tickets.clone();
     let psk_mode = recovery.psk_mode.clone();
-    let (master_secret, source) = match (source, &recovery.psk) {
+    let (master_secret, source) = match (source, recovery.psk.as_ref().or(recovery.dhe.as_ref())) {
         (None, Some((_, s))) if verdict.opened() => (None, Some(s.clone())),
         other => (master_secret, other.0),
     };
+    // The assumed DLP break settled this session even where nothing opened (the hybrid).
+    let assumed_dlog =
+        recovery
+            .dhe
+            .as_ref()
+            .map(|(_, s)| s.clone())
+            .or_else(|| match &recovery.master {
+                Some((_, s @ SecretSource::AssumedDlog { .. })) => Some(s.clone()),
+                _ => None,
+            });
     // TLS 1.3 secrets the attacker derived (not read from a key log), for --keylog-out.
-    let derived_tls13_secrets = match (&recovery.psk, &recovery.tls13_secrets) {
-        (Some(_), Some(secrets)) if verdict.opened() => secrets
+    let derived = recovery.psk.is_some() || recovery.dhe.is_some();
+    let derived_tls13_secrets = match (derived, &recovery.tls13_secrets) {
+        (true, Some(secrets)) if verdict.opened() => secrets
             .each()
             .into_iter()
             .filter_map(|(kind, s, _)| s.map(|s| (kind, Zeroizing::new(s.secret().to_vec()))))
@@ -253,6 +273,8 @@ pub fn analyse(
         tickets,
         psk_mode,
         derived_tls13_secrets,
+        group: assumed_dlog::group_name(obs),
+        assumed_dlog,
     }
 }
 

@@ -46,6 +46,13 @@ pub enum SecretSource {
     /// `oracle-attack`: Bleichenbacher's attack on the recorded ClientKeyExchange, asking a live
     /// server whose answers leak whether a ciphertext decrypts to 00 02 ….
     PaddingOracle { queries: u64, elapsed_ms: u64 },
+    /// `--assume-dlog-broken`: the client's classical ephemeral key from the lab's stand-in
+    /// file (no discrete log is taken), checked against its public value on the wire.
+    AssumedDlog {
+        group: crate::standin::DlogGroup,
+        /// TLS 1.3: the secret is the (EC)DHE input of the key schedule, not a premaster.
+        tls13: bool,
+    },
 }
 
 impl SecretSource {
@@ -92,6 +99,16 @@ impl SecretSource {
             Self::PaddingOracle { queries, .. } => format!(
                 "premaster recovered by Bleichenbacher's attack: {queries} queries to the live server; the RSA key was never used"
             ),
+            Self::AssumedDlog { group, tls13 } => format!(
+                "{}: the client's {} ephemeral private key from the stand-in file (standing in for Shor's algorithm), checked to regenerate the client's public value on the wire, with the server's public value gives the {}",
+                crate::attack::assumed_dlog::ASSUMED,
+                group.name(),
+                if *tls13 {
+                    "(EC)DHE shared secret, then the handshake and traffic secrets (RFC 8446 §7.1)"
+                } else {
+                    "premaster, then the master secret"
+                }
+            ),
         }
     }
 }
@@ -135,6 +152,8 @@ pub struct Recovery {
     pub psk: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
     /// TLS 1.3: whether the PSK's binder verifies (RFC 8446 §4.2.11.2).
     pub binder_verifies: Option<bool>,
+    /// TLS 1.3: the (EC)DHE shared secret, and where it came from (`--assume-dlog-broken`).
+    pub dhe: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
 }
 
 impl Recovery {
@@ -156,6 +175,7 @@ impl Recovery {
             psk_mode: None,
             psk: None,
             binder_verifies: None,
+            dhe: None,
         }
     }
 
@@ -357,6 +377,39 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
                         r.premaster = Some((pms, SecretSource::StolenKey));
                     }
                     Err(e) => r.premaster_failure = Some(e),
+                }
+            }
+            (KeyExchangeOnWire::Ecdhe { .. } | KeyExchangeOnWire::Dhe { .. }, _)
+                if loot.assumed_dlog.is_some() =>
+            {
+                use crate::attack::assumed_dlog::{classical_secret, Classical, ASSUMED};
+                match loot.assumed_dlog.as_ref().map(|a| classical_secret(a, obs)) {
+                    Some(Ok(Classical::Secret(pms, group))) => {
+                        let src = SecretSource::AssumedDlog {
+                            group,
+                            tls13: false,
+                        };
+                        r.master =
+                            master_from_premaster(obs, &suite, &pms).map(|m| (m, src.clone()));
+                        r.premaster = Some((pms, src));
+                    }
+                    other => {
+                        let why = match other {
+                            Some(Err(why)) => why,
+                            _ => "no classical secret for a TLS 1.2 exchange".into(),
+                        };
+                        let base = match &obs.wire_key_exchange {
+                            KeyExchangeOnWire::Dhe { .. } => {
+                                dhe_reason(obs, &r.key_check, r.signature_verifies)
+                            }
+                            _ => ecdhe_reason(obs, &r.key_check, r.signature_verifies),
+                        };
+                        r.verdict = Verdict::ForwardSecret;
+                        r.reason = format!("{base}; {ASSUMED} (--assume-dlog-broken): {why}");
+                        r.reason.push_str(&r.tickets_clause());
+                        r.short = format!("{ASSUMED}: stand-in key unusable");
+                        return r;
+                    }
                 }
             }
             (KeyExchangeOnWire::Ecdhe { .. }, _) => {

@@ -89,6 +89,12 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
         }
         r.tls13_secrets = Some(secrets);
     }
+    // The assumed DLP break: the client's classical key from the stand-in, checked on the wire.
+    if let Some(a) = &loot.assumed_dlog {
+        if assumed_dlog(r, obs, &suite, &mode, a) {
+            return;
+        }
+    }
     // 3. The PSK from the selected ticket, proven by its binder (RFC 8446 §4.2.11.2).
     let closed = r
         .tickets
@@ -140,6 +146,7 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
                 "psk_dhe_ke: {psk_part}; but the server answered with a key share, so fresh (EC)DHE was mixed into the handshake secret (HKDF-Extract(Derive-Secret(early secret, \"derived\"), (EC)DHE shared secret), RFC 8446 §7.1): {}; the PSK is not enough",
                 tls13_shares(obs)
             );
+            r.reason.push_str(&assumed_psk_dhe_clause(obs, loot));
         }
         PskMode::PskKe => match &psk {
             Some((psk, name)) if r.binder_verifies != Some(false) => {
@@ -177,6 +184,71 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
                 r.short = "psk_ke: PSK not recovered".into();
             }
         },
+    }
+}
+
+/// `--assume-dlog-broken` on a TLS 1.3 session; true when it settled the session.
+fn assumed_dlog(
+    r: &mut Recovery,
+    obs: &ObservedSession,
+    suite: &Suite,
+    mode: &PskMode,
+    a: &crate::attack::assumed_dlog::AssumedDlog,
+) -> bool {
+    use crate::attack::assumed_dlog::{classical_secret, hybrid_reason, Classical, ASSUMED};
+    match (mode, classical_secret(a, obs)) {
+        (PskMode::PskKe, _) => false,
+        (PskMode::Full, Ok(Classical::Secret(shared, group))) => {
+            let Some(secrets) = dhe_secrets(obs, suite, &shared) else {
+                r.reason.push_str(&format!("; {ASSUMED}: the (EC)DHE secret was computed, but the hellos needed for the key schedule are missing"));
+                r.short = format!("{ASSUMED}: hellos missing");
+                return true;
+            };
+            let from = SecretsFrom {
+                prefix: format!(
+                    "{ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire; with the server's share it gives the (EC)DHE secret, and the one key schedule (RFC 8446 §7.1) gives the ",
+                    group.name()
+                ),
+                source: "derived from it",
+                named: "assumed DLP break: the secrets derived from the stand-in key were had",
+                no_record: "assumed DLP break: the secrets open no record",
+            };
+            r.dhe = Some((shared, SecretSource::AssumedDlog { group, tls13: true }));
+            open_with_secrets(r, obs, suite, secrets, &from);
+            true
+        }
+        (PskMode::Full, Ok(Classical::HybridHalf(x25519))) => {
+            r.verdict = Verdict::ForwardSecret;
+            r.reason = hybrid_reason();
+            r.short = format!("{ASSUMED}: ML-KEM half missing");
+            // Kept for `explain` (the attacker's half); it opens nothing on its own.
+            r.dhe = Some((
+                x25519,
+                SecretSource::AssumedDlog {
+                    group: crate::standin::DlogGroup::X25519MlKem768,
+                    tls13: true,
+                },
+            ));
+            true
+        }
+        // Said after the psk_dhe_ke reason (step 3): [`assumed_psk_dhe_clause`].
+        (PskMode::PskDheKe, _) => false,
+        (PskMode::Full, Err(why)) => {
+            r.reason
+                .push_str(&format!("; {ASSUMED} (--assume-dlog-broken): {why}"));
+            r.short = format!("{ASSUMED}: stand-in key unusable");
+            true
+        }
+    }
+}
+
+/// psk_dhe_ke under `--assume-dlog-broken`: the (EC)DHE half alone does not key it.
+fn assumed_psk_dhe_clause(obs: &ObservedSession, loot: &Loot) -> String {
+    use crate::attack::assumed_dlog::{classical_secret, ASSUMED};
+    match loot.assumed_dlog.as_ref().map(|a| classical_secret(a, obs)) {
+        None => String::new(),
+        Some(Ok(_)) => format!("; {ASSUMED}: the stand-in key (checked against the key share on the wire) gives this handshake's (EC)DHE secret, but psk_dhe_ke mixes the PSK in as well (RFC 8446 §7.1) and this route does not combine the two"),
+        Some(Err(why)) => format!("; {ASSUMED} (--assume-dlog-broken): {why}"),
     }
 }
 

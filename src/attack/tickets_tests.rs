@@ -334,6 +334,7 @@ fn the_html_report_shows_the_ticket_route() {
             } else {
                 vec!["stek.key".into()]
             },
+            assumed_dlog: None,
         });
         report.add(0, &conn, &attack(&conn.session, keys));
         report.render()

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
+use pfslab::attack::assumed_dlog::{self, AssumedDlog};
 use pfslab::attack::driver::{self, CaptureOutcome, Progress};
 use pfslab::attack::{SessionReport, Verdict};
 use pfslab::keylog::KeyLogWriter;
 use pfslab::keylog::SecretKind;
 use pfslab::report;
+use pfslab::standin;
 use pfslab::tickets::{read_ticket_key, TicketKey};
 
 use crate::cli::load_loot;
@@ -40,6 +42,12 @@ pub struct AttackArgs {
     /// --backdoor`), says why not for a safe prime such as RFC 7919 ffdhe2048.
     #[arg(long)]
     break_dh: bool,
+    /// Assume the discrete-log problem broken (a stand-in for Shor's algorithm): take each
+    /// client's classical ephemeral key from FILE (`record` writes NAME.dlog-standin.json),
+    /// check it against the public share on the wire, and derive the session's secrets.
+    /// X25519MLKEM768 sessions stay closed: their ML-KEM-768 half is not in the file.
+    #[arg(long, value_name = "FILE")]
+    assume_dlog_broken: Option<PathBuf>,
     /// Print {"sessions": [...]} instead of the table and conversations.
     #[arg(long)]
     json: bool,
@@ -59,7 +67,12 @@ pub struct AttackArgs {
 
 pub fn run(a: AttackArgs) -> Result<()> {
     // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
-    if a.key.is_none() && a.keylog.is_none() && a.ticket_keys.is_empty() && !a.break_dh {
+    if a.key.is_none()
+        && a.keylog.is_none()
+        && a.ticket_keys.is_empty()
+        && !a.break_dh
+        && a.assume_dlog_broken.is_none()
+    {
         bail!("nothing to attack with: give --key (the stolen server key), --keylog (a leaked key log) and/or --ticket-key (a stolen ticket key), or try --break-dh");
     }
     let mut loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
@@ -74,6 +87,7 @@ pub fn run(a: AttackArgs) -> Result<()> {
             );
         }
     }
+    loot.assumed_dlog = load_assumed_dlog(a.assume_dlog_broken.as_deref())?;
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -117,6 +131,16 @@ pub fn load_ticket_keys(paths: &[PathBuf]) -> Result<Vec<TicketKey>> {
         .iter()
         .map(|p| read_ticket_key(p).context("cannot load the stolen ticket key"))
         .collect()
+}
+
+/// Reads the discrete-log stand-in file of `--assume-dlog-broken`.
+pub fn load_assumed_dlog(path: Option<&Path>) -> Result<Option<AssumedDlog>> {
+    path.map(|p| {
+        standin::read(p)
+            .map(AssumedDlog::new)
+            .with_context(|| format!("cannot load the discrete-log stand-in {}", p.display()))
+    })
+    .transpose()
 }
 
 /// Warns about truncated captures and captures without TLS; gives the last capture that could
@@ -163,6 +187,8 @@ struct Reports {
     /// Tickets seen, and how many the stolen ticket keys opened.
     tickets: (usize, usize),
     have_ticket_key: bool,
+    /// `--assume-dlog-broken`: the banner first, the assumption in the totals.
+    assumed_dlog: bool,
     first: bool,
     keylog_out: Option<KeyLogWriter>,
     // Kept apart from stdout's: a broken pipe on stdout is a reader that has seen enough; on
@@ -174,8 +200,14 @@ struct Reports {
 impl Reports {
     fn new(a: &AttackArgs, keylog_out: Option<KeyLogWriter>) -> Self {
         let mut stdout = Stdout::default();
-        if a.json {
+        let assumed = a.assume_dlog_broken.is_some();
+        if a.json && assumed {
+            let banner = serde_json::Value::from(assumed_dlog::BANNER).to_string();
+            stdout.write(format!("{{\"assumption\": {banner},\n\"sessions\": [").as_bytes());
+        } else if a.json {
             stdout.write(b"{\"sessions\": [");
+        } else if assumed {
+            stdout.write(format!("{}\n\n", assumed_dlog::BANNER).as_bytes());
         }
         Self {
             json: a.json,
@@ -187,6 +219,7 @@ impl Reports {
             counts: [0; 4],
             tickets: (0, 0),
             have_ticket_key: !a.ticket_keys.is_empty(),
+            assumed_dlog: assumed,
             first: true,
             keylog_out,
             keylog_error: None,
@@ -260,8 +293,13 @@ impl Reports {
                 String::new()
             };
             let mut summary = format!(
-                "\n{} sessions: {decrypted} decrypted{partly}, {forward_secret} forward-secret, {not_decrypted} not decrypted\n",
+                "\n{} sessions: {decrypted} decrypted{partly}, {forward_secret} forward-secret, {not_decrypted} not decrypted{}\n",
                 self.counts.iter().sum::<usize>(),
+                if self.assumed_dlog {
+                    format!(" (under the {})", assumed_dlog::ASSUMED)
+                } else {
+                    String::new()
+                }
             );
             if self.tickets.0 > 0 && self.have_ticket_key {
                 summary.push_str(&format!(

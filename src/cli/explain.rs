@@ -30,6 +30,10 @@ pub struct ExplainArgs {
     /// A stolen session-ticket encryption key: open the session's tickets. Repeatable.
     #[arg(long = "ticket-key", value_name = "FILE")]
     ticket_keys: Vec<PathBuf>,
+    /// Assume the discrete-log problem broken: the clients' classical ephemeral keys from this
+    /// stand-in file (`record` writes NAME.dlog-standin.json), as in `attack`.
+    #[arg(long, value_name = "FILE")]
+    assume_dlog_broken: Option<PathBuf>,
 }
 
 pub fn run(a: ExplainArgs) -> Result<()> {
@@ -43,8 +47,9 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         .as_ref()
         .map(|p| KeyLog::load(p).with_context(|| format!("cannot read key log {}", p.display())))
         .transpose()?;
-    let loot = Loot::new(key, keylog)
+    let mut loot = Loot::new(key, keylog)
         .with_ticket_keys(crate::cli::attack::load_ticket_keys(&a.ticket_keys)?);
+    loot.assumed_dlog = crate::cli::attack::load_assumed_dlog(a.assume_dlog_broken.as_deref())?;
     let name = a
         .capture
         .file_name()

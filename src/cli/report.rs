@@ -25,6 +25,10 @@ pub struct ReportArgs {
     /// A stolen session-ticket encryption key (80 bytes). Repeatable.
     #[arg(long = "ticket-key", value_name = "FILE")]
     ticket_keys: Vec<PathBuf>,
+    /// Assume the discrete-log problem broken: the clients' classical ephemeral keys from this
+    /// stand-in file (`record` writes NAME.dlog-standin.json), as in `attack`.
+    #[arg(long, value_name = "FILE")]
+    assume_dlog_broken: Option<PathBuf>,
     /// The HTML file to write (replaced whole, mode 0600: it holds the recovered plaintext).
     #[arg(long)]
     out: PathBuf,
@@ -41,8 +45,9 @@ fn file_name(p: &Path) -> String {
 
 pub fn run(a: ReportArgs) -> Result<()> {
     // 1. What can fail before the walk: the loot, the captures, the place to write.
-    let loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
+    let mut loot = load_loot(a.key.as_deref(), a.keylog.as_deref())?
         .with_ticket_keys(crate::cli::attack::load_ticket_keys(&a.ticket_keys)?);
+    loot.assumed_dlog = crate::cli::attack::load_assumed_dlog(a.assume_dlog_broken.as_deref())?;
     for path in &a.captures {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
@@ -62,6 +67,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         key: a.key.as_deref().map(file_name),
         keylog: a.keylog.as_deref().map(file_name),
         ticket_keys: a.ticket_keys.iter().map(|p| file_name(p)).collect(),
+        assumed_dlog: a.assume_dlog_broken.as_deref().map(file_name),
     });
     let mut cache = ResumptionCache::default();
     for (i, path) in a.captures.iter().enumerate() {

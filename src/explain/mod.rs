@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+mod shares;
 mod tls12;
 mod tls13;
 

@@ -51,14 +51,20 @@ pub(super) fn walk(
                     match source {
                         SecretSource::KeyLogPremaster =>
                             "[chosen by the client, sent encrypted; read from the key log]",
+                        SecretSource::AssumedDlog { .. } =>
+                            "[never sent; computed under the assumed DLP break, from the stand-in key]",
+                        SecretSource::BrokenDlog(_) =>
+                            "[never sent; computed from a discrete log taken with Pohlig-Hellman]",
                         _ =>
                             "[chosen by the client, sent encrypted; recovered with the stolen key]",
                     }
                 )
             );
             text(out, "from", &from);
-            field(out, "premaster (48 bytes)", pms);
-            if let [major, minor, ..] = pms.as_slice() {
+            field(out, &format!("premaster ({} bytes)", pms.len()), pms);
+            if let (KeyExchangeOnWire::RsaEncryptedPremaster(_), [major, minor, ..]) =
+                (&s.wire_key_exchange, pms.as_slice())
+            {
                 text(out, "", &format!("starts with the client version {major:02x}{minor:02x}; 46 random bytes follow"));
             }
         }

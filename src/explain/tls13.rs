@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{field, text, Style};
-use crate::attack::observe::{KeyExchangeOnWire, ObservedSession};
+use crate::attack::observe::ObservedSession;
 use crate::attack::tickets::PskMode;
 use crate::attack::Recovery;
 
@@ -13,36 +13,15 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
         "{}",
         style.heading("The TLS 1.3 key schedule (RFC 8446 §7.1)")
     );
-    if let KeyExchangeOnWire::Tls13KeyShares {
-        client_share,
-        server_share,
-        server_group: server_group @ Some(_),
-        ..
-    } = &s.wire_key_exchange
-    {
-        text(
-            out,
-            "key share group",
-            &server_group
-                .map(|g| crate::msgs::enums::NamedGroup::from_wire(g).name())
-                .unwrap_or_else(|| "?".into()),
-        );
-        if let Some(c) = client_share {
-            field(out, "client key share", c);
-        }
-        if let Some(sv) = server_share {
-            field(out, "server key share", sv);
-        }
-        text(
-            out,
-            "",
-            "both shares are public; they crossed the wire in ClientHello and ServerHello",
-        );
-    }
+    super::shares::layout(out, s);
     match recovery.psk_mode {
         Some(PskMode::PskKe) => psk_schedule(out, recovery, false, style),
         Some(PskMode::PskDheKe) => psk_schedule(out, recovery, true, style),
-        _ => full_schedule(out, style),
+        _ => {
+            if !super::shares::shared_secret(out, s, recovery, style) {
+                full_schedule(out, style);
+            }
+        }
     }
     if matches!(recovery.psk_mode, Some(PskMode::PskKe | PskMode::PskDheKe)) {
         let _ = writeln!(out, "   A resumed handshake has no Certificate or CertificateVerify: the server's RSA key takes no part.");
@@ -76,6 +55,8 @@ pub(super) fn walk(out: &mut String, s: &ObservedSession, recovery: &Recovery, s
                 && recovery.psk_mode == Some(PskMode::PskKe)
             {
                 "derived from the PSK"
+            } else if recovery.dhe.is_some() && recovery.verdict.opened() {
+                "derived from the (EC)DHE secret under the assumed DLP break"
             } else {
                 "from the key log"
             }

@@ -121,7 +121,8 @@ fn ephemeral_values(conn: &TlsConnection, recovery: &Recovery) -> Markup {
                 ..
             } => (
                 ("Q_c = d_c·G", "Q_s = d_s·G", "d_c and d_s"),
-                curve(*server_group),
+                crate::attack::assumed_dlog::group_name(&conn.session)
+                    .unwrap_or_else(|| curve(*server_group)),
                 client_share.as_ref(),
                 server_share.as_ref(),
             ),
@@ -157,7 +158,24 @@ fn ephemeral_values(conn: &TlsConnection, recovery: &Recovery) -> Markup {
                     None => "",
                 }
             }
+            @if let Some(how) = assumed_dlog(recovery) {
+                p.note.assumed { "ASSUMED DLP break: " (how) }
+            }
         }
+    }
+}
+
+/// What the assumed DLP break gave this session, if it was used.
+fn assumed_dlog(r: &Recovery) -> Option<String> {
+    use crate::attack::SecretSource::AssumedDlog;
+    match (&r.dhe, &r.master) {
+        (Some((_, s @ AssumedDlog { .. })), _) | (_, Some((_, s @ AssumedDlog { .. })))
+            if r.verdict.opened() =>
+        {
+            Some(s.describe())
+        }
+        (Some((_, AssumedDlog { .. })), _) => Some(r.reason.clone()),
+        _ => None,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct ReportInputs {
     pub keylog: Option<String>,
     /// The stolen ticket keys' file names.
     pub ticket_keys: Vec<String>,
+    /// `--assume-dlog-broken`: the stand-in file's name.
+    pub assumed_dlog: Option<String>,
 }
 
 /// What opened a session, following resumptions back to the session that was opened first.
@@ -44,6 +46,8 @@ enum Opener {
     StolenKey,
     KeyLog,
     TicketKey,
+    /// The classical keys of the discrete-log stand-in (an assumed DLP break).
+    AssumedDlog,
 }
 
 /// The summary's line for one session.
@@ -57,6 +61,8 @@ struct Row {
     opener: Option<Opener>,
     resumed_from: Option<u64>,
     first_line: String,
+    /// The key-exchange group's name (TLS 1.3 share, TLS 1.2 curve).
+    group: Option<String>,
 }
 
 /// The page being built, one session at a time.
@@ -110,6 +116,7 @@ impl HtmlReport {
             opener,
             resumed_from,
             first_line,
+            group: crate::attack::assumed_dlog::group_name(&conn.session),
         });
         self.cards
             .push(card::render(capture_index, &capture, conn, recovery));
@@ -125,6 +132,9 @@ impl HtmlReport {
             c.app_opened || s.app_opened || !c.handshake.is_empty() || !s.handshake.is_empty()
         });
         if tls13_opened {
+            if let Some((_, SecretSource::AssumedDlog { .. })) = &r.dhe {
+                return (Some(Opener::AssumedDlog), None);
+            }
             return match &r.psk {
                 Some((_, SecretSource::TicketPsk { .. }))
                     if r.tls13_secrets.is_some()
@@ -141,6 +151,7 @@ impl HtmlReport {
         match r.master.as_ref().map(|(_, s)| s) {
             Some(SecretSource::StolenKey) => (Some(Opener::StolenKey), None),
             Some(SecretSource::TicketKey { .. }) => (Some(Opener::TicketKey), None),
+            Some(SecretSource::AssumedDlog { .. }) => (Some(Opener::AssumedDlog), None),
             Some(SecretSource::Resumed { from_stream }) => {
                 (self.openers.get(from_stream).copied(), Some(*from_stream))
             }
@@ -248,6 +259,10 @@ impl HtmlReport {
         let (by_ticket, ticket_streams) =
             self.streams_where(|r| r.opener == Some(Opener::TicketKey));
         let (fs, fs_streams) = self.streams_where(|r| r.verdict == "forward-secret");
+        let (by_dlog, dlog_streams) = self.streams_where(|r| r.opener == Some(Opener::AssumedDlog));
+        let (hybrid_closed, hybrid_streams) = self.streams_where(|r| {
+            r.verdict == "forward-secret" && r.group.as_deref() == Some("X25519MLKEM768")
+        });
         let several = self.inputs.captures.len() > 1;
         html! {
             section.summary {
@@ -281,6 +296,19 @@ impl HtmlReport {
                     p.closed { "No TLS session in these captures." }
                 }
                 ul.findings {
+                    @if let Some(file) = &self.inputs.assumed_dlog {
+                        li.assumed {
+                            "ASSUMED, not done: the discrete-log problem is treated as broken (a stand-in for Shor's algorithm on a quantum computer); "
+                            "the clients' classical ephemeral keys come from the lab's stand-in file " (file) ", each checked against its public share on the wire. "
+                            "Under that assumption " (by_dlog) " session" @if by_dlog != 1 { "s" }
+                            @if by_dlog > 0 { " (" (dlog_streams) ")" }
+                            " opened: their only secret input was classical (EC)DHE."
+                            @if hybrid_closed > 0 {
+                                " " (hybrid_closed) " X25519MLKEM768 session" @if hybrid_closed != 1 { "s" }
+                                " (" (hybrid_streams) ") stayed closed: the X25519 half is recovered under the assumption, but the ML-KEM-768 half is missing, and a quantum computer is not known to break ML-KEM."
+                            }
+                        }
+                    }
                     @if self.inputs.key.is_some() {
                         li {
                             @if by_key == 0 && by_key_resumed == 0 {

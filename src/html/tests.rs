@@ -116,6 +116,7 @@ fn inputs(key: bool, keylog: bool) -> ReportInputs {
         key: key.then(|| "server.key".into()),
         keylog: keylog.then(|| "lab.sslkeylog".into()),
         ticket_keys: Vec::new(),
+        assumed_dlog: None,
     }
 }
 

@@ -25,6 +25,7 @@ mod explain_recovery;
 mod fast_path;
 mod fuzz_regressions;
 mod handshake;
+mod harvest;
 mod hybrid;
 mod interop;
 mod memscan;

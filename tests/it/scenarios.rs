@@ -102,3 +102,8 @@ fn lesson_13_the_group_was_the_backdoor() {
 fn lesson_14_the_oracle() {
     run_lesson("14-the-oracle.sh");
 }
+
+#[test]
+fn lesson_15_harvest_now_decrypt_later() {
+    run_lesson("15-harvest-now-decrypt-later.sh");
+}
