@@ -35,13 +35,14 @@ pub(super) fn walk(
                     "the key log's {} line for this ClientKeyExchange",
                     SecretKind::RsaPremaster
                 ),
-                _ => match &s.wire_key_exchange {
+                SecretSource::StolenKey => match &s.wire_key_exchange {
                     KeyExchangeOnWire::RsaEncryptedPremaster(enc) => format!(
                         "RSA-decrypting the {}-byte ClientKeyExchange with the stolen key",
                         enc.len()
                     ),
                     _ => source.describe(),
                 },
+                _ => source.describe(),
             };
             let _ = writeln!(
                 out,
@@ -55,6 +56,8 @@ pub(super) fn walk(
                             "[never sent; computed under the assumed DLP break, from the stand-in key]",
                         SecretSource::BrokenDlog(_) =>
                             "[never sent; computed from a discrete log taken with Pohlig-Hellman]",
+                        SecretSource::PaddingOracle { .. } =>
+                            "[chosen by the client, sent encrypted; recovered through the server's padding oracle, without its key]",
                         _ =>
                             "[chosen by the client, sent encrypted; recovered with the stolen key]",
                     }

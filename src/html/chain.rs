@@ -138,7 +138,14 @@ fn tls12_nodes(obs: &ObservedSession, suite: &Suite, r: &Recovery) -> Vec<Vec<No
                     "{sent_encrypted}; read from the key log ({} line)",
                     SecretKind::RsaPremaster
                 ),
-                _ => format!("{sent_encrypted}; decrypted with the stolen RSA key"),
+                SecretSource::StolenKey => {
+                    format!("{sent_encrypted}; decrypted with the stolen RSA key")
+                }
+                SecretSource::PaddingOracle { .. } => {
+                    format!("{sent_encrypted}; {}", source.describe())
+                }
+                // Computed, never sent (ECDHE/DHE under --break-dh or --assume-dlog-broken).
+                _ => source.describe(),
             },
         )
         .with("premaster", pms),
