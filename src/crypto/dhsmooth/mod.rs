@@ -8,6 +8,7 @@
 
 pub mod backdoor;
 pub mod dlog;
+pub mod monty;
 
 use num_bigint::BigUint;
 use num_integer::Integer;
