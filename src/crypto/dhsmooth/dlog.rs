@@ -44,7 +44,8 @@ impl std::fmt::Display for DlogError {
 impl std::error::Error for DlogError {}
 
 /// Baby-step giant-step: x in [0, q) with gamma^x = h (mod p), where gamma has order q.
-/// About 1.5·√q multiplications on average and √q table entries.
+/// About √(2q) multiplications on average and √(q/2) table entries (m = √(q/2) balances
+/// m baby steps against the q/2m giant steps expected).
 pub fn bsgs(gamma: &BigUint, h: &BigUint, q: u64, p: &BigUint) -> Option<u64> {
     bsgs_monty(&Monty::new(p)?, gamma, h, q)
 }
@@ -57,7 +58,8 @@ pub fn bsgs_monty(mo: &Monty, gamma: &BigUint, h: &BigUint, q: u64) -> Option<u6
         return None;
     }
     let p = mo.modulus();
-    let m = (q as f64).sqrt().ceil() as u64 + 1;
+    let m = (q as f64 / 2.0).sqrt().ceil() as u64 + 1;
+    let giants = q / m + 1;
     let g_m = mo.to_monty(gamma);
     let mut e = mo.one();
     let mut next = vec![0u64; mo.len()];
@@ -72,7 +74,7 @@ pub fn bsgs_monty(mo: &Monty, gamma: &BigUint, h: &BigUint, q: u64) -> Option<u6
     let step = mo.to_monty(&gamma.modpow(&BigUint::from((q - m % q) % q), p));
     let target = h % p;
     let mut y = mo.to_monty(h);
-    for i in 0..=m {
+    for i in 0..=giants {
         let key = y.first().copied().unwrap_or(0);
         let from = table.partition_point(|(k, _)| *k < key);
         for (_, j) in table.iter().skip(from).take_while(|(k, _)| *k == key) {

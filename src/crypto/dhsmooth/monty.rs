@@ -88,48 +88,41 @@ impl Monty {
     }
 
     /// out = a·b·R⁻¹ mod n for a, b < n (all of `len()` limbs); out may not alias a or b.
+    /// One pass per limb of b that multiplies and reduces together (FIOS): t stays below 2n.
+    #[inline]
     pub fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64]) {
         let k = self.n.len();
-        // t has k + 2 limbs; kept on the stack for moduli up to 4096 bits.
-        let mut buf = [0u64; 66];
+        // t has k + 1 limbs; kept on the stack for moduli up to 4096 bits.
+        let mut buf = [0u64; 65];
         let mut heap;
-        let t: &mut [u64] = if k + 2 <= buf.len() {
-            &mut buf[..k + 2]
+        let t: &mut [u64] = if k < buf.len() {
+            &mut buf[..k + 1]
         } else {
-            heap = vec![0u64; k + 2];
+            heap = vec![0u64; k + 1];
             &mut heap
         };
+        let (a, n) = (&a[..k], &self.n[..k]);
+        let n_inv = self.n_inv;
         for &bi in b.iter().take(k) {
-            let mut c: u64 = 0;
-            for (tj, &aj) in t.iter_mut().zip(a.iter()).take(k) {
-                let s = (*tj as u128) + (aj as u128) * (bi as u128) + c as u128;
-                *tj = s as u64;
-                c = (s >> 64) as u64;
-            }
-            let s = t[k] as u128 + c as u128;
-            t[k] = s as u64;
-            t[k + 1] = (s >> 64) as u64;
-            let m = t[0].wrapping_mul(self.n_inv);
-            let s = t[0] as u128 + (m as u128) * (self.n[0] as u128);
-            let mut c = (s >> 64) as u64;
+            let s = t[0] as u128 + (a[0] as u128) * (bi as u128);
+            let m = (s as u64).wrapping_mul(n_inv);
+            // The low limb of s + m·n[0] is zero by the choice of m.
+            let r = (s as u64) as u128 + (m as u128) * (n[0] as u128);
+            let (mut c1, mut c2) = ((s >> 64) as u64, (r >> 64) as u64);
             for j in 1..k {
-                let s = t[j] as u128 + (m as u128) * (self.n[j] as u128) + c as u128;
-                t[j - 1] = s as u64;
-                c = (s >> 64) as u64;
+                let s = t[j] as u128 + (a[j] as u128) * (bi as u128) + c1 as u128;
+                c1 = (s >> 64) as u64;
+                let r = (s as u64) as u128 + (m as u128) * (n[j] as u128) + c2 as u128;
+                c2 = (r >> 64) as u64;
+                t[j - 1] = r as u64;
             }
-            let s = t[k] as u128 + c as u128;
+            let s = t[k] as u128 + c1 as u128 + c2 as u128;
             t[k - 1] = s as u64;
-            t[k] = t[k + 1] + (s >> 64) as u64;
+            t[k] = (s >> 64) as u64;
         }
         // t < 2n: one conditional subtraction.
-        if t[k] != 0 || !less_than(&t[..k], &self.n) {
-            let mut borrow = 0u64;
-            for (tj, &nj) in t.iter_mut().zip(self.n.iter()) {
-                let (d1, b1) = tj.overflowing_sub(nj);
-                let (d2, b2) = d1.overflowing_sub(borrow);
-                *tj = d2;
-                borrow = (b1 | b2) as u64;
-            }
+        if t[k] != 0 || !less_than(&t[..k], n) {
+            sub_in_place(&mut t[..k], n);
         }
         out.copy_from_slice(&t[..k]);
     }
