@@ -339,7 +339,11 @@ mod tests {
         assert!(f.complete(), "{f:?}");
         assert_eq!(f.product(), n);
         let mut want: Vec<(BigUint, u32)> = vec![(BigUint::from(2u32), 1)];
-        want.extend(qs.iter().enumerate().map(|(i, q)| (q.clone(), 1 + (i == 0) as u32)));
+        want.extend(
+            qs.iter()
+                .enumerate()
+                .map(|(i, q)| (q.clone(), 1 + (i == 0) as u32)),
+        );
         assert_eq!(f.primes, want);
     }
 
