@@ -93,6 +93,8 @@ if [ "$BREAK_DH" = 1 ]; then
         "$PFSLAB" dhparams --backdoor --bits 2048 --factor-bits "$FACTOR_BITS" --seed 18 --out "$GROUP" --force >&2
     fi
     [ -f "$DIR/keys/server.key" ] || "$PFSLAB" keygen --seed 18 --out-dir "$DIR/keys" >&2
+    # A previous run's outputs would hand start_server (and the tap wait) a stale port.
+    rm -f "$DIR/dhe-server.out" "$DIR/dhe-server.err" "$DIR/tap.out"
     start_server "$DIR/dhe-server" --key "$DIR/keys/server.key" --cert "$DIR/keys/server.crt" \
         --suites dhe --dh-params "$GROUP"
     rm -f "$DIR/dhe-$FACTOR_BITS.pcap"

@@ -32,10 +32,12 @@ impl GroupCache {
     }
 }
 
-/// Pollard rho iterations per split of p−1: finds prime factors up to ~40 bits.
-pub const RHO_BUDGET: u64 = 1 << 20;
-/// Largest prime factor of ord(g) walked by baby-step giant-step (2^18 table entries).
-pub const MAX_PRIME_BITS: u64 = 36;
+/// Pollard rho steps allowed past the last split of p−1: finds prime factors up to ~42 bits
+/// (one walk splits them all, see `crate::crypto::dhsmooth::factor`).
+pub const RHO_BUDGET: u64 = 1 << 21;
+/// Largest prime factor of ord(g) walked by baby-step giant-step: 2^22 table entries of 16
+/// bytes (64 MiB) per core, ~2^22.6 multiplications per prime.
+pub const MAX_PRIME_BITS: u64 = 44;
 
 /// What broke: whose exponent, and the shape of p−1.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,11 +2,12 @@
 //! and the Chinese remainder theorem to put the pieces together (Pohlig & Hellman 1978;
 //! Menezes et al., Handbook of Applied Cryptography, Alg. 3.63).
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use num_bigint::BigUint;
 use num_traits::{One, ToPrimitive, Zero};
 
+use super::monty::Monty;
 use super::Factorization;
 
 /// Why a discrete log was not found.
@@ -43,97 +44,187 @@ impl std::fmt::Display for DlogError {
 impl std::error::Error for DlogError {}
 
 /// Baby-step giant-step: x in [0, q) with gamma^x = h (mod p), where gamma has order q.
-/// About 2·√q multiplications and √q table entries.
+/// About √(2q) multiplications on average and √(q/2) table entries (m = √(q/2) balances
+/// m baby steps against the q/2m giant steps expected).
 pub fn bsgs(gamma: &BigUint, h: &BigUint, q: u64, p: &BigUint) -> Option<u64> {
-    let m = (q as f64).sqrt().ceil() as u64 + 1;
-    let mut table: HashMap<BigUint, u64> = HashMap::with_capacity(m as usize);
-    let mut e = BigUint::one();
-    for j in 0..m {
-        table.entry(e.clone()).or_insert(j);
-        e = (e * gamma) % p;
+    bsgs_monty(&Monty::new(p)?, gamma, h, q)
+}
+
+/// [`bsgs`] with the modulus's Montgomery context. The table holds (low limb of γ^j in
+/// Montgomery form, j), sorted; a giant step whose low limb matches is confirmed with a
+/// modular power before it is returned, so a 64-bit collision cannot give a wrong answer.
+pub fn bsgs_monty(mo: &Monty, gamma: &BigUint, h: &BigUint, q: u64) -> Option<u64> {
+    if q == 0 {
+        return None;
     }
+    let p = mo.modulus();
+    let m = (q as f64 / 2.0).sqrt().ceil() as u64 + 1;
+    let giants = q / m + 1;
+    let g_m = mo.to_monty(gamma);
+    let mut e = mo.one();
+    let mut next = vec![0u64; mo.len()];
+    let mut table: Vec<(u64, u64)> = Vec::with_capacity(m as usize);
+    for j in 0..m {
+        table.push((e.first().copied().unwrap_or(0), j));
+        mo.mul(&e, &g_m, &mut next);
+        std::mem::swap(&mut e, &mut next);
+    }
+    table.sort_unstable();
     // gamma^-m = gamma^(q - m mod q)
-    let step = gamma.modpow(&BigUint::from((q - m % q) % q), p);
-    let mut y = h.clone();
-    for i in 0..=m {
-        if let Some(j) = table.get(&y) {
-            return Some((i * m + j) % q);
+    let step = mo.to_monty(&gamma.modpow(&BigUint::from((q - m % q) % q), p));
+    let target = h % p;
+    let mut y = mo.to_monty(h);
+    for i in 0..=giants {
+        let key = y.first().copied().unwrap_or(0);
+        let from = table.partition_point(|(k, _)| *k < key);
+        for (_, j) in table.iter().skip(from).take_while(|(k, _)| *k == key) {
+            let x = ((i as u128 * m as u128 + *j as u128) % q as u128) as u64;
+            if gamma.modpow(&BigUint::from(x), p) == target {
+                return Some(x);
+            }
         }
-        y = (y * &step) % p;
+        mo.mul(&y, &step, &mut next);
+        std::mem::swap(&mut y, &mut next);
     }
     None
 }
 
 /// log_g(y) mod ord(g) in (Z/pZ)*, given the factorisation of p−1 (or of any multiple of
 /// ord(g)). Prime factors above `max_prime_bits` are refused (baby-step giant-step would need
-/// ~2^(bits/2) memory). `progress` is called once per prime with (index, total).
+/// ~2^(bits/2) memory). The primes are independent: they are solved on every core
+/// (`available_parallelism`), and put together in the factorisation's order, so the answer
+/// does not depend on scheduling. `progress` is called with (primes done, total) as each
+/// finishes, from any of the worker threads.
 pub fn pohlig_hellman(
     g: &BigUint,
     y: &BigUint,
     p: &BigUint,
     order: &Factorization,
     max_prime_bits: u64,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl Fn(usize, usize) + Sync,
 ) -> Result<BigUint, DlogError> {
     if !order.complete() {
         return Err(DlogError::LargeFactor {
             bits: order.cofactor.bits(),
         });
     }
+    let mo = Monty::new(p).ok_or(DlogError::NotInSubgroup)?;
     let n = order.product();
-    let mut residues: Vec<(BigUint, BigUint)> = Vec::new();
-    for (idx, (q, e)) in order.primes.iter().enumerate() {
-        progress(idx, order.primes.len());
-        let qe = q.pow(*e);
-        let cof = &n / &qe;
-        let gi = g.modpow(&cof, p);
-        let yi = y.modpow(&cof, p);
-        // The exact power of q in ord(g): gi has order q^f with f ≤ e.
-        let mut f = 0u32;
-        let mut t = gi.clone();
-        while !t.is_one() {
-            t = t.modpow(q, p);
-            f += 1;
-            if f > *e {
-                return Err(DlogError::NotInSubgroup);
-            }
-        }
-        if f == 0 {
-            if !yi.is_one() {
-                return Err(DlogError::NotInSubgroup);
-            }
-            continue;
-        }
-        if q.bits() > max_prime_bits {
+    let total = order.primes.len();
+    // A prime too large to walk stops everything, before any walking, if it divides ord(g).
+    for (q, _) in &order.primes {
+        if q.bits() > max_prime_bits.min(64) && !g.modpow(&(&n / q), p).is_one() {
             return Err(DlogError::PrimeTooLarge {
                 bits: q.bits(),
                 max_bits: max_prime_bits,
             });
         }
-        let qs = q.to_u64().ok_or(DlogError::PrimeTooLarge {
-            bits: q.bits(),
-            max_bits: 64,
-        })?;
-        // gi has order q^f; reduce to that subgroup and lift digit by digit (HAC 3.63).
-        let gamma = gi.modpow(&q.pow(f - 1), p);
-        let gi_inv = modinv(&gi, p);
-        let mut x = BigUint::zero();
-        let mut qk = BigUint::one();
-        for k in 0..f {
-            let hk = (&yi * gi_inv.modpow(&x, p)) % p;
-            let hk = hk.modpow(&q.pow(f - 1 - k), p);
-            let d = bsgs(&gamma, &hk, qs, p).ok_or(DlogError::NotInSubgroup)?;
-            x += &qk * d;
-            qk *= q;
-        }
-        residues.push((x, q.pow(f)));
     }
-    progress(order.primes.len(), order.primes.len());
+    progress(0, total);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism()
+        .map(|c| c.get())
+        .unwrap_or(1)
+        .clamp(1, total.max(1));
+    let mut results: Vec<(usize, PrimeResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    while !failed.load(Ordering::Relaxed) {
+                        let idx = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((q, e)) = order.primes.get(idx) else {
+                            break;
+                        };
+                        let r = solve_prime_power(&mo, g, y, &n, q, *e, max_prime_bits);
+                        if r.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        mine.push((idx, r));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(idx, _)| *idx);
+    let mut residues = Vec::with_capacity(results.len());
+    for (_, r) in results {
+        if let Some(res) = r? {
+            residues.push(res);
+        }
+    }
     let x = crt(&residues);
     if g.modpow(&x, p) != y % p {
         return Err(DlogError::NotInSubgroup);
     }
     Ok(x)
+}
+
+/// log of y's component in the q-part: (x mod q^f, q^f) with q^f the exact power of q in ord(g),
+/// or `None` when q does not divide ord(g).
+type PrimeResult = Result<Option<(BigUint, BigUint)>, DlogError>;
+
+fn solve_prime_power(
+    mo: &Monty,
+    g: &BigUint,
+    y: &BigUint,
+    n: &BigUint,
+    q: &BigUint,
+    e: u32,
+    max_prime_bits: u64,
+) -> PrimeResult {
+    let p = mo.modulus();
+    let qe = q.pow(e);
+    let cof = n / &qe;
+    let gi = g.modpow(&cof, p);
+    let yi = y.modpow(&cof, p);
+    // The exact power of q in ord(g): gi has order q^f with f ≤ e.
+    let mut f = 0u32;
+    let mut t = gi.clone();
+    while !t.is_one() {
+        t = t.modpow(q, p);
+        f += 1;
+        if f > e {
+            return Err(DlogError::NotInSubgroup);
+        }
+    }
+    if f == 0 {
+        if !yi.is_one() {
+            return Err(DlogError::NotInSubgroup);
+        }
+        return Ok(None);
+    }
+    if q.bits() > max_prime_bits {
+        return Err(DlogError::PrimeTooLarge {
+            bits: q.bits(),
+            max_bits: max_prime_bits,
+        });
+    }
+    let qs = q.to_u64().ok_or(DlogError::PrimeTooLarge {
+        bits: q.bits(),
+        max_bits: 64,
+    })?;
+    // gi has order q^f; reduce to that subgroup and lift digit by digit (HAC 3.63).
+    let gamma = gi.modpow(&q.pow(f - 1), p);
+    let gi_inv = modinv(&gi, p);
+    let mut x = BigUint::zero();
+    let mut qk = BigUint::one();
+    for k in 0..f {
+        let hk = (&yi * gi_inv.modpow(&x, p)) % p;
+        let hk = hk.modpow(&q.pow(f - 1 - k), p);
+        let d = bsgs_monty(mo, &gamma, &hk, qs).ok_or(DlogError::NotInSubgroup)?;
+        x += &qk * d;
+        qk *= q;
+    }
+    Ok(Some((x, q.pow(f))))
 }
 
 /// a^-1 mod p for prime p (Fermat).

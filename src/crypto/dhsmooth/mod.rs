@@ -8,10 +8,13 @@
 
 pub mod backdoor;
 pub mod dlog;
+pub mod monty;
 
 use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::{One, Zero};
+
+use monty::Monty;
 
 /// Primes below this bound are found by trial division.
 pub const TRIAL_BOUND: u32 = 1 << 16;
@@ -102,53 +105,106 @@ pub fn pollard_rho(n: &BigUint, budget: u64) -> Option<BigUint> {
         return Some(BigUint::from(2u32));
     }
     // A few polynomials x² + c in case one cycles without a factor.
-    for c in 1u32..=4 {
-        let c = BigUint::from(c);
-        let f = |x: &BigUint| (x * x + &c) % n;
-        let (mut y, mut r, mut q) = (BigUint::from(2u32), 1u64, BigUint::one());
-        let (mut x, mut ys) = (y.clone(), y.clone());
-        let mut g = BigUint::one();
-        let mut spent = 0u64;
-        const M: u64 = 128; // gcd once per M steps
-        while g.is_one() {
-            x = y.clone();
-            for _ in 0..r {
-                y = f(&y);
+    (1u32..=4).find_map(|c| {
+        let pieces = rho_walk(n, c, budget);
+        if pieces.len() > 1 {
+            pieces.into_iter().next()
+        } else {
+            None
+        }
+    })
+}
+
+/// One Brent walk x → x² + c (mod n) in Montgomery form that keeps going after a split: each
+/// factor found is divided out and the walk goes on modulo what is left (its sequence modulo
+/// the remaining primes is unchanged), so the many small primes of a smooth p−1 come out of one
+/// walk instead of one walk each. Returns pieces > 1 whose product is n, not necessarily prime;
+/// a single piece means no split within `budget` steps of the last one.
+fn rho_walk(n: &BigUint, c: u32, budget: u64) -> Vec<BigUint> {
+    const M: u64 = 128; // gcd once per M steps
+    let mut pieces = Vec::new();
+    let mut n = n.clone();
+    let Some(mut mo) = Monty::new(&n) else {
+        return vec![n];
+    };
+    let mut cm = mo.to_monty(&BigUint::from(c));
+    let mut y = mo.to_monty(&BigUint::from(2u32));
+    let (mut x, mut ys, mut q) = (y.clone(), y.clone(), mo.one());
+    let (mut t, mut d) = (vec![0u64; mo.len()], vec![0u64; mo.len()]);
+    let step = |mo: &Monty, y: &mut Vec<u64>, t: &mut Vec<u64>, cm: &[u64]| {
+        mo.mul(y, y, t);
+        mo.add_assign(t, cm);
+        std::mem::swap(y, t);
+    };
+    let (mut r, mut spent) = (1u64, 0u64);
+    loop {
+        x.clone_from(&y);
+        for _ in 0..r {
+            step(&mo, &mut y, &mut t, &cm);
+        }
+        let mut k = 0;
+        while k < r {
+            ys.clone_from(&y);
+            let steps = M.min(r - k);
+            for _ in 0..steps {
+                step(&mo, &mut y, &mut t, &cm);
+                mo.sub(&x, &y, &mut d);
+                mo.mul(&q, &d, &mut t);
+                std::mem::swap(&mut q, &mut t);
             }
-            let mut k = 0;
-            while k < r && g.is_one() {
-                ys = y.clone();
-                for _ in 0..M.min(r - k) {
-                    y = f(&y);
-                    let diff = if x > y { &x - &y } else { &y - &x };
-                    q = (q * diff) % n;
+            k += steps;
+            spent += steps;
+            // q is ∏(x − y)·R mod n and R is prime to n, so gcd(q, n) is the factor found.
+            let mut g = limbs_to_biguint(&q).gcd(&n);
+            if g == n {
+                // Several primes (or all) met in these M steps: one step at a time from ys.
+                let mut z = ys.clone();
+                for _ in 0..steps {
+                    step(&mo, &mut z, &mut t, &cm);
+                    mo.sub(&x, &z, &mut d);
+                    g = limbs_to_biguint(&d).gcd(&n);
+                    if !g.is_one() {
+                        break;
+                    }
                 }
-                g = q.gcd(n);
-                k += M;
-                spent += M.min(r);
             }
-            r *= 2;
+            if g == n || g.is_zero() {
+                // The walk cycled modulo every prime left at the same step: it cannot split n.
+                pieces.push(n);
+                return pieces;
+            }
+            if !g.is_one() {
+                n /= &g;
+                pieces.push(g);
+                let new = match Monty::new(&n) {
+                    Some(m) => m,
+                    None => {
+                        pieces.push(n);
+                        return pieces;
+                    }
+                };
+                let move_to = |v: &[u64]| new.to_monty(&mo.from_monty(v));
+                (x, y, ys, cm) = (move_to(&x), move_to(&y), move_to(&ys), move_to(&cm));
+                q = new.one();
+                (t, d) = (vec![0u64; new.len()], vec![0u64; new.len()]);
+                mo = new;
+                spent = 0;
+            }
             if spent > budget {
-                break;
+                pieces.push(n);
+                return pieces;
             }
         }
-        if g == *n {
-            // Backtrack one step at a time from the saved point (the product hit 0 mod a
-            // factor within those M steps).
-            for _ in 0..=M {
-                ys = f(&ys);
-                let diff = if x > ys { &x - &ys } else { &ys - &x };
-                g = diff.gcd(n);
-                if !g.is_one() {
-                    break;
-                }
-            }
-        }
-        if !g.is_one() && g != *n {
-            return Some(g);
-        }
+        r *= 2;
     }
-    None
+}
+
+fn limbs_to_biguint(v: &[u64]) -> BigUint {
+    BigUint::from_slice(
+        &v.iter()
+            .flat_map(|l| [*l as u32, (*l >> 32) as u32])
+            .collect::<Vec<u32>>(),
+    )
 }
 
 /// Factors `n` by trial division below [`TRIAL_BOUND`], then Pollard rho with `rho_budget`
@@ -200,12 +256,12 @@ pub fn factor(n: &BigUint, rho_budget: u64) -> Factorization {
             add(&mut primes, x, e);
             continue;
         }
-        match pollard_rho(&x, rho_budget) {
-            Some(f) => {
-                let rest = &x / &f;
-                stack.push(f);
-                stack.push(rest);
-            }
+        // Odd here (trial division took the 2s), as Montgomery arithmetic needs.
+        match (1u32..=4)
+            .map(|c| rho_walk(&x, c, rho_budget))
+            .find(|pieces| pieces.len() > 1)
+        {
+            Some(pieces) => stack.extend(pieces),
             None => cofactor *= x,
         }
     }
@@ -264,6 +320,31 @@ mod tests {
                 (m61, 1)
             ]
         );
+    }
+
+    #[test]
+    fn one_walk_splits_many_primes_and_a_square() {
+        // 2·∏ of 30 consecutive primes above 2^24, the first one squared: what a backdoored
+        // group's p−1 looks like, small. Every prime must come out with its exponent.
+        let mut qs = Vec::new();
+        let mut c = 1u64 << 24;
+        while qs.len() < 30 {
+            c += 1;
+            if is_probable_prime(&BigUint::from(c)) {
+                qs.push(BigUint::from(c));
+            }
+        }
+        let n: BigUint = qs.iter().product::<BigUint>() * &qs[0] * 2u32;
+        let f = factor(&n, 1 << 16);
+        assert!(f.complete(), "{f:?}");
+        assert_eq!(f.product(), n);
+        let mut want: Vec<(BigUint, u32)> = vec![(BigUint::from(2u32), 1)];
+        want.extend(
+            qs.iter()
+                .enumerate()
+                .map(|(i, q)| (q.clone(), 1 + (i == 0) as u32)),
+        );
+        assert_eq!(f.primes, want);
     }
 
     #[test]
