@@ -3,6 +3,7 @@
 //! A safe prime (p−1 = 2q, RFC 7919) stops it: the reason says what it would cost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use num_bigint::BigUint;
@@ -16,6 +17,10 @@ use crate::crypto::dhsmooth::{factor, Factorization};
 #[derive(Debug, Default)]
 pub struct GroupCache {
     factored: Mutex<HashMap<Vec<u8>, Arc<Factorization>>>,
+    /// The discrete log last worked on: primes of ord(g) solved, and in all (for a progress
+    /// display; with several sessions at once, whichever reported last).
+    pub primes_done: AtomicUsize,
+    pub primes_total: AtomicUsize,
 }
 
 impl GroupCache {
@@ -70,7 +75,11 @@ pub fn break_dhe(
         ("client", client_public, server_public),
     ] {
         let y = BigUint::from_bytes_be(mine);
-        match pohlig_hellman(&gn, &y, &pn, order.as_ref(), MAX_PRIME_BITS, |_, _| {}) {
+        let progress = |done: usize, total: usize| {
+            cache.primes_total.store(total, Ordering::Relaxed);
+            cache.primes_done.store(done, Ordering::Relaxed);
+        };
+        match pohlig_hellman(&gn, &y, &pn, order.as_ref(), MAX_PRIME_BITS, progress) {
             Ok(x) => {
                 // pohlig_hellman checked g^x = Y; the premaster is Y_peer^x, leading zero bytes
                 // stripped (RFC 5246 §8.1.2).

@@ -108,7 +108,18 @@ pub fn run(a: AttackArgs) -> Result<()> {
     let mut reports = Reports::new(&a, keylog_out);
     let progress = Progress::default();
     let show = std::io::stderr().is_terminal() && !a.quiet;
-    let outcomes = progress::while_running(show, &progress, || {
+    // --break-dh: how far the discrete log in progress has got (it can take a while).
+    let dlog_detail = || {
+        let cache = loot.break_dh.as_ref()?;
+        let total = cache
+            .primes_total
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (total > 0).then(|| {
+            let done = cache.primes_done.load(std::sync::atomic::Ordering::Relaxed);
+            format!("discrete log: {done} of {total} primes of p-1 solved")
+        })
+    };
+    let outcomes = progress::while_running(show, &progress, &dlog_detail, || {
         driver::run(&a.captures, &loot, threads, &progress, |r| reports.add(&r))
     });
 

@@ -12,12 +12,18 @@ const TICK: Duration = Duration::from_millis(200);
 /// Runs shorter than this show no bar at all.
 const DELAY: Duration = Duration::from_millis(600);
 
-/// Runs `work`; meanwhile, when `show`, draws `progress` on stderr (cleared at the end).
-pub fn while_running<T>(show: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
+/// Runs `work`; meanwhile, when `show`, draws `progress` on stderr (cleared at the end), with
+/// what `detail` says (if anything) appended to the line.
+pub fn while_running<T>(
+    show: bool,
+    progress: &Progress,
+    detail: &(dyn Fn() -> Option<String> + Sync),
+    work: impl FnOnce() -> T,
+) -> T {
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         if show {
-            scope.spawn(|| draw(progress, &finished));
+            scope.spawn(|| draw(progress, detail, &finished));
         }
         // Set even if `work` panics, so the scope does not wait on the bar forever.
         let _done = SetOnDrop(&finished);
@@ -33,7 +39,7 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-fn draw(progress: &Progress, finished: &AtomicBool) {
+fn draw(progress: &Progress, detail: &(dyn Fn() -> Option<String> + Sync), finished: &AtomicBool) {
     let start = Instant::now();
     let mut bar: Option<ProgressBar> = None;
     while !finished.load(Ordering::Relaxed) {
@@ -44,12 +50,16 @@ fn draw(progress: &Progress, finished: &AtomicBool) {
         let bar = bar.get_or_insert_with(new_bar);
         bar.set_length(progress.bytes_total.load(Ordering::Relaxed).max(1));
         bar.set_position(progress.bytes_read.load(Ordering::Relaxed));
-        bar.set_message(format!(
+        let mut message = format!(
             "sessions: {} found, {} analysed, {} decrypted",
             progress.sessions_found.load(Ordering::Relaxed),
             progress.sessions_done.load(Ordering::Relaxed),
             progress.sessions_decrypted.load(Ordering::Relaxed)
-        ));
+        );
+        if let Some(more) = detail() {
+            message.push_str(&format!("; {more}"));
+        }
+        bar.set_message(message);
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
