@@ -127,7 +127,7 @@ describe() {
     elif [ "$a" = -e ]; then value=2
     elif [ "${a#-}" != "$a" ]; then
       text="$text $a"
-      case $a in -C|-n|-t|-a|--repeat) value=1;; esac
+      case $a in -C|-n|-t|-a|--repeat|--groups|--kems) value=1;; esac
     else named=$((named + 1))
     fi
   done

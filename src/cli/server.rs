@@ -83,7 +83,9 @@ pub struct ServerArgs {
     /// TLS 1.3 key-share groups to accept, comma-separated: x25519mlkem768 (hybrid
     /// post-quantum), x25519, p256. The server takes the client's share in the most preferred
     /// of them (hybrid, then x25519, then p256, whatever the order here) and otherwise asks for
-    /// one with a HelloRetryRequest. Default p256 alone, as before the others existed.
+    /// one with a HelloRetryRequest. Default all three, as a modern server; `p256` alone is the
+    /// old lab server (an X25519 share draws a HelloRetryRequest). With --reuse-ephemeral the
+    /// default is p256 alone: only the P-256 key is reused, X25519 and hybrid shares are fresh.
     #[arg(long, value_name = "GROUPS", value_delimiter = ',', value_parser = crate::cli::client::parse_group)]
     groups: Vec<KxGroup>,
     /// A deliberate Bleichenbacher padding oracle for RSA key transport (robot-detect flags it:
@@ -124,6 +126,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         }
     }
     let suites = identity::parse_suite_list(&a.suites).map_err(anyhow::Error::msg)?;
+    let groups = default_groups(&a.groups, a.reuse_ephemeral);
     let id = identity::load_identity(&a.key, &a.cert).context("cannot load the server identity")?;
     let keylog = open_keylog(&a.keylog)?;
     let dh_group = match &a.dh_params {
@@ -170,7 +173,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         suites: suites.clone(),
         keylog,
         dh_group,
-        ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()).with_groups(&a.groups),
+        ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()).with_groups(&groups),
         resumption,
         padding_oracle,
     });
@@ -202,6 +205,32 @@ pub fn run(a: ServerArgs) -> Result<()> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "off".into())
     );
+    eprintln!(
+        "TLS 1.3 key-share groups: {} (most preferred first)",
+        config
+            .ephemerals
+            .groups()
+            .iter()
+            .map(|g| g.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let fresh_kinds: Vec<&str> = config
+        .ephemerals
+        .groups()
+        .iter()
+        .filter(|g| **g != KxGroup::P256)
+        .map(|g| g.name())
+        .collect();
+    if a.reuse_ephemeral
+        .is_some_and(|l| l != KeyLifetime::PerHandshake)
+        && !fresh_kinds.is_empty()
+    {
+        eprintln!(
+            "ephemeral keys: TLS 1.3 {} shares stay fresh per handshake (only the P-256 key is reused)",
+            fresh_kinds.join(" and ")
+        );
+    }
     match a.reuse_ephemeral {
         Some(KeyLifetime::Forever) => eprintln!(
             "ephemeral keys: REUSED for the life of the process (one (EC)DH key opens every session it serves)"
@@ -231,4 +260,36 @@ pub fn run(a: ServerArgs) -> Result<()> {
     let report: Arc<dyn Fn(&ConnectionReport) + Send + Sync> = Arc::new(|r| eprintln!("{r}"));
     bank_server::serve(listener, options, Arc::new(AtomicBool::new(false)), report);
     Ok(())
+}
+
+/// The TLS 1.3 groups when --groups is not given: all three, as a modern server (RFC 8446
+/// §4.2.7 lets the server choose; it prefers the hybrid), or P-256 alone under
+/// --reuse-ephemeral, whose reused key is a P-256 key.
+fn default_groups(given: &[KxGroup], reuse: Option<KeyLifetime>) -> Vec<KxGroup> {
+    match (given.is_empty(), reuse) {
+        (false, _) => given.to_vec(),
+        (true, Some(l)) if l != KeyLifetime::PerHandshake => vec![KxGroup::P256],
+        (true, _) => KxGroup::PREFERENCE.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_default_to_all_three_or_p256_under_reuse() {
+        assert_eq!(default_groups(&[], None), KxGroup::PREFERENCE);
+        assert_eq!(
+            default_groups(&[], Some(KeyLifetime::PerHandshake)),
+            KxGroup::PREFERENCE
+        );
+        assert_eq!(
+            default_groups(&[], Some(KeyLifetime::Forever)),
+            [KxGroup::P256]
+        );
+        let given = [KxGroup::X25519, KxGroup::P256];
+        assert_eq!(default_groups(&given, Some(KeyLifetime::Forever)), given);
+        assert_eq!(default_groups(&[KxGroup::P256], None), [KxGroup::P256]);
+    }
 }

@@ -403,6 +403,7 @@ fn a_wrong_key_a_cut_ticket_and_an_unknown_key_name_give_reasons_not_panics() {
 
 /// OpenSSL's own hellos through the tap: its TLS 1.2 ticket resumption, and its TLS 1.3
 /// resumptions in psk_dhe_ke (after a HelloRetryRequest: the binder covers it) and psk_ke.
+/// The server runs with `--groups p256` so that OpenSSL's X25519 share draws that retry.
 #[test]
 fn openssl_clients_resuming_against_pfslab_fall_or_stand_as_their_mode_says() {
     let dir = TestDir::new("stek-openssl");
@@ -417,6 +418,8 @@ fn openssl_clients_resuming_against_pfslab_fall_or_stand_as_their_mode_says() {
             "--ticket-key",
             path_str(&stek),
             "--prefer-psk-ke",
+            "--groups",
+            "p256",
         ],
     );
     let cap = dir.join("openssl.pcap");

@@ -161,7 +161,9 @@ fn server_hello_extensions(out: &str) -> (usize, Vec<u16>) {
 #[test]
 fn openssl_s_client_resumes_against_pfslab_with_and_without_dhe() {
     let dir = TestDir::new("res13-openssl-client");
-    let server = tickets_server(&dir, &["--prefer-psk-ke"]);
+    // `--groups p256`: OpenSSL's X25519 share draws a HelloRetryRequest, whose transcript the
+    // resumption's binder must cover (the default server would take X25519 in one round).
+    let server = tickets_server(&dir, &["--prefer-psk-ke", "--groups", "p256"]);
     let port = server.addr.port();
     let sess = dir.join("openssl.sess");
     let first = openssl_s_client(
@@ -176,8 +178,8 @@ fn openssl_s_client_resumes_against_pfslab_with_and_without_dhe() {
         first.describe()
     );
     // psk_dhe_ke only (OpenSSL's default offer): a key_share (51) next to pre_shared_key (41).
-    // OpenSSL guesses x25519, so a HelloRetryRequest comes first and the second ClientHello's
-    // binder covers it (RFC 8446 §4.4.1).
+    // OpenSSL guesses x25519, which this server refuses, so a HelloRetryRequest comes first and
+    // the second ClientHello's binder covers it (RFC 8446 §4.4.1).
     let again = openssl_s_client(
         port,
         &["-tls1_3", "-ign_eof", "-msg", "-sess_in", path_str(&sess)],

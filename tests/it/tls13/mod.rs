@@ -3,9 +3,11 @@
 //! both sides and application data in both directions through a unique token.
 //!
 //! - `to_pfslab_server`: `openssl s_client -tls1_3` → pfslab server, each suite, with OpenSSL's
-//!   default groups (X25519 first: the server must answer with a HelloRetryRequest) and with
-//!   `-groups P-256`; `gnutls-cli` → pfslab server, each suite, GnuTLS's default groups (a
-//!   P-256 share is among them: no retry) and a group list that starts with P-384 (retry).
+//!   default groups (an X25519 share: one round with the default server; a `--groups p256`
+//!   server must answer with a HelloRetryRequest) and with `-groups P-256`; `gnutls-cli` →
+//!   pfslab server, each suite, GnuTLS's default groups (P-256 and X25519 shares: the default
+//!   server takes X25519, a `--groups p256` one P-256, no retry) and a group list that starts
+//!   with P-384 (retry).
 //! - `pfslab_client`: pfslab client → `openssl s_server -tls1_3` (`-www` status page, `-WWW`
 //!   unique file) and → `gnutls-serv` (with `-a`, and once with its optional
 //!   CertificateRequest).
@@ -27,9 +29,10 @@ use std::path::Path;
 use crate::common::{openssl_s_server_www, Proc, Suite13, TestDir};
 
 /// The Description line GnuTLS prints for a TLS 1.3 session with the lab's server.
-fn gnutls_description(suite: Suite13) -> String {
+/// GnuTLS's "- Description:" of a TLS 1.3 session on `group` (e.g. "SECP256R1", "X25519").
+fn gnutls_description(suite: Suite13, group: &str) -> String {
     format!(
-        "(TLS1.3-X.509)-(ECDHE-SECP256R1)-(RSA-PSS-RSAE-SHA256)-({})",
+        "(TLS1.3-X.509)-(ECDHE-{group})-(RSA-PSS-RSAE-SHA256)-({})",
         suite.gnutls_cipher
     )
 }

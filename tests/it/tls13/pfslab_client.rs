@@ -170,7 +170,7 @@ fn pfslab_client_to_gnutls_serv(test: &str, suite: Suite13, extra: &[&str]) {
     assert!(
         page.contains(&format!(
             "<TD>Description:</TD><TD>{}</TD>",
-            gnutls_description(suite)
+            gnutls_description(suite, "SECP256R1")
         )),
         "{}",
         why()
@@ -197,7 +197,10 @@ fn pfslab_client_to_gnutls_serv(test: &str, suite: Suite13, extra: &[&str]) {
     });
     let log = format!("{}{}", server.stdout(), server.stderr());
     assert!(
-        log.contains(&format!("- Description: {}", gnutls_description(suite))),
+        log.contains(&format!(
+            "- Description: {}",
+            gnutls_description(suite, "SECP256R1")
+        )),
         "{}",
         why()
     );

@@ -10,18 +10,33 @@ const HRR_RANDOM: &str = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09
 // ---------------------------------------------------------------------------------------------
 // openssl s_client -> pfslab server
 
-/// `openssl s_client -tls1_3` asks the pfslab server for a unique path with a cookie. With
-/// `p256_only` false, OpenSSL's default groups put an X25519 key share in the first
-/// ClientHello, which the server must answer with a HelloRetryRequest for secp256r1.
-fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
+/// Which key shares meet in an `openssl s_client -tls1_3` → pfslab server handshake.
+#[derive(Clone, Copy, PartialEq)]
+enum Shares {
+    /// The server as the old lab ran it (`--groups p256`) and OpenSSL's default groups: the
+    /// X25519 share in the first ClientHello draws a HelloRetryRequest for secp256r1.
+    RetryForP256,
+    /// The default server (all three groups) and OpenSSL's default X25519 share: one round.
+    DefaultX25519,
+    /// The default server and `s_client -groups P-256`: one round on secp256r1.
+    ClientP256,
+}
+
+/// `openssl s_client -tls1_3` asks the pfslab server for a unique path with a cookie, the
+/// key shares as `shares` says.
+fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, shares: Shares) {
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let server = PfslabServer::start(&key, &cert, &[]);
+    let server_args: &[&str] = match shares {
+        Shares::RetryForP256 => &["--groups", "p256"],
+        Shares::DefaultX25519 | Shares::ClientP256 => &[],
+    };
+    let server = PfslabServer::start(&key, &cert, server_args);
 
     let token = unique_token(test);
     let request = bank_request_with_cookie(&token);
     let mut args = vec!["-tls1_3", "-ciphersuites", suite.iana, "-msg"];
-    if p256_only {
+    if shares == Shares::ClientP256 {
         args.extend(["-groups", "P-256"]);
     }
     let done = openssl_s_client_verified(server.addr.port(), &cert, &args, &request, None);
@@ -46,11 +61,11 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
         "CertificateVerify must be RSA-PSS: {}",
         why()
     );
-    assert!(
-        out.contains("Server Temp Key: ECDH, prime256v1, 256 bits"),
-        "{}",
-        why()
-    );
+    let temp_key = match shares {
+        Shares::DefaultX25519 => "Server Temp Key: X25519, 253 bits",
+        Shares::RetryForP256 | Shares::ClientP256 => "Server Temp Key: ECDH, prime256v1, 256 bits",
+    };
+    assert!(out.contains(temp_key), "{}", why());
 
     // The hellos on the wire: one round, or a HelloRetryRequest for secp256r1 and a second round.
     let trace = msg_trace(out);
@@ -62,11 +77,11 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
         .iter()
         .filter(|m| !m.sent && m.name == "ServerHello")
         .collect();
-    if p256_only {
+    if shares != Shares::RetryForP256 {
         assert_eq!(
             client_hellos,
             1,
-            "a P-256 key share needs no retry: {}",
+            "a key share in a group the server takes needs no retry: {}",
             why()
         );
         assert_eq!(server_hellos.len(), 1, "{}", why());
@@ -112,36 +127,50 @@ fn openssl_s_client_to_pfslab(test: &str, suite: Suite13, p256_only: bool) {
 }
 
 #[test]
-fn openssl_s_client_default_groups_hello_retry_to_pfslab_server_aes128() {
-    openssl_s_client_to_pfslab("s_client13-hrr-aes128", AES128, false);
+fn openssl_s_client_default_groups_hello_retry_to_p256_pfslab_server_aes128() {
+    openssl_s_client_to_pfslab("s_client13-hrr-aes128", AES128, Shares::RetryForP256);
 }
 
 #[test]
-fn openssl_s_client_default_groups_hello_retry_to_pfslab_server_aes256() {
-    openssl_s_client_to_pfslab("s_client13-hrr-aes256", AES256, false);
+fn openssl_s_client_default_groups_hello_retry_to_p256_pfslab_server_aes256() {
+    openssl_s_client_to_pfslab("s_client13-hrr-aes256", AES256, Shares::RetryForP256);
+}
+
+#[test]
+fn openssl_s_client_default_groups_x25519_one_round_to_pfslab_server_aes128() {
+    openssl_s_client_to_pfslab("s_client13-x25519-aes128", AES128, Shares::DefaultX25519);
+}
+
+#[test]
+fn openssl_s_client_default_groups_x25519_one_round_to_pfslab_server_aes256() {
+    openssl_s_client_to_pfslab("s_client13-x25519-aes256", AES256, Shares::DefaultX25519);
 }
 
 #[test]
 fn openssl_s_client_p256_to_pfslab_server_aes128() {
-    openssl_s_client_to_pfslab("s_client13-p256-aes128", AES128, true);
+    openssl_s_client_to_pfslab("s_client13-p256-aes128", AES128, Shares::ClientP256);
 }
 
 #[test]
 fn openssl_s_client_p256_to_pfslab_server_aes256() {
-    openssl_s_client_to_pfslab("s_client13-p256-aes256", AES256, true);
+    openssl_s_client_to_pfslab("s_client13-p256-aes256", AES256, Shares::ClientP256);
 }
 
 // ---------------------------------------------------------------------------------------------
 // gnutls-cli -> pfslab server
 
 /// `gnutls-cli` with a TLS 1.3-only priority. GnuTLS's default groups send P-256 and X25519
-/// shares at once (the server takes the P-256 one: no retry); `retry` starts the group list
-/// with P-384, whose share the server must refuse with a HelloRetryRequest for P-256.
-fn gnutls_cli_to_pfslab(test: &str, suite: Suite13, retry: bool) {
+/// shares at once: the default server takes the X25519 one, a `--groups p256` server (`p256`)
+/// the P-256 one, with no retry either way; `retry` starts the group list with P-384, whose
+/// share the server must refuse with a HelloRetryRequest for P-256.
+fn gnutls_cli_to_pfslab(test: &str, suite: Suite13, p256: bool, retry: bool) {
     require_tool("gnutls-cli", "gnutls-bin");
     let dir = TestDir::new(test);
     let (key, cert) = keygen(&dir, "keys");
-    let server = PfslabServer::start(&key, &cert, &[]);
+    let server_args: &[&str] = if p256 { &["--groups", "p256"] } else { &[] };
+    let server = PfslabServer::start(&key, &cert, server_args);
+    // The group the handshake ends on, as GnuTLS names it.
+    let group = if p256 || retry { "SECP256R1" } else { "X25519" };
 
     let token = unique_token(test);
     let request = bank_request_with_cookie(&token);
@@ -187,7 +216,10 @@ fn gnutls_cli_to_pfslab(test: &str, suite: Suite13, retry: bool) {
         why()
     );
     assert!(
-        status.contains(&format!("- Description: {}", gnutls_description(suite))),
+        status.contains(&format!(
+            "- Description: {}",
+            gnutls_description(suite, group)
+        )),
         "{}",
         why()
     );
@@ -216,21 +248,26 @@ fn gnutls_cli_to_pfslab(test: &str, suite: Suite13, retry: bool) {
 }
 
 #[test]
-fn gnutls_cli_to_pfslab_server_aes128() {
-    gnutls_cli_to_pfslab("gnutls-cli13-aes128", AES128, false);
+fn gnutls_cli_x25519_to_pfslab_server_aes128() {
+    gnutls_cli_to_pfslab("gnutls-cli13-aes128", AES128, false, false);
 }
 
 #[test]
-fn gnutls_cli_to_pfslab_server_aes256() {
-    gnutls_cli_to_pfslab("gnutls-cli13-aes256", AES256, false);
+fn gnutls_cli_x25519_to_pfslab_server_aes256() {
+    gnutls_cli_to_pfslab("gnutls-cli13-aes256", AES256, false, false);
+}
+
+#[test]
+fn gnutls_cli_to_p256_pfslab_server_aes128() {
+    gnutls_cli_to_pfslab("gnutls-cli13-p256-aes128", AES128, true, false);
 }
 
 #[test]
 fn gnutls_cli_p384_share_hello_retry_to_pfslab_server_aes128() {
-    gnutls_cli_to_pfslab("gnutls-cli13-hrr-aes128", AES128, true);
+    gnutls_cli_to_pfslab("gnutls-cli13-hrr-aes128", AES128, false, true);
 }
 
 #[test]
 fn gnutls_cli_p384_share_hello_retry_to_pfslab_server_aes256() {
-    gnutls_cli_to_pfslab("gnutls-cli13-hrr-aes256", AES256, true);
+    gnutls_cli_to_pfslab("gnutls-cli13-hrr-aes256", AES256, false, true);
 }
