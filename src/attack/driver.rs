@@ -123,7 +123,7 @@ pub fn run(
             // A resumption the worker could not open is looked up now, with every earlier
             // session (and no later one) in the cache.
             if !report.verdict.opened() {
-                if let Some(conn) = done.conn.as_ref().filter(|c| c.session.resumed.is_some()) {
+                if let Some(conn) = done.conn.as_ref().filter(|c| resumes(&c.session)) {
                     report = analyse_connection(&report.capture, conn, loot, &cache);
                 }
             } else if let (
@@ -146,6 +146,8 @@ pub fn run(
                     cache.remember(conn.stream, &conn.session, &MasterSecret(Box::new(arr)));
                 }
             }
+            // TLS 1.3: the tickets an opened session issued, for the PSK resumptions after it.
+            cache.remember_psks(report.stream, &std::mem::take(&mut report.issued_psks));
             if report.verdict == Verdict::Decrypted {
                 progress.sessions_decrypted.fetch_add(1, Ordering::Relaxed);
             }
@@ -209,7 +211,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
         );
         // Sessions that issue tickets or IDs are needed in the cache; keep the observation of
         // those and of resumptions, drop the rest now.
-        let keep = conn.session.resumed.is_some() || conn.session.issues_resumption();
+        let keep = resumes(&conn.session) || conn.session.issues_resumption();
         if done
             .send(Done {
                 index: job.index,
@@ -221,4 +223,9 @@ fn worker(jobs: &Mutex<Receiver<Job>>, done: std::sync::mpsc::SyncSender<Done>, 
             return;
         }
     }
+}
+
+/// A TLS 1.2 abbreviated handshake, or a TLS 1.3 one whose server selected a PSK.
+fn resumes(s: &crate::attack::observe::ObservedSession) -> bool {
+    s.resumed.is_some() || s.psk.as_ref().is_some_and(|p| p.selected.is_some())
 }

@@ -9,6 +9,7 @@
 pub mod assumed_dlog;
 pub mod bleichenbacher;
 pub mod break_dh;
+pub mod chain13;
 pub mod driver;
 pub mod observe;
 pub mod oracle_client;
@@ -174,6 +175,9 @@ pub struct SessionReport {
     /// `--assume-dlog-broken` gave this session a classical secret (the hybrid's X25519 half
     /// included), and how.
     pub assumed_dlog: Option<SecretSource>,
+    /// TLS 1.3: the tickets the session issued, with their PSKs when had (for the resumption
+    /// cache; not printed).
+    pub issued_psks: Vec<chain13::IssuedPsk>,
 }
 
 impl SessionReport {
@@ -234,6 +238,11 @@ pub fn analyse(
             .collect(),
         _ => Vec::new(),
     };
+    let issued_psks = if verdict.opened() {
+        recovery.issued_psks.clone()
+    } else {
+        Vec::new()
+    };
     let (client_data, server_data) = recovery.into_plaintext();
     SessionReport {
         capture: capture.to_string(),
@@ -275,6 +284,7 @@ pub fn analyse(
         derived_tls13_secrets,
         group: assumed_dlog::group_name(obs),
         assumed_dlog,
+        issued_psks,
     }
 }
 

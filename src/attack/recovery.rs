@@ -40,6 +40,9 @@ pub enum SecretSource {
     /// TLS 1.3: a stolen ticket key opened the PSK identity the server selected; the state
     /// inside held the resumption PSK.
     TicketPsk { key_name: [u8; 16] },
+    /// TLS 1.3: the selected PSK identity is a ticket an opened earlier session issued; its
+    /// PSK came from that session's resumption master secret and the ticket's nonce.
+    ResumedPsk { from_stream: u64 },
     /// `--break-dh`: the discrete log of a DHE public value, taken with Pohlig–Hellman because
     /// the group's p−1 splits into small primes.
     BrokenDlog(crate::attack::break_dh::BrokenDlog),
@@ -91,6 +94,9 @@ impl SecretSource {
             Self::TicketPsk { key_name } => format!(
                 "the ticket the client presented as its PSK identity carried the resumption PSK; opened with the stolen ticket key (name {})",
                 hex(key_name)
+            ),
+            Self::ResumedPsk { from_stream } => format!(
+                "PSK derived from session {from_stream}'s resumption master secret and its NewSessionTicket's nonce (RFC 8446 §4.6.1), confirmed by the binder"
             ),
             Self::BrokenDlog(b) => format!(
                 "premaster computed from the {}'s DH exponent, found by Pohlig-Hellman: p-1 splits into {} primes, the largest of {} bits (g^x = Y checked)",
@@ -154,6 +160,8 @@ pub struct Recovery {
     pub binder_verifies: Option<bool>,
     /// TLS 1.3: the (EC)DHE shared secret, and where it came from (`--assume-dlog-broken`).
     pub dhe: Option<(Zeroizing<Vec<u8>>, SecretSource)>,
+    /// TLS 1.3: the tickets this session issued, with their PSKs when had.
+    pub issued_psks: Vec<crate::attack::chain13::IssuedPsk>,
 }
 
 impl Recovery {
@@ -176,6 +184,7 @@ impl Recovery {
             psk: None,
             binder_verifies: None,
             dhe: None,
+            issued_psks: Vec::new(),
         }
     }
 
@@ -243,7 +252,7 @@ pub fn recover(obs: &ObservedSession, loot: &Loot, cache: &ResumptionCache) -> R
         return r;
     }
     if kx == Some(KeyExchange::Tls13) {
-        crate::attack::recovery13::recover_tls13(&mut r, obs, loot);
+        crate::attack::recovery13::recover_tls13(&mut r, obs, loot, cache);
         return r;
     }
     if let (KeyExchangeOnWire::Ecdhe { .. } | KeyExchangeOnWire::Dhe { .. }, Some(key)) =

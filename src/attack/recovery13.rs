@@ -4,11 +4,12 @@
 
 use zeroize::Zeroizing;
 
+use crate::attack::chain13::{chained_route, issued_psks, psk_unknown_clause};
 use crate::attack::observe::ObservedSession;
 use crate::attack::reasons::{short_hex, tls13_reason};
 use crate::attack::tickets::{PskMode, TicketFact, TicketOrigin};
 use crate::attack::tls13::{decrypt_tls13, hello_transcript, Tls13Secrets};
-use crate::attack::{FinishedCheck, Loot, Recovery, SecretSource, Verdict};
+use crate::attack::{FinishedCheck, Loot, Recovery, ResumptionCache, SecretSource, Verdict};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
 use crate::msgs::enums::HandshakeType;
@@ -37,7 +38,12 @@ pub fn psk_mode(obs: &ObservedSession) -> PskMode {
     }
 }
 
-pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot) {
+pub(crate) fn recover_tls13(
+    r: &mut Recovery,
+    obs: &ObservedSession,
+    loot: &Loot,
+    cache: &ResumptionCache,
+) {
     r.verdict = Verdict::ForwardSecret;
     r.reason = tls13_reason(obs);
     r.short = "TLS 1.3: (EC)DHE; key only signs".into();
@@ -95,13 +101,14 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
             return;
         }
     }
-    // 3. The PSK from the selected ticket, proven by its binder (RFC 8446 §4.2.11.2).
+    // 3. The PSK from the selected ticket, proven by its binder (RFC 8446 §4.2.11.2), or
+    // derived from the earlier session that issued it (RFC 8446 §4.6.1).
     let closed = r
         .tickets
         .iter()
         .find(|t| t.used)
         .and_then(|t| t.why_closed());
-    let psk = selected.and_then(|(st, name)| {
+    let ticket_psk = selected.and_then(|(st, name)| {
         let hash_ok =
             crate::suites::tls13_suite(st.cipher_suite).map(|s| s.hash) == Some(suite.hash);
         if !hash_ok {
@@ -111,22 +118,53 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
             ));
             return None;
         }
-        Some((st.psk.clone(), name))
+        Some((st.psk.clone(), SecretSource::TicketPsk { key_name: name }))
     });
-    if let Some((psk, name)) = &psk {
+    let chained = obs
+        .psk
+        .as_ref()
+        .and_then(|p| p.selected_identity())
+        .and_then(|id| cache.lookup_psk(id));
+    let mut unknown_psk: Option<String> = None;
+    let psk = ticket_psk.or_else(|| {
+        let c = chained.as_ref()?;
+        match &c.psk {
+            Some((psk, hash)) if *hash == suite.hash => Some((
+                psk.clone(),
+                SecretSource::ResumedPsk {
+                    from_stream: c.from_stream,
+                },
+            )),
+            Some(_) => {
+                r.notes.push(format!(
+                    "the PSK derived from session {} was made under another hash than this session's",
+                    c.from_stream
+                ));
+                None
+            }
+            None => {
+                unknown_psk = Some(psk_unknown_clause(c.from_stream));
+                None
+            }
+        }
+    });
+    if let Some((psk, source)) = &psk {
         r.binder_verifies = binder_verifies(obs, &suite, psk);
-        r.psk = Some((psk.clone(), SecretSource::TicketPsk { key_name: *name }));
+        r.psk = Some((psk.clone(), source.clone()));
     }
+    let closed = unknown_psk.or(closed);
     let binder = match r.binder_verifies {
         Some(true) => "confirmed by its binder",
         Some(false) => "but its binder does NOT verify (not this session's PSK)",
         None => "its binder could not be checked",
     };
-    let ticket_route = |name: &[u8; 16]| {
-        format!(
+    let route = |source: &SecretSource| match source {
+        SecretSource::ResumedPsk { from_stream } => chained_route(*from_stream, binder),
+        SecretSource::TicketPsk { key_name } => format!(
             "PSK from the ticket opened with the stolen ticket key (name {}), {binder}",
-            hex(name)
-        )
+            hex(key_name)
+        ),
+        other => other.describe(),
     };
     match mode {
         PskMode::Full => {
@@ -135,21 +173,33 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
             }
         }
         PskMode::PskDheKe => {
+            if let Some((psk, source)) = &psk {
+                if r.binder_verifies != Some(false)
+                    && psk_and_assumed_dhe(r, obs, &suite, psk, &route(source), loot)
+                {
+                    return;
+                }
+            }
             let psk_part = match (&psk, &closed) {
-                (Some((_, name)), _) => format!("the {}", ticket_route(name)),
+                (Some((_, source)), _) => format!("the {}", route(source)),
                 (None, Some(why)) => format!("the PSK stays sealed ({why})"),
                 (None, None) => "the PSK was not recovered".into(),
             };
             r.verdict = Verdict::ForwardSecret;
-            r.short = "psk_dhe_ke: fresh ECDHE mixed in".into();
+            r.short = if psk.is_some() {
+                "psk_dhe_ke: PSK had, (EC)DHE not".into()
+            } else {
+                "psk_dhe_ke: fresh ECDHE mixed in".into()
+            };
             r.reason = format!(
                 "psk_dhe_ke: {psk_part}; but the server answered with a key share, so fresh (EC)DHE was mixed into the handshake secret (HKDF-Extract(Derive-Secret(early secret, \"derived\"), (EC)DHE shared secret), RFC 8446 §7.1): {}; the PSK is not enough",
                 tls13_shares(obs)
             );
-            r.reason.push_str(&assumed_psk_dhe_clause(obs, loot));
+            r.reason
+                .push_str(&assumed_psk_dhe_clause(obs, loot, psk.is_some()));
         }
         PskMode::PskKe => match &psk {
-            Some((psk, name)) if r.binder_verifies != Some(false) => {
+            Some((psk, source)) if r.binder_verifies != Some(false) => {
                 let Some(secrets) = psk_ke_secrets(obs, &suite, psk) else {
                     r.verdict = Verdict::NotDecrypted;
                     r.reason = "psk_ke: the PSK was recovered but the hellos needed for the key schedule are missing".into();
@@ -159,7 +209,7 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
                 let from = SecretsFrom {
                     prefix: format!(
                         "psk_ke: the PSK alone keys this session (no key share in the ServerHello, so no (EC)DHE input); {}; ",
-                        ticket_route(name)
+                        route(source)
                     ),
                     source: "derived from the PSK",
                     named: "psk_ke: the secrets derived from the PSK were had",
@@ -167,11 +217,11 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
                 };
                 open_with_secrets(r, obs, &suite, secrets, &from);
             }
-            Some((_, name)) => {
+            Some((_, source)) => {
                 r.verdict = Verdict::NotDecrypted;
                 r.reason = format!(
                     "psk_ke: the PSK alone keys this session; the {}",
-                    ticket_route(name)
+                    route(source)
                 );
                 r.short = "psk_ke: the binder does not verify".into();
             }
@@ -185,6 +235,40 @@ pub(crate) fn recover_tls13(r: &mut Recovery, obs: &ObservedSession, loot: &Loot
             }
         },
     }
+}
+
+/// psk_dhe_ke with the PSK had: the (EC)DHE half from `--assume-dlog-broken`, if the stand-in
+/// gives it, completes the key schedule (RFC 8446 §7.1). True when it settled the session.
+fn psk_and_assumed_dhe(
+    r: &mut Recovery,
+    obs: &ObservedSession,
+    suite: &Suite,
+    psk: &Zeroizing<Vec<u8>>,
+    route: &str,
+    loot: &Loot,
+) -> bool {
+    use crate::attack::assumed_dlog::{classical_secret, Classical, ASSUMED};
+    let Some(Ok(Classical::Secret(shared, group))) =
+        loot.assumed_dlog.as_ref().map(|a| classical_secret(a, obs))
+    else {
+        return false;
+    };
+    let handshake = EarlySecret::with_psk(suite.hash, psk).into_handshake(&shared);
+    let Some(secrets) = schedule_from(obs, suite, handshake) else {
+        return false;
+    };
+    let from = SecretsFrom {
+        prefix: format!(
+            "psk_dhe_ke: the {route}; {ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire, and with the server's share gives the (EC)DHE secret; with both inputs the key schedule (RFC 8446 §7.1) gives the ",
+            group.name()
+        ),
+        source: "derived from them",
+        named: "psk_dhe_ke under the assumed DLP break: the secrets derived from the PSK and the stand-in key were had",
+        no_record: "assumed DLP break: PSK and (EC)DHE secrets open no record",
+    };
+    r.dhe = Some((shared, SecretSource::AssumedDlog { group, tls13: true }));
+    open_with_secrets(r, obs, suite, secrets, &from);
+    true
 }
 
 /// `--assume-dlog-broken` on a TLS 1.3 session; true when it settled the session.
@@ -243,11 +327,14 @@ fn assumed_dlog(
 }
 
 /// psk_dhe_ke under `--assume-dlog-broken`: the (EC)DHE half alone does not key it.
-fn assumed_psk_dhe_clause(obs: &ObservedSession, loot: &Loot) -> String {
-    use crate::attack::assumed_dlog::{classical_secret, ASSUMED};
+fn assumed_psk_dhe_clause(obs: &ObservedSession, loot: &Loot, psk_had: bool) -> String {
+    use crate::attack::assumed_dlog::{classical_secret, Classical, ASSUMED};
     match loot.assumed_dlog.as_ref().map(|a| classical_secret(a, obs)) {
+        None if psk_had => "; and the (EC)DHE secret was not had".into(),
         None => String::new(),
-        Some(Ok(_)) => format!("; {ASSUMED}: the stand-in key (checked against the key share on the wire) gives this handshake's (EC)DHE secret, but psk_dhe_ke mixes the PSK in as well (RFC 8446 §7.1) and this route does not combine the two"),
+        Some(Ok(Classical::HybridHalf(_))) => format!("; {ASSUMED}: only the X25519 half of this X25519MLKEM768 secret is had; the ML-KEM-768 half is missing"),
+        Some(Ok(_)) if psk_had => format!("; {ASSUMED}: the (EC)DHE secret was computed as well, but the key schedule could not be run over this capture's hellos"),
+        Some(Ok(_)) => format!("; {ASSUMED}: the stand-in key (checked against the key share on the wire) gives this handshake's (EC)DHE secret, but psk_dhe_ke mixes the PSK in as well (RFC 8446 §7.1), and the PSK was not had"),
         Some(Err(why)) => format!("; {ASSUMED} (--assume-dlog-broken): {why}"),
     }
 }
@@ -333,11 +420,11 @@ fn schedule_from(
             break;
         }
     }
-    let (client_ap, server_ap) = handshake
-        .into_master()
-        .traffic_secrets(&suite.hash.digest(&transcript));
+    let master = handshake.into_master();
+    let (client_ap, server_ap) = master.traffic_secrets(&suite.hash.digest(&transcript));
     secrets.client_application = Some(client_ap);
     secrets.server_application = Some(server_ap);
+    secrets.master = Some(master);
     Some(secrets)
 }
 
@@ -381,6 +468,7 @@ fn open_with_secrets(
     );
     let client_open = secrets.client_application.is_some() && client.app_opened;
     let server_open = secrets.server_application.is_some() && server.app_opened;
+    r.issued_psks = issued_psks(obs, suite, &secrets, &client, &server);
     r.tls13_secrets = Some(secrets);
     if opened.is_empty() {
         r.verdict = Verdict::NotDecrypted;

@@ -7,7 +7,7 @@ use crate::keylog::{KeyLog, SecretKind};
 use crate::msgs::enums::{ContentType, HandshakeType};
 use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::suites::Suite;
-use crate::tls13::key_schedule::TrafficSecret;
+use crate::tls13::key_schedule::{MasterSecret13, TrafficSecret};
 
 /// TLS 1.3 traffic secrets found for one session (any may be missing).
 #[derive(Default)]
@@ -16,6 +16,9 @@ pub struct Tls13Secrets {
     pub server_handshake: Option<TrafficSecret>,
     pub client_application: Option<TrafficSecret>,
     pub server_application: Option<TrafficSecret>,
+    /// The master secret, when the attacker derived the key schedule itself (a key log holds
+    /// only traffic secrets): the resumption master secret comes from it (RFC 8446 §7.1).
+    pub master: Option<MasterSecret13>,
 }
 
 impl Tls13Secrets {
@@ -29,6 +32,7 @@ impl Tls13Secrets {
             server_handshake: get(SecretKind::ServerHandshakeTrafficSecret),
             client_application: get(SecretKind::ClientTrafficSecret0),
             server_application: get(SecretKind::ServerTrafficSecret0),
+            master: None,
         }
     }
 
@@ -77,6 +81,9 @@ pub struct Direction13 {
     pub key_updates: usize,
     pub stopped: Option<String>,
     pub app_opened: bool,
+    /// Post-handshake NewSessionTickets decrypted under the application traffic secret
+    /// (RFC 8446 §4.6.1).
+    pub tickets: Vec<HandshakeMessage>,
 }
 
 /// Opens one direction: handshake records under `hs` until Finished, then application records
@@ -154,6 +161,9 @@ fn open_direction13(
                             ap_secret = Some(next);
                             out.key_updates += 1;
                         }
+                    }
+                    if m.typ == HandshakeType::NewSessionTicket {
+                        out.tickets.push(m);
                     }
                 }
             }

@@ -16,6 +16,7 @@ mod broken_captures;
 mod capture;
 mod cbc;
 mod cbc_tamper;
+mod chain13;
 mod cli;
 mod conformance;
 mod course;
