@@ -259,7 +259,7 @@ fn psk_and_assumed_dhe(
     };
     let from = SecretsFrom {
         prefix: format!(
-            "psk_dhe_ke: the {route}; {ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire, and with the server's share gives the (EC)DHE secret; with both inputs the key schedule (RFC 8446 §7.1) gives the ",
+            "psk_dhe_ke: the {route}; {ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire, and with the server's share gives the (EC)DHE secret; with both inputs the key schedule (RFC 8446 §7.1) gives the traffic secrets: the ",
             group.name()
         ),
         source: "derived from them",
@@ -290,7 +290,7 @@ fn assumed_dlog(
             };
             let from = SecretsFrom {
                 prefix: format!(
-                    "{ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire; with the server's share it gives the (EC)DHE secret, and the one key schedule (RFC 8446 §7.1) gives the ",
+                    "{ASSUMED}: the client's {} private key from the stand-in file regenerates its key share on the wire; with the server's share it gives the (EC)DHE secret, and the one key schedule (RFC 8446 §7.1) gives the traffic secrets: the ",
                     group.name()
                 ),
                 source: "derived from it",
