@@ -399,6 +399,14 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
     })
 }
 
+/// What `String::from_utf8_lossy` gives, checked the fast way first (most bodies are text).
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Writes [`session_json`]`(r)` pretty-printed into `out`, byte for byte what
 /// `serde_json::to_string_pretty(&session_json(r))` gives, without building a `Value`: the
 /// 16 KB bodies are escaped once, straight into the writer, not copied three times.
@@ -408,7 +416,11 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     // serde_json's map sorts keys; the pretty printer puts each at two spaces.
     let mut first = true;
     let mut key = |out: &mut dyn std::io::Write, name: &str| {
-        let sep = if std::mem::take(&mut first) { "{\n  \"" } else { ",\n  \"" };
+        let sep = if std::mem::take(&mut first) {
+            "{\n  \""
+        } else {
+            ",\n  \""
+        };
         write!(out, "{sep}{name}\": ")
     };
     // A small value pretty-printed one level down: its continuation lines indented two more
@@ -430,9 +442,15 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     key(out, "client")?;
     text(out, &r.client)?;
     key(out, "client_data")?;
-    text(out, &String::from_utf8_lossy(&r.client_data))?;
+    text(out, &lossy(&r.client_data))?;
     key(out, "client_finished")?;
-    small(out, opt(r.client_finished.as_ref().map(|f| format!("{f:?}").to_lowercase())))?;
+    small(
+        out,
+        opt(r
+            .client_finished
+            .as_ref()
+            .map(|f| format!("{f:?}").to_lowercase())),
+    )?;
     key(out, "client_random")?;
     small(out, opt(r.client_random.map(|c| hex(&c))))?;
     key(out, "encrypt_then_mac")?;
@@ -458,15 +476,24 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     key(out, "server")?;
     text(out, &r.server)?;
     key(out, "server_data")?;
-    text(out, &String::from_utf8_lossy(&r.server_data))?;
+    text(out, &lossy(&r.server_data))?;
     key(out, "server_finished")?;
-    small(out, opt(r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase())))?;
+    small(
+        out,
+        opt(r
+            .server_finished
+            .as_ref()
+            .map(|f| format!("{f:?}").to_lowercase())),
+    )?;
     key(out, "sni")?;
     small(out, r.sni.clone().into())?;
     key(out, "stream")?;
     small(out, r.stream.into())?;
     key(out, "tickets")?;
-    small(out, r.tickets.iter().map(ticket_json).collect::<Vec<_>>().into())?;
+    small(
+        out,
+        r.tickets.iter().map(ticket_json).collect::<Vec<_>>().into(),
+    )?;
     key(out, "verdict")?;
     text(out, r.verdict.as_str())?;
     key(out, "version")?;
