@@ -534,6 +534,67 @@ pub fn ticket_json(t: &TicketFact) -> serde_json::Value {
 mod tests {
     use super::*;
 
+    /// The streaming writer gives `to_string_pretty(session_json(..))`'s bytes, for every
+    /// shape of field: nulls and values, nested arrays, escapes, invalid UTF-8.
+    #[test]
+    fn write_session_json_matches_the_value() {
+        use crate::attack::tickets::PskMode;
+        use crate::attack::{FinishedCheck, SecretSource};
+        let full = SessionReport {
+            capture: "a \"b\".pcap".into(),
+            stream: 7,
+            client: "127.0.0.1:5000".into(),
+            server: "127.0.0.1:443".into(),
+            version: "TLS 1.2".into(),
+            cipher_suite: "TLS_RSA_WITH_AES_128_GCM_SHA256".into(),
+            key_exchange: "RSA".into(),
+            ems: true,
+            encrypt_then_mac: Some(false),
+            sni: Some("bank.lab".into()),
+            resumed: Some("session ID".into()),
+            verdict: Verdict::Decrypted,
+            reason: "why\twith a tab".into(),
+            short_reason: String::new(),
+            source: Some(SecretSource::Resumed { from_stream: 3 }),
+            client_random: Some([0xab; 32]),
+            master_secret: Some(zeroize::Zeroizing::new(vec![1; 48])),
+            client_data: b"GET / HTTP/1.1\r\n\x01\xff\xfe\n\xe2\x82\xac".to_vec(),
+            server_data: b"HTTP/1.1 200 OK\r\n\r\n<p>\"hi\"</p>\\".to_vec(),
+            client_finished: Some(FinishedCheck::Verified),
+            server_finished: Some(FinishedCheck::Mismatch),
+            notes: vec!["one".into(), "two\nlines".into()],
+            tickets: Vec::new(),
+            psk_mode: Some(PskMode::PskKe),
+            derived_tls13_secrets: Vec::new(),
+            group: Some("x25519".into()),
+            assumed_dlog: Some(SecretSource::StolenKey),
+        };
+        let empty = SessionReport {
+            encrypt_then_mac: None,
+            sni: None,
+            resumed: None,
+            source: None,
+            client_random: None,
+            master_secret: None,
+            client_data: Vec::new(),
+            server_data: Vec::new(),
+            client_finished: None,
+            server_finished: None,
+            notes: Vec::new(),
+            psk_mode: None,
+            group: None,
+            assumed_dlog: None,
+            verdict: Verdict::ForwardSecret,
+            ..full.clone()
+        };
+        for r in [&full, &empty] {
+            let mut streamed = Vec::new();
+            write_session_json(&mut streamed, r).unwrap();
+            let value = serde_json::to_string_pretty(&session_json(r)).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), value);
+        }
+    }
+
     #[test]
     fn number_ranges_collapse_runs() {
         assert_eq!(number_ranges(&[]), "");

@@ -56,7 +56,7 @@ impl FastRsaKey {
     /// or more than 8192 bits, more than two primes): the caller then keeps the rsa crate's.
     pub fn new(key: &rsa::PrivateKey) -> Option<Self> {
         let k = key.size();
-        if key.primes().len() != 2 || !(256..=1024).contains(&k) {
+        if key.primes().len() != 2 {
             return None;
         }
         let der = Zeroizing::new(key.to_pkcs1_der().ok()?.as_bytes().to_vec());
@@ -70,6 +70,11 @@ impl FastRsaKey {
         };
         let loaded = Self { rsa, k };
         // SAFETY: `rsa` is a valid key owned by `loaded`; no other thread sees it yet.
+        let bits = unsafe { sys::RSA_bits(rsa.as_ptr()) };
+        if !(2048..=8192).contains(&bits) {
+            return None;
+        }
+        // SAFETY: as above.
         unsafe { sys::RSA_set_flags(rsa.as_ptr(), sys::RSA_FLAG_NO_BLINDING) };
         Some(loaded)
     }
