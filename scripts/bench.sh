@@ -12,13 +12,15 @@
 #     and its clock moved past the copy before. Recording 54,000 sessions live would take
 #     minutes and wrap the client's ephemeral ports (same 4-tuples); copies avoid both. Every
 #     copy still costs the attacker a full RSA decryption per session: nothing is cached.
-#  4. Times `pfslab attack --key K --json` and tshark (`uat:rsa_keys`, printing the decrypted
-#     requests) on the 1x capture with /usr/bin/time -v: wall time, peak RSS, ratio; checks
-#     both found every session. Then pfslab alone on the 10x capture.
+#  4. In $ROUNDS rounds (the machine's speed drifts): the RSA floor (`openssl speed -multi
+#     $(nproc) rsa2048`, private-key ops/s, hence the capture's premasters in seconds), then
+#     `pfslab attack --key K --json` on the 1x capture under /usr/bin/time -v: wall, CPU, peak
+#     RSS, ratio to the floor. tshark (`uat:rsa_keys`) once; pfslab on the 10x capture, then
+#     the 1x again for the scaling ratios; a table of issue 20's targets, met or not.
 #  5. With BENCH_MICRO=1, also `cargo bench --bench hot_paths` (Criterion micro-benchmarks).
 #
-# Knobs (environment): SESSIONS (5400), SCALE (10), CLIENTS (parallel s_time, 4), RUNS (timed
-# runs per command, best wall time kept, 1), BENCH_DIR (target/bench), BENCH_MICRO (0).
+# Knobs (environment): SESSIONS (5400), SCALE (10), CLIENTS (parallel s_time, 4), ROUNDS (floor
+# and attack rounds, 3), BENCH_DIR (target/bench), BENCH_MICRO (0).
 # Outputs of the timed runs are kept in $BENCH_DIR (*.json, *.txt, *.time) for checking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,6 @@ cd "$(dirname "$0")/.."
 SESSIONS=${SESSIONS:-5400}
 SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-4}
-RUNS=${RUNS:-1}
 DIR=${BENCH_DIR:-target/bench}
 PFSLAB=target/release/pfslab
 CAP1="$DIR/openssl-1x.pcap"
@@ -208,64 +209,107 @@ fi
 SPORT=$(cat "$CAP1.port")
 
 # --- timed runs ----------------------------------------------------------------------------
-# timed NAME OUTPUT COMMAND...: best wall time of $RUNS runs; sets WALL (s) and RSS (MB).
-timed() {
-    local name=$1 output=$2 run w r best_w="" best_r=0
+# measure NAME OUTPUT COMMAND...: one run under /usr/bin/time -v; sets WALL and CPU (user +
+# system, s) and RSS (peak, MB).
+measure() {
+    local name=$1 output=$2
     shift 2
-    for run in $(seq "$RUNS"); do
-        /usr/bin/time -v -o "$DIR/$name.time" "$@" >"$output" 2>"$DIR/$name.stderr" || die "$name failed: $(tail -3 "$DIR/$name.stderr")"
-        w=$(python3 - "$DIR/$name.time" <<'EOF'
+    /usr/bin/time -v -o "$DIR/$name.time" "$@" >"$output" 2>"$DIR/$name.stderr" || die "$name failed: $(tail -3 "$DIR/$name.stderr")"
+    read -r WALL CPU RSS < <(python3 - "$DIR/$name.time" <<'EOF'
 import sys
+wall = cpu = rss = 0.0
 for line in open(sys.argv[1]):
+    key, _, value = line.strip().rpartition(": ")
     if "Elapsed (wall clock)" in line:
         parts = [float(p) for p in line.rsplit(" ", 1)[1].split(":")]
-        print(sum(p * 60 ** i for i, p in enumerate(reversed(parts))))
+        wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    elif key in ("User time (seconds)", "System time (seconds)"):
+        cpu += float(value)
+    elif key == "Maximum resident set size (kbytes)":
+        rss = float(value) / 1024
+print(f"{wall:.3f} {cpu:.3f} {rss:.1f}")
 EOF
 )
-        r=$(sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\)/\1/p' "$DIR/$name.time")
-        if [ -z "$best_w" ] || python3 -c "import sys; sys.exit(0 if $w < $best_w else 1)"; then best_w=$w; fi
-        [ "$r" -gt "$best_r" ] && best_r=$r
-    done
-    WALL=$best_w
-    RSS=$(python3 -c "print(f'{$best_r / 1024:.1f}')")
+}
+
+# The floor: every core doing nothing but RSA-2048 private-key operations (OpenSSL's own
+# `speed`; its sign/s column is the private-key operation rate). Sets OPS (per second).
+floor_ops() {
+    openssl speed -seconds 2 -multi "$(nproc)" rsa2048 >"$DIR/floor.txt" 2>/dev/null || die "openssl speed failed"
+    OPS=$(awk '/^rsa 2048 bits/ { print $6 }' "$DIR/floor.txt" | tail -1)
+    [ -n "$OPS" ] || die "no rsa 2048 line in openssl speed's output: $(tail -3 "$DIR/floor.txt")"
 }
 
 count_decrypted() { grep -o '"verdict": *"decrypted"' "$1" | wc -l; }
 
 sessions=$(cat "$CAP1.sessions")
 size1=$(du -m "$CAP1" | cut -f1)
-say "1x capture: $CAP1, $size1 MB, $sessions sessions (server port $SPORT)"
+sizeN=$(du -m "$CAPN" | cut -f1)
+ROUNDS=${ROUNDS:-3}
+say "1x capture: $CAP1, $size1 MB, $sessions sessions (server port $SPORT); $ROUNDS rounds of: RSA floor (openssl speed -multi $(nproc)), pfslab attack"
 
-say "pfslab attack on the 1x capture"
-timed pfslab-1x "$DIR/pfslab-1x.json" "$PFSLAB" attack --key "$KEY" --json "$CAP1"
-P_WALL=$WALL P_RSS=$RSS P_OK=$(count_decrypted "$DIR/pfslab-1x.json")
+# The machine's speed drifts (shared cores): each round measures the floor right before the
+# attack, and the ratio is taken within the round.
+ROWS=""
+for round in $(seq "$ROUNDS"); do
+    floor_ops
+    measure pfslab-1x "$DIR/pfslab-1x.json" "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
+    ok=$(count_decrypted "$DIR/pfslab-1x.json")
+    say "round $round: floor $OPS RSA ops/s; pfslab ${WALL} s wall, ${CPU} s CPU, ${RSS} MB, $ok decrypted"
+    ROWS="$ROWS($OPS, $WALL, $CPU, $RSS, $ok),"
+done
 
-say "tshark on the 1x capture"
-timed tshark-1x "$DIR/tshark-1x.txt" tshark -r "$CAP1" -o "uat:rsa_keys:\"$KEY\",\"\"" -d "tcp.port==$SPORT,tls" \
+say "tshark on the 1x capture (one run: it takes ~15 s)"
+measure tshark-1x "$DIR/tshark-1x.txt" tshark -r "$CAP1" -o "uat:rsa_keys:\"$KEY\",\"\"" -d "tcp.port==$SPORT,tls" \
     -Y http.request -T fields -e http.request.method -e http.request.uri -e http.request.line
 T_WALL=$WALL T_RSS=$RSS T_OK=$(grep -c "GET" "$DIR/tshark-1x.txt" || true)
 
-say "pfslab attack on the ${SCALE}x capture"
-sizeN=$(du -m "$CAPN" | cut -f1)
-timed pfslab-${SCALE}x "$DIR/pfslab-${SCALE}x.json" "$PFSLAB" attack --key "$KEY" --json "$CAPN"
-N_WALL=$WALL N_RSS=$RSS N_OK=$(count_decrypted "$DIR/pfslab-${SCALE}x.json")
+say "pfslab attack on the ${SCALE}x capture, then the 1x again for the ratio"
+floor_ops; N_OPS=$OPS
+measure pfslab-${SCALE}x "$DIR/pfslab-${SCALE}x.json" "$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN"
+N_WALL=$WALL N_CPU=$CPU N_RSS=$RSS N_OK=$(count_decrypted "$DIR/pfslab-${SCALE}x.json")
+measure pfslab-1x "$DIR/pfslab-1x.json" "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
+B_WALL=$WALL B_RSS=$RSS
 
 python3 - <<EOF
-p_wall, t_wall, n_wall = $P_WALL, $T_WALL, $N_WALL
-p_rss, t_rss, n_rss = $P_RSS, $T_RSS, $N_RSS
+import statistics
+rounds = [$ROWS]
 sessions, scale = $sessions, $SCALE
+t_wall, t_rss, t_ok = $T_WALL, $T_RSS, $T_OK
+n_wall, n_cpu, n_rss, n_ok, n_ops = $N_WALL, $N_CPU, $N_RSS, $N_OK, $N_OPS
+b_wall, b_rss = $B_WALL, $B_RSS
 print()
 print(f"capture: {sessions} RSA-transport sessions of real OpenSSL traffic, ~16 KB responses, $size1 MB ($CAP1)")
-print(f"{'':22} {'wall s':>8} {'peak RSS MB':>12} {'sessions decrypted':>19}")
-print(f"{'pfslab attack --json':22} {p_wall:8.2f} {p_rss:12.1f} {$P_OK:>19}")
-print(f"{'tshark (rsa_keys)':22} {t_wall:8.2f} {t_rss:12.1f} {$T_OK:>19}")
-print(f"speed-up over tshark: {t_wall / p_wall:.2f}x (goal >= 5x: {'met' if t_wall / p_wall >= 5 else 'NOT met'}); "
-      f"pfslab peak RSS {p_rss:.1f} MB (goal < 64 MB: {'met' if p_rss < 64 else 'NOT met'})")
+nproc = $(nproc)
+print(f"floor: openssl speed -seconds 2 -multi {nproc} rsa2048 (private-key ops/s on every core); {sessions} premasters at that rate")
+print(f"  (openssl speed divides by its user CPU time, not wall time: on a busy machine the floor stays low while")
+print(f"  pfslab's wall grows; 'CPU x floor' compares pfslab's CPU seconds with the floor's {nproc} x floor s)")
+print(f"{'round':>5} {'RSA ops/s':>10} {'floor s':>8} {'pfslab wall s':>14} {'CPU s':>6} {'peak RSS MB':>12} {'x floor':>8} {'CPU x floor':>12} {'x faster than tshark':>21} {'decrypted':>10}")
+ratios, cpu_ratios, rss = [], [], []
+for i, (ops, wall, cpu, r, ok) in enumerate(rounds, 1):
+    floor = sessions / ops
+    ratios.append(wall / floor)
+    cpu_ratios.append(cpu / (nproc * floor))
+    rss.append(r)
+    print(f"{i:>5} {ops:>10.0f} {floor:>8.2f} {wall:>14.2f} {cpu:>6.2f} {r:>12.1f} {wall / floor:>8.2f} {cpu / (nproc * floor):>12.2f} {t_wall / wall:>21.2f} {ok:>10}")
+print(f"tshark (rsa_keys), one run: {t_wall:.2f} s wall, {t_rss:.1f} MB peak RSS, {t_ok} sessions decrypted")
 print()
-print(f"scaling: {scale}x capture ($sizeN MB, {sessions * scale} sessions): pfslab {n_wall:.2f} s, peak RSS {n_rss:.1f} MB, "
-      f"{$N_OK} decrypted")
-print(f"  time {n_wall / p_wall:.2f}x for {scale}x the sessions (linear: ~{scale}x); memory {n_rss / p_rss:.2f}x (flat: ~1x)")
-if $P_OK != sessions or $T_OK != sessions or $N_OK != sessions * scale:
+print(f"scaling: {scale}x capture ($sizeN MB, {sessions * scale} sessions): pfslab {n_wall:.2f} s wall ({n_wall * n_ops / (sessions * scale):.2f}x its floor at {n_ops:.0f} ops/s), "
+      f"{n_cpu:.2f} s CPU, peak RSS {n_rss:.1f} MB, {n_ok} decrypted; the 1x right after: {b_wall:.2f} s, {b_rss:.1f} MB")
+time_ratio, mem_ratio = n_wall / b_wall, n_rss / b_rss
+print(f"  time {time_ratio:.2f}x for {scale}x the sessions; memory {mem_ratio:.2f}x")
+print()
+med = statistics.median(ratios)
+def verdict(ok):
+    return "met" if ok else "NOT met"
+print(f"{'issue 20 target':44} {'measured':32} verdict")
+print(f"{'attacker wall <= 1.15x the RSA floor':44} {f'median {med:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})':32} {verdict(med <= 1.15)}{'' if max(ratios) <= 1.15 else ' (not in every round)' if med <= 1.15 else ''}")
+print(f"{'  the same in CPU seconds (not a target)':44} {f'median {statistics.median(cpu_ratios):.2f}x (rounds {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})':32} -")
+print(f"{'ratio to tshark (reported; capped by floor)':44} {f'{t_wall / max(r[1] for r in rounds):.2f}-{t_wall / min(r[1] for r in rounds):.2f}x':32} -")
+print(f"{'peak RSS <= 32 MB (1x)':44} {f'{max(rss):.1f} MB (worst round)':32} {verdict(max(rss) <= 32)}")
+print(f"{f'{scale}x capture: time <= 10.5x':44} {f'{time_ratio:.2f}x':32} {verdict(time_ratio <= 10.5)}")
+print(f"{f'{scale}x capture: memory <= 1.3x':44} {f'{mem_ratio:.2f}x ({n_rss:.1f} MB)':32} {verdict(mem_ratio <= 1.3)}")
+if any(r[4] != sessions for r in rounds) or t_ok != sessions or n_ok != sessions * scale:
     print("WARNING: not every session was decrypted by every run; see $DIR/*.json, *.txt")
 EOF
 

@@ -399,6 +399,108 @@ pub fn session_json(r: &SessionReport) -> serde_json::Value {
     })
 }
 
+/// What `String::from_utf8_lossy` gives, checked the fast way first (most bodies are text).
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// Writes [`session_json`]`(r)` pretty-printed into `out`, byte for byte what
+/// `serde_json::to_string_pretty(&session_json(r))` gives, without building a `Value`: the
+/// 16 KB bodies are escaped once, straight into the writer, not copied three times.
+pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> std::io::Result<()> {
+    use serde_json::Value;
+    let opt = |v: Option<String>| v.map_or(Value::Null, Value::String);
+    // serde_json's map sorts keys; the pretty printer puts each at two spaces.
+    let mut first = true;
+    let mut key = |out: &mut dyn std::io::Write, name: &str| {
+        let sep = if std::mem::take(&mut first) {
+            "{\n  \""
+        } else {
+            ",\n  \""
+        };
+        write!(out, "{sep}{name}\": ")
+    };
+    // A small value pretty-printed one level down: its continuation lines indented two more
+    // spaces (strings hold no raw newline, so every newline is the printer's).
+    let small = |out: &mut dyn std::io::Write, v: Value| -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::from)?;
+        out.write_all(text.replace('\n', "\n  ").as_bytes())
+    };
+    let text = |out: &mut dyn std::io::Write, s: &str| -> std::io::Result<()> {
+        serde_json::to_writer(out, s).map_err(std::io::Error::from)
+    };
+    let out: &mut dyn std::io::Write = out;
+    key(out, "assumed_dlog_break")?;
+    small(out, opt(r.assumed_dlog.as_ref().map(|s| s.describe())))?;
+    key(out, "capture")?;
+    text(out, &r.capture)?;
+    key(out, "cipher_suite")?;
+    text(out, &r.cipher_suite)?;
+    key(out, "client")?;
+    text(out, &r.client)?;
+    key(out, "client_data")?;
+    text(out, &lossy(&r.client_data))?;
+    key(out, "client_finished")?;
+    small(
+        out,
+        opt(r
+            .client_finished
+            .as_ref()
+            .map(|f| format!("{f:?}").to_lowercase())),
+    )?;
+    key(out, "client_random")?;
+    small(out, opt(r.client_random.map(|c| hex(&c))))?;
+    key(out, "encrypt_then_mac")?;
+    small(out, r.encrypt_then_mac.into())?;
+    key(out, "extended_master_secret")?;
+    small(out, r.ems.into())?;
+    key(out, "group")?;
+    small(out, r.group.clone().into())?;
+    key(out, "key_exchange")?;
+    text(out, &r.key_exchange)?;
+    key(out, "master_secret")?;
+    small(out, opt(r.master_secret.as_ref().map(|m| hex(m))))?;
+    key(out, "notes")?;
+    small(out, r.notes.clone().into())?;
+    key(out, "psk_mode")?;
+    small(out, r.psk_mode.as_ref().map(|m| m.as_str()).into())?;
+    key(out, "reason")?;
+    text(out, &r.reason)?;
+    key(out, "resumed")?;
+    small(out, r.resumed.clone().into())?;
+    key(out, "secret_source")?;
+    small(out, opt(r.source.as_ref().map(|s| s.describe())))?;
+    key(out, "server")?;
+    text(out, &r.server)?;
+    key(out, "server_data")?;
+    text(out, &lossy(&r.server_data))?;
+    key(out, "server_finished")?;
+    small(
+        out,
+        opt(r
+            .server_finished
+            .as_ref()
+            .map(|f| format!("{f:?}").to_lowercase())),
+    )?;
+    key(out, "sni")?;
+    small(out, r.sni.clone().into())?;
+    key(out, "stream")?;
+    small(out, r.stream.into())?;
+    key(out, "tickets")?;
+    small(
+        out,
+        r.tickets.iter().map(ticket_json).collect::<Vec<_>>().into(),
+    )?;
+    key(out, "verdict")?;
+    text(out, r.verdict.as_str())?;
+    key(out, "version")?;
+    text(out, &r.version)?;
+    out.write_all(b"\n}")
+}
+
 /// One ticket's facts as JSON: where it was seen, its parts, and whether it opened.
 pub fn ticket_json(t: &TicketFact) -> serde_json::Value {
     let (opened, why_not, state) = match &t.opening {
@@ -431,6 +533,67 @@ pub fn ticket_json(t: &TicketFact) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The streaming writer gives `to_string_pretty(session_json(..))`'s bytes, for every
+    /// shape of field: nulls and values, nested arrays, escapes, invalid UTF-8.
+    #[test]
+    fn write_session_json_matches_the_value() {
+        use crate::attack::tickets::PskMode;
+        use crate::attack::{FinishedCheck, SecretSource};
+        let full = SessionReport {
+            capture: "a \"b\".pcap".into(),
+            stream: 7,
+            client: "127.0.0.1:5000".into(),
+            server: "127.0.0.1:443".into(),
+            version: "TLS 1.2".into(),
+            cipher_suite: "TLS_RSA_WITH_AES_128_GCM_SHA256".into(),
+            key_exchange: "RSA".into(),
+            ems: true,
+            encrypt_then_mac: Some(false),
+            sni: Some("bank.lab".into()),
+            resumed: Some("session ID".into()),
+            verdict: Verdict::Decrypted,
+            reason: "why\twith a tab".into(),
+            short_reason: String::new(),
+            source: Some(SecretSource::Resumed { from_stream: 3 }),
+            client_random: Some([0xab; 32]),
+            master_secret: Some(zeroize::Zeroizing::new(vec![1; 48])),
+            client_data: b"GET / HTTP/1.1\r\n\x01\xff\xfe\n\xe2\x82\xac".to_vec(),
+            server_data: b"HTTP/1.1 200 OK\r\n\r\n<p>\"hi\"</p>\\".to_vec(),
+            client_finished: Some(FinishedCheck::Verified),
+            server_finished: Some(FinishedCheck::Mismatch),
+            notes: vec!["one".into(), "two\nlines".into()],
+            tickets: Vec::new(),
+            psk_mode: Some(PskMode::PskKe),
+            derived_tls13_secrets: Vec::new(),
+            group: Some("x25519".into()),
+            assumed_dlog: Some(SecretSource::StolenKey),
+        };
+        let empty = SessionReport {
+            encrypt_then_mac: None,
+            sni: None,
+            resumed: None,
+            source: None,
+            client_random: None,
+            master_secret: None,
+            client_data: Vec::new(),
+            server_data: Vec::new(),
+            client_finished: None,
+            server_finished: None,
+            notes: Vec::new(),
+            psk_mode: None,
+            group: None,
+            assumed_dlog: None,
+            verdict: Verdict::ForwardSecret,
+            ..full.clone()
+        };
+        for r in [&full, &empty] {
+            let mut streamed = Vec::new();
+            write_session_json(&mut streamed, r).unwrap();
+            let value = serde_json::to_string_pretty(&session_json(r)).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), value);
+        }
+    }
 
     #[test]
     fn number_ranges_collapse_runs() {

@@ -265,13 +265,11 @@ impl Reports {
             }
         }
         if self.json {
-            let text =
-                serde_json::to_string_pretty(&report::session_json(report)).unwrap_or_default();
             let sep = if self.first { "\n" } else { ",\n" };
             self.first = false;
             self.stdout.write_with(|out| {
                 out.write_all(sep.as_bytes())?;
-                out.write_all(text.as_bytes())
+                report::write_session_json(out, report)
             });
         } else {
             let row = report::attack_table_row(report, self.show_capture);

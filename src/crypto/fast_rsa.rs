@@ -1,13 +1,20 @@
-//! The attacker's RSA private-key operation: AWS-LC's, through aws-lc-rs.
+//! The attacker's RSA private-key operation: AWS-LC's, called directly (aws-lc-sys).
 //!
 //! The attacker decrypts one recorded premaster per RSA-transport session with a key it
 //! already holds, so on a large capture RSA is nearly the whole cost. The rsa crate (0.10),
 //! which the lab's server keeps, runs blinded constant-time arithmetic on crypto-bigint; AWS-LC
 //! (the library under aws-lc-rs, the crypto provider rustls uses by default) runs the same
 //! operation — RSADP with the Chinese remainder theorem, RFC 8017 §5.1.2 step 2.b — on
-//! hand-tuned Montgomery assembly: 0.7 ms against 2.9 ms per 2048-bit premaster here
-//! (`cargo bench --bench hot_paths -- rsa`). It is still constant-time and blinded; speed was
-//! the only reason to add it.
+//! hand-tuned Montgomery assembly (AVX-512 IFMA where the CPU has it): 0.7 ms against 2.9 ms
+//! per 2048-bit premaster here (`cargo bench --bench hot_paths -- rsa`).
+//!
+//! Without blinding: a server blinds each ciphertext (multiplies it by r^e, a fresh random r,
+//! and divides r out after) so its timing tells a remote observer nothing about the key. The
+//! attacker already has the key and decrypts offline, so the key is loaded with AWS-LC's
+//! `RSA_FLAG_NO_BLINDING`: that skips the random number, the modular inverse and two
+//! multiplications per premaster (~6% of the attacker's CPU on the `make bench` capture, by
+//! `perf`). The exponentiation itself is AWS-LC's constant-time one, and AWS-LC still checks
+//! each result against the public exponent.
 //!
 //! Rejection: the rsa crate's PKCS#1 v1.5 decryption uses implicit rejection — bad padding
 //! gives `Ok` with a deterministic pseudo-random message. [`FastRsaKey::decrypt_pkcs1v15`]
@@ -17,36 +24,59 @@
 //! version, then the Finished MAC or GCM tag) reject anyway, so the two paths lead the attacker
 //! to the same verdict.
 //!
-//! AWS-LC takes two-prime keys of 2048 to 8192 bits. For anything else (the lab's `--bits
-//! 1024`, multi-prime keys) [`FastRsaKey::new`] returns `None` and the attacker keeps the rsa
-//! crate's path, which is fast enough at those sizes.
+//! Two-prime keys of 2048 to 8192 bits only (what aws-lc-rs takes). For anything else (the
+//! lab's `--bits 1024`, multi-prime keys) [`FastRsaKey::new`] returns `None` and the attacker
+//! keeps the rsa crate's path, which is fast enough at those sizes.
 
-use aws_lc_rs::rsa::{Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
-use rsa::pkcs8::EncodePrivateKey;
+use std::ptr::NonNull;
+
+use aws_lc_sys as sys;
+use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::Zeroizing;
 
 /// An RSA private key loaded into AWS-LC for PKCS#1 v1.5 decryption. AWS-LC clears the key's
-/// numbers when it is freed (`BN_clear_free`); the PKCS#8 bytes used to load it are zeroized.
+/// numbers when it is freed (`BN_clear_free`); the PKCS#1 bytes used to load it are zeroized.
 pub struct FastRsaKey {
-    key: Pkcs1PrivateDecryptingKey,
+    /// Owned: from `RSA_private_key_from_bytes`, freed by `RSA_free` in `drop`.
+    rsa: NonNull<sys::RSA>,
     /// Modulus length in bytes (`k` in RFC 8017).
     k: usize,
 }
 
+// SAFETY: `rsa` is owned by this value and never handed out. AWS-LC's `RSA` is safe to use
+// from several threads at once for private-key operations: the Montgomery contexts it builds
+// on first use are built under its own lock (`freeze_private_key`), and nothing here mutates
+// the key after `new`.
+unsafe impl Send for FastRsaKey {}
+unsafe impl Sync for FastRsaKey {}
+
 impl FastRsaKey {
-    /// Loads `key` into AWS-LC, or `None` for a key AWS-LC does not take (fewer than 2048 or
-    /// more than 8192 bits, more than two primes): the caller then keeps the rsa crate's path.
+    /// Loads `key` into AWS-LC, or `None` for a key this path does not take (fewer than 2048
+    /// or more than 8192 bits, more than two primes): the caller then keeps the rsa crate's.
     pub fn new(key: &rsa::PrivateKey) -> Option<Self> {
+        let k = key.size();
         if key.primes().len() != 2 {
             return None;
         }
-        let der = key.to_pkcs8_der().ok()?;
-        let loaded = PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok()?;
-        Some(Self {
-            key: Pkcs1PrivateDecryptingKey::new(loaded).ok()?,
-            k: key.size(),
-        })
+        let der = Zeroizing::new(key.to_pkcs1_der().ok()?.as_bytes().to_vec());
+        // SAFETY: `der` is a valid slice for the call; AWS-LC copies what it parses and
+        // returns an owned key or null.
+        let rsa = NonNull::new(unsafe { sys::RSA_private_key_from_bytes(der.as_ptr(), der.len()) });
+        let Some(rsa) = rsa else {
+            // SAFETY: clears this thread's AWS-LC error queue; no arguments.
+            unsafe { sys::ERR_clear_error() };
+            return None;
+        };
+        let loaded = Self { rsa, k };
+        // SAFETY: `rsa` is a valid key owned by `loaded`; no other thread sees it yet.
+        let bits = unsafe { sys::RSA_bits(rsa.as_ptr()) };
+        if !(2048..=8192).contains(&bits) {
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { sys::RSA_set_flags(rsa.as_ptr(), sys::RSA_FLAG_NO_BLINDING) };
+        Some(loaded)
     }
 
     /// The modulus length in bytes: every ciphertext has exactly this length.
@@ -64,8 +94,35 @@ impl FastRsaKey {
             return None;
         }
         let mut out = Zeroizing::new(vec![0u8; self.k]);
-        let message = self.key.decrypt(ciphertext, &mut out).ok()?;
-        Some(Zeroizing::new(message.to_vec()))
+        let mut out_len = 0usize;
+        // SAFETY: `rsa` is valid for the life of `self` (see the `Sync` note); `out` has room
+        // for `out.len()` bytes and `ciphertext` is a valid slice; AWS-LC writes at most
+        // `max_out` bytes and sets `out_len` on success.
+        let ok = unsafe {
+            sys::RSA_decrypt(
+                self.rsa.as_ptr(),
+                &mut out_len,
+                out.as_mut_ptr(),
+                out.len(),
+                ciphertext.as_ptr(),
+                ciphertext.len(),
+                sys::RSA_PKCS1_PADDING,
+            )
+        };
+        if ok != 1 || out_len > out.len() {
+            // SAFETY: clears this thread's AWS-LC error queue; no arguments.
+            unsafe { sys::ERR_clear_error() };
+            return None;
+        }
+        out.truncate(out_len);
+        Some(out)
+    }
+}
+
+impl Drop for FastRsaKey {
+    fn drop(&mut self) {
+        // SAFETY: `rsa` is owned by `self` and freed once, here.
+        unsafe { sys::RSA_free(self.rsa.as_ptr()) }
     }
 }
 
