@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rand::Rng;
 
+use super::ephemeral::FastP256;
 use super::{fast_key, tls12_resume, PaddingOracle, ServerConfig};
-use crate::crypto::ecdh::EphemeralKey;
 use crate::crypto::ffdh::{DhKey, FFDHE2048_CODEPOINT};
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
@@ -86,7 +86,7 @@ fn client_accepts_our_dh_group(hello: &ClientHello, config: &ServerConfig) -> Re
 
 /// The server's ephemeral key for this handshake.
 enum Ephemeral {
-    Ecdhe(Arc<EphemeralKey>),
+    Ecdhe(FastP256),
     Dhe(Arc<DhKey>),
 }
 
@@ -253,7 +253,7 @@ pub(super) fn handle_client_hello(
                 Vec<u8>,
                 Box<dyn FnMut(Vec<u8>) -> HandshakeMessage>,
             ) = if suite.key_exchange == KeyExchange::EcdheRsa {
-                let key = config.ephemerals.ecdhe(&mut cx.rng);
+                let key = FastP256::new(config.ephemerals.ecdhe(&mut cx.rng));
                 let mut ske = EcdheServerKeyExchange {
                     named_group: NamedGroup::Secp256r1.to_wire(),
                     public: key.public_sec1(),
