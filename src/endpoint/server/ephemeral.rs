@@ -247,6 +247,30 @@ mod tests {
     use crate::crypto::rng;
 
     #[test]
+    fn aws_lc_p256_matches_the_p256_crate() {
+        let mut r = rng::from_seed(20, "fast p256");
+        for _ in 0..4 {
+            let ours = Arc::new(EphemeralKey::generate(&mut r));
+            let peer = EphemeralKey::generate(&mut r);
+            let fast = FastP256::new(ours.clone());
+            assert!(fast.lc.is_some());
+            assert_eq!(fast.public_sec1(), ours.public_sec1());
+            let shared = fast.agree(&peer.public_sec1()).expect("agree");
+            assert_eq!(*shared, *ours.agree(&peer.public_sec1()).expect("agree"));
+            assert_eq!(*shared, *peer.agree(&fast.public_sec1()).expect("agree"));
+            // Off the curve, compressed, truncated: the same errors as the p256 crate's.
+            let mut off = peer.public_sec1();
+            off[64] ^= 1;
+            let mut compressed = peer.public_sec1()[..33].to_vec();
+            compressed[0] = 0x02;
+            for bad in [off, compressed, peer.public_sec1()[..64].to_vec(), Vec::new()] {
+                assert_eq!(fast.agree(&bad).err(), ours.agree(&bad).err());
+                assert!(fast.agree(&bad).is_err());
+            }
+        }
+    }
+
+    #[test]
     fn lifetimes_parse() {
         assert_eq!(KeyLifetime::parse("forever"), Ok(KeyLifetime::Forever));
         assert_eq!(
