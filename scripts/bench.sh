@@ -321,3 +321,6 @@ fi
 # --- issue 18: the padding-oracle attack on RSA-2048 (ORACLE_RUNS runs, median and spread) and
 # attack --break-dh on a 32-bit-factor backdoored group; self-contained in its own script.
 bash scripts/bench-oracle.sh
+
+# --- issue 20: the server's handshakes/s against openssl s_server (RSA, ECDHE, TLS 1.3).
+PFSLAB_BIN=$PFSLAB bash scripts/bench-server.sh

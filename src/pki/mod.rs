@@ -31,8 +31,9 @@ pub use key::{
     public_key_der, MAX_KEY_BITS, MIN_KEY_BITS,
 };
 pub use sign::{
-    scheme_name, sign, verify, PSS_SCHEMES, RSA_PKCS1_SHA1, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384,
-    RSA_PKCS1_SHA512, RSA_PSS_RSAE_SHA256, RSA_PSS_RSAE_SHA384, RSA_PSS_RSAE_SHA512, RSA_SCHEMES,
+    fast_signature, scheme_name, sign, verify, PSS_SCHEMES, RSA_PKCS1_SHA1, RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_RSAE_SHA256, RSA_PSS_RSAE_SHA384,
+    RSA_PSS_RSAE_SHA512, RSA_SCHEMES,
 };
 pub use transport::{rsa_decrypt_pkcs1, rsa_encrypt_pkcs1};
 pub use verify::{check_validity, matches_server_name, verify_issued_by};

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::der::oid::AssociatedOid;
 
 use super::{modulus_bits, rsa_err, PkiError};
+use crate::crypto::fast_rsa::FastSignature;
 use crate::msgs::enums::SignatureScheme;
 
 /// RSA signature schemes in server preference order (RFC 8446 §4.2.3 code points):
@@ -148,6 +149,21 @@ pub fn sign<R: CryptoRng + ?Sized>(
         HashAlg::Sha512 => sign_with::<Sha512, R>(key, padding, message, rng),
     }
     .map_err(rsa_err("signing"))
+}
+
+/// The AWS-LC padding for `scheme` ([`crate::crypto::fast_rsa::FastRsaSigner`]), or `None` for
+/// a scheme only [`sign`] handles (rsa_pkcs1_sha1, unknown code points).
+#[must_use]
+pub fn fast_signature(scheme: u16) -> Option<FastSignature> {
+    Some(match scheme_parts(scheme).ok()? {
+        (Padding::Pkcs1, HashAlg::Sha256) => FastSignature::Pkcs1Sha256,
+        (Padding::Pkcs1, HashAlg::Sha384) => FastSignature::Pkcs1Sha384,
+        (Padding::Pkcs1, HashAlg::Sha512) => FastSignature::Pkcs1Sha512,
+        (Padding::Pss, HashAlg::Sha256) => FastSignature::PssSha256,
+        (Padding::Pss, HashAlg::Sha384) => FastSignature::PssSha384,
+        (Padding::Pss, HashAlg::Sha512) => FastSignature::PssSha512,
+        (_, HashAlg::Sha1) => return None,
+    })
 }
 
 /// Verifies a signature made as [`sign`] describes. PSS signatures must use salt length =

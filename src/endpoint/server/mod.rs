@@ -2,6 +2,7 @@
 //! version, and hand off to [`tls13`] (RFC 8446) or [`tls12`] (RFC 5246).
 
 mod ephemeral;
+mod fast_key;
 mod oracle;
 mod session_cache;
 mod tls12;
@@ -10,6 +11,7 @@ mod tls13;
 mod tls13_psk;
 
 pub use ephemeral::{Ephemerals, KeyLifetime};
+pub use fast_key::accelerate;
 pub use oracle::PaddingOracle;
 pub use session_cache::SessionCache;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::{tls12_resume, PaddingOracle, ServerConfig};
-use crate::crypto::ecdh::EphemeralKey;
+use super::ephemeral::FastP256;
+use super::{fast_key, tls12_resume, PaddingOracle, ServerConfig};
 use crate::crypto::ffdh::{DhKey, FFDHE2048_CODEPOINT};
 use crate::crypto::rng::{random_array, LabRng};
 use crate::endpoint::conn::{Context, Message, State, Traffic, Transcript};
@@ -86,7 +86,7 @@ fn client_accepts_our_dh_group(hello: &ClientHello, config: &ServerConfig) -> Re
 
 /// The server's ephemeral key for this handshake.
 enum Ephemeral {
-    Ecdhe(Arc<EphemeralKey>),
+    Ecdhe(FastP256),
     Dhe(Arc<DhKey>),
 }
 
@@ -253,7 +253,7 @@ pub(super) fn handle_client_hello(
                 Vec<u8>,
                 Box<dyn FnMut(Vec<u8>) -> HandshakeMessage>,
             ) = if suite.key_exchange == KeyExchange::EcdheRsa {
-                let key = config.ephemerals.ecdhe(&mut cx.rng);
+                let key = FastP256::new(config.ephemerals.ecdhe(&mut cx.rng));
                 let mut ske = EcdheServerKeyExchange {
                     named_group: NamedGroup::Secp256r1.to_wire(),
                     public: key.public_sec1(),
@@ -285,7 +285,7 @@ pub(super) fn handle_client_hello(
                 });
                 (Ephemeral::Dhe(key), signed, encode)
             };
-            let signature = pki::sign(&config.key, scheme, &signed, &mut cx.rng)
+            let signature = fast_key::sign(&config.key, scheme, &signed, &mut cx.rng)
                 .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
             cx.summary.signature_scheme = Some(scheme);
             flight.push(encode(signature));
@@ -326,7 +326,7 @@ struct ExpectClientKeyExchange {
 /// RFC 5246 §7.4.7.1: decrypt the premaster, but on any failure carry on with a random one so
 /// the failure is indistinguishable until Finished (Bleichenbacher, ROBOT).
 fn rsa_premaster(
-    key: &rsa::PrivateKey,
+    key: &Arc<rsa::PrivateKey>,
     client_version: u16,
     encrypted: &[u8],
     rng: &mut LabRng,
@@ -341,11 +341,10 @@ fn rsa_premaster(
             "--oracle {oracle:?}: rejected the ClientKeyExchange padding at once (a padding oracle)"
         )));
     }
-    let decrypted = pki::rsa_decrypt_pkcs1(key, encrypted).unwrap_or_default();
+    let decrypted = fast_key::decrypt_pkcs1(key, encrypted).unwrap_or_default();
     let version = client_version.to_be_bytes();
     let good = decrypted.len() == 48 && decrypted[..2] == version;
-    let chosen = if good { decrypted } else { fallback.to_vec() };
-    Ok(zeroize::Zeroizing::new(chosen))
+    Ok(if good { decrypted } else { fallback })
 }
 
 impl State for ExpectClientKeyExchange {
