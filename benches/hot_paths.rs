@@ -35,7 +35,7 @@ fn rsa_premaster(c: &mut Criterion) {
     premaster[..2].copy_from_slice(&[0x03, 0x03]);
     let ct = pfslab::pki::rsa_encrypt_pkcs1(&key.to_public_key(), &premaster, &mut rng)
         .expect("encrypt");
-    let fast = FastRsaKey::new(&key).expect("two-prime key");
+    let fast = FastRsaKey::unblinded(&key).expect("two-prime key");
     assert_eq!(
         fast.decrypt_pkcs1v15(&ct).map(|m| m.to_vec()),
         Some(premaster.to_vec())

@@ -61,7 +61,7 @@ impl Loot {
     pub fn new(key: Option<rsa::PrivateKey>, keylog: Option<KeyLog>) -> Self {
         let fast_key = key
             .as_ref()
-            .and_then(crate::crypto::fast_rsa::FastRsaKey::new);
+            .and_then(crate::crypto::fast_rsa::FastRsaKey::unblinded);
         Self {
             key,
             keylog,

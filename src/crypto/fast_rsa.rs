@@ -1,4 +1,5 @@
-//! The attacker's RSA private-key operation: AWS-LC's, called directly (aws-lc-sys).
+//! RSA private-key decryption on AWS-LC, called directly (aws-lc-sys): the attacker's (without
+//! blinding) and the lab server's (blinded).
 //!
 //! The attacker decrypts one recorded premaster per RSA-transport session with a key it
 //! already holds, so on a large capture RSA is nearly the whole cost. The rsa crate (0.10),
@@ -9,8 +10,9 @@
 //! per 2048-bit premaster here (`cargo bench --bench hot_paths -- rsa`).
 //!
 //! Without blinding: a server blinds each ciphertext (multiplies it by r^e, a fresh random r,
-//! and divides r out after) so its timing tells a remote observer nothing about the key. The
-//! attacker already has the key and decrypts offline, so the key is loaded with AWS-LC's
+//! and divides r out after) so its timing tells a remote observer nothing about the key, and
+//! [`FastRsaKey::new`] keeps that for the lab's server. The attacker already has the key and
+//! decrypts offline, so [`FastRsaKey::unblinded`] loads it with AWS-LC's
 //! `RSA_FLAG_NO_BLINDING`: that skips the random number, the modular inverse and two
 //! multiplications per premaster (~6% of the attacker's CPU on the `make bench` capture, by
 //! `perf`). The exponentiation itself is AWS-LC's constant-time one, and AWS-LC still checks
@@ -18,7 +20,8 @@
 //!
 //! Rejection: the rsa crate's PKCS#1 v1.5 decryption uses implicit rejection — bad padding
 //! gives `Ok` with a deterministic pseudo-random message. [`FastRsaKey::decrypt_pkcs1v15`]
-//! returns `None` instead (an explicit padding oracle: fine offline, never in a server). Where
+//! returns `None` instead; a server must then go on with a random premaster and answer exactly
+//! as for a good padding (RFC 5246 §7.4.7.1), which the lab's server does. Where
 //! the padding is valid both return the same message. Where it is not, the rsa crate's fake
 //! message is one the attacker's own checks (a 48-byte premaster starting with the client
 //! version, then the Finished MAC or GCM tag) reject anyway, so the two paths lead the attacker
@@ -52,9 +55,20 @@ unsafe impl Send for FastRsaKey {}
 unsafe impl Sync for FastRsaKey {}
 
 impl FastRsaKey {
-    /// Loads `key` into AWS-LC, or `None` for a key this path does not take (fewer than 2048
-    /// or more than 8192 bits, more than two primes): the caller then keeps the rsa crate's.
+    /// Loads `key` into AWS-LC with blinding (a server's key), or `None` for a key this path
+    /// does not take (fewer than 2048 or more than 8192 bits, more than two primes): the caller
+    /// then keeps the rsa crate's.
     pub fn new(key: &rsa::PrivateKey) -> Option<Self> {
+        Self::load(key, true)
+    }
+
+    /// As [`FastRsaKey::new`], without blinding: for the attacker, who holds the stolen key
+    /// and decrypts recordings offline (see the module docs).
+    pub fn unblinded(key: &rsa::PrivateKey) -> Option<Self> {
+        Self::load(key, false)
+    }
+
+    fn load(key: &rsa::PrivateKey, blinding: bool) -> Option<Self> {
         let k = key.size();
         if key.primes().len() != 2 {
             return None;
@@ -74,8 +88,10 @@ impl FastRsaKey {
         if !(2048..=8192).contains(&bits) {
             return None;
         }
-        // SAFETY: as above.
-        unsafe { sys::RSA_set_flags(rsa.as_ptr(), sys::RSA_FLAG_NO_BLINDING) };
+        if !blinding {
+            // SAFETY: as above.
+            unsafe { sys::RSA_set_flags(rsa.as_ptr(), sys::RSA_FLAG_NO_BLINDING) };
+        }
         Some(loaded)
     }
 
@@ -212,8 +228,14 @@ mod tests {
     }
 
     /// Checks one key against the rsa crate on valid, crafted and random ciphertexts.
-    fn check_key(key: &rsa::PrivateKey, rng: &mut LabRng, randoms: usize) {
-        let fast = FastRsaKey::new(key).expect("a two-prime key of 2048..=8192 bits");
+    /// Checks one key loaded `blinded` (the server's way) or not (the attacker's).
+    fn check_key(key: &rsa::PrivateKey, rng: &mut LabRng, randoms: usize, blinded: bool) {
+        let fast = if blinded {
+            FastRsaKey::new(key)
+        } else {
+            FastRsaKey::unblinded(key)
+        }
+        .expect("a two-prime key of 2048..=8192 bits");
         let public = key.to_public_key();
         let k = key.size();
         assert_eq!(fast.size(), k);
@@ -325,6 +347,7 @@ mod tests {
                 &key,
                 &mut from_seed(i as u64, "fast_rsa test ciphertexts"),
                 8,
+                i % 2 == 0,
             );
         }
     }
@@ -404,7 +427,7 @@ mod tests {
                     "{bits}-bit OpenSSL key"
                 );
             }
-            check_key(&key, &mut rng, 4);
+            check_key(&key, &mut rng, 4, bits == "3072");
         }
     }
 }
