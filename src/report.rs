@@ -568,6 +568,7 @@ mod tests {
             derived_tls13_secrets: Vec::new(),
             group: Some("x25519".into()),
             assumed_dlog: Some(SecretSource::StolenKey),
+            issued_psks: Vec::new(),
         };
         let empty = SessionReport {
             encrypt_then_mac: None,

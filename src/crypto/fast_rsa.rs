@@ -463,7 +463,7 @@ impl FastRsaSigner {
         if key.primes().len() != 2 {
             return None;
         }
-        let der = key.to_pkcs8_der().ok()?;
+        let der = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(key).ok()?;
         let loaded = aws_lc_rs::rsa::KeyPair::from_pkcs8(der.as_bytes()).ok()?;
         (loaded.public_modulus_len() == key.size()).then_some(Self { key: loaded })
     }
