@@ -44,8 +44,12 @@ deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# Most integration tests wait on child processes and sockets more than they compute: three test
+# threads per core finish the suite in ~94 s here instead of ~130 s with one per core (issue 20).
+TEST_THREADS ?= $(shell echo $$(( $$(nproc) * 3 )))
+
 test: deps
-	$(CARGO) test --locked --all-targets
+	RUST_TEST_THREADS=$(TEST_THREADS) $(CARGO) test --locked --all-targets
 
 # tlsfuzzer (TLSFUZZER_DIR, default ../shared/tools/tlsfuzzer) against pfslab server, every
 # suite, in a Python venv it sets up; the scripts and what is left out: tests/conformance/scripts.txt.
