@@ -18,18 +18,35 @@ use crate::tls12::keys::MasterSecret;
 /// (OpenSSL's default server session cache size, `SSL_SESSION_CACHE_MAX_SIZE_DEFAULT`), within
 /// [`ResumptionCache::MAX_BYTES`] of IDs and tickets; the least recent are forgotten first.
 /// TLS 1.3 PSK identities (RFC 8446 §4.6.1) count with them.
+///
+/// IDs, tickets and identities are held by [`Fingerprint`], not whole: a TLS 1.2 ticket is
+/// ~200 bytes and kept twice (map and order), which made a full cache ~11 MB; fingerprints keep
+/// it ~4 MB (issue 20: the 10x capture's memory).
 pub struct ResumptionCache {
-    by_session_id: HashMap<Vec<u8>, CachedSecret>,
-    by_ticket: HashMap<Vec<u8>, CachedSecret>,
-    by_psk_identity: HashMap<Vec<u8>, CachedSecret>,
+    by_session_id: HashMap<Fingerprint, CachedSecret>,
+    by_ticket: HashMap<Fingerprint, CachedSecret>,
+    by_psk_identity: HashMap<Fingerprint, CachedSecret>,
     /// (generation, which map, key), oldest first. An entry whose generation no longer
     /// matches the map's was remembered again later and is skipped.
-    order: VecDeque<(u64, Kind, Vec<u8>)>,
+    order: VecDeque<(u64, Kind, Fingerprint)>,
     next_generation: u64,
     key_bytes: usize,
     forgotten: u64,
     max_entries: usize,
     max_bytes: usize,
+}
+
+/// The first 128 bits of SHA-256 over a session ID, ticket or PSK identity: two different
+/// keys share one with probability ~2^-128 a pair (~2^-99 in a full cache), and a false match
+/// would still fail the resumed session's Finished or binder check.
+type Fingerprint = [u8; 16];
+
+fn fingerprint(key: &[u8]) -> Fingerprint {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -42,6 +59,8 @@ enum Kind {
 struct CachedSecret {
     generation: u64,
     stream: u64,
+    /// The length of the ID, ticket or identity, for the byte bound.
+    key_len: usize,
     secret: Held,
 }
 
@@ -122,7 +141,7 @@ impl ResumptionCache {
         }
     }
 
-    fn map(&mut self, kind: Kind) -> &mut HashMap<Vec<u8>, CachedSecret> {
+    fn map(&mut self, kind: Kind) -> &mut HashMap<Fingerprint, CachedSecret> {
         match kind {
             Kind::SessionId => &mut self.by_session_id,
             Kind::Ticket => &mut self.by_ticket,
@@ -143,23 +162,27 @@ impl ResumptionCache {
     fn insert(&mut self, ticket: Kind, key: &[u8], stream: u64, secret: Held) {
         let generation = self.next_generation;
         self.next_generation += 1;
+        let id = fingerprint(key);
         let entry = CachedSecret {
             generation,
             stream,
+            key_len: key.len(),
             secret,
         };
-        if self.map(ticket).insert(key.to_vec(), entry).is_none() {
-            self.key_bytes += key.len();
+        if let Some(old) = self.map(ticket).insert(id, entry) {
+            self.key_bytes -= old.key_len;
         }
-        self.order.push_back((generation, ticket, key.to_vec()));
+        self.key_bytes += key.len();
+        self.order.push_back((generation, ticket, id));
         while self.len() > self.max_entries || self.key_bytes > self.max_bytes {
             let Some((generation, ticket, oldest)) = self.order.pop_front() else {
                 break;
             };
             let map = self.map(ticket);
             if map.get(&oldest).is_some_and(|e| e.generation == generation) {
-                map.remove(&oldest);
-                self.key_bytes -= oldest.len();
+                if let Some(gone) = map.remove(&oldest) {
+                    self.key_bytes -= gone.key_len;
+                }
                 self.forgotten += 1;
             }
         }
@@ -191,8 +214,8 @@ impl ResumptionCache {
     /// The stream and master secret of the session `r` resumes, if it was recovered.
     pub fn lookup(&self, r: &Resumption) -> Option<(u64, MasterSecret)> {
         let e = match r {
-            Resumption::SessionId(id) => self.by_session_id.get(id)?,
-            Resumption::Ticket(t) => self.by_ticket.get(t)?,
+            Resumption::SessionId(id) => self.by_session_id.get(&fingerprint(id))?,
+            Resumption::Ticket(t) => self.by_ticket.get(&fingerprint(t))?,
         };
         match &e.secret {
             Held::Master(m) => Some((e.stream, m.clone())),
@@ -202,7 +225,7 @@ impl ResumptionCache {
 
     /// What is known of the TLS 1.3 PSK `identity` (a ticket an opened session issued).
     pub fn lookup_psk(&self, identity: &[u8]) -> Option<ChainedPsk> {
-        let e = self.by_psk_identity.get(identity)?;
+        let e = self.by_psk_identity.get(&fingerprint(identity))?;
         match &e.secret {
             Held::Psk(psk, hash) => Some(ChainedPsk {
                 from_stream: e.stream,

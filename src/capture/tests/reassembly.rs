@@ -412,6 +412,45 @@ fn closed_tuples_are_forgotten_after_the_linger_time() {
 }
 
 /// A SYN on an unrelated 4-tuple at `ts`: moves the reassembler's clock.
+#[test]
+fn only_the_most_recently_closed_tuples_are_remembered_beyond_max_closed() {
+    let mut asm = Reassembler::new(ReassemblyConfig {
+        max_closed: 2,
+        ..ReassemblyConfig::default()
+    });
+    // Three connections from three client ports, each opened and closed within a second.
+    for port in 1..=3u16 {
+        let client: SocketAddr = format!("10.0.0.{port}:{}", 4000 + port).parse().expect("addr");
+        let seg = |from_client: bool, seq: u32, flags: u8, ms: u64| {
+            let (src, dst) = if from_client { (client, sa(S)) } else { (sa(S), client) };
+            TcpSegment {
+                number: u64::from(port) * 10 + ms,
+                ts: Duration::from_millis(u64::from(port) * 1000 + ms),
+                src,
+                dst,
+                seq,
+                ack: 0,
+                flags: TcpFlags(flags),
+                window: 65535,
+                options: &[],
+                payload: &[],
+            }
+        };
+        for s in [
+            seg(true, 100, SYN, 0),
+            seg(false, 7, SYN | ACK, 1),
+            seg(true, 101, FIN, 2),
+            seg(false, 8, FIN, 3),
+        ] {
+            asm.push(&s);
+        }
+        while asm.pop_finished().is_some() {}
+    }
+    // Well within the 60 s linger, yet only the last two are remembered.
+    asm.push(&syn_of_another_connection(Duration::from_secs(4)));
+    assert_eq!(asm.remembered_closed(), 2);
+}
+
 fn syn_of_another_connection(ts: Duration) -> TcpSegment<'static> {
     TcpSegment {
         number: 99,
