@@ -411,7 +411,6 @@ fn closed_tuples_are_forgotten_after_the_linger_time() {
     assert_eq!(asm.live(), 2);
 }
 
-/// A SYN on an unrelated 4-tuple at `ts`: moves the reassembler's clock.
 #[test]
 fn only_the_most_recently_closed_tuples_are_remembered_beyond_max_closed() {
     let mut asm = Reassembler::new(ReassemblyConfig {
@@ -421,26 +420,12 @@ fn only_the_most_recently_closed_tuples_are_remembered_beyond_max_closed() {
     // Three connections from three client ports, each opened and closed within a second.
     for port in 1..=3u16 {
         let client: SocketAddr = format!("10.0.0.{port}:{}", 4000 + port).parse().expect("addr");
-        let seg = |from_client: bool, seq: u32, flags: u8, ms: u64| {
-            let (src, dst) = if from_client { (client, sa(S)) } else { (sa(S), client) };
-            TcpSegment {
-                number: u64::from(port) * 10 + ms,
-                ts: Duration::from_millis(u64::from(port) * 1000 + ms),
-                src,
-                dst,
-                seq,
-                ack: 0,
-                flags: TcpFlags(flags),
-                window: 65535,
-                options: &[],
-                payload: &[],
-            }
-        };
+        let at = |ms: u64| Duration::from_millis(u64::from(port) * 1000 + ms);
         for s in [
-            seg(true, 100, SYN, 0),
-            seg(false, 7, SYN | ACK, 1),
-            seg(true, 101, FIN, 2),
-            seg(false, 8, FIN, 3),
+            empty_segment(client, sa(S), 100, SYN, at(0)),
+            empty_segment(sa(S), client, 7, SYN | ACK, at(1)),
+            empty_segment(client, sa(S), 101, FIN, at(2)),
+            empty_segment(sa(S), client, 8, FIN, at(3)),
         ] {
             asm.push(&s);
         }
@@ -451,19 +436,31 @@ fn only_the_most_recently_closed_tuples_are_remembered_beyond_max_closed() {
     assert_eq!(asm.remembered_closed(), 2);
 }
 
-fn syn_of_another_connection(ts: Duration) -> TcpSegment<'static> {
+/// A segment without payload from `src` to `dst` at `ts`.
+fn empty_segment(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    flags: u8,
+    ts: Duration,
+) -> TcpSegment<'static> {
     TcpSegment {
         number: 99,
         ts,
-        src: "10.9.9.9:1000".parse().expect("addr"),
-        dst: sa(S),
-        seq: 1,
+        src,
+        dst,
+        seq,
         ack: 0,
-        flags: TcpFlags(SYN),
+        flags: TcpFlags(flags),
         window: 65535,
         options: &[],
         payload: &[],
     }
+}
+
+/// A SYN on an unrelated 4-tuple at `ts`: moves the reassembler's clock.
+fn syn_of_another_connection(ts: Duration) -> TcpSegment<'static> {
+    empty_segment("10.9.9.9:1000".parse().expect("addr"), sa(S), 1, SYN, ts)
 }
 
 /// An empty segment.
