@@ -187,7 +187,7 @@ pub fn run(
             progress.sessions_done.fetch_add(1, Ordering::Relaxed);
             emit(report);
             *next += 1;
-            if *next % TRIM_EVERY == 0 {
+            if (*next).is_multiple_of(TRIM_EVERY) {
                 release_free_memory();
             }
         };
