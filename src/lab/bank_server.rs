@@ -6,6 +6,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use crate::lab::connection_thread;
 use std::time::Duration;
 
 use crate::crypto::rng::{self, LabRng};
@@ -221,9 +223,10 @@ pub fn serve(
         let (options, active, on_report) = (options.clone(), active.clone(), on_report.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("conn-{this}"))
+            .stack_size(connection_thread::STACK)
             .spawn(move || {
                 let outcome = serve_connection(sock, &options, conn_rng);
-                scrub_stack();
+                connection_thread::scrub_stack();
                 on_report(&ConnectionReport {
                     number: this,
                     peer,
@@ -235,21 +238,6 @@ pub fn serve(
             log::error!("pfslab server: cannot start a thread for connection {this}: {e}");
         }
     }
-}
-
-/// Bytes of a connection thread's stack overwritten when its connection ends.
-const STACK_SCRUB: usize = 128 * 1024;
-
-/// Zeroes the stack a finished connection used. The Rust secrets zeroize themselves on drop,
-/// but AWS-LC's C code (the P-256 and RSA private operations) leaves copies of the ephemeral
-/// scalar in its stack frames, and glibc keeps a finished thread's stack for the next one: a
-/// memory scan of an idle server found the last session's scalar there (lesson 11). Called
-/// from the thread's outermost frame, so everything the handshake used lies below it.
-#[inline(never)]
-fn scrub_stack() {
-    let mut area = [0u8; STACK_SCRUB];
-    // The zeroes must be written: black_box makes the compiler assume the area is read.
-    std::hint::black_box(&mut area);
 }
 
 /// Starts a server on `listener` in the background; each connection's line goes to

@@ -4,6 +4,7 @@
 pub mod bank;
 pub mod bank_client;
 pub mod bank_server;
+pub mod connection_thread;
 pub mod identity;
 pub mod mitm;
 pub mod recording;

@@ -271,8 +271,10 @@ fn accept_loop(sh: &Arc<Shared>, listener: &TcpListener) {
         let s = Arc::clone(sh);
         let spawned = thread::Builder::new()
             .name(format!("mitm-{number}"))
+            .stack_size(crate::lab::connection_thread::STACK)
             .spawn(move || {
                 let done = intercept(&s, number, sock, peer, server_rng, client_rng);
+                crate::lab::connection_thread::scrub_stack();
                 (s.report)(done);
                 let mut c = lock(&s.counts);
                 c.1 = c.1.saturating_sub(1);
