@@ -419,7 +419,9 @@ fn only_the_most_recently_closed_tuples_are_remembered_beyond_max_closed() {
     });
     // Three connections from three client ports, each opened and closed within a second.
     for port in 1..=3u16 {
-        let client: SocketAddr = format!("10.0.0.{port}:{}", 4000 + port).parse().expect("addr");
+        let client: SocketAddr = format!("10.0.0.{port}:{}", 4000 + port)
+            .parse()
+            .expect("addr");
         let at = |ms: u64| Duration::from_millis(u64::from(port) * 1000 + ms);
         for s in [
             empty_segment(client, sa(S), 100, SYN, at(0)),

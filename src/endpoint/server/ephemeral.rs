@@ -263,7 +263,12 @@ mod tests {
             off[64] ^= 1;
             let mut compressed = peer.public_sec1()[..33].to_vec();
             compressed[0] = 0x02;
-            for bad in [off, compressed, peer.public_sec1()[..64].to_vec(), Vec::new()] {
+            for bad in [
+                off,
+                compressed,
+                peer.public_sec1()[..64].to_vec(),
+                Vec::new(),
+            ] {
                 assert_eq!(fast.agree(&bad).err(), ours.agree(&bad).err());
                 assert!(fast.agree(&bad).is_err());
             }
