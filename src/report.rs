@@ -368,35 +368,13 @@ pub fn attack_json(reports: &[SessionReport]) -> serde_json::Value {
     serde_json::json!({ "sessions": sessions })
 }
 
-/// One session as JSON (the `sessions` array's element).
+/// One session as JSON (the `sessions` array's element): what [`write_session_json`] writes,
+/// read back, so the fields are listed once.
 pub fn session_json(r: &SessionReport) -> serde_json::Value {
-    serde_json::json!({
-        "capture": r.capture,
-        "stream": r.stream,
-        "client": r.client,
-        "server": r.server,
-        "version": r.version,
-        "cipher_suite": r.cipher_suite,
-        "key_exchange": r.key_exchange,
-        "extended_master_secret": r.ems,
-        "encrypt_then_mac": r.encrypt_then_mac,
-        "sni": r.sni,
-        "resumed": r.resumed,
-        "verdict": r.verdict.as_str(),
-        "reason": r.reason,
-        "client_random": r.client_random.map(|c| hex(&c)),
-        "master_secret": r.master_secret.as_ref().map(|m| hex(m)),
-        "client_finished": r.client_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
-        "server_finished": r.server_finished.as_ref().map(|f| format!("{f:?}").to_lowercase()),
-        "client_data": String::from_utf8_lossy(&r.client_data),
-        "server_data": String::from_utf8_lossy(&r.server_data),
-        "secret_source": r.source.as_ref().map(|s| s.describe()),
-        "psk_mode": r.psk_mode.as_ref().map(|m| m.as_str()),
-        "group": r.group,
-        "assumed_dlog_break": r.assumed_dlog.as_ref().map(|s| s.describe()),
-        "tickets": r.tickets.iter().map(ticket_json).collect::<Vec<_>>(),
-        "notes": r.notes,
-    })
+    let mut bytes = Vec::new();
+    // Writing into memory does not fail, and the writer's output is JSON (tested below).
+    write_session_json(&mut bytes, r).expect("writing JSON into memory");
+    serde_json::from_slice(&bytes).expect("write_session_json writes JSON")
 }
 
 /// What `String::from_utf8_lossy` gives, checked the fast way first (most bodies are text).
@@ -407,12 +385,15 @@ fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Writes [`session_json`]`(r)` pretty-printed into `out`, byte for byte what
-/// `serde_json::to_string_pretty(&session_json(r))` gives, without building a `Value`: the
-/// 16 KB bodies are escaped once, straight into the writer, not copied three times.
+/// Writes one session as pretty-printed JSON into `out`, keys sorted as serde_json's map sorts
+/// them, without building a `Value`: the 16 KB bodies are escaped once, straight into the
+/// writer, not copied three times.
 pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> std::io::Result<()> {
     use serde_json::Value;
     let opt = |v: Option<String>| v.map_or(Value::Null, Value::String);
+    let finished = |f: &Option<crate::attack::FinishedCheck>| {
+        opt(f.as_ref().map(|f| format!("{f:?}").to_lowercase()))
+    };
     // serde_json's map sorts keys; the pretty printer puts each at two spaces.
     let mut first = true;
     let mut key = |out: &mut dyn std::io::Write, name: &str| {
@@ -444,13 +425,7 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     key(out, "client_data")?;
     text(out, &lossy(&r.client_data))?;
     key(out, "client_finished")?;
-    small(
-        out,
-        opt(r
-            .client_finished
-            .as_ref()
-            .map(|f| format!("{f:?}").to_lowercase())),
-    )?;
+    small(out, finished(&r.client_finished))?;
     key(out, "client_random")?;
     small(out, opt(r.client_random.map(|c| hex(&c))))?;
     key(out, "encrypt_then_mac")?;
@@ -478,13 +453,7 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     key(out, "server_data")?;
     text(out, &lossy(&r.server_data))?;
     key(out, "server_finished")?;
-    small(
-        out,
-        opt(r
-            .server_finished
-            .as_ref()
-            .map(|f| format!("{f:?}").to_lowercase())),
-    )?;
+    small(out, finished(&r.server_finished))?;
     key(out, "sni")?;
     small(out, r.sni.clone().into())?;
     key(out, "stream")?;
