@@ -144,6 +144,19 @@ pub fn load_ticket_keys(paths: &[PathBuf]) -> Result<Vec<TicketKey>> {
         .collect()
 }
 
+/// The error for a `--session` the capture does not hold, naming the sessions it does.
+pub fn no_such_session(capture: &Path, session: u64, streams: &[u64]) -> String {
+    format!(
+        "{} has no TLS session {session} (TLS sessions: {})",
+        capture.display(),
+        if streams.is_empty() {
+            "none".to_string()
+        } else {
+            report::number_ranges(streams)
+        }
+    )
+}
+
 /// Reads the discrete-log stand-in file of `--assume-dlog-broken`.
 pub fn load_assumed_dlog(path: Option<&Path>) -> Result<Option<AssumedDlog>> {
     path.map(|p| {

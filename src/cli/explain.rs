@@ -10,7 +10,7 @@ use pfslab::attack::pipeline::for_each_tls_connection;
 use pfslab::attack::{recover, Loot, ResumptionCache};
 use pfslab::explain::{explain, Style};
 use pfslab::keylog::KeyLog;
-use pfslab::{pki, report};
+use pfslab::pki;
 
 use crate::cli::output;
 
@@ -75,16 +75,9 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     })
     .with_context(|| format!("cannot read {}", a.capture.display()))?;
     let Some((conn, recovery)) = found else {
-        bail!(
-            "{} has no TLS session {} (TLS sessions: {})",
-            a.capture.display(),
-            a.session,
-            if streams.is_empty() {
-                "none".to_string()
-            } else {
-                report::number_ranges(&streams)
-            }
-        );
+        bail!(crate::cli::attack::no_such_session(
+            &a.capture, a.session, &streams
+        ));
     };
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

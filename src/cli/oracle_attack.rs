@@ -229,16 +229,5 @@ fn find_session(a: &OracleAttackArgs) -> Result<TlsConnection> {
         }
     })
     .with_context(|| format!("cannot read {}", a.capture.display()))?;
-    found.with_context(|| {
-        format!(
-            "{} has no TLS session {} (TLS sessions: {})",
-            a.capture.display(),
-            a.session,
-            if streams.is_empty() {
-                "none".to_string()
-            } else {
-                report::number_ranges(&streams)
-            }
-        )
-    })
+    found.with_context(|| crate::cli::attack::no_such_session(&a.capture, a.session, &streams))
 }
