@@ -5,10 +5,9 @@
 use zeroize::Zeroizing;
 
 use crate::attack::observe::ObservedSession;
-use crate::attack::tls13::{hello_transcript, Direction13, Tls13Secrets};
+use crate::attack::tls13::{extend_through_finished, hello_transcript, Direction13, Tls13Secrets};
 use crate::attack::FinishedCheck;
 use crate::crypto::HashAlg;
-use crate::msgs::enums::HandshakeType;
 use crate::msgs::handshake13::NewSessionTicket13;
 use crate::suites::Suite;
 
@@ -48,14 +47,8 @@ pub fn issued_psks(
             if server.finished == FinishedCheck::Verified
                 && client.finished == FinishedCheck::Verified =>
         {
-            for d in [server, client] {
-                for m in &d.handshake {
-                    transcript.extend_from_slice(&m.encoded);
-                    if m.typ == HandshakeType::Finished {
-                        break;
-                    }
-                }
-            }
+            extend_through_finished(&mut transcript, server);
+            extend_through_finished(&mut transcript, client);
             Some(master.resumption_master_secret(&suite.hash.digest(&transcript)))
         }
         _ => None,

@@ -8,7 +8,9 @@ use crate::attack::chain13::{chained_route, issued_psks, psk_unknown_clause};
 use crate::attack::observe::ObservedSession;
 use crate::attack::reasons::{short_hex, tls13_reason};
 use crate::attack::tickets::{PskMode, TicketFact, TicketOrigin};
-use crate::attack::tls13::{decrypt_tls13, hello_transcript, Tls13Secrets};
+use crate::attack::tls13::{
+    decrypt_tls13, extend_through_finished, hello_transcript, Tls13Secrets,
+};
 use crate::attack::{FinishedCheck, Loot, Recovery, ResumptionCache, SecretSource, Verdict};
 use crate::codec::hex;
 use crate::keylog::SecretKind;
@@ -414,12 +416,7 @@ fn schedule_from(
         return Some(secrets);
     }
     let mut transcript = hellos;
-    for m in &server.handshake {
-        transcript.extend_from_slice(&m.encoded);
-        if m.typ == HandshakeType::Finished {
-            break;
-        }
-    }
+    extend_through_finished(&mut transcript, &server);
     let master = handshake.into_master();
     let (client_ap, server_ap) = master.traffic_secrets(&suite.hash.digest(&transcript));
     secrets.client_application = Some(client_ap);

@@ -220,6 +220,17 @@ pub fn decrypt_tls13(
     (client, server)
 }
 
+/// Appends one direction's encrypted handshake messages to `transcript`, through its Finished
+/// (RFC 8446 §4.4.1: the transcript is the concatenation of the handshake messages).
+pub fn extend_through_finished(transcript: &mut Vec<u8>, direction: &Direction13) {
+    for m in &direction.handshake {
+        transcript.extend_from_slice(&m.encoded);
+        if m.typ == HandshakeType::Finished {
+            break;
+        }
+    }
+}
+
 /// The transcript through ServerHello: ClientHello and ServerHello, or after a
 /// HelloRetryRequest message_hash(ClientHello1), the HelloRetryRequest, ClientHello2 and
 /// ServerHello (RFC 8446 §4.4.1). `None` when a hello is missing.
