@@ -5,6 +5,10 @@
 
 use std::process::ExitCode;
 
+/// See `cli::allocator`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 mod cli;
@@ -67,6 +71,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    #[cfg(not(target_os = "linux"))]
+    cli::allocator::configure();
     let cli = Cli::parse();
     cli::logger::install();
     let result = match cli.command {

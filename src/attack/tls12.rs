@@ -87,12 +87,6 @@ fn open_direction(
     out
 }
 
-fn concat(msgs: &[&HandshakeMessage]) -> Vec<u8> {
-    msgs.iter()
-        .flat_map(|m| m.encoded.iter().copied())
-        .collect()
-}
-
 /// Decrypts both directions and verifies both Finished messages (RFC 5246 §7.4.9).
 pub fn decrypt_tls12(
     obs: &ObservedSession,
@@ -105,47 +99,47 @@ pub fn decrypt_tls12(
     let client = open_direction(&obs.client_protected.records, client_write);
     let server = open_direction(&obs.server_protected.records, server_write);
 
-    // Transcripts for the two Finished messages, full or abbreviated handshake.
-    let ch: Vec<&HandshakeMessage> = obs.handshake_client.iter().take(1).collect();
-    let server_plain: Vec<&HandshakeMessage> = obs
+    // Transcript hashes for the two Finished messages, full or abbreviated handshake: the
+    // common part is hashed once and forked at the first Finished.
+    let ch = obs.handshake_client.iter().take(1);
+    let server_plain = obs
         .handshake_server
         .iter()
-        .filter(|m| m.typ != HandshakeType::NewSessionTicket)
-        .collect();
-    let tickets: Vec<&HandshakeMessage> = obs
+        .filter(|m| m.typ != HandshakeType::NewSessionTicket);
+    let tickets = obs
         .handshake_server
         .iter()
-        .filter(|m| m.typ == HandshakeType::NewSessionTicket)
-        .collect();
-    let client_rest: Vec<&HandshakeMessage> = obs.handshake_client.iter().skip(1).collect();
+        .filter(|m| m.typ == HandshakeType::NewSessionTicket);
+    let client_rest = obs.handshake_client.iter().skip(1);
     let finished_msg = |body: &[u8]| HandshakeMessage::new(HandshakeType::Finished, body);
-    let (client_hash_input, server_hash_input) = if obs.resumed.is_some() {
-        let base = concat(&[ch.as_slice(), server_plain.as_slice(), tickets.as_slice()].concat());
-        let mut with_server_fin = base.clone();
+    let mut base = suite.hash.start();
+    let (client_hash, server_hash) = if obs.resumed.is_some() {
+        // RFC 5246 §7.3: the server's Finished comes first, after its NewSessionTicket.
+        for m in ch.chain(server_plain).chain(tickets) {
+            base.update(&m.encoded);
+        }
+        let server_hash = base.clone().finish();
         if let Some(f) = &server.finished {
-            with_server_fin.extend_from_slice(&finished_msg(f).encoded);
+            base.update(&finished_msg(f).encoded);
         }
-        (with_server_fin, base)
+        (base.finish(), server_hash)
     } else {
-        let base = concat(
-            &[
-                ch.as_slice(),
-                server_plain.as_slice(),
-                client_rest.as_slice(),
-            ]
-            .concat(),
-        );
-        let mut with_client_fin = base.clone();
-        if let Some(f) = &client.finished {
-            with_client_fin.extend_from_slice(&finished_msg(f).encoded);
+        for m in ch.chain(server_plain).chain(client_rest) {
+            base.update(&m.encoded);
         }
-        with_client_fin.extend_from_slice(&concat(&tickets));
-        (base, with_client_fin)
+        let client_hash = base.clone().finish();
+        if let Some(f) = &client.finished {
+            base.update(&finished_msg(f).encoded);
+        }
+        for m in tickets {
+            base.update(&m.encoded);
+        }
+        (client_hash, base.finish())
     };
-    let check = |sent: &Option<Vec<u8>>, side: Side, input: &[u8]| match sent {
+    let check = |sent: &Option<Vec<u8>>, side: Side, transcript_hash: &[u8]| match sent {
         None => FinishedCheck::NotSeen,
         Some(v) => {
-            let expected = verify_data(suite, master, side, &suite.hash.digest(input));
+            let expected = verify_data(suite, master, side, transcript_hash);
             if crate::crypto::constant_time_eq(&expected, v) {
                 FinishedCheck::Verified
             } else {
@@ -153,8 +147,8 @@ pub fn decrypt_tls12(
             }
         }
     };
-    let client_finished = check(&client.finished, Side::Client, &client_hash_input);
-    let server_finished = check(&server.finished, Side::Server, &server_hash_input);
+    let client_finished = check(&client.finished, Side::Client, &client_hash);
+    let server_finished = check(&server.finished, Side::Server, &server_hash);
     Some(Decryption {
         client,
         server,

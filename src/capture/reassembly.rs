@@ -187,6 +187,13 @@ impl HalfStream {
         let data = payload.get(skip..).unwrap_or(&[]);
         self.retransmitted += skip.min(payload.len()) as u64;
         let start = u64::try_from(start.max(next)).unwrap_or(self.next);
+        if start == self.next && self.ooo.is_empty() {
+            // In order with nothing waiting (nearly every segment): straight onto the stream.
+            if !data.is_empty() {
+                self.append(data);
+            }
+            return;
+        }
         self.add_ooo(start, data);
         self.drain();
         while self.ooo_bytes > cap {

@@ -1,5 +1,6 @@
 //! The commands behind `pfslab`, one module each: everything that prints lives here.
 
+pub mod allocator;
 pub mod attack;
 pub mod client;
 pub mod dhparams;

@@ -42,6 +42,14 @@ impl HashAlg {
         }
     }
 
+    /// A hash to feed piece by piece.
+    pub fn start(self) -> RunningHash {
+        match self {
+            Self::Sha256 => RunningHash::Sha256(Sha256::new()),
+            Self::Sha384 => RunningHash::Sha384(Sha384::new()),
+        }
+    }
+
     /// HMAC over the concatenation of `parts` (RFC 2104).
     pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -58,6 +66,31 @@ impl HashAlg {
         match self {
             Self::Sha256 => run::<Hmac<Sha256>>(key, parts),
             Self::Sha384 => run::<Hmac<Sha384>>(key, parts),
+        }
+    }
+}
+
+/// A hash fed piece by piece ([`HashAlg::start`]): a clone forks it, so a handshake transcript
+/// hashed up to one message can be finished there and continued to the next (RFC 5246 §7.4.9
+/// hashes the handshake at each Finished).
+#[derive(Clone)]
+pub enum RunningHash {
+    Sha256(Sha256),
+    Sha384(Sha384),
+}
+
+impl RunningHash {
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+        }
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha384(h) => h.finalize().to_vec(),
         }
     }
 }

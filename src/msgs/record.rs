@@ -107,7 +107,10 @@ pub fn encode_record(typ: ContentType, version: u16, payload: &[u8]) -> Vec<u8> 
 #[derive(Debug, Default)]
 pub struct Deframer {
     buf: Vec<u8>,
-    /// Stream offset of `buf[0]`, for error messages.
+    /// Where the bytes not yet returned start in `buf`: records are taken from the front by
+    /// moving this, and the bytes before it are dropped when more arrive.
+    start: usize,
+    /// Stream offset of `buf[start]`, for error messages.
     consumed: u64,
 }
 
@@ -117,12 +120,16 @@ impl Deframer {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes held that do not yet form a record.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// Stream offset of the next record.
@@ -132,17 +139,18 @@ impl Deframer {
 
     /// The next whole record, `Ok(None)` if more bytes are needed.
     pub fn next_record(&mut self) -> Result<Option<OpaqueRecord>, RecordError> {
-        if self.buf.len() < RECORD_HEADER_LEN {
+        let held = self.buf.get(self.start..).unwrap_or_default();
+        if held.len() < RECORD_HEADER_LEN {
             return Ok(None);
         }
-        let mut r = Reader::new(&self.buf);
+        let mut r = Reader::new(held);
         let header = match RecordHeader::read(&mut r) {
             Ok(h) => h,
             Err(_) => return Ok(None),
         };
-        if !could_begin_record(&self.buf) {
+        if !could_begin_record(held) {
             let mut first_bytes = [0u8; 5];
-            first_bytes.copy_from_slice(&self.buf[..5]);
+            first_bytes.copy_from_slice(&held[..5]);
             return Err(RecordError::NotTls { first_bytes });
         }
         if header.length > MAX_CIPHERTEXT {
@@ -151,11 +159,11 @@ impl Deframer {
             });
         }
         let total = RECORD_HEADER_LEN + header.length;
-        if self.buf.len() < total {
+        let Some(payload) = held.get(RECORD_HEADER_LEN..total) else {
             return Ok(None);
-        }
-        let payload = self.buf[RECORD_HEADER_LEN..total].to_vec();
-        self.buf.drain(..total);
+        };
+        let payload = payload.to_vec();
+        self.start += total;
         self.consumed += total as u64;
         Ok(Some(OpaqueRecord {
             content_type: header.content_type,

@@ -1,24 +1,45 @@
 //! The TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label + seed), cut to length.
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Sha256, Sha384};
+
 use crate::crypto::HashAlg;
 
 /// PRF(secret, label, seed) = P_<hash>(secret, label + seed), `out.len()` bytes.
 pub fn prf(hash: HashAlg, out: &mut [u8], secret: &[u8], label: &[u8], seed: &[&[u8]]) {
-    let mut label_seed =
-        Vec::with_capacity(label.len() + seed.iter().map(|s| s.len()).sum::<usize>());
-    label_seed.extend_from_slice(label);
-    for part in seed {
-        label_seed.extend_from_slice(part);
+    match hash {
+        HashAlg::Sha256 => p_hash::<Hmac<Sha256>>(out, secret, label, seed),
+        HashAlg::Sha384 => p_hash::<Hmac<Sha384>>(out, secret, label, seed),
     }
+}
+
+/// P_hash (RFC 5246 §5). The secret is keyed into HMAC once and the keyed state cloned for
+/// each HMAC: every one of them has the same key.
+fn p_hash<M: Mac + KeyInit + Clone>(out: &mut [u8], secret: &[u8], label: &[u8], seed: &[&[u8]]) {
+    let keyed = match <M as KeyInit>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    let hmac = |parts: &[&[u8]]| {
+        let mut mac = keyed.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes()
+    };
+    let label_seed: Vec<&[u8]> = std::iter::once(label).chain(seed.iter().copied()).collect();
     // A(1) = HMAC(secret, label+seed); A(i) = HMAC(secret, A(i-1)).
-    let mut a = hash.hmac(secret, &[&label_seed]);
+    let mut a = hmac(&label_seed);
     let mut filled = 0;
     while filled < out.len() {
-        let block = hash.hmac(secret, &[&a, &label_seed]);
+        let mut parts = Vec::with_capacity(1 + label_seed.len());
+        parts.push(a.as_slice());
+        parts.extend_from_slice(&label_seed);
+        let block = hmac(&parts);
         let n = block.len().min(out.len() - filled);
         out[filled..filled + n].copy_from_slice(&block[..n]);
         filled += n;
-        a = hash.hmac(secret, &[&a]);
+        a = hmac(&[a.as_slice()]);
     }
 }
 

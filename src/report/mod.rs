@@ -1,5 +1,7 @@
 //! Human-readable tables and JSON for `inspect` and `attack`.
 
+mod json_text;
+
 use std::fmt::Write as _;
 
 use crate::attack::observe::{KeyExchangeOnWire, Resumption};
@@ -410,9 +412,7 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
         let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::from)?;
         out.write_all(text.replace('\n', "\n  ").as_bytes())
     };
-    let text = |out: &mut dyn std::io::Write, s: &str| -> std::io::Result<()> {
-        serde_json::to_writer(out, s).map_err(std::io::Error::from)
-    };
+    let text = json_text::write_json_str;
     let out: &mut dyn std::io::Write = out;
     key(out, "assumed_dlog_break")?;
     small(out, opt(r.assumed_dlog.as_ref().map(|s| s.describe())))?;
