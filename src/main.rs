@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// See `cli::allocator`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: cli::allocator::LabAllocator = cli::allocator::LabAllocator;
 
 use clap::{Parser, Subcommand};
 
@@ -71,8 +71,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    #[cfg(not(target_os = "linux"))]
-    cli::allocator::configure();
     let cli = Cli::parse();
     cli::logger::install();
     let result = match cli.command {

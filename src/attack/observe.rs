@@ -14,7 +14,7 @@ use crate::msgs::handshake::{
     NewSessionTicket12, RsaClientKeyExchange, ServerHello,
 };
 use crate::msgs::handshake13::client_hello_without_binders;
-use crate::msgs::record::{Deframer, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
+use crate::msgs::record::{read_record, HandshakeJoiner, HandshakeMessage, OpaqueRecord};
 use crate::suites::{self, KeyExchange, Suite};
 
 /// What the client sent to establish the premaster, as it appeared on the wire.
@@ -126,8 +126,8 @@ fn parse_direction(
     plaintext_until_ccs: bool,
     tls13_after: Option<usize>,
 ) -> DirectionParse {
-    let mut deframer = Deframer::new();
-    deframer.push(bytes);
+    // The direction's bytes are all here: records are read in place (no Deframer buffer).
+    let mut at = 0usize;
     let mut joiner = HandshakeJoiner::new();
     let mut out = DirectionParse {
         handshake: Vec::new(),
@@ -138,20 +138,24 @@ fn parse_direction(
     };
     let mut protected = false;
     loop {
-        let record = match deframer.next_record() {
-            Ok(Some(r)) => r,
+        let record_at = at;
+        let rest = bytes.get(at..).unwrap_or_default();
+        let record = match read_record(rest) {
+            Ok(Some((r, len))) => {
+                at += len;
+                r
+            }
             Ok(None) => {
-                if deframer.pending() > 0 {
+                if !rest.is_empty() {
                     out.error = Some(format!(
-                        "stream ends inside a record ({} bytes of it at offset {})",
-                        deframer.pending(),
-                        deframer.offset()
+                        "stream ends inside a record ({} bytes of it at offset {at})",
+                        rest.len(),
                     ));
                 }
                 break;
             }
             Err(e) => {
-                out.error = Some(format!("at stream offset {}: {e}", deframer.offset()));
+                out.error = Some(format!("at stream offset {at}: {e}"));
                 break;
             }
         };
@@ -201,8 +205,7 @@ fn parse_direction(
             }
             ContentType::Unknown(t) => {
                 out.error = Some(format!(
-                    "record of unknown type {t} at stream offset {}",
-                    deframer.offset()
+                    "record of unknown type {t} at stream offset {record_at}"
                 ));
                 break;
             }

@@ -48,6 +48,14 @@ fn open_direction(
     mut protector: crate::record_protect::Tls12Protector,
 ) -> DirectionPlaintext {
     let mut out = DirectionPlaintext::default();
+    // Room for all of it at once (the ciphertexts' lengths bound the plaintexts').
+    out.data.reserve(
+        records
+            .iter()
+            .filter(|r| r.content_type == ContentType::ApplicationData)
+            .map(|r| r.payload.len())
+            .sum(),
+    );
     let mut joiner = HandshakeJoiner::new();
     for (i, rec) in records.iter().enumerate() {
         let plain = match protector.open(rec.content_type, rec.version, &rec.payload) {

@@ -140,37 +140,48 @@ impl Deframer {
     /// The next whole record, `Ok(None)` if more bytes are needed.
     pub fn next_record(&mut self) -> Result<Option<OpaqueRecord>, RecordError> {
         let held = self.buf.get(self.start..).unwrap_or_default();
-        if held.len() < RECORD_HEADER_LEN {
-            return Ok(None);
+        let record = read_record(held)?;
+        if let Some((_, total)) = &record {
+            self.start += total;
+            self.consumed += *total as u64;
         }
-        let mut r = Reader::new(held);
-        let header = match RecordHeader::read(&mut r) {
-            Ok(h) => h,
-            Err(_) => return Ok(None),
-        };
-        if !could_begin_record(held) {
-            let mut first_bytes = [0u8; 5];
-            first_bytes.copy_from_slice(&held[..5]);
-            return Err(RecordError::NotTls { first_bytes });
-        }
-        if header.length > MAX_CIPHERTEXT {
-            return Err(RecordError::Overflow {
-                length: header.length,
-            });
-        }
-        let total = RECORD_HEADER_LEN + header.length;
-        let Some(payload) = held.get(RECORD_HEADER_LEN..total) else {
-            return Ok(None);
-        };
-        let payload = payload.to_vec();
-        self.start += total;
-        self.consumed += total as u64;
-        Ok(Some(OpaqueRecord {
+        Ok(record.map(|(r, _)| r))
+    }
+}
+
+/// The whole record at the start of `bytes` and its length on the wire (header included),
+/// `Ok(None)` if `bytes` ends before the record does.
+pub fn read_record(bytes: &[u8]) -> Result<Option<(OpaqueRecord, usize)>, RecordError> {
+    if bytes.len() < RECORD_HEADER_LEN {
+        return Ok(None);
+    }
+    let mut r = Reader::new(bytes);
+    let header = match RecordHeader::read(&mut r) {
+        Ok(h) => h,
+        Err(_) => return Ok(None),
+    };
+    if !could_begin_record(bytes) {
+        let mut first_bytes = [0u8; 5];
+        first_bytes.copy_from_slice(&bytes[..5]);
+        return Err(RecordError::NotTls { first_bytes });
+    }
+    if header.length > MAX_CIPHERTEXT {
+        return Err(RecordError::Overflow {
+            length: header.length,
+        });
+    }
+    let total = RECORD_HEADER_LEN + header.length;
+    let Some(payload) = bytes.get(RECORD_HEADER_LEN..total) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        OpaqueRecord {
             content_type: header.content_type,
             version: header.version,
-            payload,
-        }))
-    }
+            payload: payload.to_vec(),
+        },
+        total,
+    )))
 }
 
 /// A handshake message with its 4-byte header, as it enters the transcript.

@@ -39,7 +39,9 @@ fn p_hash<M: Mac + KeyInit + Clone>(out: &mut [u8], secret: &[u8], label: &[u8],
         let n = block.len().min(out.len() - filled);
         out[filled..filled + n].copy_from_slice(&block[..n]);
         filled += n;
-        a = hmac(&[a.as_slice()]);
+        if filled < out.len() {
+            a = hmac(&[a.as_slice()]);
+        }
     }
 }
 
