@@ -21,7 +21,8 @@
 #  5. With BENCH_MICRO=1, also `cargo bench --bench hot_paths` (Criterion micro-benchmarks).
 #
 # Knobs (environment): SESSIONS (5400), SCALE (10), CLIENTS (parallel s_time, 4), ROUNDS (floor
-# and attack rounds, 3), BENCH_DIR (target/bench), BENCH_MICRO (0).
+# and attack rounds, 5), BENCH_DIR (target/bench), BENCH_MICRO (0), BENCH_ATTACK_ONLY (0; 1 stops
+# after the attacker's table, before the oracle and server benches).
 # Outputs of the timed runs are kept in $BENCH_DIR (*.json, *.txt, *.time) for checking.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -246,7 +247,7 @@ count_decrypted() { grep -o '"verdict": *"decrypted"' "$1" | wc -l; }
 sessions=$(cat "$CAP1.sessions")
 size1=$(du -m "$CAP1" | cut -f1)
 sizeN=$(du -m "$CAPN" | cut -f1)
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 say "1x capture: $CAP1, $size1 MB, $sessions sessions (server port $SPORT); $ROUNDS rounds of: RSA floor (openssl speed -multi $(nproc)), pfslab attack"
 
 # The machine's speed drifts (shared cores): each round measures the floor right before the
@@ -268,12 +269,17 @@ T_WALL=$WALL T_RSS=$RSS T_OK=$(grep -c "GET" "$DIR/tshark-1x.txt" || true)
 # The scaling pair writes its JSON to /dev/null: the 10x run's 1.1 GB of output, written to a
 # file, added 0.5-2.3 s of page-cache and writeback time here from run to run (the disk's, not
 # the attack's), while the 1x's 110 MB did not. Its sessions are counted in a run apart.
-say "pfslab attack on the ${SCALE}x capture, then the 1x again for the ratio (output to /dev/null)"
+# The 1x runs on either side of the 10x one, and the ratio takes their mean: one 1x run alone
+# moves the ratio by its own +-5% from run to run.
+say "pfslab attack on the 1x capture, the ${SCALE}x, then the 1x again, for the ratio (output to /dev/null)"
 floor_ops; N_OPS=$OPS
+measure pfslab-1x-null /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
+B1_WALL=$WALL B1_RSS=$RSS
 measure pfslab-${SCALE}x /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN"
 N_WALL=$WALL N_CPU=$CPU N_RSS=$RSS
 measure pfslab-1x-null /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
-B_WALL=$WALL B_RSS=$RSS
+B_WALL=$(python3 -c "print(($B1_WALL + $WALL) / 2)")
+B_RSS=$(python3 -c "print(max($B1_RSS, $RSS))")
 say "counting the ${SCALE}x capture's decrypted sessions (not timed)"
 N_OK=$("$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN" | grep -c '"verdict": *"decrypted"' || true)
 
@@ -301,7 +307,7 @@ for i, (ops, wall, cpu, r, ok) in enumerate(rounds, 1):
 print(f"tshark (rsa_keys), one run: {t_wall:.2f} s wall, {t_rss:.1f} MB peak RSS, {t_ok} sessions decrypted")
 print()
 print(f"scaling: {scale}x capture ($sizeN MB, {sessions * scale} sessions): pfslab {n_wall:.2f} s wall ({n_wall * n_ops / (sessions * scale):.2f}x its floor at {n_ops:.0f} ops/s), "
-      f"{n_cpu:.2f} s CPU, peak RSS {n_rss:.1f} MB, {n_ok} decrypted; the 1x right after: {b_wall:.2f} s, {b_rss:.1f} MB (both with the JSON to /dev/null)")
+      f"{n_cpu:.2f} s CPU, peak RSS {n_rss:.1f} MB, {n_ok} decrypted; the 1x before and after: mean {b_wall:.2f} s, peak {b_rss:.1f} MB (all with the JSON to /dev/null)")
 time_ratio, mem_ratio = n_wall / b_wall, n_rss / b_rss
 print(f"  time {time_ratio:.2f}x for {scale}x the sessions; memory {mem_ratio:.2f}x")
 print()
@@ -323,6 +329,8 @@ if [ "${BENCH_MICRO:-0}" = 1 ]; then
     say "micro-benchmarks (Criterion): cargo bench --bench hot_paths"
     cargo bench --locked --bench hot_paths
 fi
+
+[ "${BENCH_ATTACK_ONLY:-0}" = 1 ] && exit 0
 
 # --- issue 18: the padding-oracle attack on RSA-2048 (ORACLE_RUNS runs, median and spread) and
 # attack --break-dh on a 32-bit-factor backdoored group; self-contained in its own script.

@@ -11,12 +11,12 @@
 //!
 //! Without blinding: a server blinds each ciphertext (multiplies it by r^e, a fresh random r,
 //! and divides r out after) so its timing tells a remote observer nothing about the key, and
-//! [`FastRsaKey::new`] keeps that for the lab's server. The attacker already has the key and
-//! decrypts offline, so [`FastRsaKey::unblinded`] loads it with AWS-LC's
-//! `RSA_FLAG_NO_BLINDING`: that skips the random number, the modular inverse and two
-//! multiplications per premaster (~6% of the attacker's CPU on the `make bench` capture, by
-//! `perf`). It also decrypts through [`crt`]: the same exponentiation (AWS-LC's constant-time
-//! Montgomery assembly), without the re-encryption a server does against faults (~5% more).
+//! [`FastRsaKey::new`] keeps that for the lab's server (AWS-LC's `RSA_decrypt`). The attacker
+//! already has the key and decrypts offline, so [`FastRsaKey::unblinded`] decrypts through
+//! [`crt`] instead: the same exponentiation on AWS-LC's constant-time Montgomery assembly,
+//! without the blinding (a random number, a modular inverse and two multiplications per
+//! premaster: ~6% of the attacker's CPU on the `make bench` capture, by `perf`) and without the
+//! re-encryption a server does against faults (~5% more).
 //!
 //! Rejection: the rsa crate's PKCS#1 v1.5 decryption uses implicit rejection — bad padding
 //! gives `Ok` with a deterministic pseudo-random message. [`FastRsaKey::decrypt_pkcs1v15`]
@@ -93,8 +93,6 @@ impl FastRsaKey {
             return None;
         }
         if !blinding {
-            // SAFETY: as above.
-            unsafe { sys::RSA_set_flags(rsa.as_ptr(), sys::RSA_FLAG_NO_BLINDING) };
             // SAFETY: as above.
             loaded.crt = Some(unsafe { crt::CrtKey::from_rsa(rsa.as_ptr()) }?);
         }
