@@ -15,9 +15,9 @@
 #  4. In $ROUNDS rounds (the machine's speed drifts): the RSA floor (`openssl speed -multi
 #     $(nproc) rsa2048`, private-key ops/s, hence the capture's premasters in seconds), then
 #     `pfslab attack --key K --json` on the 1x capture under /usr/bin/time -v: wall, CPU, peak
-#     RSS, ratio to the floor. tshark (`uat:rsa_keys`) once; pfslab on the 10x capture, then
-#     the 1x again for the scaling ratios (both writing their JSON to /dev/null, see there);
-#     a table of issue 20's targets, met or not.
+#     RSS, ratio to the floor. tshark (`uat:rsa_keys`) once; pfslab on the 1x and 10x captures
+#     in turn (1x, 10x, 1x, 10x, 1x) for the scaling ratios (all writing their JSON to
+#     /dev/null, see there); a table of issue 20's targets, met or not.
 #  5. With BENCH_MICRO=1, also `cargo bench --bench hot_paths` (Criterion micro-benchmarks).
 #
 # Knobs (environment): SESSIONS (5400), SCALE (10), CLIENTS (parallel s_time, 4), ROUNDS (floor
@@ -269,17 +269,23 @@ T_WALL=$WALL T_RSS=$RSS T_OK=$(grep -c "GET" "$DIR/tshark-1x.txt" || true)
 # The scaling pair writes its JSON to /dev/null: the 10x run's 1.1 GB of output, written to a
 # file, added 0.5-2.3 s of page-cache and writeback time here from run to run (the disk's, not
 # the attack's), while the 1x's 110 MB did not. Its sessions are counted in a run apart.
-# The 1x runs on either side of the 10x one, and the ratio takes their mean: one 1x run alone
-# moves the ratio by its own +-5% from run to run.
-say "pfslab attack on the 1x capture, the ${SCALE}x, then the 1x again, for the ratio (output to /dev/null)"
-floor_ops; N_OPS=$OPS
-measure pfslab-1x-null /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
-B1_WALL=$WALL B1_RSS=$RSS
-measure pfslab-${SCALE}x /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN"
-N_WALL=$WALL N_CPU=$CPU N_RSS=$RSS
-measure pfslab-1x-null /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
-B_WALL=$(python3 -c "print(($B1_WALL + $WALL) / 2)")
-B_RSS=$(python3 -c "print(max($B1_RSS, $RSS))")
+# 1x, 10x, 1x, 10x, 1x, and the ratio of the means: a single run moves by +-5% from run to
+# run here, and once in a while a 10x run takes a second more (system time: this machine's page
+# cache keeps almost none of the capture, so every run reads it from the disk again).
+say "pfslab attack on the 1x and ${SCALE}x captures in turn (1x, ${SCALE}x, 1x, ${SCALE}x, 1x) for the ratio (output to /dev/null)"
+B_WALLS=() B_RSSES=() N_WALLS=() N_CPUS=() N_RSSES=()
+for turn in 1 2 3; do
+    measure pfslab-1x-null /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAP1"
+    B_WALLS+=("$WALL") B_RSSES+=("$RSS")
+    [ "$turn" = 3 ] && break
+    measure pfslab-${SCALE}x /dev/null "$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN"
+    N_WALLS+=("$WALL") N_CPUS+=("$CPU") N_RSSES+=("$RSS")
+done
+mean() { python3 -c "import sys; v = [float(x) for x in sys.argv[1:]]; print(sum(v) / len(v))" "$@"; }
+most() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@"; }
+B_WALL=$(mean "${B_WALLS[@]}") B_RSS=$(most "${B_RSSES[@]}")
+N_WALL=$(mean "${N_WALLS[@]}") N_CPU=$(mean "${N_CPUS[@]}") N_RSS=$(most "${N_RSSES[@]}")
+N_RUNS="${N_WALLS[*]}" B_RUNS="${B_WALLS[*]}"
 say "counting the ${SCALE}x capture's decrypted sessions (not timed)"
 N_OK=$("$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN" | grep -c '"verdict": *"decrypted"' || true)
 
@@ -288,7 +294,8 @@ import statistics
 rounds = [$ROWS]
 sessions, scale = $sessions, $SCALE
 t_wall, t_rss, t_ok = $T_WALL, $T_RSS, $T_OK
-n_wall, n_cpu, n_rss, n_ok, n_ops = $N_WALL, $N_CPU, $N_RSS, $N_OK, $N_OPS
+n_wall, n_cpu, n_rss, n_ok = $N_WALL, $N_CPU, $N_RSS, $N_OK
+n_ops = statistics.median([r[0] for r in rounds])  # the rounds' floor
 b_wall, b_rss = $B_WALL, $B_RSS
 print()
 print(f"capture: {sessions} RSA-transport sessions of real OpenSSL traffic, ~16 KB responses, $size1 MB ($CAP1)")
@@ -306,8 +313,8 @@ for i, (ops, wall, cpu, r, ok) in enumerate(rounds, 1):
     print(f"{i:>5} {ops:>10.0f} {floor:>8.2f} {wall:>14.2f} {cpu:>6.2f} {r:>12.1f} {wall / floor:>8.2f} {cpu / (nproc * floor):>12.2f} {t_wall / wall:>21.2f} {ok:>10}")
 print(f"tshark (rsa_keys), one run: {t_wall:.2f} s wall, {t_rss:.1f} MB peak RSS, {t_ok} sessions decrypted")
 print()
-print(f"scaling: {scale}x capture ($sizeN MB, {sessions * scale} sessions): pfslab {n_wall:.2f} s wall ({n_wall * n_ops / (sessions * scale):.2f}x its floor at {n_ops:.0f} ops/s), "
-      f"{n_cpu:.2f} s CPU, peak RSS {n_rss:.1f} MB, {n_ok} decrypted; the 1x before and after: mean {b_wall:.2f} s, peak {b_rss:.1f} MB (all with the JSON to /dev/null)")
+print(f"scaling: {scale}x capture ($sizeN MB, {sessions * scale} sessions): pfslab {n_wall:.2f} s wall (mean of $N_RUNS; {n_wall * n_ops / (sessions * scale):.2f}x the rounds' median floor, {n_ops:.0f} ops/s), "
+      f"{n_cpu:.2f} s CPU, peak RSS {n_rss:.1f} MB, {n_ok} decrypted; the 1x around them: mean {b_wall:.2f} s ($B_RUNS), peak {b_rss:.1f} MB (all with the JSON to /dev/null)")
 time_ratio, mem_ratio = n_wall / b_wall, n_rss / b_rss
 print(f"  time {time_ratio:.2f}x for {scale}x the sessions; memory {mem_ratio:.2f}x")
 print()

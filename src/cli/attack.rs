@@ -65,6 +65,22 @@ pub struct AttackArgs {
     captures: Vec<PathBuf>,
 }
 
+/// Marks this thread, and the threads it starts, as a batch job (SCHED_BATCH, sched(7)): their
+/// wake-ups no longer preempt one another. The attack's reader, workers and writer hand sessions
+/// along thousands of times a second; this halves its context switches on the `make bench`
+/// capture and takes ~1% off its wall time. Best effort: where it fails nothing changes.
+fn run_as_batch_job() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread and `param` a valid sched_param; on failure the
+        // call changes nothing.
+        unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+        }
+    }
+}
+
 pub fn run(a: AttackArgs) -> Result<()> {
     // 1. Everything that can fail before the run: the loot, the captures, the key log to write.
     if a.key.is_none()
@@ -105,6 +121,7 @@ pub fn run(a: AttackArgs) -> Result<()> {
     });
 
     // 2. The run: each session's report goes out (JSON) or into the spools as it comes.
+    run_as_batch_job();
     let mut reports = Reports::new(&a, keylog_out);
     let progress = Progress::default();
     let show = std::io::stderr().is_terminal() && !a.quiet;
