@@ -56,6 +56,7 @@ pub fn server_config() -> Arc<ServerConfig> {
                 ephemerals: Default::default(),
                 padding_oracle: Default::default(),
                 resumption: Default::default(),
+                fast_key: Default::default(),
             })
         })
         .clone()

@@ -62,6 +62,7 @@ pub(crate) fn session_logged(
         ephemerals: Default::default(),
         padding_oracle: Default::default(),
         resumption: server_resumption,
+        fast_key: Default::default(),
     });
     let client = Arc::new(ClientConfig {
         suites: vec![suite],

@@ -118,6 +118,7 @@ pub fn run(a: MitmArgs) -> Result<()> {
             ephemerals: Default::default(),
             padding_oracle: Default::default(),
             resumption: ServerResumption::default(),
+            fast_key: Default::default(),
         }),
         upstream,
         upstream_client: Arc::new(ClientConfig {

@@ -176,6 +176,7 @@ pub fn run(a: ServerArgs) -> Result<()> {
         ephemerals: Ephemerals::new(a.reuse_ephemeral.unwrap_or_default()).with_groups(&groups),
         resumption,
         padding_oracle,
+        fast_key: Default::default(),
     });
     output::print(format!("pfslab server listening on {addr}\n"))?;
     eprintln!(

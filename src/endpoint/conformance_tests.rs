@@ -35,6 +35,7 @@ fn server(keylog: Option<Arc<KeyLogWriter>>) -> Connection {
         ephemerals: Default::default(),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }
@@ -424,6 +425,7 @@ fn dhe_server(group: crate::crypto::ffdh::DhGroup) -> Connection {
         ephemerals: Default::default(),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }

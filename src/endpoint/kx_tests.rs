@@ -28,6 +28,7 @@ fn server(groups: &[KxGroup]) -> Connection {
         ephemerals: Ephemerals::default().with_groups(groups),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "kx server")).expect("server")
 }

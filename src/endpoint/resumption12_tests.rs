@@ -46,6 +46,7 @@ fn server(keys: &Arc<TicketKeys>, cache: &Arc<SessionCache>, now_ms: u64) -> Con
             clock: Clock::Fixed(now_ms),
             ..Default::default()
         },
+        fast_key: Default::default(),
     });
     // A fresh seed per connection: equal seeds would make equal session IDs.
     static NEXT: AtomicU64 = AtomicU64::new(0);

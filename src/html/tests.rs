@@ -77,6 +77,7 @@ fn session(
         ephemerals: Default::default(),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     let client = Arc::new(ClientConfig {
         suites: vec![suite],

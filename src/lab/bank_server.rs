@@ -183,7 +183,7 @@ pub fn serve(
 ) {
     // The key's private operations on AWS-LC; a seeded server signs on the rsa crate, whose
     // blinding and PSS salts come from the seeded generator (captures stay byte-identical).
-    crate::endpoint::server::accelerate(&options.config.key, options.seed.is_none());
+    crate::endpoint::server::accelerate(&options.config, options.seed.is_none());
     let active = Arc::new(AtomicUsize::new(0));
     let mut parent_rng = rng::for_purpose(options.seed, "server");
     let mut number: u64 = 0;

@@ -362,6 +362,7 @@ pub fn record(opts: RecordOptions) -> Result<RecordSummary, RecordError> {
             .with_groups(&KxGroup::PREFERENCE),
         padding_oracle: Default::default(),
         resumption,
+        fast_key: Default::default(),
     });
     let server_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| RecordError::Io {
         what: "cannot bind the lab server".into(),

@@ -36,6 +36,7 @@ fn sessions(suites_run: &[Suite]) -> (Vec<TargetSession>, Arc<ServerConfig>, Key
         ephemerals: Ephemerals::new(KeyLifetime::Forever),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     let mut targets = Vec::new();
     for (i, suite) in suites_run.iter().enumerate() {

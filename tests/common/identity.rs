@@ -41,6 +41,7 @@ pub fn server_config(suites: Vec<Suite>, keylog: Option<Arc<KeyLogWriter>>) -> A
         ephemerals: Default::default(),
         padding_oracle: Default::default(),
         resumption: Default::default(),
+        fast_key: Default::default(),
     })
 }
 

@@ -29,6 +29,7 @@ fn start_oracle_server(padding_oracle: PaddingOracle) -> ServerHandle {
         ephemerals: Default::default(),
         padding_oracle,
         resumption: Default::default(),
+        fast_key: Default::default(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     bank_server::spawn(

@@ -11,7 +11,7 @@ mod tls13;
 mod tls13_psk;
 
 pub use ephemeral::{Ephemerals, KeyLifetime};
-pub use fast_key::accelerate;
+pub use fast_key::{accelerate, FastKeySlot, FastServerKey};
 pub use oracle::PaddingOracle;
 pub use session_cache::SessionCache;
 
@@ -46,6 +46,10 @@ pub struct ServerConfig {
     /// A deliberate Bleichenbacher padding oracle for RSA key transport (`--oracle`; off by
     /// default).
     pub padding_oracle: PaddingOracle,
+    /// `key` loaded into AWS-LC ([`accelerate`], when a server starts serving this
+    /// configuration); until then, or for a key AWS-LC does not take, the rsa crate does every
+    /// private operation. Build it empty: `Default::default()`.
+    pub fast_key: fast_key::FastKeySlot,
 }
 
 /// How the server lets clients come back (RFC 5246 §7.3 session IDs, RFC 5077 tickets,

@@ -285,7 +285,7 @@ pub(super) fn handle_client_hello(
                 });
                 (Ephemeral::Dhe(key), signed, encode)
             };
-            let signature = fast_key::sign(&config.key, scheme, &signed, &mut cx.rng)
+            let signature = fast_key::sign(&config, scheme, &signed, &mut cx.rng)
                 .map_err(|e| Error::Internal(format!("signing ServerKeyExchange: {e}")))?;
             cx.summary.signature_scheme = Some(scheme);
             flight.push(encode(signature));
@@ -326,7 +326,7 @@ struct ExpectClientKeyExchange {
 /// RFC 5246 §7.4.7.1: decrypt the premaster, but on any failure carry on with a random one so
 /// the failure is indistinguishable until Finished (Bleichenbacher, ROBOT).
 fn rsa_premaster(
-    key: &Arc<rsa::PrivateKey>,
+    config: &ServerConfig,
     client_version: u16,
     encrypted: &[u8],
     rng: &mut LabRng,
@@ -336,12 +336,12 @@ fn rsa_premaster(
     rng.fill_bytes(&mut fallback);
     // The deliberate oracle (off by default): an early, different alert for one class of
     // paddings — the difference RFC 5246 §7.4.7.1 forbids.
-    if oracle.leaks(key, encrypted) {
+    if oracle.leaks(&config.key, encrypted) {
         return Err(Error::HandshakeFailure(format!(
             "--oracle {oracle:?}: rejected the ClientKeyExchange padding at once (a padding oracle)"
         )));
     }
-    let decrypted = fast_key::decrypt_pkcs1(key, encrypted).unwrap_or_default();
+    let decrypted = fast_key::decrypt_pkcs1(config, encrypted).unwrap_or_default();
     let version = client_version.to_be_bytes();
     let good = decrypted.len() == 48 && decrypted[..2] == version;
     Ok(if good { decrypted } else { fallback })
@@ -354,7 +354,7 @@ impl State for ExpectClientKeyExchange {
             (KeyExchange::Rsa, _) => {
                 let cke = RsaClientKeyExchange::read(msg.body())?;
                 rsa_premaster(
-                    &self.config.key,
+                    &self.config,
                     self.client_version,
                     &cke.encrypted_premaster,
                     &mut cx.rng,

@@ -170,7 +170,7 @@ pub(super) fn handle_client_hello(
     }
     if let Some(scheme) = scheme {
         let content = CertificateVerify::signed_content(true, &transcript.hash(suite.hash));
-        let signature = super::fast_key::sign(&config.key, scheme, &content, &mut cx.rng)
+        let signature = super::fast_key::sign(&config, scheme, &content, &mut cx.rng)
             .map_err(|e| Error::Internal(format!("signing CertificateVerify: {e}")))?;
         let cv = CertificateVerify { scheme, signature }.encode();
         transcript.add(&cv);

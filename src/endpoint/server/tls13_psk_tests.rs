@@ -51,6 +51,7 @@ fn server_with(prefer_psk_ke: bool, now_ms: u64) -> Connection {
             clock: Clock::Fixed(now_ms),
             ..Default::default()
         },
+        fast_key: Default::default(),
     });
     server_connection(config, rng::from_seed(1, "server")).expect("server")
 }

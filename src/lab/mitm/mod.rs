@@ -459,6 +459,7 @@ mod tests {
             ephemerals: Default::default(),
             padding_oracle: Default::default(),
             resumption: Default::default(),
+            fast_key: Default::default(),
         })
     }
 
