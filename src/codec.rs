@@ -179,10 +179,11 @@ pub fn put_vec_u24(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Lower-case hex, no separators.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     s
 }
@@ -247,6 +248,10 @@ mod tests {
     #[test]
     fn hex_round_trip() {
         assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
+        assert_eq!(unhex(&expected).unwrap(), all);
         assert_eq!(unhex("00 AB ff").unwrap(), vec![0x00, 0xab, 0xff]);
         assert!(unhex("abc").is_none());
         assert!(unhex("zz").is_none());

@@ -392,10 +392,6 @@ fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// writer, not copied three times.
 pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> std::io::Result<()> {
     use serde_json::Value;
-    let opt = |v: Option<String>| v.map_or(Value::Null, Value::String);
-    let finished = |f: &Option<crate::attack::FinishedCheck>| {
-        opt(f.as_ref().map(|f| format!("{f:?}").to_lowercase()))
-    };
     // serde_json's map sorts keys; the pretty printer puts each at two spaces.
     let mut first = true;
     let mut key = |out: &mut dyn std::io::Write, name: &str| {
@@ -413,9 +409,27 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
         out.write_all(text.replace('\n', "\n  ").as_bytes())
     };
     let text = json_text::write_json_str;
+    // Scalars straight into the writer: a string or null, a bool or null.
+    let nullable = |out: &mut dyn std::io::Write, v: Option<&str>| match v {
+        Some(s) => text(out, s),
+        None => out.write_all(b"null"),
+    };
+    let flag = |out: &mut dyn std::io::Write, v: Option<bool>| {
+        out.write_all(match v {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        })
+    };
+    let finished = |f: &Option<crate::attack::FinishedCheck>| {
+        f.as_ref().map(|f| format!("{f:?}").to_lowercase())
+    };
     let out: &mut dyn std::io::Write = out;
     key(out, "assumed_dlog_break")?;
-    small(out, opt(r.assumed_dlog.as_ref().map(|s| s.describe())))?;
+    nullable(
+        out,
+        r.assumed_dlog.as_ref().map(|s| s.describe()).as_deref(),
+    )?;
     key(out, "capture")?;
     text(out, &r.capture)?;
     key(out, "cipher_suite")?;
@@ -425,39 +439,39 @@ pub fn write_session_json(out: &mut impl std::io::Write, r: &SessionReport) -> s
     key(out, "client_data")?;
     text(out, &lossy(&r.client_data))?;
     key(out, "client_finished")?;
-    small(out, finished(&r.client_finished))?;
+    nullable(out, finished(&r.client_finished).as_deref())?;
     key(out, "client_random")?;
-    small(out, opt(r.client_random.map(|c| hex(&c))))?;
+    nullable(out, r.client_random.map(|c| hex(&c)).as_deref())?;
     key(out, "encrypt_then_mac")?;
-    small(out, r.encrypt_then_mac.into())?;
+    flag(out, r.encrypt_then_mac)?;
     key(out, "extended_master_secret")?;
-    small(out, r.ems.into())?;
+    flag(out, Some(r.ems))?;
     key(out, "group")?;
-    small(out, r.group.clone().into())?;
+    nullable(out, r.group.as_deref())?;
     key(out, "key_exchange")?;
     text(out, &r.key_exchange)?;
     key(out, "master_secret")?;
-    small(out, opt(r.master_secret.as_ref().map(|m| hex(m))))?;
+    nullable(out, r.master_secret.as_ref().map(|m| hex(m)).as_deref())?;
     key(out, "notes")?;
     small(out, r.notes.clone().into())?;
     key(out, "psk_mode")?;
-    small(out, r.psk_mode.as_ref().map(|m| m.as_str()).into())?;
+    nullable(out, r.psk_mode.as_ref().map(|m| m.as_str()))?;
     key(out, "reason")?;
     text(out, &r.reason)?;
     key(out, "resumed")?;
-    small(out, r.resumed.clone().into())?;
+    nullable(out, r.resumed.as_deref())?;
     key(out, "secret_source")?;
-    small(out, opt(r.source.as_ref().map(|s| s.describe())))?;
+    nullable(out, r.source.as_ref().map(|s| s.describe()).as_deref())?;
     key(out, "server")?;
     text(out, &r.server)?;
     key(out, "server_data")?;
     text(out, &lossy(&r.server_data))?;
     key(out, "server_finished")?;
-    small(out, finished(&r.server_finished))?;
+    nullable(out, finished(&r.server_finished).as_deref())?;
     key(out, "sni")?;
-    small(out, r.sni.clone().into())?;
+    nullable(out, r.sni.as_deref())?;
     key(out, "stream")?;
-    small(out, r.stream.into())?;
+    write!(out, "{}", r.stream)?;
     key(out, "tickets")?;
     small(
         out,
