@@ -115,7 +115,7 @@ pub(super) fn handle_client_hello(
     // 2. Secure renegotiation (RFC 5746 §3.6): SCSV or an empty renegotiation_info.
     let reneg_ext = hello.extension(ExtensionType::RenegotiationInfo);
     if let Some(ext) = reneg_ext {
-        if ext.parse_u8_list("renegotiation_info")?.len() != 0 {
+        if !ext.parse_u8_list("renegotiation_info")?.is_empty() {
             return Err(Error::HandshakeFailure(
                 "non-empty renegotiation_info on an initial handshake".into(),
             ));
