@@ -23,7 +23,8 @@
 # Knobs (environment): SESSIONS (5400), SCALE (10), CLIENTS (parallel s_time, 4), ROUNDS (floor
 # and attack rounds, 5), BENCH_DIR (target/bench), BENCH_MICRO (0), BENCH_ATTACK_ONLY (0; 1 stops
 # after the attacker's table, before the oracle and server benches).
-# Outputs of the timed runs are kept in $BENCH_DIR (*.json, *.txt, *.time) for checking.
+# Outputs of the timed runs are kept in $BENCH_DIR (*.json, *.txt, *.time) for checking: of runs
+# repeated under one name (the rounds, the scaling runs), the last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -269,9 +270,14 @@ T_WALL=$WALL T_RSS=$RSS T_OK=$(grep -c "GET" "$DIR/tshark-1x.txt" || true)
 # The scaling pair writes its JSON to /dev/null: the 10x run's 1.1 GB of output, written to a
 # file, added 0.5-2.3 s of page-cache and writeback time here from run to run (the disk's, not
 # the attack's), while the 1x's 110 MB did not. Its sessions are counted in a run apart.
-# 1x, 10x, 1x, 10x, 1x, and the ratio of the means: a single run moves by +-5% from run to
-# run here, and once in a while a 10x run takes a second more (system time: this machine's page
-# cache keeps almost none of the capture, so every run reads it from the disk again).
+# First an untimed run that counts the 10x capture's decrypted sessions. It also takes the hit
+# the first 10x run after tshark often took here (9.9-10.6 s in three of five `make bench` runs,
+# against 8.6-9.2 s for later ones; by hand once 10.5 s with 2.3 s of system time against 0.6 s):
+# this VM's page cache keeps almost none of the 1.2 GB capture between runs, and the memory
+# tshark's 660 MB just freed seems slow to hand out again.
+# Then 1x, 10x, 1x, 10x, 1x, and the ratio of the means: a single run moves by +-5% here.
+say "counting the ${SCALE}x capture's decrypted sessions (not timed)"
+N_OK=$("$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN" | grep -c '"verdict": *"decrypted"' || true)
 say "pfslab attack on the 1x and ${SCALE}x captures in turn (1x, ${SCALE}x, 1x, ${SCALE}x, 1x) for the ratio (output to /dev/null)"
 B_WALLS=() B_RSSES=() N_WALLS=() N_CPUS=() N_RSSES=()
 for turn in 1 2 3; do
@@ -286,8 +292,6 @@ most() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@
 B_WALL=$(mean "${B_WALLS[@]}") B_RSS=$(most "${B_RSSES[@]}")
 N_WALL=$(mean "${N_WALLS[@]}") N_CPU=$(mean "${N_CPUS[@]}") N_RSS=$(most "${N_RSSES[@]}")
 N_RUNS="${N_WALLS[*]}" B_RUNS="${B_WALLS[*]}"
-say "counting the ${SCALE}x capture's decrypted sessions (not timed)"
-N_OK=$("$PFSLAB" attack --key "$KEY" --json --quiet "$CAPN" | grep -c '"verdict": *"decrypted"' || true)
 
 python3 - <<EOF
 import statistics

@@ -12,8 +12,9 @@
 //! lessons look at in memory: they keep the allocator real servers on Linux run with.
 //!
 //! The choice is made when the program is loaded, before any Rust code allocates, from the
-//! command line glibc hands to `.init_array` functions; a block freed later goes back to the
-//! allocator that owns it whatever the choice (`mi_is_in_heap_region`).
+//! command line glibc hands to `.init_array` functions (so on Linux with glibc only; elsewhere
+//! every command runs on the system allocator); a block freed later goes back to the allocator
+//! that owns it whatever the choice (`mi_is_in_heap_region`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
@@ -29,17 +30,24 @@ static ON_MIMALLOC: AtomicBool = AtomicBool::new(false);
 /// mimalloc has handed out blocks in this process (never cleared).
 static MIMALLOC_USED: AtomicBool = AtomicBool::new(false);
 
+/// `MIMALLOC_USED` is set before `ON_MIMALLOC` (Release), and a thread that saw `ON_MIMALLOC`
+/// (Acquire) sees `MIMALLOC_USED` too: no mimalloc block is ever freed as glibc's.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 fn choose_mimalloc(on: bool) {
     if on {
-        MIMALLOC_USED.store(true, Ordering::Relaxed);
+        MIMALLOC_USED.store(true, Ordering::Release);
     }
-    ON_MIMALLOC.store(on, Ordering::Relaxed);
+    ON_MIMALLOC.store(on, Ordering::Release);
+}
+
+fn on_mimalloc() -> bool {
+    ON_MIMALLOC.load(Ordering::Acquire)
 }
 
 /// Whether `ptr` is mimalloc's: never unless mimalloc has been used.
 fn from_mimalloc(ptr: *mut u8) -> bool {
     // SAFETY: mi_is_in_heap_region only compares the address with mimalloc's arenas.
-    MIMALLOC_USED.load(Ordering::Relaxed)
+    MIMALLOC_USED.load(Ordering::Acquire)
         && unsafe { mi::mi_is_in_heap_region(ptr as *const c_void) }
 }
 
@@ -48,7 +56,7 @@ fn from_mimalloc(ptr: *mut u8) -> bool {
 // contract for the layouts passed through.
 unsafe impl GlobalAlloc for LabAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ON_MIMALLOC.load(Ordering::Relaxed) {
+        if on_mimalloc() {
             // SAFETY: as for mimalloc's own GlobalAlloc (mimalloc crate): any size and alignment.
             unsafe { mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8 }
         } else {
@@ -58,7 +66,7 @@ unsafe impl GlobalAlloc for LabAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if ON_MIMALLOC.load(Ordering::Relaxed) {
+        if on_mimalloc() {
             // SAFETY: as in `alloc`.
             unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8 }
         } else {
@@ -101,7 +109,10 @@ const ARENA_RESERVE: mi::mi_option_t = 23;
 /// mimalloc's defaults keep freed pages a while (purged after 1 s; arenas committed eagerly):
 /// ~47 MB peak on the bench capture against glibc's 13 MB. Purging at once and committing on
 /// demand gives the same speed at ~15 MB.
-#[cfg_attr(test, allow(dead_code))]
+#[cfg_attr(
+    any(test, not(all(target_os = "linux", target_env = "gnu"))),
+    allow(dead_code)
+)]
 fn configure_mimalloc() {
     // SAFETY: mi_option_set takes any option number and value; these are read on use, and no
     // block has been allocated yet.
@@ -163,6 +174,14 @@ mod tests {
 
     #[test]
     fn blocks_go_back_to_their_own_allocator() {
+        /// Back to glibc for new blocks when the test ends, even by a panic.
+        struct BackToSystem;
+        impl Drop for BackToSystem {
+            fn drop(&mut self) {
+                choose_mimalloc(false);
+            }
+        }
+        let _back = BackToSystem;
         let layout = Layout::from_size_align(100, 16).expect("layout");
         // SAFETY: each block is allocated, used within its size and freed once.
         unsafe {
@@ -179,7 +198,6 @@ mod tests {
             let grown = Layout::from_size_align(5000, 16).expect("layout");
             LabAllocator.dealloc(system, grown);
             LabAllocator.dealloc(mimalloc, grown);
-            choose_mimalloc(false);
         }
     }
 }

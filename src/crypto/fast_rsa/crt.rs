@@ -7,9 +7,10 @@
 //! attacker decrypts recordings offline with a key it already holds, so there is nothing to leak,
 //! and a wrong result would fail the padding check and then the Finished MAC, both of which
 //! the attacker checks anyway. This path keeps AWS-LC's two-exponent Montgomery assembly
-//! (`BN_mod_exp_mont_consttime_x2`: both halves at once, AVX-512 IFMA where the CPU has it) and
-//! does the rest — reduction, recombination, padding check — in variable time, as the issue
-//! allows for a key that is already stolen.
+//! (`BN_mod_exp_mont_consttime_x2`: both halves at once on AVX-512 IFMA where the CPU has it
+//! and the primes are 1024, 1536 or 2048 bits; one after the other otherwise) and
+//! does the rest — reduction, recombination, padding check — in variable time: a timing side
+//! channel can only leak a key the attacker already has.
 //!
 //! AWS-LC cleanses every buffer it frees (`OPENSSL_free`), so the BIGNUMs here (primes,
 //! exponents, intermediate results) are wiped when they are freed.
@@ -139,6 +140,7 @@ impl CrtKey {
             let temps: [*mut sys::BIGNUM; 6] = std::array::from_fn(|_| sys::BN_CTX_get(cx));
             if temps.iter().any(|t| t.is_null()) {
                 sys::BN_CTX_end(cx);
+                sys::ERR_clear_error();
                 return false;
             }
             let [ct, c_p, c_q, m_p, m_q, m] = temps;

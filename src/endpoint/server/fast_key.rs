@@ -15,6 +15,7 @@
 //! The AWS-LC copy lives in the [`ServerConfig`] it serves ([`ServerConfig::fast_key`]), loaded
 //! once when a server starts serving it ([`accelerate`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
@@ -27,8 +28,11 @@ use crate::pki::{self, PkiError};
 /// A server key loaded into AWS-LC.
 pub struct FastServerKey {
     decrypt: FastRsaKey,
-    /// `None` for seeded servers (see the module docs) and keys AWS-LC does not sign with.
+    /// `None` for keys AWS-LC does not sign with.
     sign: Option<FastRsaSigner>,
+    /// Whether `sign` is used: off for seeded servers (see the module docs), and once off it
+    /// stays off.
+    fast_signatures: AtomicBool,
 }
 
 impl FastServerKey {
@@ -38,21 +42,36 @@ impl FastServerKey {
     pub fn load(key: &rsa::PrivateKey, fast_signatures: bool) -> Option<Self> {
         Some(Self {
             decrypt: FastRsaKey::new(key)?,
-            sign: fast_signatures.then(|| FastRsaSigner::new(key)).flatten(),
+            sign: FastRsaSigner::new(key),
+            fast_signatures: AtomicBool::new(fast_signatures),
         })
+    }
+
+    fn signer(&self) -> Option<&FastRsaSigner> {
+        self.sign
+            .as_ref()
+            .filter(|_| self.fast_signatures.load(Ordering::Relaxed))
     }
 }
 
 /// The slot [`ServerConfig::fast_key`] holds: empty until the configuration is served.
 pub type FastKeySlot = OnceLock<Option<FastServerKey>>;
 
-/// Loads `config`'s key into AWS-LC for its private operations, once (a later call keeps what
-/// the first loaded). Returns whether AWS-LC took the key.
+/// Loads `config`'s key into AWS-LC for its private operations, once. A configuration served
+/// by a seeded server (`fast_signatures` false) signs on the rsa crate from then on, whoever
+/// served it first. Returns whether AWS-LC took the key.
 pub fn accelerate(config: &ServerConfig, fast_signatures: bool) -> bool {
-    config
-        .fast_key
-        .get_or_init(|| FastServerKey::load(&config.key, fast_signatures))
-        .is_some()
+    settle(&config.fast_key, &config.key, fast_signatures)
+}
+
+fn settle(slot: &FastKeySlot, key: &rsa::PrivateKey, fast_signatures: bool) -> bool {
+    let loaded = slot.get_or_init(|| FastServerKey::load(key, fast_signatures));
+    if let Some(fast) = loaded {
+        if !fast_signatures {
+            fast.fast_signatures.store(false, Ordering::Relaxed);
+        }
+    }
+    loaded.is_some()
 }
 
 /// RSAES-PKCS1-v1_5 decryption of a ClientKeyExchange (RFC 8017 §7.2.2) with `config`'s key.
@@ -100,7 +119,7 @@ fn sign_with(
     message: &[u8],
     rng: &mut LabRng,
 ) -> Result<Vec<u8>, PkiError> {
-    let signer = fast.and_then(|f| f.sign.as_ref());
+    let signer = fast.and_then(FastServerKey::signer);
     if let (Some(signer), Some(padding)) = (signer, pki::fast_signature(scheme)) {
         if let Some(signature) = signer.sign(padding, message) {
             return Ok(signature);
@@ -132,22 +151,34 @@ mod tests {
         );
 
         // Seeded server: fast decryption, signatures still on the rsa crate (same draws).
-        let seeded = FastServerKey::load(&key, false).expect("AWS-LC takes a 2048-bit key");
-        assert!(seeded.sign.is_none());
+        let slot = FastKeySlot::new();
+        assert!(settle(&slot, &key, false));
+        let seeded = slot.get().and_then(Option::as_ref).expect("loaded");
+        assert!(seeded.signer().is_none());
         assert_eq!(
-            decrypt_with(&key, Some(&seeded), &ct).as_deref(),
+            decrypt_with(&key, Some(seeded), &ct).as_deref(),
             Some(&pms.to_vec())
         );
         let (mut a, mut b) = (from_seed(1, "x"), from_seed(1, "x"));
         let pss =
-            sign_with(&key, Some(&seeded), pki::RSA_PSS_RSAE_SHA256, msg, &mut a).expect("sign");
+            sign_with(&key, Some(seeded), pki::RSA_PSS_RSAE_SHA256, msg, &mut a).expect("sign");
         let pss_slow = pki::sign(&key, pki::RSA_PSS_RSAE_SHA256, msg, &mut b).expect("sign");
         assert_eq!(pss, pss_slow, "the seeded PSS salt");
+        // A later unseeded server does not turn fast signing on for that configuration...
+        assert!(settle(&slot, &key, true));
+        assert!(seeded.signer().is_none());
+        // ...and a seeded one turns it off where an unseeded one had it on.
+        let slot = FastKeySlot::new();
+        assert!(settle(&slot, &key, true));
+        let fast = slot.get().and_then(Option::as_ref).expect("loaded");
+        assert!(fast.signer().is_some());
+        assert!(settle(&slot, &key, false));
+        assert!(fast.signer().is_none());
 
         // Unseeded server, another key: AWS-LC signs; PKCS#1 v1.5 equals the rsa crate's bytes.
         let key2 = pki::generate_key(&mut rng, 2048).expect("keygen");
         let fast2 = FastServerKey::load(&key2, true).expect("AWS-LC takes it");
-        assert!(fast2.sign.is_some());
+        assert!(fast2.signer().is_some());
         let fast_pkcs1 =
             sign_with(&key2, Some(&fast2), pki::RSA_PKCS1_SHA256, msg, &mut rng).expect("sign");
         let slow2 = pki::sign(&key2, pki::RSA_PKCS1_SHA256, msg, &mut rng).expect("sign");
@@ -171,5 +202,12 @@ mod tests {
         // A key AWS-LC does not take (the lab's --bits 1024) stays on the rsa crate.
         let small = pki::generate_key(&mut rng, 1024).expect("keygen");
         assert!(FastServerKey::load(&small, true).is_none());
+        let slot = FastKeySlot::new();
+        assert!(!settle(&slot, &small, true));
+        assert_eq!(
+            decrypt_with(&small, None, &ct),
+            None,
+            "another key's ciphertext"
+        );
     }
 }
