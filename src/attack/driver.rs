@@ -50,27 +50,6 @@ struct Done {
 /// hand-offs cost ~3% of the CPU one at a time), while the batches in flight stay a few MB.
 const BATCH: usize = 8;
 
-/// Sessions between two returns of free heap memory to the system (see `release_free_memory`).
-const TRIM_EVERY: u64 = 2048;
-
-/// Gives the pages of freed heap memory back to the system. Sessions are allocated by one
-/// thread and freed by another, so glibc's per-thread arenas keep holes between long-lived
-/// entries (closed connections, the resumption cache) that its own trimming never returns:
-/// without this the peak RSS of the 10x bench capture is ~3x that of the 1x one for the same
-/// ~14 MB of live heap (heaptrack).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: glibc's malloc_trim(3) takes a byte count and only releases free pages.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
 /// Analyses every TLS session of `captures` with `threads` workers; `emit` receives the reports
 /// in capture order, then session order.
 pub fn run(
@@ -187,9 +166,6 @@ pub fn run(
             progress.sessions_done.fetch_add(1, Ordering::Relaxed);
             emit(report);
             *next += 1;
-            if (*next).is_multiple_of(TRIM_EVERY) {
-                release_free_memory();
-            }
         };
         for batch in done_rx.iter() {
             for done in batch {

@@ -95,9 +95,9 @@ impl SecretSource {
                 "the ticket the client presented as its PSK identity carried the resumption PSK; opened with the stolen ticket key (name {})",
                 hex(key_name)
             ),
-            Self::ResumedPsk { from_stream } => format!(
-                "PSK derived from session {from_stream}'s resumption master secret and its NewSessionTicket's nonce (RFC 8446 §4.6.1), confirmed by the binder"
-            ),
+            Self::ResumedPsk { from_stream } => {
+                crate::attack::chain13::chained_route(*from_stream, "confirmed by the binder")
+            }
             Self::BrokenDlog(b) => format!(
                 "premaster computed from the {}'s DH exponent, found by Pohlig-Hellman: p-1 splits into {} primes, the largest of {} bits (g^x = Y checked)",
                 b.party, b.primes, b.largest_bits

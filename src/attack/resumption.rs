@@ -149,6 +149,16 @@ impl ResumptionCache {
         }
     }
 
+    /// Whether the place `(generation, kind, key)` in `order` is still its key's latest.
+    fn is_current(&self, generation: u64, kind: Kind, key: &Fingerprint) -> bool {
+        let map = match kind {
+            Kind::SessionId => &self.by_session_id,
+            Kind::Ticket => &self.by_ticket,
+            Kind::PskIdentity => &self.by_psk_identity,
+        };
+        map.get(key).is_some_and(|e| e.generation == generation)
+    }
+
     /// IDs, tickets and PSK identities held.
     pub fn len(&self) -> usize {
         self.by_session_id.len() + self.by_ticket.len() + self.by_psk_identity.len()
@@ -159,7 +169,7 @@ impl ResumptionCache {
     }
 
     /// Remembers `key`, or remembers it again (it becomes the most recent).
-    fn insert(&mut self, ticket: Kind, key: &[u8], stream: u64, secret: Held) {
+    fn insert(&mut self, kind: Kind, key: &[u8], stream: u64, secret: Held) {
         let generation = self.next_generation;
         self.next_generation += 1;
         let id = fingerprint(key);
@@ -169,18 +179,17 @@ impl ResumptionCache {
             key_len: key.len(),
             secret,
         };
-        if let Some(old) = self.map(ticket).insert(id, entry) {
+        if let Some(old) = self.map(kind).insert(id, entry) {
             self.key_bytes -= old.key_len;
         }
         self.key_bytes += key.len();
-        self.order.push_back((generation, ticket, id));
+        self.order.push_back((generation, kind, id));
         while self.len() > self.max_entries || self.key_bytes > self.max_bytes {
-            let Some((generation, ticket, oldest)) = self.order.pop_front() else {
+            let Some((generation, kind, oldest)) = self.order.pop_front() else {
                 break;
             };
-            let map = self.map(ticket);
-            if map.get(&oldest).is_some_and(|e| e.generation == generation) {
-                if let Some(gone) = map.remove(&oldest) {
+            if self.is_current(generation, kind, &oldest) {
+                if let Some(gone) = self.map(kind).remove(&oldest) {
                     self.key_bytes -= gone.key_len;
                 }
                 self.forgotten += 1;
@@ -188,16 +197,9 @@ impl ResumptionCache {
         }
         // Keys remembered again leave stale places behind; drop them before they add up.
         if self.order.len() > 2 * self.len() + 64 {
-            let (ids, tickets, psks) =
-                (&self.by_session_id, &self.by_ticket, &self.by_psk_identity);
-            self.order.retain(|(generation, kind, key)| {
-                let map = match kind {
-                    Kind::SessionId => ids,
-                    Kind::Ticket => tickets,
-                    Kind::PskIdentity => psks,
-                };
-                map.get(key).is_some_and(|e| e.generation == *generation)
-            });
+            let mut order = std::mem::take(&mut self.order);
+            order.retain(|(generation, kind, key)| self.is_current(*generation, *kind, key));
+            self.order = order;
         }
     }
 

@@ -7,7 +7,6 @@ use crate::attack::observe::ObservedSession;
 use crate::attack::FinishedCheck;
 use crate::msgs::enums::{AlertDescription, ContentType, HandshakeType, ProtocolVersion};
 use crate::msgs::record::{HandshakeJoiner, HandshakeMessage, OpaqueRecord};
-use crate::pki;
 use crate::suites::Suite;
 use crate::tls12::keys::{derive_master_secret, verify_data, MasterSecret, Side};
 use crate::tls12::protectors;
@@ -210,8 +209,8 @@ pub fn master_from_premaster(
 }
 
 /// What the stolen key says about a premaster ciphertext (RFC 5246 §7.4.7.1 format check).
-/// With `fast`, AWS-LC decrypts (`crate::crypto::fast_rsa`, ~4× faster; the server keeps the rsa
-/// crate); otherwise the rsa crate does.
+/// With `fast`, AWS-LC decrypts (`crate::crypto::fast_rsa`, ~4× faster); otherwise the rsa crate
+/// does.
 pub fn decrypt_premaster(
     key: &rsa::PrivateKey,
     fast: Option<&crate::crypto::fast_rsa::FastRsaKey>,
@@ -225,12 +224,7 @@ pub fn decrypt_premaster(
     }
     // rsa 0.10 uses implicit rejection (a wrong key yields a random-looking message instead of
     // an error) and the fast path may fail padding; either way only the expected shape counts.
-    let plain = match fast {
-        Some(f) => f.decrypt_pkcs1v15(encrypted),
-        None => pki::rsa_decrypt_pkcs1(key, encrypted)
-            .ok()
-            .map(Zeroizing::new),
-    };
+    let plain = crate::crypto::fast_rsa::decrypt_pkcs1v15_with(key, fast, encrypted);
     let version = obs
         .client_hello
         .as_ref()

@@ -6,8 +6,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-
-use crate::lab::connection_thread;
 use std::time::Duration;
 
 use crate::crypto::rng::{self, LabRng};
@@ -15,6 +13,7 @@ use crate::endpoint::server::{server_connection, ServerConfig};
 use crate::endpoint::stream::TlsStream;
 use crate::error::Error;
 use crate::lab::bank;
+use crate::lab::connection_thread;
 
 #[derive(Clone)]
 pub struct ServerOptions {

@@ -146,6 +146,23 @@ impl FastRsaKey {
     }
 }
 
+/// RSAES-PKCS1-v1_5 decryption of `ciphertext` with `key`: on AWS-LC through `fast` when there
+/// is one, else on the rsa crate. `None` for any failure; on the rsa crate a bad padding gives
+/// its implicit-rejection message instead (see the module docs), which is not the sender's
+/// message either.
+pub fn decrypt_pkcs1v15_with(
+    key: &rsa::PrivateKey,
+    fast: Option<&FastRsaKey>,
+    ciphertext: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    match fast {
+        Some(fast) => fast.decrypt_pkcs1v15(ciphertext),
+        None => crate::pki::rsa_decrypt_pkcs1(key, ciphertext)
+            .ok()
+            .map(Zeroizing::new),
+    }
+}
+
 impl Drop for FastRsaKey {
     fn drop(&mut self) {
         // SAFETY: `rsa` is owned by `self` and freed once, here.

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 use super::ServerConfig;
-use crate::crypto::fast_rsa::{FastRsaKey, FastRsaSigner};
+use crate::crypto::fast_rsa::{decrypt_pkcs1v15_with, FastRsaKey, FastRsaSigner};
 use crate::crypto::rng::LabRng;
 use crate::pki::{self, PkiError};
 
@@ -104,12 +104,7 @@ fn decrypt_with(
     fast: Option<&FastServerKey>,
     encrypted: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
-    match fast {
-        Some(fast) => fast.decrypt.decrypt_pkcs1v15(encrypted),
-        None => pki::rsa_decrypt_pkcs1(key, encrypted)
-            .ok()
-            .map(Zeroizing::new),
-    }
+    decrypt_pkcs1v15_with(key, fast.map(|f| &f.decrypt), encrypted)
 }
 
 fn sign_with(
